@@ -1,0 +1,6 @@
+//! The clinical domain: patients, pathways, the daily queue, scripts, rules and escalations.
+//! Pure logic over plain types; storage goes through `crate::store`.
+
+pub mod escalation;
+pub mod rules;
+pub mod script;
