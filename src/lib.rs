@@ -4,8 +4,12 @@
 //! `media`), the clinical domain (`followup`), storage (`store`), and thin I/O shells (`api`,
 //! the UDP/WebSocket servers) around them. `main.rs` only parses the command line.
 
+pub mod auth;
+pub mod clock;
+pub mod config;
 pub mod followup;
 pub mod media;
 pub mod rtp;
 pub mod sip;
+pub mod store;
 pub mod transcribe;
