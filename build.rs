@@ -9,7 +9,11 @@ fn main() {
     let mut entries: Vec<(u32, String)> = Vec::new();
     for entry in fs::read_dir(&dir).expect("migrations/ must exist") {
         let path = entry.expect("readable migrations/ entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
         if !name.ends_with(".sql") {
             continue;
         }
@@ -23,7 +27,11 @@ fn main() {
     }
     entries.sort();
     for pair in entries.windows(2) {
-        assert!(pair[0].0 != pair[1].0, "two migrations share version {}", pair[0].0);
+        assert!(
+            pair[0].0 != pair[1].0,
+            "two migrations share version {}",
+            pair[0].0
+        );
     }
     let mut out = String::from("/// (version, file name, SQL), in order.\npub static MIGRATIONS: &[(u32, &str, &str)] = &[\n");
     for (version, name) in &entries {

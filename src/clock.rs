@@ -11,7 +11,9 @@ pub struct Clock {
 
 impl Clock {
     pub fn with_offset_seconds(seconds: i64) -> Clock {
-        Clock { offset: Duration::seconds(seconds) }
+        Clock {
+            offset: Duration::seconds(seconds),
+        }
     }
 
     pub fn now(&self) -> DateTime<Utc> {

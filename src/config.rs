@@ -14,7 +14,10 @@ use crate::followup::retry::RetryPolicy;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config key `{key}`: {message}")]
@@ -138,13 +141,19 @@ impl Default for HospitalConfig {
 
 impl Default for QueueConfig {
     fn default() -> Self {
-        QueueConfig { lease_minutes: 10, rebuild_minutes: 5 }
+        QueueConfig {
+            lease_minutes: 10,
+            rebuild_minutes: 5,
+        }
     }
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { login_max_failures: 5, login_window_minutes: 15 }
+        AuthConfig {
+            login_max_failures: 5,
+            login_window_minutes: 15,
+        }
     }
 }
 
@@ -169,10 +178,14 @@ impl Config {
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
         let mut config = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.into(), source })?;
-                toml::from_str(&text)
-                    .map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.into(),
+                    message: e.to_string(),
+                })?
             }
             None => Config::default(),
         };
@@ -183,7 +196,10 @@ impl Config {
 
     /// Applies `SUIFANG_*` overrides; `lookup` is injectable so tests do not touch the
     /// process environment.
-    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
         if let Some(v) = lookup("SUIFANG_DATA_DIR") {
             self.data_dir = v.into();
         }
@@ -219,36 +235,57 @@ impl Config {
             if value > 0 {
                 Ok(())
             } else {
-                Err(ConfigError::Invalid { key, message: format!("must be positive, got {value}") })
+                Err(ConfigError::Invalid {
+                    key,
+                    message: format!("must be positive, got {value}"),
+                })
             }
         };
         positive("queue.lease_minutes", self.queue.lease_minutes)?;
         positive("http.session_hours", self.http.session_hours)?;
         positive("auth.login_window_minutes", self.auth.login_window_minutes)?;
-        self.retry.validate().map_err(|message| ConfigError::Invalid { key: "retry", message })?;
+        self.retry
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                key: "retry",
+                message,
+            })?;
         Ok(())
     }
 
     pub fn time_zone(&self) -> Result<Tz, ConfigError> {
-        self.hospital.time_zone.parse().map_err(|_| ConfigError::Invalid {
-            key: "hospital.time_zone",
-            message: format!("`{}` is not an IANA zone such as Asia/Shanghai", self.hospital.time_zone),
-        })
+        self.hospital
+            .time_zone
+            .parse()
+            .map_err(|_| ConfigError::Invalid {
+                key: "hospital.time_zone",
+                message: format!(
+                    "`{}` is not an IANA zone such as Asia/Shanghai",
+                    self.hospital.time_zone
+                ),
+            })
     }
 
     pub fn calling_hours(&self) -> Result<CallingHours, ConfigError> {
         CallingHours::parse(&self.hospital.calling_hours).ok_or_else(|| ConfigError::Invalid {
             key: "hospital.calling_hours",
-            message: format!("expected HH:MM-HH:MM with start before end, got `{}`", self.hospital.calling_hours),
+            message: format!(
+                "expected HH:MM-HH:MM with start before end, got `{}`",
+                self.hospital.calling_hours
+            ),
         })
     }
 
     pub fn database_path(&self) -> PathBuf {
-        self.database.clone().unwrap_or_else(|| self.data_dir.join("data").join("suifang.db"))
+        self.database
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("data").join("suifang.db"))
     }
 
     pub fn recordings_path(&self) -> PathBuf {
-        self.recordings_dir.clone().unwrap_or_else(|| self.data_dir.join("recordings"))
+        self.recordings_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("recordings"))
     }
 }
 
@@ -266,8 +303,14 @@ mod tests {
                 _ => None,
             })
             .unwrap();
-        assert_eq!(config.database_path(), PathBuf::from("/srv/sf/data/suifang.db"));
-        assert_eq!(config.recordings_path(), PathBuf::from("/srv/sf/recordings"));
+        assert_eq!(
+            config.database_path(),
+            PathBuf::from("/srv/sf/data/suifang.db")
+        );
+        assert_eq!(
+            config.recordings_path(),
+            PathBuf::from("/srv/sf/recordings")
+        );
         assert_eq!(config.http.addr.port(), 9000);
     }
 
@@ -277,10 +320,18 @@ mod tests {
         let err = config.apply_env(|k| (k == "SUIFANG_HTTP_ADDR").then(|| "nowhere".into()));
         assert!(err.unwrap_err().to_string().contains("SUIFANG_HTTP_ADDR"));
         config.hospital.calling_hours = "20:00-08:30".into();
-        assert!(config.validate().unwrap_err().to_string().contains("hospital.calling_hours"));
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("hospital.calling_hours"));
         config.hospital.calling_hours = "08:30-20:00".into();
         config.hospital.time_zone = "Mars/Olympus".into();
-        assert!(config.validate().unwrap_err().to_string().contains("hospital.time_zone"));
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("hospital.time_zone"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Password hashing with argon2id (OWASP's first choice), default parameters of the crate.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +27,11 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 /// False for a wrong password and for a malformed stored hash alike.
 pub fn verify_password(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -47,6 +53,9 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong horse", &h));
         assert!(!verify_password("x", "not a hash"));
-        assert!(matches!(hash_password("short"), Err(PasswordError::TooShort)));
+        assert!(matches!(
+            hash_password("short"),
+            Err(PasswordError::TooShort)
+        ));
     }
 }

@@ -14,7 +14,11 @@ pub struct LoginLimiter {
 
 impl LoginLimiter {
     pub fn new(max_failures: u32, window: Duration) -> LoginLimiter {
-        LoginLimiter { max_failures, window, failures: HashMap::new() }
+        LoginLimiter {
+            max_failures,
+            window,
+            failures: HashMap::new(),
+        }
     }
 
     /// Whether another attempt for `key` is allowed now.
@@ -33,7 +37,8 @@ impl LoginLimiter {
         if self.failures.len() > 100_000 {
             // Bound memory under a spray of random usernames: forget stale keys.
             let window = self.window;
-            self.failures.retain(|_, l| l.iter().any(|t| now - *t < window));
+            self.failures
+                .retain(|_, l| l.iter().any(|t| now - *t < window));
         }
         self.failures.entry(key.to_string()).or_default().push(now);
     }

@@ -5,7 +5,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use super::patient::{Diagnosis, DiagnosisKind, FieldError, Language, NewDischarge, NewPatient, Sex, ValidPatient};
+use super::patient::{
+    Diagnosis, DiagnosisKind, FieldError, Language, NewDischarge, NewPatient, Sex, ValidPatient,
+};
 
 /// The header a patient CSV must have (extra columns are an error: they are usually a typo).
 pub const COLUMNS: &[&str] = &[
@@ -81,8 +83,14 @@ pub fn parse_local_time(text: &str, tz: Tz) -> Option<DateTime<Utc>> {
     }
     let naive = NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M")
         .ok()
-        .or_else(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok().map(|d| d.and_time(NaiveTime::MIN)))?;
-    tz.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc))
+        .or_else(|| {
+            NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .ok()
+                .map(|d| d.and_time(NaiveTime::MIN))
+        })?;
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 fn convert(row: Row, tz: Tz, now: DateTime<Utc>) -> Result<ImportRow, FieldError> {
@@ -91,7 +99,12 @@ fn convert(row: Row, tz: Tz, now: DateTime<Utc>) -> Result<ImportRow, FieldError
         "F" | "f" | "女" => Some(Sex::F),
         "M" | "m" | "男" => Some(Sex::M),
         "U" | "u" => Some(Sex::U),
-        other => return Err(FieldError::new("sex", format!("`{other}` is not F, M or U"))),
+        other => {
+            return Err(FieldError::new(
+                "sex",
+                format!("`{other}` is not F, M or U"),
+            ))
+        }
     };
     let birth_date = match opt(&row.birth_date) {
         None => None,
@@ -103,7 +116,12 @@ fn convert(row: Row, tz: Tz, now: DateTime<Utc>) -> Result<ImportRow, FieldError
     let language = match row.language.trim() {
         "" | "zh" => Language::Zh,
         "en" => Language::En,
-        other => return Err(FieldError::new("language", format!("`{other}` is not zh or en"))),
+        other => {
+            return Err(FieldError::new(
+                "language",
+                format!("`{other}` is not zh or en"),
+            ))
+        }
     };
     let patient = NewPatient {
         mrn: row.mrn,
@@ -123,19 +141,28 @@ fn convert(row: Row, tz: Tz, now: DateTime<Utc>) -> Result<ImportRow, FieldError
     let discharge = match opt(&row.discharged_at) {
         None => {
             if opt(&row.diagnoses).is_some() {
-                return Err(FieldError::new("discharged_at", "is required when diagnoses are given"));
+                return Err(FieldError::new(
+                    "discharged_at",
+                    "is required when diagnoses are given",
+                ));
             }
             None
         }
         Some(at) => {
             let discharged_at = parse_local_time(&at, tz).ok_or_else(|| {
-                FieldError::new("discharged_at", format!("`{at}` is not YYYY-MM-DD HH:MM or RFC 3339"))
+                FieldError::new(
+                    "discharged_at",
+                    format!("`{at}` is not YYYY-MM-DD HH:MM or RFC 3339"),
+                )
             })?;
             let diagnoses = row
                 .diagnoses
                 .split([';', ','])
                 .filter(|s| !s.trim().is_empty())
-                .map(|s| Diagnosis { icd10: s.trim().to_string(), kind: DiagnosisKind::F })
+                .map(|s| Diagnosis {
+                    icd10: s.trim().to_string(),
+                    kind: DiagnosisKind::F,
+                })
                 .collect();
             let discharge = NewDischarge {
                 discharged_at,
@@ -154,22 +181,43 @@ fn convert(row: Row, tz: Tz, now: DateTime<Utc>) -> Result<ImportRow, FieldError
             })?)
         }
     };
-    Ok(ImportRow { line: 0, patient, department, discharge })
+    Ok(ImportRow {
+        line: 0,
+        patient,
+        department,
+        discharge,
+    })
 }
 
 /// Parses a whole file; returns every valid row, or every error.
-pub fn parse_csv(data: &[u8], tz: Tz, now: DateTime<Utc>) -> Result<Vec<ImportRow>, Vec<LineError>> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::Headers).from_reader(data);
+pub fn parse_csv(
+    data: &[u8],
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Vec<ImportRow>, Vec<LineError>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::Headers)
+        .from_reader(data);
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
-        Err(e) => return Err(vec![LineError { line: 1, field: "header".into(), message: e.to_string() }]),
+        Err(e) => {
+            return Err(vec![LineError {
+                line: 1,
+                field: "header".into(),
+                message: e.to_string(),
+            }])
+        }
     };
     let found: Vec<&str> = headers.iter().collect();
     if found != COLUMNS {
         return Err(vec![LineError {
             line: 1,
             field: "header".into(),
-            message: format!("expected columns {}, found {}", COLUMNS.join(","), found.join(",")),
+            message: format!(
+                "expected columns {}, found {}",
+                COLUMNS.join(","),
+                found.join(",")
+            ),
         }]);
     }
     let mut rows = Vec::new();
@@ -180,7 +228,11 @@ pub fn parse_csv(data: &[u8], tz: Tz, now: DateTime<Utc>) -> Result<Vec<ImportRo
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
-                errors.push(LineError { line, field: "row".into(), message: e.to_string() });
+                errors.push(LineError {
+                    line,
+                    field: "row".into(),
+                    message: e.to_string(),
+                });
                 continue;
             }
         };
@@ -188,7 +240,11 @@ pub fn parse_csv(data: &[u8], tz: Tz, now: DateTime<Utc>) -> Result<Vec<ImportRo
         let row: Row = match record.deserialize(Some(&headers)) {
             Ok(r) => r,
             Err(e) => {
-                errors.push(LineError { line, field: "row".into(), message: e.to_string() });
+                errors.push(LineError {
+                    line,
+                    field: "row".into(),
+                    message: e.to_string(),
+                });
                 continue;
             }
         };
@@ -204,7 +260,11 @@ pub fn parse_csv(data: &[u8], tz: Tz, now: DateTime<Utc>) -> Result<Vec<ImportRo
                 valid.line = line;
                 rows.push(valid);
             }
-            Err(e) => errors.push(LineError { line, field: e.field, message: e.message }),
+            Err(e) => errors.push(LineError {
+                line,
+                field: e.field,
+                message: e.message,
+            }),
         }
     }
     if errors.is_empty() {
@@ -237,12 +297,16 @@ mod tests {
         );
         let errors = parse_csv(csv.as_bytes(), chrono_tz::Asia::Shanghai, Utc::now()).unwrap_err();
         let found: Vec<(u64, &str)> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
-        assert_eq!(found, [(3, "sex"), (4, "phone"), (5, "mrn"), (6, "diagnoses")]);
+        assert_eq!(
+            found,
+            [(3, "sex"), (4, "phone"), (5, "mrn"), (6, "diagnoses")]
+        );
     }
 
     #[test]
     fn a_wrong_header_is_one_clear_error() {
-        let errors = parse_csv(b"mrn,name\nM1,A\n", chrono_tz::Asia::Shanghai, Utc::now()).unwrap_err();
+        let errors =
+            parse_csv(b"mrn,name\nM1,A\n", chrono_tz::Asia::Shanghai, Utc::now()).unwrap_err();
         assert_eq!(errors[0].line, 1);
         assert!(errors[0].message.contains("expected columns"));
     }

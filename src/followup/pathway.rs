@@ -15,7 +15,11 @@ pub enum PathwayError {
     #[error("cannot read {path}: {message}")]
     Read { path: String, message: String },
     #[error("{path}:{line}: {message}")]
-    Invalid { path: String, line: usize, message: String },
+    Invalid {
+        path: String,
+        line: usize,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,8 +133,10 @@ impl PathwayCatalog {
         let mut catalog = PathwayCatalog::default();
         for path in files {
             let shown = path.display().to_string();
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| PathwayError::Read { path: shown.clone(), message: e.to_string() })?;
+            let text = std::fs::read_to_string(&path).map_err(|e| PathwayError::Read {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
             let pathway = Self::parse(&shown, &text)?;
             if catalog.pathways.contains_key(&pathway.code) {
                 return Err(PathwayError::Invalid {
@@ -151,12 +157,18 @@ impl PathwayCatalog {
             line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
             message: e.message().to_string(),
         })?;
-        let invalid = |message: String| PathwayError::Invalid { path: path.to_string(), line: 1, message };
+        let invalid = |message: String| PathwayError::Invalid {
+            path: path.to_string(),
+            line: 1,
+            message,
+        };
         if pathway.steps.is_empty() {
             return Err(invalid("a pathway needs at least one [[steps]]".into()));
         }
         if pathway.matcher.icd10.is_empty() && pathway.matcher.departments.is_empty() {
-            return Err(invalid("[match] needs icd10 prefixes or departments".into()));
+            return Err(invalid(
+                "[match] needs icd10 prefixes or departments".into(),
+            ));
         }
         let mut last_day = 0;
         for step in &pathway.steps {
@@ -170,16 +182,21 @@ impl PathwayCatalog {
 
     /// The pathway for a discharge: the longest ICD-10 prefix match over all diagnoses (the
     /// most specific wins; priority breaks ties), else a department match.
-    pub fn match_discharge(&self, icd10_codes: &[String], department: Option<&str>) -> Option<&Pathway> {
+    pub fn match_discharge(
+        &self,
+        icd10_codes: &[String],
+        department: Option<&str>,
+    ) -> Option<&Pathway> {
         let normalise = |c: &str| c.trim().to_ascii_uppercase().replace('.', "");
         let mut best: Option<(usize, i64, &Pathway)> = None;
         for pathway in self.pathways.values() {
             for prefix in &pathway.matcher.icd10 {
                 let prefix = normalise(prefix);
-                let hit = icd10_codes.iter().any(|c| normalise(c).starts_with(&prefix));
-                let better = best.is_none_or(|(len, prio, _)| {
-                    (prefix.len(), pathway.priority) > (len, prio)
-                });
+                let hit = icd10_codes
+                    .iter()
+                    .any(|c| normalise(c).starts_with(&prefix));
+                let better = best
+                    .is_none_or(|(len, prio, _)| (prefix.len(), pathway.priority) > (len, prio));
                 if hit && better {
                     best = Some((prefix.len(), pathway.priority, pathway));
                 }
@@ -191,7 +208,12 @@ impl PathwayCatalog {
         let department = department?;
         self.pathways
             .values()
-            .filter(|p| p.matcher.departments.iter().any(|d| d.eq_ignore_ascii_case(department)))
+            .filter(|p| {
+                p.matcher
+                    .departments
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(department))
+            })
             .max_by_key(|p| p.priority)
     }
 }
@@ -259,7 +281,8 @@ impl Calendar {
                     due_at: self.local_midnight(due_day),
                     window_start: self.local_midnight(start_day.max(discharge_day)),
                     // end of the last window day
-                    window_end: self.local_midnight(end_day + Duration::days(1)) - Duration::seconds(1),
+                    window_end: self.local_midnight(end_day + Duration::days(1))
+                        - Duration::seconds(1),
                 }
             })
             .collect()
@@ -276,13 +299,24 @@ mod tests {
     }
 
     fn calendar(tcm: bool) -> Calendar {
-        Calendar { tz: chrono_tz::Asia::Shanghai, holidays: vec![], tcm_two_business_days: tcm }
+        Calendar {
+            tz: chrono_tz::Asia::Shanghai,
+            holidays: vec![],
+            tcm_two_business_days: tcm,
+        }
     }
 
     #[test]
     fn shipped_pathways_cover_the_required_conditions() {
         let c = catalog();
-        for code in ["heart-failure", "chd", "post-surgery", "hypertension", "diabetes", "stroke"] {
+        for code in [
+            "heart-failure",
+            "chd",
+            "post-surgery",
+            "hypertension",
+            "diabetes",
+            "stroke",
+        ] {
             assert!(c.pathways.contains_key(code), "missing pathway {code}");
         }
         let hf = &c.pathways["heart-failure"];
@@ -302,7 +336,10 @@ mod tests {
         assert_eq!(m(&["I10", "I50.1"], None).as_deref(), Some("heart-failure"));
         assert_eq!(m(&["I21.4"], None).as_deref(), Some("chd"));
         assert_eq!(m(&["E11.9"], None).as_deref(), Some("diabetes"));
-        assert_eq!(m(&["K35.8"], Some("general-surgery")).as_deref(), Some("post-surgery"));
+        assert_eq!(
+            m(&["K35.8"], Some("general-surgery")).as_deref(),
+            Some("post-surgery")
+        );
         assert_eq!(m(&["K35.8"], None), None);
     }
 
@@ -316,7 +353,11 @@ mod tests {
             .with_timezone(&Utc);
         let plan = calendar(false).plan(&c.pathways["heart-failure"], discharged);
         let first = &plan[0];
-        let local = |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Asia::Shanghai).naive_local().to_string();
+        let local = |t: DateTime<Utc>| {
+            t.with_timezone(&chrono_tz::Asia::Shanghai)
+                .naive_local()
+                .to_string()
+        };
         assert_eq!(local(first.due_at), "2026-03-02 00:00:00");
         assert_eq!(local(first.window_end), "2026-03-03 23:59:59");
         assert!(first.window_start <= first.due_at);
@@ -326,16 +367,26 @@ mod tests {
     fn tcm_two_business_days_skips_weekends_and_holidays() {
         let mut cal = calendar(true);
         let friday = NaiveDate::from_ymd_opt(2026, 3, 6).unwrap();
-        assert_eq!(cal.add_business_days(friday, 2), NaiveDate::from_ymd_opt(2026, 3, 10).unwrap());
-        cal.holidays.push(NaiveDate::from_ymd_opt(2026, 3, 9).unwrap());
-        assert_eq!(cal.add_business_days(friday, 2), NaiveDate::from_ymd_opt(2026, 3, 11).unwrap());
+        assert_eq!(
+            cal.add_business_days(friday, 2),
+            NaiveDate::from_ymd_opt(2026, 3, 10).unwrap()
+        );
+        cal.holidays
+            .push(NaiveDate::from_ymd_opt(2026, 3, 9).unwrap());
+        assert_eq!(
+            cal.add_business_days(friday, 2),
+            NaiveDate::from_ymd_opt(2026, 3, 11).unwrap()
+        );
         let c = catalog();
         let discharged = chrono_tz::Asia::Shanghai
             .with_ymd_and_hms(2026, 3, 6, 15, 0, 0)
             .unwrap()
             .with_timezone(&Utc);
         let plan = cal.plan(&c.pathways["chd"], discharged);
-        let end = plan[0].window_end.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+        let end = plan[0]
+            .window_end
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .date_naive();
         assert_eq!(end, NaiveDate::from_ymd_opt(2026, 3, 11).unwrap());
     }
 

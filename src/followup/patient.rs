@@ -15,7 +15,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -155,14 +158,15 @@ pub fn valid_icd10(code: &str) -> bool {
     if bytes.len() < 3 || !bytes[0].is_ascii_alphabetic() {
         return false;
     }
-    if !bytes[1].is_ascii_digit() || !(bytes[2].is_ascii_digit() || bytes[2].is_ascii_alphabetic()) {
+    if !bytes[1].is_ascii_digit() || !(bytes[2].is_ascii_digit() || bytes[2].is_ascii_alphabetic())
+    {
         return false;
     }
     match &code[3..] {
         "" => true,
-        rest => rest
-            .strip_prefix('.')
-            .is_some_and(|tail| (1..=4).contains(&tail.len()) && tail.bytes().all(|b| b.is_ascii_alphanumeric())),
+        rest => rest.strip_prefix('.').is_some_and(|tail| {
+            (1..=4).contains(&tail.len()) && tail.bytes().all(|b| b.is_ascii_alphanumeric())
+        }),
     }
 }
 
@@ -187,7 +191,10 @@ pub struct NewDischarge {
 impl NewDischarge {
     pub fn validate(mut self, now: DateTime<Utc>) -> Result<NewDischarge, FieldError> {
         if self.diagnoses.is_empty() {
-            return Err(FieldError::new("diagnoses", "at least one ICD-10 diagnosis is required"));
+            return Err(FieldError::new(
+                "diagnoses",
+                "at least one ICD-10 diagnosis is required",
+            ));
         }
         for (i, d) in self.diagnoses.iter_mut().enumerate() {
             d.icd10 = d.icd10.trim().to_ascii_uppercase();
@@ -199,7 +206,10 @@ impl NewDischarge {
             }
         }
         if self.discharged_at > now + chrono::Duration::days(7) {
-            return Err(FieldError::new("discharged_at", "is more than a week in the future"));
+            return Err(FieldError::new(
+                "discharged_at",
+                "is more than a week in the future",
+            ));
         }
         Ok(self)
     }
@@ -235,7 +245,10 @@ mod tests {
             tags: vec![],
         };
         assert_eq!(p.clone().validate().unwrap_err().field, "alt_phone");
-        let p = NewPatient { alt_phone: None, ..p };
+        let p = NewPatient {
+            alt_phone: None,
+            ..p
+        };
         assert_eq!(p.validate().unwrap_err().field, "name");
     }
 }

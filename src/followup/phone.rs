@@ -19,9 +19,14 @@ impl PhoneNumber {
     /// Accepts `+` or the international `00` prefix; spaces, dashes, dots and parentheses
     /// are separators people type and are dropped.
     pub fn parse(input: &str) -> Result<PhoneNumber, PhoneError> {
-        let err = |reason| PhoneError { input: input.to_string(), reason };
-        let compact: String =
-            input.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+        let err = |reason| PhoneError {
+            input: input.to_string(),
+            reason,
+        };
+        let compact: String = input
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
         let digits = if let Some(rest) = compact.strip_prefix('+') {
             rest
         } else if let Some(rest) = compact.strip_prefix("00") {
@@ -105,7 +110,11 @@ mod tests {
             ("", None),
         ];
         for (input, expected) in cases {
-            assert_eq!(PhoneNumber::parse(input).ok().map(|p| p.0), expected.map(String::from), "{input}");
+            assert_eq!(
+                PhoneNumber::parse(input).ok().map(|p| p.0),
+                expected.map(String::from),
+                "{input}"
+            );
         }
     }
 

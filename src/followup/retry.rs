@@ -232,8 +232,11 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Result<Decision, DispositionError> {
     let today = locale.local_date(now);
-    let attempts_today =
-        if state.attempts_day == Some(today) { state.attempts_today + 1 } else { 1 };
+    let attempts_today = if state.attempts_day == Some(today) {
+        state.attempts_today + 1
+    } else {
+        1
+    };
     let attempts_total = state.attempts_total + 1;
     let mut decision = Decision {
         status: TaskStatus::Pending,
@@ -348,8 +351,16 @@ mod tests {
         let table = [
             (Disposition::Completed, TaskStatus::Completed, None),
             (Disposition::Refused, TaskStatus::Refused, None),
-            (Disposition::Deceased, TaskStatus::Cancelled, Some(Flag::Deceased)),
-            (Disposition::WrongNumber, TaskStatus::WrongNumber, Some(Flag::WrongNumber)),
+            (
+                Disposition::Deceased,
+                TaskStatus::Cancelled,
+                Some(Flag::Deceased),
+            ),
+            (
+                Disposition::WrongNumber,
+                TaskStatus::WrongNumber,
+                Some(Flag::WrongNumber),
+            ),
             (Disposition::NoAnswer, TaskStatus::Pending, None),
             (Disposition::Busy, TaskStatus::Pending, None),
         ];
@@ -367,13 +378,37 @@ mod tests {
     fn callback_reschedules_and_extends_the_window() {
         let now = sh(2026, 3, 5, 10, 0);
         let at = sh(2026, 3, 12, 18, 0);
-        let out = decide(&RetryPolicy::default(), &locale(), &fresh(false), Disposition::CallbackRequested, Some(at), now)
-            .unwrap();
-        assert_eq!((out.status, out.next_attempt_at, out.callback_at), (TaskStatus::Pending, at, Some(at)));
+        let out = decide(
+            &RetryPolicy::default(),
+            &locale(),
+            &fresh(false),
+            Disposition::CallbackRequested,
+            Some(at),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (out.status, out.next_attempt_at, out.callback_at),
+            (TaskStatus::Pending, at, Some(at))
+        );
         assert!(out.window_end > at);
-        let missing = decide(&RetryPolicy::default(), &locale(), &fresh(false), Disposition::CallbackRequested, None, now);
+        let missing = decide(
+            &RetryPolicy::default(),
+            &locale(),
+            &fresh(false),
+            Disposition::CallbackRequested,
+            None,
+            now,
+        );
         assert_eq!(missing.unwrap_err(), DispositionError::CallbackTimeMissing);
-        let past = decide(&RetryPolicy::default(), &locale(), &fresh(false), Disposition::CallbackRequested, Some(now), now);
+        let past = decide(
+            &RetryPolicy::default(),
+            &locale(),
+            &fresh(false),
+            Disposition::CallbackRequested,
+            Some(now),
+            now,
+        );
         assert_eq!(past.unwrap_err(), DispositionError::CallbackInPast);
     }
 
@@ -381,9 +416,15 @@ mod tests {
     fn wrong_number_switches_to_the_alternate_contact_once() {
         let now = sh(2026, 3, 5, 10, 0);
         let first = apply(&fresh(true), Disposition::WrongNumber, now);
-        assert_eq!((first.status, first.use_alt_contact), (TaskStatus::Pending, true));
+        assert_eq!(
+            (first.status, first.use_alt_contact),
+            (TaskStatus::Pending, true)
+        );
         let second = apply(&carry(&fresh(true), &first), Disposition::WrongNumber, now);
-        assert_eq!((second.status, second.flag), (TaskStatus::WrongNumber, Some(Flag::WrongNumber)));
+        assert_eq!(
+            (second.status, second.flag),
+            (TaskStatus::WrongNumber, Some(Flag::WrongNumber))
+        );
     }
 
     #[test]
@@ -393,7 +434,12 @@ mod tests {
         let mut seen = Vec::new();
         loop {
             let out = apply(&state, Disposition::NoAnswer, now);
-            seen.push((out.attempts_total, out.status, out.use_alt_contact, out.next_attempt_at));
+            seen.push((
+                out.attempts_total,
+                out.status,
+                out.use_alt_contact,
+                out.next_attempt_at,
+            ));
             if out.status != TaskStatus::Pending {
                 assert_eq!(out.flag, Some(Flag::Unreachable));
                 break;
@@ -428,7 +474,10 @@ mod tests {
         state.attempts_day = Some(NaiveDate::from_ymd_opt(2026, 3, 5).unwrap());
         let next_morning = sh(2026, 3, 6, 8, 45); // 00:45 UTC on 6 March
         let out = apply(&state, Disposition::NoAnswer, next_morning);
-        assert_eq!(out.attempts_today, 1, "a new local day resets the daily count");
+        assert_eq!(
+            out.attempts_today, 1,
+            "a new local day resets the daily count"
+        );
         let late_evening = sh(2026, 3, 5, 19, 50); // 11:50 UTC, still 5 March locally
         let out = apply(&state, Disposition::NoAnswer, late_evening);
         assert_eq!(out.attempts_today, 3);
@@ -444,6 +493,9 @@ mod tests {
         assert!(!l.within_calling_hours(sh(2026, 3, 5, 20, 0)));
         // local midnight is 16:00 UTC of the previous day
         assert_eq!(l.next_callable(sh(2026, 3, 6, 0, 0)), sh(2026, 3, 6, 8, 30));
-        assert_eq!(l.next_callable(sh(2026, 3, 5, 23, 59)), sh(2026, 3, 6, 8, 30));
+        assert_eq!(
+            l.next_callable(sh(2026, 3, 5, 23, 59)),
+            sh(2026, 3, 6, 8, 30)
+        );
     }
 }

@@ -17,7 +17,10 @@ pub struct Actor {
 
 impl Actor {
     pub fn system(name: &str) -> Actor {
-        Actor { id: None, name: name.to_string() }
+        Actor {
+            id: None,
+            name: name.to_string(),
+        }
     }
 }
 
@@ -66,15 +69,27 @@ pub fn append(
     now: i64,
 ) -> Result<(), StoreError> {
     let (last_id, prev): (i64, String) = tx
-        .query_row("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .or_else(|e| match e {
             rusqlite::Error::QueryReturnedNoRows => Ok((0, GENESIS.to_string())),
             other => Err(other),
         })?;
     let id = last_id + 1;
-    let hash = row_hash(&prev, id, now, actor.id, &actor.name, action, entity, entity_id, detail);
+    let hash = row_hash(
+        &prev,
+        id,
+        now,
+        actor.id,
+        &actor.name,
+        action,
+        entity,
+        entity_id,
+        detail,
+    );
     tx.execute(
         "INSERT INTO audit_log (id, at, actor_id, actor, action, entity, entity_id, detail, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -107,7 +122,12 @@ pub fn verify(conn: &Connection) -> Result<VerifyReport, StoreError> {
         let id: i64 = r.get(0)?;
         let stored_prev: String = r.get(8)?;
         let stored_hash: String = r.get(9)?;
-        let broken = |why: &str| Ok(VerifyReport { rows: count, broken_at: Some((id, why.to_string())) });
+        let broken = |why: &str| {
+            Ok(VerifyReport {
+                rows: count,
+                broken_at: Some((id, why.to_string())),
+            })
+        };
         if id != expected_id {
             return broken(&format!("row {expected_id} is missing"));
         }
@@ -132,7 +152,10 @@ pub fn verify(conn: &Connection) -> Result<VerifyReport, StoreError> {
         prev = stored_hash;
         expected_id += 1;
     }
-    Ok(VerifyReport { rows: count, broken_at: None })
+    Ok(VerifyReport {
+        rows: count,
+        broken_at: None,
+    })
 }
 
 /// Recent entries, newest first (for the admin console).
@@ -160,13 +183,25 @@ mod tests {
         let (_dir, store) = temp_store();
         for i in 0..5 {
             store
-                .write_blocking(move |tx| append(tx, &Actor::system("test"), "login", "user", Some(&i.to_string()), "", i))
+                .write_blocking(move |tx| {
+                    append(
+                        tx,
+                        &Actor::system("test"),
+                        "login",
+                        "user",
+                        Some(&i.to_string()),
+                        "",
+                        i,
+                    )
+                })
                 .unwrap();
         }
         let report = store.read_blocking(verify).unwrap();
         assert_eq!((report.rows, report.broken_at), (5, None));
         // the triggers refuse edits…
-        let refused = store.write_blocking(|tx| Ok(tx.execute("UPDATE audit_log SET actor = 'x' WHERE id = 2", [])?));
+        let refused = store.write_blocking(|tx| {
+            Ok(tx.execute("UPDATE audit_log SET actor = 'x' WHERE id = 2", [])?)
+        });
         assert!(refused.is_err());
         // …and someone who drops them is caught by verify
         store
@@ -175,21 +210,31 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        assert_eq!(store.read_blocking(verify).unwrap().broken_at.map(|b| b.0), Some(3));
+        assert_eq!(
+            store.read_blocking(verify).unwrap().broken_at.map(|b| b.0),
+            Some(3)
+        );
     }
 
     #[test]
     fn detects_a_deleted_row() {
         let (_dir, store) = temp_store();
         for i in 0..3 {
-            store.write_blocking(move |tx| append(tx, &Actor::system("t"), "a", "e", None, "", i)).unwrap();
+            store
+                .write_blocking(move |tx| append(tx, &Actor::system("t"), "a", "e", None, "", i))
+                .unwrap();
         }
         store
             .write_blocking(|tx| {
-                tx.execute_batch("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 2;")?;
+                tx.execute_batch(
+                    "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 2;",
+                )?;
                 Ok(())
             })
             .unwrap();
-        assert_eq!(store.read_blocking(verify).unwrap().broken_at.map(|b| b.0), Some(3));
+        assert_eq!(
+            store.read_blocking(verify).unwrap().broken_at.map(|b| b.0),
+            Some(3)
+        );
     }
 }

@@ -22,4 +22,7 @@ pub enum StoreError {
     Conflict(String),
     #[error("invalid: {0}")]
     Invalid(String),
+    /// Rows of an import that the database refused; the transaction was rolled back.
+    #[error("{} rows rejected", .0.len())]
+    Rejected(Vec<crate::followup::import::LineError>),
 }

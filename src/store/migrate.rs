@@ -23,18 +23,26 @@ pub fn migrate(conn: &mut Connection, now: i64) -> Result<Vec<u32>, StoreError> 
              version INTEGER PRIMARY KEY, name TEXT NOT NULL,
              checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)",
     )?;
-    let found: u32 =
-        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let found: u32 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
     if found > latest_version() {
-        return Err(StoreError::TooNew { found, known: latest_version() });
+        return Err(StoreError::TooNew {
+            found,
+            known: latest_version(),
+        });
     }
     let mut applied = Vec::new();
     for (version, name, sql) in MIGRATIONS {
         let checksum = hex::encode(Sha256::digest(sql.as_bytes()));
         let existing: Option<String> = conn
-            .query_row("SELECT checksum FROM schema_migrations WHERE version = ?1", [version], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT checksum FROM schema_migrations WHERE version = ?1",
+                [version],
+                |r| r.get(0),
+            )
             .map(Some)
             .or_else(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => Ok(None),
@@ -67,7 +75,9 @@ mod tests {
         let first = migrate(&mut conn, 1).unwrap();
         assert_eq!(first.len(), MIGRATIONS.len());
         assert!(migrate(&mut conn, 2).unwrap().is_empty());
-        let n: i64 = conn.query_row("SELECT COUNT(*) FROM followup_tasks", [], |r| r.get(0)).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM followup_tasks", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 0);
     }
 
@@ -80,14 +90,24 @@ mod tests {
             [latest_version() + 1],
         )
         .unwrap();
-        assert!(matches!(migrate(&mut conn, 2), Err(StoreError::TooNew { .. })));
+        assert!(matches!(
+            migrate(&mut conn, 2),
+            Err(StoreError::TooNew { .. })
+        ));
     }
 
     #[test]
     fn notices_an_edited_migration() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn, 1).unwrap();
-        conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1", []).unwrap();
-        assert!(matches!(migrate(&mut conn, 2), Err(StoreError::MigrationEdited { version: 1 })));
+        conn.execute(
+            "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
+            [],
+        )
+        .unwrap();
+        assert!(matches!(
+            migrate(&mut conn, 2),
+            Err(StoreError::MigrationEdited { version: 1 })
+        ));
     }
 }

@@ -74,7 +74,10 @@ impl Store {
                     job(&mut writer);
                 }
             })
-            .map_err(|e| StoreError::Open { path: path.display().to_string(), message: e.to_string() })?;
+            .map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
@@ -99,7 +102,11 @@ impl Store {
         let job: WriteJob = Box::new(move |conn| {
             let _ = reply.send(run_write(conn, f));
         });
-        self.inner.writer.send(job).await.map_err(|_| StoreError::Closed)?;
+        self.inner
+            .writer
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -113,7 +120,10 @@ impl Store {
         let job: WriteJob = Box::new(move |conn| {
             let _ = reply.send(run_write(conn, f));
         });
-        self.inner.writer.blocking_send(job).map_err(|_| StoreError::Closed)?;
+        self.inner
+            .writer
+            .blocking_send(job)
+            .map_err(|_| StoreError::Closed)?;
         answer.blocking_recv().map_err(|_| StoreError::Closed)?
     }
 
@@ -123,7 +133,12 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let _slot = self.inner.reader_slots.acquire().await.map_err(|_| StoreError::Closed)?;
+        let _slot = self
+            .inner
+            .reader_slots
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.read_blocking(f))
             .await
@@ -135,7 +150,12 @@ impl Store {
     where
         F: FnOnce(&Connection) -> Result<T, StoreError>,
     {
-        let pooled = self.inner.readers.lock().map_err(|_| StoreError::Closed)?.pop();
+        let pooled = self
+            .inner
+            .readers
+            .lock()
+            .map_err(|_| StoreError::Closed)?
+            .pop();
         let conn = match pooled {
             Some(conn) => conn,
             None => open_connection(

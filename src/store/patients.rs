@@ -38,7 +38,11 @@ pub struct DischargeOutcome {
 }
 
 pub fn department_id(conn: &Connection, code: &str) -> Result<Option<i64>, StoreError> {
-    optional(conn.query_row("SELECT id FROM departments WHERE code = ?1", [code], |r| r.get(0)))
+    optional(
+        conn.query_row("SELECT id FROM departments WHERE code = ?1", [code], |r| {
+            r.get(0)
+        }),
+    )
 }
 
 pub fn insert_patient(
@@ -47,10 +51,16 @@ pub fn insert_patient(
     owner_nurse_id: Option<i64>,
     now: i64,
 ) -> Result<i64, StoreError> {
-    let exists: Option<i64> =
-        tx.query_row("SELECT id FROM patients WHERE mrn = ?1", [&p.mrn], |r| r.get(0)).optional()?;
+    let exists: Option<i64> = tx
+        .query_row("SELECT id FROM patients WHERE mrn = ?1", [&p.mrn], |r| {
+            r.get(0)
+        })
+        .optional()?;
     if exists.is_some() {
-        return Err(StoreError::Conflict(format!("a patient with MRN `{}` already exists", p.mrn)));
+        return Err(StoreError::Conflict(format!(
+            "a patient with MRN `{}` already exists",
+            p.mrn
+        )));
     }
     tx.execute(
         "INSERT INTO patients (mrn, name, sex, birth_date, phone, alt_phone, alt_contact_name,
@@ -97,10 +107,9 @@ pub fn record_discharge(
     now: DateTime<Utc>,
 ) -> Result<DischargeOutcome, StoreError> {
     let department_id = match &d.department {
-        Some(code) => Some(
-            department_id(tx, code)?
-                .ok_or_else(|| StoreError::Invalid(format!("department: unknown department `{code}`")))?,
-        ),
+        Some(code) => Some(department_id(tx, code)?.ok_or_else(|| {
+            StoreError::Invalid(format!("department: unknown department `{code}`"))
+        })?),
         None => None,
     };
     tx.execute(
@@ -124,14 +133,24 @@ pub fn record_discharge(
             params![discharge_id, dx.icd10, format!("{:?}", dx.kind)],
         )?;
         // Auto tag by ICD-10 category (three characters), e.g. `icd10:I50`.
-        add_tag(tx, patient_id, &format!("icd10:{}", &dx.icd10[..3.min(dx.icd10.len())]), "diagnosis")?;
+        add_tag(
+            tx,
+            patient_id,
+            &format!("icd10:{}", &dx.icd10[..3.min(dx.icd10.len())]),
+            "diagnosis",
+        )?;
     }
     if let Some(code) = &d.department {
         add_tag(tx, patient_id, &format!("dept:{code}"), "department")?;
     }
     let codes: Vec<String> = d.diagnoses.iter().map(|x| x.icd10.clone()).collect();
     let Some(pathway) = catalog.match_discharge(&codes, d.department.as_deref()) else {
-        return Ok(DischargeOutcome { discharge_id, pathway: None, enrollment_id: None, tasks_created: 0 });
+        return Ok(DischargeOutcome {
+            discharge_id,
+            pathway: None,
+            enrollment_id: None,
+            tasks_created: 0,
+        });
     };
     tx.execute(
         "INSERT INTO enrollments (patient_id, discharge_id, pathway_code, pathway_version, enrolled_at)
@@ -139,7 +158,12 @@ pub fn record_discharge(
         params![patient_id, discharge_id, pathway.code, pathway.version, now.timestamp()],
     )?;
     let enrollment_id = tx.last_insert_rowid();
-    add_tag(tx, patient_id, &format!("pathway:{}", pathway.code), "pathway")?;
+    add_tag(
+        tx,
+        patient_id,
+        &format!("pathway:{}", pathway.code),
+        "pathway",
+    )?;
     let plan = calendar.plan(pathway, d.discharged_at);
     let mut insert = tx.prepare_cached(
         "INSERT INTO followup_tasks (enrollment_id, patient_id, step_name, script_code, role, priority,
@@ -169,18 +193,22 @@ pub fn record_discharge(
 }
 
 /// Imports validated CSV rows in the caller's transaction. Rows that the database rejects
-/// (duplicate MRN, unknown department) are collected with their line; the caller rolls back
-/// unless the list is empty, so an import is all or nothing.
+/// (duplicate MRN, unknown department) are all collected with their line into
+/// `StoreError::Rejected`, which rolls the transaction back: an import is all or nothing.
 pub fn import_rows(
     tx: &Transaction,
     rows: &[ImportRow],
     catalog: &PathwayCatalog,
     calendar: &Calendar,
     now: DateTime<Utc>,
-) -> Result<Result<usize, Vec<LineError>>, StoreError> {
+) -> Result<usize, StoreError> {
     let mut errors = Vec::new();
     for row in rows {
-        let line_err = |field: &str, message: String| LineError { line: row.line, field: field.into(), message };
+        let line_err = |field: &str, message: String| LineError {
+            line: row.line,
+            field: field.into(),
+            message,
+        };
         let id = match insert_patient(tx, &row.patient, None, now.timestamp()) {
             Ok(id) => id,
             Err(StoreError::Conflict(m)) => {
@@ -197,13 +225,20 @@ pub fn import_rows(
             }
         }
     }
-    Ok(if errors.is_empty() { Ok(rows.len()) } else { Err(errors) })
+    if errors.is_empty() {
+        Ok(rows.len())
+    } else {
+        Err(StoreError::Rejected(errors))
+    }
 }
 
 fn view_from_row(conn: &Connection, row: &rusqlite::Row) -> Result<PatientView, StoreError> {
     let id: i64 = row.get("id")?;
-    let mut tags_stmt = conn.prepare_cached("SELECT tag FROM patient_tags WHERE patient_id = ?1 ORDER BY tag")?;
-    let tags = tags_stmt.query_map([id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+    let mut tags_stmt =
+        conn.prepare_cached("SELECT tag FROM patient_tags WHERE patient_id = ?1 ORDER BY tag")?;
+    let tags = tags_stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
     Ok(PatientView {
         id,
         mrn: row.get("mrn")?,

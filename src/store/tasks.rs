@@ -5,7 +5,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::{optional, StoreError};
-use crate::followup::retry::{decide, AttemptState, Disposition, DispositionError, Locale, RetryPolicy, TaskStatus};
+use crate::followup::retry::{
+    decide, AttemptState, Disposition, DispositionError, Locale, RetryPolicy, TaskStatus,
+};
 
 /// A task as nurses see it in the queue.
 #[derive(Debug, Clone, Serialize)]
@@ -35,7 +37,8 @@ fn ts(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }
 
-const VIEW_SELECT: &str = "SELECT t.id, q.rank, t.patient_id, p.name, t.step_name, t.script_code, t.role,
+const VIEW_SELECT: &str =
+    "SELECT t.id, q.rank, t.patient_id, p.name, t.step_name, t.script_code, t.role,
         t.priority, t.due_at, t.window_end_at, t.status, t.attempts_total, t.next_attempt_at,
         t.use_alt_contact, t.lease_owner, t.lease_expires_at, t.last_disposition, t.flagged
     FROM followup_tasks t JOIN patients p ON p.id = t.patient_id
@@ -67,8 +70,12 @@ fn view(row: &rusqlite::Row, now: DateTime<Utc>) -> rusqlite::Result<TaskView> {
 }
 
 pub fn get_task(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<TaskView, StoreError> {
-    optional(conn.query_row(&format!("{VIEW_SELECT} WHERE t.id = ?1"), [id], |r| view(r, now)))?
-        .ok_or_else(|| StoreError::NotFound(format!("task {id}")))
+    optional(
+        conn.query_row(&format!("{VIEW_SELECT} WHERE t.id = ?1"), [id], |r| {
+            view(r, now)
+        }),
+    )?
+    .ok_or_else(|| StoreError::NotFound(format!("task {id}")))
 }
 
 /// Summary of a queue build.
@@ -98,7 +105,10 @@ pub fn build_queue(tx: &Transaction, now: DateTime<Utc>) -> Result<QueueBuild, S
            AND t.window_end_at >= ?1 AND p.do_not_call = 0 AND p.deceased = 0",
         [now],
     )?;
-    Ok(QueueBuild { entries: entries as i64, newly_missed })
+    Ok(QueueBuild {
+        entries: entries as i64,
+        newly_missed,
+    })
 }
 
 /// The queue in rank order (one page), with claimable state as of `now`.
@@ -182,9 +192,9 @@ fn require_lease(tx: &Transaction, task_id: i64, user_id: i64, now: i64) -> Resu
         .optional()?;
     match owner {
         None => Err(StoreError::NotFound(format!("task {task_id}"))),
-        Some((_, _, status)) if status != "pending" => {
-            Err(StoreError::Conflict(format!("task {task_id} is already {status}")))
-        }
+        Some((_, _, status)) if status != "pending" => Err(StoreError::Conflict(format!(
+            "task {task_id} is already {status}"
+        ))),
         Some((Some(owner), Some(expires), _)) if owner == user_id && expires > now => Ok(()),
         Some(_) => Err(StoreError::Conflict(format!(
             "you do not hold task {task_id} (claim it first; a lease expires if not renewed)"
@@ -193,7 +203,13 @@ fn require_lease(tx: &Transaction, task_id: i64, user_id: i64, now: i64) -> Resu
 }
 
 /// Extends the caller's lease (the console calls this while the nurse works the task).
-pub fn renew_lease(tx: &Transaction, task_id: i64, user_id: i64, lease: Duration, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub fn renew_lease(
+    tx: &Transaction,
+    task_id: i64,
+    user_id: i64,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     require_lease(tx, task_id, user_id, now.timestamp())?;
     tx.execute(
         "UPDATE followup_tasks SET lease_expires_at = ?2 WHERE id = ?1",
@@ -203,7 +219,12 @@ pub fn renew_lease(tx: &Transaction, task_id: i64, user_id: i64, lease: Duration
 }
 
 /// Gives a claimed task back to the queue untouched.
-pub fn release(tx: &Transaction, task_id: i64, user_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub fn release(
+    tx: &Transaction,
+    task_id: i64,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     require_lease(tx, task_id, user_id, now.timestamp())?;
     tx.execute(
         "UPDATE followup_tasks SET lease_owner = NULL, lease_expires_at = NULL, updated_at = ?2 WHERE id = ?1",
@@ -268,8 +289,15 @@ pub fn record_disposition(
         has_alt_contact: has_alt,
         window_end: ts(window_end),
     };
-    let d = decide(policy, locale, &state, input.disposition, input.callback_at, now)
-        .map_err(DispositionFailure::Rule)?;
+    let d = decide(
+        policy,
+        locale,
+        &state,
+        input.disposition,
+        input.callback_at,
+        now,
+    )
+    .map_err(DispositionFailure::Rule)?;
     tx.execute(
         "INSERT INTO task_attempts (task_id, user_id, call_id, disposition, contact, note, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -305,7 +333,10 @@ pub fn record_disposition(
         ],
     )?;
     if d.status != TaskStatus::Pending {
-        tx.execute("DELETE FROM queue_entries WHERE task_id = ?1", [input.task_id])?;
+        tx.execute(
+            "DELETE FROM queue_entries WHERE task_id = ?1",
+            [input.task_id],
+        )?;
     }
     if d.stop_all_calls_to_patient {
         tx.execute(
@@ -330,8 +361,18 @@ pub fn record_disposition(
 }
 
 /// Tasks of one patient, newest due first.
-pub fn tasks_of_patient(conn: &Connection, patient_id: i64, now: DateTime<Utc>) -> Result<Vec<TaskView>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("{VIEW_SELECT} WHERE t.patient_id = ?1 ORDER BY t.due_at DESC"))?;
+pub fn tasks_of_patient(
+    conn: &Connection,
+    patient_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<TaskView>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{VIEW_SELECT} WHERE t.patient_id = ?1 ORDER BY t.due_at DESC"
+    ))?;
     let rows = stmt.query_map([patient_id], |r| view(r, now))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+#[cfg(test)]
+#[path = "tasks_tests.rs"]
+mod tests;

@@ -17,13 +17,18 @@ pub struct User {
     pub active: bool,
 }
 
-const USER_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.role, d.code, u.active, u.password_hash
+const USER_SELECT: &str =
+    "SELECT u.id, u.username, u.display_name, u.role, d.code, u.active, u.password_hash
     FROM users u LEFT JOIN departments d ON d.id = u.department_id";
 
 fn user_row(r: &rusqlite::Row) -> rusqlite::Result<(User, String)> {
     let role: String = r.get(3)?;
     let role = Role::parse(&role).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, format!("bad role {role}").into())
+        rusqlite::Error::FromSqlConversionFailure(
+            3,
+            rusqlite::types::Type::Text,
+            format!("bad role {role}").into(),
+        )
     })?;
     Ok((
         User {
@@ -38,20 +43,32 @@ fn user_row(r: &rusqlite::Row) -> rusqlite::Result<(User, String)> {
     ))
 }
 
-pub fn ensure_department(tx: &Transaction, code: &str, name_en: &str, name_zh: &str) -> Result<i64, StoreError> {
+pub fn ensure_department(
+    tx: &Transaction,
+    code: &str,
+    name_en: &str,
+    name_zh: &str,
+) -> Result<i64, StoreError> {
     tx.execute(
         "INSERT INTO departments (code, name_en, name_zh) VALUES (?1, ?2, ?3)
          ON CONFLICT(code) DO UPDATE SET name_en = excluded.name_en, name_zh = excluded.name_zh",
         params![code, name_en, name_zh],
     )?;
-    Ok(tx.query_row("SELECT id FROM departments WHERE code = ?1", [code], |r| r.get(0))?)
+    Ok(
+        tx.query_row("SELECT id FROM departments WHERE code = ?1", [code], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 pub fn list_departments(conn: &Connection) -> Result<Vec<serde_json::Value>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT id, code, name_en, name_zh FROM departments ORDER BY code")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT id, code, name_en, name_zh FROM departments ORDER BY code")?;
     let rows = stmt.query_map([], |r| {
-        Ok(serde_json::json!({"id": r.get::<_, i64>(0)?, "code": r.get::<_, String>(1)?,
-            "name_en": r.get::<_, String>(2)?, "name_zh": r.get::<_, String>(3)?}))
+        Ok(
+            serde_json::json!({"id": r.get::<_, i64>(0)?, "code": r.get::<_, String>(1)?,
+            "name_en": r.get::<_, String>(2)?, "name_zh": r.get::<_, String>(3)?}),
+        )
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -66,27 +83,50 @@ pub fn create_user(
     now: i64,
 ) -> Result<i64, StoreError> {
     let department_id = match department {
-        Some(code) => Some(
-            super::patients::department_id(tx, code)?
-                .ok_or_else(|| StoreError::Invalid(format!("department: unknown department `{code}`")))?,
-        ),
+        Some(code) => Some(super::patients::department_id(tx, code)?.ok_or_else(|| {
+            StoreError::Invalid(format!("department: unknown department `{code}`"))
+        })?),
         None => None,
     };
-    let taken: Option<i64> = tx.query_row("SELECT id FROM users WHERE username = ?1", [username], |r| r.get(0)).optional()?;
+    let taken: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM users WHERE username = ?1",
+            [username],
+            |r| r.get(0),
+        )
+        .optional()?;
     if taken.is_some() {
-        return Err(StoreError::Conflict(format!("username `{username}` is taken")));
+        return Err(StoreError::Conflict(format!(
+            "username `{username}` is taken"
+        )));
     }
     tx.execute(
         "INSERT INTO users (username, display_name, role, password_hash, department_id, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![username, display_name, role.as_str(), password_hash, department_id, now],
+        params![
+            username,
+            display_name,
+            role.as_str(),
+            password_hash,
+            department_id,
+            now
+        ],
     )?;
     Ok(tx.last_insert_rowid())
 }
 
 /// The user and password hash for a login attempt.
-pub fn user_for_login(conn: &Connection, username: &str) -> Result<Option<(User, String)>, StoreError> {
-    Ok(conn.query_row(&format!("{USER_SELECT} WHERE u.username = ?1"), [username], user_row).optional()?)
+pub fn user_for_login(
+    conn: &Connection,
+    username: &str,
+) -> Result<Option<(User, String)>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!("{USER_SELECT} WHERE u.username = ?1"),
+            [username],
+            user_row,
+        )
+        .optional()?)
 }
 
 pub fn get_user(conn: &Connection, id: i64) -> Result<User, StoreError> {
@@ -102,7 +142,13 @@ pub fn list_users(conn: &Connection) -> Result<Vec<User>, StoreError> {
     Ok(rows.map(|r| r.map(|(u, _)| u)).collect::<Result<_, _>>()?)
 }
 
-pub fn create_session(tx: &Transaction, token_hash: &str, user_id: i64, now: i64, expires_at: i64) -> Result<(), StoreError> {
+pub fn create_session(
+    tx: &Transaction,
+    token_hash: &str,
+    user_id: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), StoreError> {
     tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
     tx.execute(
         "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
@@ -112,7 +158,11 @@ pub fn create_session(tx: &Transaction, token_hash: &str, user_id: i64, now: i64
 }
 
 /// The active user behind a session token hash, if the session is still valid.
-pub fn session_user(conn: &Connection, token_hash: &str, now: i64) -> Result<Option<User>, StoreError> {
+pub fn session_user(
+    conn: &Connection,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<User>, StoreError> {
     let user = conn
         .query_row(
             &format!("{USER_SELECT} JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.active = 1"),
