@@ -145,6 +145,7 @@ pub const ROUTES: &[RouteSpec] = &[
         CALLERS,
         "Claim the next task (a lease)",
     ),
+    route("GET", "/api/v1/flags", MANAGERS, "Tasks flagged for the supervisor (unreachable, wrong number, missed)"),
     route("GET", "/api/v1/tasks/{id}", CLINICAL, "One task"),
     route(
         "POST",

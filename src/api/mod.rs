@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/queue", get(queue::list))
         .route("/api/v1/queue/build", post(queue::build))
         .route("/api/v1/queue/claim", post(queue::claim))
+        .route("/api/v1/flags", get(queue::flags))
         .route("/api/v1/tasks/{id}", get(queue::get_one))
         .route("/api/v1/tasks/{id}/renew", post(queue::renew))
         .route("/api/v1/tasks/{id}/release", post(queue::release))
