@@ -1,0 +1,1 @@
+//! Escalations (work in progress).
