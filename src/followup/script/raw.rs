@@ -330,7 +330,9 @@ fn question_kind(cx: &mut Ctx<'_>, rq: &RawQuestion) -> Option<QuestionKind> {
                 );
                 return None;
             };
-            if !(min.get_ref() < max.get_ref()) {
+            let (lo, hi) = (*min.get_ref(), *max.get_ref());
+            let sane = lo.is_finite() && hi.is_finite() && lo < hi;
+            if !sane {
                 cx.err(
                     max,
                     ScriptErrorKind::BadRange(format!(
