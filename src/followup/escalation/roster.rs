@@ -51,7 +51,8 @@ pub struct Roster {
 impl Roster {
     /// The fallback chain for a route, in order, each person with their level. Group and role
     /// routes put their members first and fall back on the department's backup, head and the
-    /// supervisors (a group with nobody on it must still reach someone).
+    /// supervisors; an unknown or empty group falls back on the on-duty doctor (a group with
+    /// nobody on it must still reach someone).
     pub fn chain(&self, route: &Route, department: &DepartmentCode) -> Vec<(Level, UserId)> {
         let dept = self
             .departments
@@ -72,9 +73,9 @@ impl Roster {
             Route::PatientDepartment | Route::Department(_) => None,
         };
         match members {
-            Some(ms) => ms.iter().for_each(|m| push(Level::Primary, Some(m))),
-            None if matches!(route, Route::Group(_) | Route::Role(_)) => {}
-            None => push(Level::Primary, dept.on_duty.as_ref()),
+            Some(ms) if !ms.is_empty() => ms.iter().for_each(|m| push(Level::Primary, Some(m))),
+            // Unknown or empty group/role: the finding still goes to the on-duty doctor.
+            _ => push(Level::Primary, dept.on_duty.as_ref()),
         }
         push(Level::Backup, dept.backup.as_ref());
         push(Level::Head, dept.head.as_ref());
