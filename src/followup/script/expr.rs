@@ -430,9 +430,10 @@ pub fn parse(src: &str) -> Result<Expr, String> {
 /// Type-checks a parsed condition against the questions it may read (`scope`).
 pub fn check(e: &Expr, scope: &[Question]) -> Result<(), String> {
     let find = |q: &QuestionId| {
-        scope.iter().find(|x| x.id == *q).ok_or_else(|| {
-            format!("unknown question `{q}` (skip logic may only read earlier questions)")
-        })
+        scope
+            .iter()
+            .find(|x| x.id == *q)
+            .ok_or_else(|| format!("unknown question `{q}`"))
     };
     match e {
         Expr::And(v) | Expr::Or(v) => v.iter().try_for_each(|e| check(e, scope)),

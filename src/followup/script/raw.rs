@@ -180,7 +180,7 @@ pub(super) fn load(file: &Path, text: &str) -> Result<Script, Vec<ScriptError>> 
         let show_if = rq.show_if.as_ref().and_then(|src| {
             // Skip logic may only read earlier questions: no cycles, and the nurse has the
             // answer before the question appears.
-            condition(&mut cx, src, &questions)
+            condition(&mut cx, src, &questions, true)
         });
         questions.push(Question {
             id: QuestionId(id),
@@ -217,7 +217,7 @@ pub(super) fn load(file: &Path, text: &str) -> Result<Script, Vec<ScriptError>> 
                 ScriptErrorKind::BadRange("ack_sla_minutes must be at least 1".into()),
             );
         }
-        if let Some(when) = condition(&mut cx, &rr.when, &questions) {
+        if let Some(when) = condition(&mut cx, &rr.when, &questions, false) {
             rules.push(Rule {
                 id: RuleId(id),
                 when,
@@ -244,10 +244,18 @@ pub(super) fn load(file: &Path, text: &str) -> Result<Script, Vec<ScriptError>> 
     }
 }
 
-fn condition(cx: &mut Ctx<'_>, src: &Spanned<String>, scope: &[Question]) -> Option<super::Expr> {
+fn condition(
+    cx: &mut Ctx<'_>,
+    src: &Spanned<String>,
+    scope: &[Question],
+    skip_logic: bool,
+) -> Option<super::Expr> {
     match expr::parse(src.get_ref()).and_then(|e| expr::check(&e, scope).map(|()| e)) {
         Ok(e) => Some(e),
-        Err(message) => {
+        Err(mut message) => {
+            if skip_logic && message.starts_with("unknown question") {
+                message.push_str(" (skip logic may only read earlier questions)");
+            }
             cx.err(
                 src,
                 ScriptErrorKind::Condition {
