@@ -19,8 +19,15 @@ fn catalog() -> ScriptCatalog {
     }
 }
 
+const NAMES: [&str; 6] = ["dr_duty", "dr_backup", "dr_head", "sup", "psy_1", "psy_2"];
+
 fn u(s: &str) -> UserId {
-    UserId(s.into())
+    let i = NAMES.iter().position(|n| *n == s).expect("known test user");
+    UserId(i as i64 + 1)
+}
+
+fn name(u: &UserId) -> &'static str {
+    NAMES[(u.0 - 1) as usize]
 }
 
 fn roster() -> Roster {
@@ -80,7 +87,7 @@ fn call(script: &Script) -> Call<'_> {
         answers: Answers::new(),
         rows: Vec::new(),
         ctx: FindingContext {
-            patient: PatientId("p-1".into()),
+            patient: PatientId(1),
             department: DepartmentCode("cardiology".into()),
             source: Source::Answer { call: None },
         },
@@ -107,7 +114,7 @@ fn autosaves_after_an_abnormal_answer_do_not_duplicate() {
     let e = &call.rows[0];
     assert_eq!(e.key.rule.as_str(), "hf-breathless-at-rest");
     assert_eq!(e.evidence.len(), 1);
-    let notified: Vec<_> = e.notified.iter().map(|n| n.user.0.as_str()).collect();
+    let notified: Vec<_> = e.notified.iter().map(|n| name(&n.user)).collect();
     assert_eq!(
         notified,
         ["dr_duty", "dr_backup"],
@@ -130,7 +137,7 @@ fn phq_item9_goes_to_the_liaison_role_and_reescalates_once_per_level_across_rest
     assert_eq!(call.rows.len(), 1);
     let e = &call.rows[0];
     assert_eq!(e.key.rule.as_str(), "phq-item9-self-harm");
-    let first: Vec<_> = e.notified.iter().map(|n| n.user.0.as_str()).collect();
+    let first: Vec<_> = e.notified.iter().map(|n| name(&n.user)).collect();
     assert_eq!(first, ["psy_1", "psy_2"]);
 
     // Server stops; the rows survive; the clock moves past the 15-minute SLA; it starts again.

@@ -41,13 +41,13 @@ macro_rules! id_newtype {
 }
 
 id_newtype! {
-    /// A user (doctor, supervisor) as the store names them.
-    UserId(String);
-    /// A patient as the store names them.
-    PatientId(String);
-    /// A department code (`cardiology`).
+    /// A user (doctor, supervisor): `users.id`.
+    UserId(i64);
+    /// A patient: `patients.id`.
+    PatientId(i64);
+    /// A department code (`departments.code`, e.g. `cardiology`).
     DepartmentCode(String);
-    /// A call as the store names it.
+    /// A call: `calls.id`.
     CallId(String);
     /// An escalation row id, assigned by the store.
     EscalationId(i64);

@@ -3,8 +3,25 @@ use chrono::TimeZone;
 use super::*;
 use crate::followup::script::QuestionId;
 
+/// Users by name for readable tests; ids as in `users.id`.
+const NAMES: [&str; 8] = [
+    "dr_duty",
+    "dr_backup",
+    "dr_head",
+    "sup_1",
+    "sup_2",
+    "st_1",
+    "st_2",
+    "dr_neuro",
+];
+
 fn user(s: &str) -> UserId {
-    UserId(s.to_owned())
+    let i = NAMES.iter().position(|n| *n == s).expect("known test user");
+    UserId(i as i64 + 1)
+}
+
+fn name(u: &UserId) -> &'static str {
+    NAMES[(u.0 - 1) as usize]
 }
 
 fn roster() -> Roster {
@@ -61,8 +78,9 @@ fn finding(rule: &str, severity: Severity, answer: &str) -> Finding {
 }
 
 fn ctx(patient: &str) -> FindingContext {
+    let id = patient.trim_start_matches('p').parse().expect("pN");
     FindingContext {
-        patient: PatientId(patient.into()),
+        patient: PatientId(id),
         department: DepartmentCode("cardiology".into()),
         source: Source::Answer {
             call: Some(CallId("call-1".into())),
@@ -99,7 +117,7 @@ fn persist(rows: &mut Vec<Escalation>, d: Decision) {
 }
 
 fn users(n: &[Notified]) -> Vec<&str> {
-    n.iter().map(|n| n.user.0.as_str()).collect()
+    n.iter().map(|n| name(&n.user)).collect()
 }
 
 #[test]
@@ -122,7 +140,7 @@ fn recipients_by_severity() {
     ];
     for (sev, level, want) in cases {
         let (l, got) = r.first_recipients(&Route::PatientDepartment, &dept, sev);
-        let got: Vec<_> = got.iter().map(|u| u.0.as_str()).collect();
+        let got: Vec<_> = got.iter().map(name).collect();
         assert_eq!((l, got), (level, want), "{sev}");
     }
     // Neurology has no backup or head: urgent still reaches two people, via the supervisors
@@ -301,7 +319,7 @@ fn tick(
             (
                 d.from,
                 d.to,
-                d.notify.iter().map(|n| n.user.0.clone()).collect(),
+                d.notify.iter().map(|n| name(&n.user).to_owned()).collect(),
             )
         })
         .collect()
