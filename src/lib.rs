@@ -4,8 +4,18 @@
 //! `media`), the clinical domain (`followup`), storage (`store`), and thin I/O shells (`api`,
 //! the UDP/WebSocket servers) around them. `main.rs` only parses the command line.
 
+pub mod api;
+pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
 pub mod followup;
 pub mod media;
 pub mod rtp;
+pub mod server;
 pub mod sip;
+pub mod store;
 pub mod transcribe;
+pub mod web;

@@ -2,5 +2,10 @@
 //! Pure logic over plain types; storage goes through `crate::store`.
 
 pub mod escalation;
+pub mod import;
+pub mod pathway;
+pub mod patient;
+pub mod phone;
+pub mod retry;
 pub mod rules;
 pub mod script;

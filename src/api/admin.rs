@@ -1,0 +1,122 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::access::CurrentUser;
+use super::error::{ApiError, ApiJson};
+use super::{actor, AppState};
+use crate::auth::password::{hash_password, PasswordError};
+use crate::auth::role::Role;
+use crate::store::audit::{append, recent, verify};
+use crate::store::users;
+
+pub async fn health(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    let version: u32 = state
+        .store
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await?;
+    Ok(axum::Json(
+        json!({"status": "ok", "schema_version": version, "version": env!("CARGO_PKG_VERSION")}),
+    ))
+}
+
+pub async fn list_users(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    let items = state.store.read(users::list_users).await?;
+    Ok(axum::Json(json!({"items": items})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    username: String,
+    display_name: String,
+    role: Role,
+    password: String,
+    #[serde(default)]
+    department: Option<String>,
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    CurrentUser(admin): CurrentUser,
+    ApiJson(body): ApiJson<NewUser>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let name_ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    };
+    if !name_ok(&body.username) {
+        return Err(ApiError::invalid(
+            "username",
+            "use 1–64 letters, digits, dot, dash or underscore",
+        ));
+    }
+    if body.display_name.trim().is_empty() {
+        return Err(ApiError::invalid("display_name", "is required"));
+    }
+    let password = body.password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| match e {
+            PasswordError::TooShort => ApiError::invalid("password", e.to_string()),
+            other => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                other.to_string(),
+            ),
+        })?;
+    let now = state.clock.now().timestamp();
+    let who = actor(&admin);
+    let id = state
+        .store
+        .write(move |tx| {
+            let id = users::create_user(
+                tx,
+                &body.username,
+                &body.display_name,
+                body.role,
+                &hash,
+                body.department.as_deref(),
+                now,
+            )?;
+            append(
+                tx,
+                &who,
+                "create",
+                "user",
+                Some(&id.to_string()),
+                &format!("role={}", body.role.as_str()),
+                now,
+            )?;
+            Ok(id)
+        })
+        .await?;
+    let user = state.store.read(move |c| users::get_user(c, id)).await?;
+    Ok((StatusCode::CREATED, axum::Json(json!({"user": user}))))
+}
+
+pub async fn departments(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    Ok(axum::Json(
+        json!({"items": state.store.read(users::list_departments).await?}),
+    ))
+}
+
+pub async fn audit_recent(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    Ok(axum::Json(
+        json!({"items": state.store.read(|c| recent(c, 200)).await?}),
+    ))
+}
+
+pub async fn audit_verify(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    Ok(axum::Json(json!(state.store.read(verify).await?)))
+}

@@ -1,0 +1,333 @@
+//! The command line: each subcommand is a thin wrapper over the library.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::password::hash_password;
+use crate::auth::role::Role;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::followup::import::parse_csv;
+use crate::followup::pathway::PathwayCatalog;
+use crate::server;
+use crate::store::{audit, Store, StoreError};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "suifang",
+    version,
+    about = "suifang (随访): patient follow-up call center server"
+)]
+pub struct Cli {
+    /// Configuration file (TOML); SUIFANG_* environment variables override it.
+    #[arg(long, global = true, env = "SUIFANG_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Seed demo users and patients (idempotent), then run the server.
+    Demo,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Import data.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Queue tools.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// Pathway tools.
+    #[command(subcommand)]
+    Pathways(PathwaysCommand),
+    /// Benchmarks (print figures; not tests).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// Import patients (and their discharge) from CSV; all rows or none.
+    Patients { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input.
+    Add(UserAdd),
+}
+
+#[derive(Args, Debug)]
+pub struct UserAdd {
+    #[arg(long)]
+    pub username: String,
+    #[arg(long, value_parser = parse_role)]
+    pub role: Role,
+    #[arg(long)]
+    pub display_name: Option<String>,
+    #[arg(long)]
+    pub department: Option<String>,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("`{s}` is not one of nurse, supervisor, doctor, admin"))
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain; exits non-zero if any row was edited or deleted.
+    Verify,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QueueCommand {
+    /// Rebuild today's queue now.
+    Build,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PathwaysCommand {
+    /// Validate every pathway file.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Build the daily queue over many tasks and measure concurrent claims.
+    Queue {
+        #[arg(long, default_value_t = 100_000)]
+        patients: u32,
+        #[arg(long, default_value_t = 1_000_000)]
+        tasks: u32,
+        #[arg(long, default_value_t = 50)]
+        claimers: u32,
+        #[arg(long, default_value_t = 40)]
+        claims_per_claimer: u32,
+    },
+}
+
+fn open_store(config: &Config) -> Result<Store> {
+    let path = config.database_path();
+    Store::open(
+        &path,
+        Clock::with_offset_seconds(config.clock.offset_seconds)
+            .now()
+            .timestamp(),
+    )
+    .with_context(|| format!("opening database {}", path.display()))
+}
+
+fn print_logins(config: &Config) {
+    println!("\nDemo logins (username / password):");
+    for (name, password, role, _, _) in crate::demo::DEMO_USERS {
+        println!("  {name:<11} {password:<18} ({})", role.as_str());
+    }
+    println!("Open http://{}/ in a browser.\n", config.http.addr);
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    match cli.command {
+        Command::Serve => run_server(config, false),
+        Command::Demo => run_server(config, true),
+        Command::Migrate => {
+            let store = open_store(&config)?;
+            let version: u32 = store.read_blocking(|c| {
+                Ok(
+                    c.query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+                        r.get(0)
+                    })?,
+                )
+            })?;
+            println!(
+                "database {} is at schema version {version}",
+                store.path().display()
+            );
+            Ok(())
+        }
+        Command::Import(ImportCommand::Patients { file }) => import_patients(&config, &file),
+        Command::User(UserCommand::Add(args)) => add_user(&config, args),
+        Command::Audit(AuditCommand::Verify) => {
+            let store = open_store(&config)?;
+            let report = store.read_blocking(audit::verify)?;
+            match report.broken_at {
+                None => {
+                    println!("audit log intact: {} rows verified", report.rows);
+                    Ok(())
+                }
+                Some((id, why)) => bail!("audit log broken at row {id}: {why}"),
+            }
+        }
+        Command::Queue(QueueCommand::Build) => {
+            let store = open_store(&config)?;
+            let now = Clock::with_offset_seconds(config.clock.offset_seconds).now();
+            let b = store.write_blocking(move |tx| crate::store::tasks::build_queue(tx, now))?;
+            println!(
+                "queue built: {} entries ({} tasks newly missed)",
+                b.entries, b.newly_missed
+            );
+            Ok(())
+        }
+        Command::Pathways(PathwaysCommand::Check) => {
+            let dir = config.prompts_dir.join("pathways");
+            let catalog = PathwayCatalog::load_dir(&dir)?;
+            for p in catalog.pathways.values() {
+                println!("ok  {} v{} ({} steps)", p.code, p.version, p.steps.len());
+            }
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Queue {
+            patients,
+            tasks,
+            claimers,
+            claims_per_claimer,
+        }) => {
+            let locale = crate::followup::retry::Locale {
+                tz: config.time_zone()?,
+                hours: config.calling_hours()?,
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(crate::bench::queue::run(
+                crate::bench::queue::QueueBenchOptions {
+                    patients,
+                    tasks,
+                    claimers,
+                    claims_per_claimer,
+                },
+                locale,
+            ))?;
+            Ok(())
+        }
+    }
+}
+
+fn run_server(config: Config, demo: bool) -> Result<()> {
+    let prepared = server::prepare(config)?;
+    if demo {
+        let state = &prepared.state;
+        let added = crate::demo::seed(
+            &state.store,
+            &state.pathways,
+            &state.calendar,
+            state.clock.now(),
+        )?;
+        println!(
+            "{}",
+            if added {
+                "Demo data seeded."
+            } else {
+                "Demo data already present."
+            }
+        );
+        print_logins(&state.config);
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(server::serve(prepared, server::shutdown_signal()))?;
+    Ok(())
+}
+
+fn import_patients(config: &Config, file: &std::path::Path) -> Result<()> {
+    let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let store = open_store(config)?;
+    let now = Clock::with_offset_seconds(config.clock.offset_seconds).now();
+    let tz = config.time_zone()?;
+    let rows = match parse_csv(&data, tz, now) {
+        Ok(rows) => rows,
+        Err(errors) => report_lines(file, errors)?,
+    };
+    let catalog = PathwayCatalog::load_dir(&config.prompts_dir.join("pathways"))?;
+    let calendar = crate::followup::pathway::Calendar {
+        tz,
+        holidays: config.hospital.holidays.clone(),
+        tcm_two_business_days: config.hospital.tcm_two_business_days,
+    };
+    let shown = file.display().to_string();
+    let result = store.write_blocking(move |tx| {
+        let n = crate::store::patients::import_rows(tx, &rows, &catalog, &calendar, now)?;
+        audit::append(
+            tx,
+            &audit::Actor::system("cli"),
+            "import",
+            "patient",
+            None,
+            &format!("file={shown} rows={n}"),
+            now.timestamp(),
+        )?;
+        Ok(n)
+    });
+    match result {
+        Ok(n) => {
+            println!("imported {n} patients from {}", file.display());
+            Ok(())
+        }
+        Err(StoreError::Rejected(errors)) => report_lines(file, errors),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn report_lines<T>(
+    file: &std::path::Path,
+    errors: Vec<crate::followup::import::LineError>,
+) -> Result<T> {
+    for e in &errors {
+        eprintln!("{}:{}", file.display(), e);
+    }
+    bail!(
+        "{} bad rows in {}; nothing was imported",
+        errors.len(),
+        file.display()
+    )
+}
+
+fn add_user(config: &Config, args: UserAdd) -> Result<()> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password for {}: ", args.username);
+    }
+    let mut password = String::new();
+    stdin.lock().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\n', '\r']).to_string();
+    let hash = hash_password(&password)?;
+    let store = open_store(config)?;
+    let now = Clock::default().now().timestamp();
+    let display = args
+        .display_name
+        .clone()
+        .unwrap_or_else(|| args.username.clone());
+    let id = store.write_blocking(move |tx| {
+        let id = crate::store::users::create_user(
+            tx,
+            &args.username,
+            &display,
+            args.role,
+            &hash,
+            args.department.as_deref(),
+            now,
+        )?;
+        audit::append(
+            tx,
+            &audit::Actor::system("cli"),
+            "create",
+            "user",
+            Some(&id.to_string()),
+            &format!("role={}", args.role.as_str()),
+            now,
+        )?;
+        Ok(id)
+    })?;
+    println!("user {id} created");
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! One typed configuration, loaded once at start: defaults, then an optional TOML file, then
+//! `SUIFANG_*` environment overrides. Every error names the key that is wrong.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, NaiveTime};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::followup::retry::RetryPolicy;
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// The whole configuration. Field docs are the config reference (README.md copies them).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Root for the database (`<data_dir>/data/suifang.db`) and recordings
+    /// (`<data_dir>/recordings`). Env: `SUIFANG_DATA_DIR`. Default: the current directory.
+    pub data_dir: PathBuf,
+    /// Explicit database file; overrides the one under `data_dir`. Env: `SUIFANG_DATABASE`.
+    pub database: Option<PathBuf>,
+    /// Explicit recordings folder; overrides the one under `data_dir`.
+    pub recordings_dir: Option<PathBuf>,
+    /// Scripts (`scripts/`), pathways (`pathways/`) and audio prompts (`audio/`).
+    /// Env: `SUIFANG_PROMPTS_DIR`. Default: `prompts`.
+    pub prompts_dir: PathBuf,
+    pub http: HttpConfig,
+    pub hospital: HospitalConfig,
+    pub queue: QueueConfig,
+    pub retry: RetryPolicy,
+    pub auth: AuthConfig,
+    pub clock: ClockConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address. Env: `SUIFANG_HTTP_ADDR`. Default `127.0.0.1:8080`.
+    pub addr: SocketAddr,
+    /// Mark the session cookie `Secure` (set when served over HTTPS).
+    pub secure_cookies: bool,
+    /// Session lifetime in hours.
+    pub session_hours: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HospitalConfig {
+    pub name: String,
+    /// IANA zone the hospital works in; times are stored in UTC and shown in this zone.
+    /// Env: `SUIFANG_TIME_ZONE`. Default `Asia/Shanghai`.
+    pub time_zone: String,
+    /// Local hours in which patients may be called, `HH:MM-HH:MM`. Default `08:30-20:00`
+    /// (CLINICAL-RULES.md: TCPA allows 08:00–21:00; the default is stricter).
+    pub calling_hours: String,
+    /// Public holidays (local dates) skipped when counting business days.
+    pub holidays: Vec<NaiveDate>,
+    /// US Transitional Care Management: the first contact is due within two business days
+    /// of discharge (CMS TCM rule), whatever the pathway's first step says.
+    pub tcm_two_business_days: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueConfig {
+    /// How long a claim lasts without being renewed, so a vanished nurse's task returns.
+    pub lease_minutes: i64,
+    /// How often the server rebuilds the daily queue in the background.
+    pub rebuild_minutes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Failed logins allowed per username and per client address within the window.
+    pub login_max_failures: u32,
+    pub login_window_minutes: i64,
+}
+
+/// For tests and drills only: shifts the server's clock, so timers that live in the database
+/// (leases, SLAs) can be driven past their deadline across a restart without sleeping.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClockConfig {
+    /// Env: `SUIFANG_CLOCK_OFFSET_SECONDS`.
+    pub offset_seconds: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("."),
+            database: None,
+            recordings_dir: None,
+            prompts_dir: PathBuf::from("prompts"),
+            http: HttpConfig::default(),
+            hospital: HospitalConfig::default(),
+            queue: QueueConfig::default(),
+            retry: RetryPolicy::default(),
+            auth: AuthConfig::default(),
+            clock: ClockConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            secure_cookies: false,
+            session_hours: 12,
+        }
+    }
+}
+
+impl Default for HospitalConfig {
+    fn default() -> Self {
+        HospitalConfig {
+            name: "Demo Hospital".into(),
+            time_zone: "Asia/Shanghai".into(),
+            calling_hours: "08:30-20:00".into(),
+            holidays: Vec::new(),
+            tcm_two_business_days: false,
+        }
+    }
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            lease_minutes: 10,
+            rebuild_minutes: 5,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            login_max_failures: 5,
+            login_window_minutes: 15,
+        }
+    }
+}
+
+/// Local calling hours, parsed from `HH:MM-HH:MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallingHours {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+impl CallingHours {
+    pub fn parse(text: &str) -> Option<CallingHours> {
+        let (start, end) = text.split_once('-')?;
+        let start = NaiveTime::parse_from_str(start.trim(), "%H:%M").ok()?;
+        let end = NaiveTime::parse_from_str(end.trim(), "%H:%M").ok()?;
+        (start < end).then_some(CallingHours { start, end })
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.into(),
+                    message: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|key| std::env::var(key).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Applies `SUIFANG_*` overrides; `lookup` is injectable so tests do not touch the
+    /// process environment.
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        if let Some(v) = lookup("SUIFANG_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = lookup("SUIFANG_DATABASE") {
+            self.database = Some(v.into());
+        }
+        if let Some(v) = lookup("SUIFANG_PROMPTS_DIR") {
+            self.prompts_dir = v.into();
+        }
+        if let Some(v) = lookup("SUIFANG_TIME_ZONE") {
+            self.hospital.time_zone = v;
+        }
+        if let Some(v) = lookup("SUIFANG_HTTP_ADDR") {
+            self.http.addr = v.parse().map_err(|e| ConfigError::Invalid {
+                key: "SUIFANG_HTTP_ADDR",
+                message: format!("`{v}` is not an address like 127.0.0.1:8080 ({e})"),
+            })?;
+        }
+        if let Some(v) = lookup("SUIFANG_CLOCK_OFFSET_SECONDS") {
+            self.clock.offset_seconds = v.parse().map_err(|_| ConfigError::Invalid {
+                key: "SUIFANG_CLOCK_OFFSET_SECONDS",
+                message: format!("`{v}` is not a whole number of seconds"),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Checks everything that can be checked before the server starts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.time_zone()?;
+        self.calling_hours()?;
+        let positive = |key, value: i64| {
+            if value > 0 {
+                Ok(())
+            } else {
+                Err(ConfigError::Invalid {
+                    key,
+                    message: format!("must be positive, got {value}"),
+                })
+            }
+        };
+        positive("queue.lease_minutes", self.queue.lease_minutes)?;
+        positive("http.session_hours", self.http.session_hours)?;
+        positive("auth.login_window_minutes", self.auth.login_window_minutes)?;
+        self.retry
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                key: "retry",
+                message,
+            })?;
+        Ok(())
+    }
+
+    pub fn time_zone(&self) -> Result<Tz, ConfigError> {
+        self.hospital
+            .time_zone
+            .parse()
+            .map_err(|_| ConfigError::Invalid {
+                key: "hospital.time_zone",
+                message: format!(
+                    "`{}` is not an IANA zone such as Asia/Shanghai",
+                    self.hospital.time_zone
+                ),
+            })
+    }
+
+    pub fn calling_hours(&self) -> Result<CallingHours, ConfigError> {
+        CallingHours::parse(&self.hospital.calling_hours).ok_or_else(|| ConfigError::Invalid {
+            key: "hospital.calling_hours",
+            message: format!(
+                "expected HH:MM-HH:MM with start before end, got `{}`",
+                self.hospital.calling_hours
+            ),
+        })
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.database
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("data").join("suifang.db"))
+    }
+
+    pub fn recordings_path(&self) -> PathBuf {
+        self.recordings_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("recordings"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_data_dir_and_addr() {
+        let mut config = Config::default();
+        config
+            .apply_env(|k| match k {
+                "SUIFANG_DATA_DIR" => Some("/srv/sf".into()),
+                "SUIFANG_HTTP_ADDR" => Some("0.0.0.0:9000".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            config.database_path(),
+            PathBuf::from("/srv/sf/data/suifang.db")
+        );
+        assert_eq!(
+            config.recordings_path(),
+            PathBuf::from("/srv/sf/recordings")
+        );
+        assert_eq!(config.http.addr.port(), 9000);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let mut config = Config::default();
+        let err = config.apply_env(|k| (k == "SUIFANG_HTTP_ADDR").then(|| "nowhere".into()));
+        assert!(err.unwrap_err().to_string().contains("SUIFANG_HTTP_ADDR"));
+        config.hospital.calling_hours = "20:00-08:30".into();
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("hospital.calling_hours"));
+        config.hospital.calling_hours = "08:30-20:00".into();
+        config.hospital.time_zone = "Mars/Olympus".into();
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("hospital.time_zone"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = toml::from_str::<Config>("[http]\nadress = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("adress"));
+    }
+}

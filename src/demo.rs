@@ -1,0 +1,213 @@
+//! Demo data: departments, one user per role with known passwords, and patients discharged in
+//! the last days so today's queue has work. Idempotent: seeding twice changes nothing.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::auth::password::hash_password;
+use crate::auth::role::Role;
+use crate::followup::pathway::{Calendar, PathwayCatalog};
+use crate::followup::patient::{Diagnosis, DiagnosisKind, Language, NewDischarge, NewPatient};
+use crate::store::audit::{append, Actor};
+use crate::store::{patients, users, Store, StoreError};
+
+/// The demo logins (username, password, role, display name, department), printed at start.
+pub const DEMO_USERS: &[(&str, &str, Role, &str, Option<&str>)] = &[
+    (
+        "nurse",
+        "nurse-demo-1",
+        Role::Nurse,
+        "王护士 Nurse Wang",
+        Some("cardiology"),
+    ),
+    (
+        "supervisor",
+        "supervisor-demo-1",
+        Role::Supervisor,
+        "李护士长 Supervisor Li",
+        None,
+    ),
+    (
+        "doctor",
+        "doctor-demo-1",
+        Role::Doctor,
+        "张医生 Dr Zhang",
+        Some("cardiology"),
+    ),
+    ("admin", "admin-demo-1", Role::Admin, "Admin", None),
+];
+
+const DEPARTMENTS: &[(&str, &str, &str)] = &[
+    ("cardiology", "Cardiology", "心内科"),
+    ("neurology", "Neurology", "神经内科"),
+    ("endocrinology", "Endocrinology", "内分泌科"),
+    ("general-surgery", "General surgery", "普外科"),
+    ("orthopedics", "Orthopedics", "骨科"),
+];
+
+/// (MRN, name, phone, days since discharge, department, ICD-10 codes, language)
+type DemoPatient = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    &'static str,
+    &'static [&'static str],
+    Language,
+);
+
+const DEMO_PATIENTS: &[DemoPatient] = &[
+    (
+        "D0001",
+        "陈建国",
+        "+8613800000001",
+        1,
+        "cardiology",
+        &["I50.9"],
+        Language::Zh,
+    ),
+    (
+        "D0002",
+        "刘秀英",
+        "+8613800000002",
+        3,
+        "cardiology",
+        &["I50.1", "I10"],
+        Language::Zh,
+    ),
+    (
+        "D0003",
+        "John Smith",
+        "+14155550103",
+        1,
+        "cardiology",
+        &["I21.4"],
+        Language::En,
+    ),
+    (
+        "D0004",
+        "赵丽华",
+        "+8613800000004",
+        7,
+        "endocrinology",
+        &["E11.9"],
+        Language::Zh,
+    ),
+    (
+        "D0005",
+        "孙伟",
+        "+8613800000005",
+        1,
+        "general-surgery",
+        &["K35.8"],
+        Language::Zh,
+    ),
+    (
+        "D0006",
+        "周明",
+        "+8613800000006",
+        1,
+        "neurology",
+        &["I63.9"],
+        Language::Zh,
+    ),
+    (
+        "D0007",
+        "Mary Jones",
+        "+14155550107",
+        2,
+        "cardiology",
+        &["I50.9"],
+        Language::En,
+    ),
+    (
+        "D0008",
+        "吴芳",
+        "+8613800000008",
+        3,
+        "cardiology",
+        &["I25.1"],
+        Language::Zh,
+    ),
+];
+
+/// Seeds the demo data; returns whether anything was added.
+pub fn seed(
+    store: &Store,
+    pathways: &PathwayCatalog,
+    calendar: &Calendar,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let mut hashed = Vec::new();
+    for (name, password, role, display, dept) in DEMO_USERS {
+        let hash = hash_password(password).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        hashed.push((*name, hash, *role, *display, *dept));
+    }
+    let pathways = pathways.clone();
+    let calendar = calendar.clone();
+    store.write_blocking(move |tx| {
+        let seeded: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM users WHERE username = 'admin'",
+            [],
+            |r| r.get(0),
+        )?;
+        if seeded > 0 {
+            return Ok(false);
+        }
+        for (code, en, zh) in DEPARTMENTS {
+            users::ensure_department(tx, code, en, zh)?;
+        }
+        let t = now.timestamp();
+        let mut nurse_id = None;
+        for (name, hash, role, display, dept) in &hashed {
+            let id = users::create_user(tx, name, display, *role, hash, *dept, t)?;
+            if *role == Role::Nurse {
+                nurse_id = Some(id);
+            }
+        }
+        for (mrn, name, phone, days_ago, dept, codes, language) in DEMO_PATIENTS {
+            let patient = NewPatient {
+                mrn: mrn.to_string(),
+                name: name.to_string(),
+                sex: None,
+                birth_date: None,
+                phone: phone.to_string(),
+                alt_phone: None,
+                alt_contact_name: None,
+                alt_contact_relation: None,
+                language: *language,
+                do_not_call: false,
+                tags: vec!["demo".into()],
+            }
+            .validate()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let id = patients::insert_patient(tx, &patient, nurse_id, t)?;
+            let discharge = NewDischarge {
+                discharged_at: now - Duration::days(*days_ago),
+                department: Some(dept.to_string()),
+                diagnoses: codes
+                    .iter()
+                    .map(|c| Diagnosis {
+                        icd10: c.to_string(),
+                        kind: DiagnosisKind::F,
+                    })
+                    .collect(),
+                visit_number: Some(format!("V-{mrn}")),
+                attending: None,
+                disposition: Some("home".into()),
+                summary: None,
+            };
+            patients::record_discharge(tx, id, &discharge, &pathways, &calendar, now)?;
+        }
+        crate::store::tasks::build_queue(tx, now)?;
+        append(
+            tx,
+            &Actor::system("demo"),
+            "seed",
+            "demo",
+            None,
+            "demo users and patients",
+            t,
+        )?;
+        Ok(true)
+    })
+}

@@ -1,0 +1,117 @@
+//! Starts the HTTP server and the background jobs, and drains them on shutdown.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::{router, AppState};
+use crate::clock::Clock;
+use crate::config::{Config, ConfigError};
+use crate::followup::pathway::{PathwayCatalog, PathwayError};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("pathways: {0}")]
+    Pathways(#[from] PathwayError),
+    #[error("cannot listen on {addr}: {source} (set SUIFANG_HTTP_ADDR to a free address)")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Everything the server needs, opened and checked before it listens.
+pub struct Prepared {
+    pub state: AppState,
+}
+
+pub fn prepare(config: Config) -> Result<Prepared, ServerError> {
+    let clock = Clock::with_offset_seconds(config.clock.offset_seconds);
+    if clock.is_shifted() {
+        tracing::warn!(
+            offset_seconds = config.clock.offset_seconds,
+            "the server clock is shifted (clock.offset_seconds); for tests and drills only"
+        );
+    }
+    let store = Store::open(&config.database_path(), clock.now().timestamp())?;
+    let pathways = PathwayCatalog::load_dir(&config.prompts_dir.join("pathways"))?;
+    tracing::info!(pathways = pathways.pathways.len(), database = %config.database_path().display(), "storage ready");
+    let state = AppState::new(store, Arc::new(config), clock, pathways)?;
+    Ok(Prepared { state })
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Rebuilds the queue now and then every `queue.rebuild_minutes`, until shutdown.
+async fn queue_rebuilder(state: AppState, mut stop: watch::Receiver<bool>) {
+    let every = std::time::Duration::from_secs(state.config.queue.rebuild_minutes.max(1) * 60);
+    loop {
+        let now = state.clock.now();
+        match state
+            .store
+            .write(move |tx| crate::store::tasks::build_queue(tx, now))
+            .await
+        {
+            Ok(b) => tracing::info!(
+                entries = b.entries,
+                newly_missed = b.newly_missed,
+                "queue rebuilt"
+            ),
+            Err(e) => tracing::error!(error = %e, "queue rebuild failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves; prints where it listens.
+pub async fn serve(
+    prepared: Prepared,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let state = prepared.state;
+    let addr = state.config.http.addr;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let local = listener.local_addr()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let rebuilder = tokio::spawn(queue_rebuilder(state.clone(), stop_rx));
+    tracing::info!(%local, "suifang listening");
+    println!("suifang is listening on http://{local}/");
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    let _ = stop_tx.send(true);
+    let _ = rebuilder.await;
+    tracing::info!("suifang stopped");
+    Ok(())
+}

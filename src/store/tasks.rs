@@ -1,0 +1,378 @@
+//! The daily queue over follow-up tasks: build, claim (a lease), release, disposition.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use super::{optional, StoreError};
+use crate::followup::retry::{
+    decide, AttemptState, Disposition, DispositionError, Locale, RetryPolicy, TaskStatus,
+};
+
+/// A task as nurses see it in the queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskView {
+    pub id: i64,
+    pub rank: Option<i64>,
+    pub patient_id: i64,
+    pub patient_name: String,
+    pub step_name: String,
+    pub script_code: Option<String>,
+    pub role: String,
+    pub priority: i64,
+    pub due_at: DateTime<Utc>,
+    pub window_end_at: DateTime<Utc>,
+    pub days_overdue: i64,
+    pub status: String,
+    pub attempts_total: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub use_alt_contact: bool,
+    pub lease_owner: Option<i64>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub last_disposition: Option<String>,
+    pub flagged: Option<String>,
+}
+
+fn ts(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+const VIEW_SELECT: &str =
+    "SELECT t.id, q.rank, t.patient_id, p.name, t.step_name, t.script_code, t.role,
+        t.priority, t.due_at, t.window_end_at, t.status, t.attempts_total, t.next_attempt_at,
+        t.use_alt_contact, t.lease_owner, t.lease_expires_at, t.last_disposition, t.flagged
+    FROM followup_tasks t JOIN patients p ON p.id = t.patient_id
+    LEFT JOIN queue_entries q ON q.task_id = t.id";
+
+fn view(row: &rusqlite::Row, now: DateTime<Utc>) -> rusqlite::Result<TaskView> {
+    let due: i64 = row.get(8)?;
+    Ok(TaskView {
+        id: row.get(0)?,
+        rank: row.get(1)?,
+        patient_id: row.get(2)?,
+        patient_name: row.get(3)?,
+        step_name: row.get(4)?,
+        script_code: row.get(5)?,
+        role: row.get(6)?,
+        priority: row.get(7)?,
+        due_at: ts(due),
+        window_end_at: ts(row.get(9)?),
+        days_overdue: ((now.timestamp() - due) / 86_400).max(0),
+        status: row.get(10)?,
+        attempts_total: row.get(11)?,
+        next_attempt_at: ts(row.get(12)?),
+        use_alt_contact: row.get(13)?,
+        lease_owner: row.get(14)?,
+        lease_expires_at: row.get::<_, Option<i64>>(15)?.map(ts),
+        last_disposition: row.get(16)?,
+        flagged: row.get(17)?,
+    })
+}
+
+pub fn get_task(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<TaskView, StoreError> {
+    optional(
+        conn.query_row(&format!("{VIEW_SELECT} WHERE t.id = ?1"), [id], |r| {
+            view(r, now)
+        }),
+    )?
+    .ok_or_else(|| StoreError::NotFound(format!("task {id}")))
+}
+
+/// Summary of a queue build.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueBuild {
+    pub entries: i64,
+    pub newly_missed: usize,
+}
+
+/// Rebuilds the daily queue: pending tasks that are due, inside their window, for patients who
+/// may be called, ranked by clinical priority, days overdue (most first) and attempts (fewest
+/// first). Tasks whose window closed unworked become `missed` and are flagged.
+pub fn build_queue(tx: &Transaction, now: DateTime<Utc>) -> Result<QueueBuild, StoreError> {
+    let now = now.timestamp();
+    let newly_missed = tx.execute(
+        "UPDATE followup_tasks SET status = 'missed', flagged = 'missed', updated_at = ?1
+         WHERE status = 'pending' AND window_end_at < ?1",
+        [now],
+    )?;
+    tx.execute("DELETE FROM queue_entries", [])?;
+    let entries = tx.execute(
+        "INSERT INTO queue_entries (rank, task_id, built_at)
+         SELECT row_number() OVER (ORDER BY t.priority DESC, (?1 - t.due_at) / 86400 DESC,
+                    t.attempts_total ASC, t.due_at ASC, t.id ASC), t.id, ?1
+         FROM followup_tasks t JOIN patients p ON p.id = t.patient_id
+         WHERE t.status = 'pending' AND t.due_at <= ?1 AND t.window_start_at <= ?1
+           AND t.window_end_at >= ?1 AND p.do_not_call = 0 AND p.deceased = 0",
+        [now],
+    )?;
+    Ok(QueueBuild {
+        entries: entries as i64,
+        newly_missed,
+    })
+}
+
+/// The queue in rank order (one page), with claimable state as of `now`.
+pub fn list_queue(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<TaskView>, i64), StoreError> {
+    let total: i64 = conn.query_row("SELECT COUNT(*) FROM queue_entries", [], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "{VIEW_SELECT} WHERE q.rank IS NOT NULL ORDER BY q.rank LIMIT ?1 OFFSET ?2"
+    ))?;
+    let rows = stmt.query_map(params![limit, offset], |r| view(r, now))?;
+    Ok((rows.collect::<Result<_, _>>()?, total))
+}
+
+/// Why a claim gave nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum NoClaim {
+    OutsideCallingHours,
+    QueueEmpty,
+}
+
+/// Claims the next task for `user_id` (a lease of `lease` length). A user who already holds an
+/// unexpired lease gets that task back, so a retried request never claims two.
+pub fn claim_next(
+    tx: &Transaction,
+    user_id: i64,
+    role: &str,
+    locale: &Locale,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Result<TaskView, NoClaim>, StoreError> {
+    if !locale.within_calling_hours(now) {
+        return Ok(Err(NoClaim::OutsideCallingHours));
+    }
+    let t = now.timestamp();
+    let held: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM followup_tasks WHERE lease_owner = ?1 AND lease_expires_at > ?2
+               AND status = 'pending' LIMIT 1",
+            params![user_id, t],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let task_id = match held {
+        Some(id) => Some(id),
+        None => tx
+            .query_row(
+                "SELECT t.id FROM queue_entries q JOIN followup_tasks t ON t.id = q.task_id
+                   JOIN patients p ON p.id = t.patient_id
+                 WHERE t.status = 'pending' AND t.role = ?1 AND t.next_attempt_at <= ?2
+                   AND t.window_end_at >= ?2
+                   AND (t.lease_expires_at IS NULL OR t.lease_expires_at <= ?2)
+                   AND p.do_not_call = 0 AND p.deceased = 0
+                 ORDER BY q.rank LIMIT 1",
+                params![role, t],
+                |r| r.get(0),
+            )
+            .optional()?,
+    };
+    let Some(task_id) = task_id else {
+        return Ok(Err(NoClaim::QueueEmpty));
+    };
+    tx.execute(
+        "UPDATE followup_tasks SET lease_owner = ?2, lease_expires_at = ?3, updated_at = ?4 WHERE id = ?1",
+        params![task_id, user_id, (now + lease).timestamp(), t],
+    )?;
+    Ok(Ok(get_task(tx, task_id, now)?))
+}
+
+fn require_lease(tx: &Transaction, task_id: i64, user_id: i64, now: i64) -> Result<(), StoreError> {
+    let owner: Option<(Option<i64>, Option<i64>, String)> = tx
+        .query_row(
+            "SELECT lease_owner, lease_expires_at, status FROM followup_tasks WHERE id = ?1",
+            [task_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    match owner {
+        None => Err(StoreError::NotFound(format!("task {task_id}"))),
+        Some((_, _, status)) if status != "pending" => Err(StoreError::Conflict(format!(
+            "task {task_id} is already {status}"
+        ))),
+        Some((Some(owner), Some(expires), _)) if owner == user_id && expires > now => Ok(()),
+        Some(_) => Err(StoreError::Conflict(format!(
+            "you do not hold task {task_id} (claim it first; a lease expires if not renewed)"
+        ))),
+    }
+}
+
+/// Extends the caller's lease (the console calls this while the nurse works the task).
+pub fn renew_lease(
+    tx: &Transaction,
+    task_id: i64,
+    user_id: i64,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    require_lease(tx, task_id, user_id, now.timestamp())?;
+    tx.execute(
+        "UPDATE followup_tasks SET lease_expires_at = ?2 WHERE id = ?1",
+        params![task_id, (now + lease).timestamp()],
+    )?;
+    Ok(())
+}
+
+/// Gives a claimed task back to the queue untouched.
+pub fn release(
+    tx: &Transaction,
+    task_id: i64,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    require_lease(tx, task_id, user_id, now.timestamp())?;
+    tx.execute(
+        "UPDATE followup_tasks SET lease_owner = NULL, lease_expires_at = NULL, updated_at = ?2 WHERE id = ?1",
+        params![task_id, now.timestamp()],
+    )?;
+    Ok(())
+}
+
+/// Errors of recording a disposition that are the caller's to fix.
+#[derive(Debug)]
+pub enum DispositionFailure {
+    Store(StoreError),
+    Rule(DispositionError),
+}
+
+impl From<StoreError> for DispositionFailure {
+    fn from(e: StoreError) -> Self {
+        DispositionFailure::Store(e)
+    }
+}
+
+impl From<rusqlite::Error> for DispositionFailure {
+    fn from(e: rusqlite::Error) -> Self {
+        DispositionFailure::Store(e.into())
+    }
+}
+
+/// Input of [`record_disposition`].
+pub struct DispositionInput<'a> {
+    pub task_id: i64,
+    pub user_id: i64,
+    pub disposition: Disposition,
+    pub callback_at: Option<DateTime<Utc>>,
+    pub note: Option<&'a str>,
+    pub call_id: Option<&'a str>,
+}
+
+/// Records the outcome of an attempt on a task the caller holds, applies the retry policy and
+/// ends the lease. Returns the task afterwards.
+pub fn record_disposition(
+    tx: &Transaction,
+    input: &DispositionInput,
+    policy: &RetryPolicy,
+    locale: &Locale,
+    now: DateTime<Utc>,
+) -> Result<TaskView, DispositionFailure> {
+    let t = now.timestamp();
+    require_lease(tx, input.task_id, input.user_id, t)?;
+    let (patient_id, total, today, day, use_alt, has_alt, window_end): (i64, u32, u32, Option<String>, bool, bool, i64) =
+        tx.query_row(
+            "SELECT t.patient_id, t.attempts_total, t.attempts_today, t.attempts_day, t.use_alt_contact,
+                    p.alt_phone IS NOT NULL, t.window_end_at
+             FROM followup_tasks t JOIN patients p ON p.id = t.patient_id WHERE t.id = ?1",
+            [input.task_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+        )?;
+    let state = AttemptState {
+        attempts_total: total,
+        attempts_today: today,
+        attempts_day: day.and_then(|d| d.parse::<NaiveDate>().ok()),
+        use_alt_contact: use_alt,
+        has_alt_contact: has_alt,
+        window_end: ts(window_end),
+    };
+    let d = decide(
+        policy,
+        locale,
+        &state,
+        input.disposition,
+        input.callback_at,
+        now,
+    )
+    .map_err(DispositionFailure::Rule)?;
+    tx.execute(
+        "INSERT INTO task_attempts (task_id, user_id, call_id, disposition, contact, note, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            input.task_id,
+            input.user_id,
+            input.call_id,
+            input.disposition.as_str(),
+            if use_alt { "alternate" } else { "primary" },
+            input.note,
+            t
+        ],
+    )?;
+    tx.execute(
+        "UPDATE followup_tasks SET status = ?2, attempts_total = ?3, attempts_today = ?4,
+             attempts_day = ?5, next_attempt_at = ?6, use_alt_contact = ?7, window_end_at = ?8,
+             callback_at = ?9, last_disposition = ?10, flagged = COALESCE(?11, flagged),
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = ?12
+         WHERE id = ?1",
+        params![
+            input.task_id,
+            d.status.as_str(),
+            d.attempts_total,
+            d.attempts_today,
+            d.attempts_day.to_string(),
+            d.next_attempt_at.timestamp(),
+            d.use_alt_contact,
+            d.window_end.timestamp(),
+            d.callback_at.map(|c| c.timestamp()),
+            input.disposition.as_str(),
+            d.flag.map(|f| f.as_str()),
+            t
+        ],
+    )?;
+    if d.status != TaskStatus::Pending {
+        tx.execute(
+            "DELETE FROM queue_entries WHERE task_id = ?1",
+            [input.task_id],
+        )?;
+    }
+    if d.stop_all_calls_to_patient {
+        tx.execute(
+            "UPDATE patients SET deceased = 1, do_not_call = 1, updated_at = ?2 WHERE id = ?1",
+            params![patient_id, t],
+        )?;
+        tx.execute(
+            "UPDATE followup_tasks SET status = 'cancelled', updated_at = ?2
+             WHERE patient_id = ?1 AND status = 'pending'",
+            params![patient_id, t],
+        )?;
+        tx.execute(
+            "UPDATE enrollments SET status = 'cancelled' WHERE patient_id = ?1 AND status = 'active'",
+            [patient_id],
+        )?;
+        tx.execute(
+            "DELETE FROM queue_entries WHERE task_id IN (SELECT id FROM followup_tasks WHERE patient_id = ?1)",
+            [patient_id],
+        )?;
+    }
+    Ok(get_task(tx, input.task_id, now)?)
+}
+
+/// Tasks of one patient, newest due first.
+pub fn tasks_of_patient(
+    conn: &Connection,
+    patient_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<TaskView>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{VIEW_SELECT} WHERE t.patient_id = ?1 ORDER BY t.due_at DESC"
+    ))?;
+    let rows = stmt.query_map([patient_id], |r| view(r, now))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+#[path = "tasks_tests.rs"]
+mod tests;

@@ -1,0 +1,180 @@
+//! Helpers for integration tests: run the real `suifang` binary on a free port with its own
+//! data directory, and talk to it over HTTP.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_suifang");
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A `suifang` command with an isolated data dir and the repo's prompts.
+pub fn command(data_dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.env("SUIFANG_DATA_DIR", data_dir)
+        .env("SUIFANG_PROMPTS_DIR", repo_root().join("prompts"))
+        .env("SUIFANG_LOG", "warn")
+        .env_remove("SUIFANG_CONFIG");
+    c
+}
+
+pub fn run(data_dir: &Path, args: &[&str]) -> Output {
+    command(data_dir).args(args).output().expect("run suifang")
+}
+
+pub fn run_with_stdin(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = command(data_dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn suifang");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait suifang")
+}
+
+/// A running server, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `suifang <subcommand>` and waits until /api/v1/health answers.
+    pub fn start(data_dir: &Path, subcommand: &str, extra_env: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let mut c = command(data_dir);
+        c.arg(subcommand)
+            .env("SUIFANG_HTTP_ADDR", format!("127.0.0.1:{port}"));
+        for (k, v) in extra_env {
+            c.env(k, v);
+        }
+        let child = c
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn server");
+        let base = format!("http://127.0.0.1:{port}");
+        let mut server = Server {
+            child,
+            base,
+            data_dir: data_dir.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if ureq::get(&format!("{}/api/v1/health", server.base))
+                .call()
+                .is_ok()
+            {
+                return server;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("server exited early: {status}");
+            }
+            assert!(Instant::now() < deadline, "server did not become healthy");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A logged-in HTTP client (cookie kept by hand: ureq 2 has no cookie jar without a feature).
+pub struct Client {
+    pub base: String,
+    pub cookie: Option<String>,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+impl Client {
+    pub fn anonymous(server: &Server) -> Client {
+        Client {
+            base: server.base.clone(),
+            cookie: None,
+        }
+    }
+
+    pub fn login(server: &Server, username: &str, password: &str) -> Client {
+        let mut c = Client::anonymous(server);
+        let resp = ureq::post(&format!("{}/api/v1/session", c.base))
+            .send_json(serde_json::json!({"username": username, "password": password}))
+            .unwrap_or_else(|e| panic!("login {username}: {e}"));
+        let set = resp
+            .header("set-cookie")
+            .expect("session cookie")
+            .to_string();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
+        c.cookie = Some(set.split(';').next().unwrap_or_default().to_string());
+        c
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        content_type: &str,
+    ) -> Reply {
+        let mut req = ureq::request(method, &format!("{}{}", self.base, path));
+        if let Some(c) = &self.cookie {
+            req = req.set("Cookie", c);
+        }
+        let result = match body {
+            Some(b) => req.set("Content-Type", content_type).send_string(b),
+            None => req.call(),
+        };
+        let resp = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = resp.status();
+        let text = resp.into_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        Reply { status, body }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, None, "")
+    }
+
+    pub fn post(&self, path: &str, body: serde_json::Value) -> Reply {
+        self.request("POST", path, Some(&body.to_string()), "application/json")
+    }
+}
