@@ -365,8 +365,17 @@ pub fn record_disposition(
 
 /// Tasks flagged for the supervisor (unreachable, wrong number, missed window, deceased),
 /// most recently changed first.
-pub fn flagged(conn: &Connection, now: DateTime<Utc>, limit: i64, offset: i64) -> Result<(Vec<TaskView>, i64), StoreError> {
-    let total: i64 = conn.query_row("SELECT COUNT(*) FROM followup_tasks WHERE flagged IS NOT NULL", [], |r| r.get(0))?;
+pub fn flagged(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<TaskView>, i64), StoreError> {
+    let total: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM followup_tasks WHERE flagged IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?;
     let mut stmt = conn.prepare_cached(&format!(
         "{VIEW_SELECT} WHERE t.flagged IS NOT NULL ORDER BY t.updated_at DESC, t.id DESC LIMIT ?1 OFFSET ?2"
     ))?;
