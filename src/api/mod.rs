@@ -4,6 +4,7 @@
 pub mod access;
 mod admin;
 pub mod error;
+pub mod events;
 mod patients;
 mod queue;
 mod scripts;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub calendar: Arc<Calendar>,
     pub locale: Locale,
     pub login_limiter: Arc<Mutex<LoginLimiter>>,
+    pub events: events::EventBus,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             calendar: Arc::new(calendar),
             locale,
             login_limiter: Arc::new(Mutex::new(limiter)),
+            events: events::EventBus::default(),
         })
     }
 
@@ -88,6 +91,7 @@ pub fn router(state: AppState) -> Router {
             post(session::login).delete(session::logout),
         )
         .route("/api/v1/me", get(session::me))
+        .route("/api/v1/events", get(events::stream))
         .route(
             "/api/v1/patients",
             get(patients::list).post(patients::create),

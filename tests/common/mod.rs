@@ -165,6 +165,13 @@ impl Client {
             Err(e) => panic!("{method} {path}: {e}"),
         };
         let status = resp.status();
+        if resp.content_type() == "text/event-stream" {
+            // a live stream never ends: the status is the answer
+            return Reply {
+                status,
+                body: serde_json::Value::Null,
+            };
+        }
         let text = resp.into_string().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
         Reply { status, body }

@@ -1,0 +1,158 @@
+//! Live events pushed to consoles over Server-Sent Events: escalations to the doctors they are
+//! routed to, queue and call changes to supervisors. One broadcast channel; each connection
+//! filters for its user. A console that falls behind is told to resynchronise instead of
+//! silently missing events.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+use super::access::CurrentUser;
+use super::AppState;
+use crate::auth::role::Role;
+use crate::store::users::User;
+
+/// Who should see an event.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", content = "ids", rename_all = "snake_case")]
+pub enum Audience {
+    Users(Vec<i64>),
+    Roles(Vec<Role>),
+}
+
+/// One live event.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveEvent {
+    /// Event name, e.g. `escalation.opened`.
+    pub name: String,
+    pub audience: Audience,
+    pub data: Value,
+}
+
+impl LiveEvent {
+    fn visible_to(&self, user: &User) -> bool {
+        match &self.audience {
+            Audience::Users(ids) => ids.contains(&user.id),
+            Audience::Roles(roles) => roles.contains(&user.role),
+        }
+    }
+}
+
+/// Fan-out of live events; cheap to clone.
+#[derive(Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<LiveEvent>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        EventBus::new(1024)
+    }
+}
+
+impl EventBus {
+    pub fn new(capacity: usize) -> EventBus {
+        EventBus {
+            tx: broadcast::channel(capacity).0,
+        }
+    }
+
+    /// Publishes to whoever is connected now; returns how many connections received it.
+    pub fn publish(&self, event: LiveEvent) -> usize {
+        self.tx.send(event).unwrap_or(0)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.tx.subscribe()
+    }
+}
+
+/// `GET /api/v1/events`: the caller's live events as SSE.
+pub async fn stream(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let mut rx = state.events.subscribe();
+    let hello = Event::default()
+        .event("hello")
+        .data(json!({"user": user.id, "role": user.role}).to_string());
+    let stream = async_stream(hello, move |tx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(ev) if ev.visible_to(&user) => {
+                    let e = Event::default()
+                        .event(ev.name.clone())
+                        .data(ev.data.to_string());
+                    if tx.send(Ok(e)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    let e = Event::default()
+                        .event("resync")
+                        .data(json!({"missed": n}).to_string());
+                    if tx.send(Ok(e)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// A stream fed by a task through a small bounded channel (no extra crate needed).
+fn async_stream<F, Fut>(first: Event, producer: F) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<Event, Infallible>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let _ = tx.try_send(Ok(first));
+    tokio::spawn(producer(tx));
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i64, role: Role) -> User {
+        User {
+            id,
+            username: "u".into(),
+            display_name: "u".into(),
+            role,
+            department: None,
+            active: true,
+        }
+    }
+
+    #[test]
+    fn events_reach_only_their_audience() {
+        let ev = LiveEvent {
+            name: "x".into(),
+            audience: Audience::Users(vec![2]),
+            data: Value::Null,
+        };
+        assert!(ev.visible_to(&user(2, Role::Doctor)));
+        assert!(!ev.visible_to(&user(3, Role::Doctor)));
+        let ev = LiveEvent {
+            name: "x".into(),
+            audience: Audience::Roles(vec![Role::Supervisor]),
+            data: Value::Null,
+        };
+        assert!(ev.visible_to(&user(9, Role::Supervisor)));
+        assert!(!ev.visible_to(&user(9, Role::Nurse)));
+    }
+}
