@@ -24,5 +24,8 @@ fn pathway_steps_reference_shipped_scripts() {
             }
         }
     }
-    assert!(missing.is_empty(), "pathway steps without a script: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "pathway steps without a script: {missing:?}"
+    );
 }
