@@ -9,6 +9,52 @@
 //!
 //! The condition language ([`expr`]) is deliberately tiny and typed; it is parsed at load and
 //! never evaluated as code.
+//!
+//! # From an autosaved answer to an escalation
+//!
+//! ```
+//! use std::path::Path;
+//! use chrono::Utc;
+//! use suifang::followup::escalation::{decide, Decision, DepartmentCode, FindingContext,
+//!     PatientId, Roster, Source};
+//! use suifang::followup::rules::{evaluate, Answers};
+//! use suifang::followup::script::{load_str, validate_answer, QuestionId, Severity};
+//!
+//! let script = load_str(Path::new("demo.toml"), r#"
+//!     code = "demo"
+//!     version = 1
+//!     title = { zh = "演示", en = "Demo" }
+//!     [[questions]]
+//!     id = "glucose"
+//!     text = { zh = "血糖", en = "Glucose" }
+//!     type = "number"
+//!     unit = "mmol/L"
+//!     min = 0.5
+//!     max = 50
+//!     decimals = 1
+//!     [[rules]]
+//!     id = "low"
+//!     when = "glucose <= 3.9"
+//!     severity = "urgent"
+//!     ack_sla_minutes = 15
+//! "#).expect("valid script");
+//!
+//! // The API validates the JSON the console sent (422 naming the question on error)…
+//! let answer = validate_answer(&script, "glucose", serde_json::json!(3.1)).expect("in range");
+//! let answers = Answers::from([(QuestionId("glucose".into()), answer)]);
+//! // …evaluates the script with the patient's earlier measurements…
+//! let now = Utc::now();
+//! let findings = evaluate(&script, &answers, &[], now);
+//! assert_eq!(findings[0].severity, Severity::Urgent);
+//! // …and lets the escalation engine decide against the patient's open escalations.
+//! let ctx = FindingContext {
+//!     patient: PatientId(1),
+//!     department: DepartmentCode("endocrinology".into()),
+//!     source: Source::Answer { call: None },
+//! };
+//! let decision = decide(&[], &findings[0], &ctx, &Roster::default(), now);
+//! assert!(matches!(decision, Decision::Open(_)));
+//! ```
 
 pub mod answer;
 pub mod expr;
