@@ -67,6 +67,7 @@ fn finding(rule: &str, severity: Severity, answer: &str) -> Finding {
             condition: "breathless_at_rest".into(),
             answers: vec![],
             trends: vec![answer.into()],
+            excerpts: vec![],
         },
     }
 }

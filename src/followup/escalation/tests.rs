@@ -73,6 +73,7 @@ fn finding(rule: &str, severity: Severity, answer: &str) -> Finding {
                 answer.into(),
             )],
             trends: vec![],
+            excerpts: vec![],
         },
     }
 }

@@ -59,6 +59,7 @@
 pub mod answer;
 pub mod expr;
 mod raw;
+mod red_flag;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -68,6 +69,7 @@ use serde::{Deserialize, Serialize};
 
 pub use answer::{validate_answer, AnswerError, AnswerValue};
 pub use expr::Expr;
+pub use red_flag::RedFlag;
 
 /// Stable code of a script (`heart-failure`); pathways and answers refer to it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -351,6 +353,8 @@ pub struct Script {
     pub questions: Vec<Question>,
     /// Rules in file order.
     pub rules: Vec<Rule>,
+    /// Phrases searched for in the call's transcript.
+    pub red_flags: Vec<RedFlag>,
     /// File it came from.
     pub source: PathBuf,
 }
