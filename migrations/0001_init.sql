@@ -117,7 +117,9 @@ CREATE TABLE followup_tasks (
     updated_at        INTEGER NOT NULL
 );
 CREATE INDEX followup_tasks_patient ON followup_tasks(patient_id);
-CREATE INDEX followup_tasks_open ON followup_tasks(status, window_start_at) WHERE status = 'pending';
+CREATE INDEX followup_tasks_open ON followup_tasks(status, window_end_at) WHERE status = 'pending';
+-- "which task does this nurse hold" on every claim: without it a claim scans every pending task.
+CREATE INDEX followup_tasks_lease ON followup_tasks(lease_owner) WHERE lease_owner IS NOT NULL;
 
 -- The daily queue, materialised by `build_queue`: rank follows clinical priority, days overdue,
 -- attempts. Claims walk it in rank order through the primary key, so a claim costs an index

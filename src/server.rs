@@ -19,6 +19,8 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error("pathways: {0}")]
     Pathways(#[from] PathwayError),
+    #[error("scripts:\n{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Scripts(Vec<crate::followup::script::ScriptError>),
     #[error("cannot listen on {addr}: {source} (set SUIFANG_HTTP_ADDR to a free address)")]
     Bind {
         addr: std::net::SocketAddr,
@@ -43,8 +45,24 @@ pub fn prepare(config: Config) -> Result<Prepared, ServerError> {
     }
     let store = Store::open(&config.database_path(), clock.now().timestamp())?;
     let pathways = PathwayCatalog::load_dir(&config.prompts_dir.join("pathways"))?;
-    tracing::info!(pathways = pathways.pathways.len(), database = %config.database_path().display(), "storage ready");
-    let state = AppState::new(store, Arc::new(config), clock, pathways)?;
+    let scripts = crate::followup::script::load_dir(&config.prompts_dir.join("scripts"))
+        .map_err(ServerError::Scripts)?;
+    for pathway in pathways.pathways.values() {
+        for step in &pathway.steps {
+            if scripts.get(&step.script).is_none() {
+                return Err(ServerError::Pathways(PathwayError::Invalid {
+                    path: pathway.code.clone(),
+                    line: 1,
+                    message: format!(
+                        "step `{}` names script `{}`, which is not in prompts/scripts",
+                        step.name, step.script
+                    ),
+                }));
+            }
+        }
+    }
+    tracing::info!(pathways = pathways.pathways.len(), scripts = scripts.len(), database = %config.database_path().display(), "storage ready");
+    let state = AppState::new(store, Arc::new(config), clock, pathways, scripts)?;
     Ok(Prepared { state })
 }
 

@@ -15,7 +15,7 @@ const LOGINS: &[(Role, &str, &str)] = &[
 ];
 
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "1")
+    path.replace("{id}", "1").replace("{code}", "heart-failure")
 }
 
 #[test]

@@ -145,6 +145,12 @@ pub const ROUTES: &[RouteSpec] = &[
         CALLERS,
         "Claim the next task (a lease)",
     ),
+    route(
+        "GET",
+        "/api/v1/flags",
+        MANAGERS,
+        "Tasks flagged for the supervisor (unreachable, wrong number, missed)",
+    ),
     route("GET", "/api/v1/tasks/{id}", CLINICAL, "One task"),
     route(
         "POST",
@@ -257,7 +263,10 @@ pub fn openapi() -> Value {
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "integer"}}))
+            .map(|name| {
+                let kind = if name == "id" { "integer" } else { "string" };
+                json!({"name": name, "in": "path", "required": true, "schema": {"type": kind}})
+            })
             .collect();
         let mut op = json!({
             "summary": r.summary,

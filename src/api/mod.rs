@@ -6,6 +6,7 @@ mod admin;
 pub mod error;
 mod patients;
 mod queue;
+mod scripts;
 mod session;
 
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::followup::pathway::{Calendar, PathwayCatalog};
 use crate::followup::retry::Locale;
+use crate::followup::script::ScriptCatalog;
 use crate::store::Store;
 
 /// Shared, read-mostly state of the HTTP layer.
@@ -28,6 +30,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub pathways: Arc<PathwayCatalog>,
+    pub scripts: Arc<ScriptCatalog>,
     pub calendar: Arc<Calendar>,
     pub locale: Locale,
     pub login_limiter: Arc<Mutex<LoginLimiter>>,
@@ -39,6 +42,7 @@ impl AppState {
         config: Arc<Config>,
         clock: Clock,
         pathways: PathwayCatalog,
+        scripts: ScriptCatalog,
     ) -> Result<AppState, crate::config::ConfigError> {
         let tz = config.time_zone()?;
         let locale = Locale {
@@ -59,6 +63,7 @@ impl AppState {
             config,
             clock,
             pathways: Arc::new(pathways),
+            scripts: Arc::new(scripts),
             calendar: Arc::new(calendar),
             locale,
             login_limiter: Arc::new(Mutex::new(limiter)),
@@ -99,9 +104,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/patients/{id}/tasks", get(patients::tasks))
         .route("/api/v1/pathways", get(patients::pathways))
+        .route("/api/v1/scripts", get(scripts::list))
+        .route("/api/v1/scripts/{code}", get(scripts::get_one))
         .route("/api/v1/queue", get(queue::list))
         .route("/api/v1/queue/build", post(queue::build))
         .route("/api/v1/queue/claim", post(queue::claim))
+        .route("/api/v1/flags", get(queue::flags))
         .route("/api/v1/tasks/{id}", get(queue::get_one))
         .route("/api/v1/tasks/{id}/renew", post(queue::renew))
         .route("/api/v1/tasks/{id}/release", post(queue::release))

@@ -28,6 +28,20 @@ pub async fn list(
     Ok(axum::Json(body))
 }
 
+pub async fn flags(
+    State(state): State<AppState>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let page = page.checked()?;
+    let now = state.clock.now();
+    let (limit, offset) = (page.limit, page.offset);
+    let (items, total) = state
+        .store
+        .read(move |c| db::flagged(c, now, limit, offset))
+        .await?;
+    Ok(axum::Json(paged(items, total, &page)))
+}
+
 pub async fn build(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

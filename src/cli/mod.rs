@@ -52,6 +52,9 @@ pub enum Command {
     /// Pathway tools.
     #[command(subcommand)]
     Pathways(PathwaysCommand),
+    /// Script tools.
+    #[command(subcommand)]
+    Scripts(ScriptsCommand),
     /// Benchmarks (print figures; not tests).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -100,6 +103,12 @@ pub enum QueueCommand {
 #[derive(Subcommand, Debug)]
 pub enum PathwaysCommand {
     /// Validate every pathway file.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScriptsCommand {
+    /// Validate every script in prompts/scripts; errors are printed as file:line.
     Check,
 }
 
@@ -188,6 +197,15 @@ pub fn run(cli: Cli) -> Result<()> {
                 println!("ok  {} v{} ({} steps)", p.code, p.version, p.steps.len());
             }
             Ok(())
+        }
+        Command::Scripts(ScriptsCommand::Check) => {
+            let report = crate::followup::script::check_dir(&config.prompts_dir.join("scripts"));
+            println!("{report}");
+            if report.is_ok() {
+                Ok(())
+            } else {
+                bail!("scripts have errors")
+            }
         }
         Command::Bench(BenchCommand::Queue {
             patients,

@@ -160,8 +160,11 @@ pub fn claim_next(
         Some(id) => Some(id),
         None => tx
             .query_row(
-                "SELECT t.id FROM queue_entries q JOIN followup_tasks t ON t.id = q.task_id
-                   JOIN patients p ON p.id = t.patient_id
+                // CROSS JOIN pins the join order: walk queue_entries by rank and stop at the
+                // first claimable task. Left to itself the planner scans every pending task and
+                // sorts (1.7 s instead of 0.1 ms on a million tasks).
+                "SELECT t.id FROM queue_entries q CROSS JOIN followup_tasks t ON t.id = q.task_id
+                   CROSS JOIN patients p ON p.id = t.patient_id
                  WHERE t.status = 'pending' AND t.role = ?1 AND t.next_attempt_at <= ?2
                    AND t.window_end_at >= ?2
                    AND (t.lease_expires_at IS NULL OR t.lease_expires_at <= ?2)
@@ -358,6 +361,26 @@ pub fn record_disposition(
         )?;
     }
     Ok(get_task(tx, input.task_id, now)?)
+}
+
+/// Tasks flagged for the supervisor (unreachable, wrong number, missed window, deceased),
+/// most recently changed first.
+pub fn flagged(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<TaskView>, i64), StoreError> {
+    let total: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM followup_tasks WHERE flagged IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "{VIEW_SELECT} WHERE t.flagged IS NOT NULL ORDER BY t.updated_at DESC, t.id DESC LIMIT ?1 OFFSET ?2"
+    ))?;
+    let rows = stmt.query_map(params![limit, offset], |r| view(r, now))?;
+    Ok((rows.collect::<Result<_, _>>()?, total))
 }
 
 /// Tasks of one patient, newest due first.
