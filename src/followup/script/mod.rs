@@ -57,6 +57,7 @@
 //! ```
 
 pub mod answer;
+mod check;
 pub mod expr;
 mod raw;
 mod red_flag;
@@ -68,6 +69,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use answer::{validate_answer, AnswerError, AnswerValue};
+pub use check::{check_dir, CheckReport, LoadedScript};
 pub use expr::Expr;
 pub use red_flag::RedFlag;
 
@@ -511,67 +513,4 @@ pub fn load_dir(dir: &Path) -> Result<ScriptCatalog, Vec<ScriptError>> {
     } else {
         Err(errors)
     }
-}
-
-/// Result of `suifang scripts check`: printable, and `is_ok()` gives the exit status.
-#[derive(Debug, Clone)]
-pub struct CheckReport {
-    /// `(code, version, questions, rules, file)` of each script that loaded.
-    pub loaded: Vec<(ScriptCode, u32, usize, usize, PathBuf)>,
-    /// Every error found.
-    pub errors: Vec<ScriptError>,
-}
-
-impl CheckReport {
-    /// True when every script loaded without error.
-    pub fn is_ok(&self) -> bool {
-        self.errors.is_empty()
-    }
-}
-
-impl fmt::Display for CheckReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (code, version, q, r, file) in &self.loaded {
-            writeln!(
-                f,
-                "ok    {code} v{version}: {q} questions, {r} rules ({})",
-                file.display()
-            )?;
-        }
-        for e in &self.errors {
-            writeln!(f, "error {e}")?;
-        }
-        if self.errors.is_empty() {
-            write!(f, "{} scripts OK", self.loaded.len())
-        } else {
-            write!(
-                f,
-                "{} error(s); fix them and run `suifang scripts check` again",
-                self.errors.len()
-            )
-        }
-    }
-}
-
-/// Checks every script in `dir` file by file and reports all of them; for the CLI.
-pub fn check_dir(dir: &Path) -> CheckReport {
-    let mut report = CheckReport {
-        loaded: Vec::new(),
-        errors: Vec::new(),
-    };
-    match load_dir(dir) {
-        Ok(catalog) => {
-            for s in catalog.iter() {
-                report.loaded.push((
-                    s.code.clone(),
-                    s.version,
-                    s.questions.len(),
-                    s.rules.len(),
-                    s.source.clone(),
-                ));
-            }
-        }
-        Err(errors) => report.errors = errors,
-    }
-    report
 }
