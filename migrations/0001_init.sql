@@ -117,7 +117,11 @@ CREATE TABLE followup_tasks (
     updated_at        INTEGER NOT NULL
 );
 CREATE INDEX followup_tasks_patient ON followup_tasks(patient_id);
+-- Pending tasks by window end: finds the ones whose window just closed (to mark them missed).
 CREATE INDEX followup_tasks_open ON followup_tasks(status, window_end_at) WHERE status = 'pending';
+-- Pending tasks by due time: once closed windows are marked missed, "pending and due" is the
+-- queue, so building it is a narrow range scan however many future tasks there are.
+CREATE INDEX followup_tasks_due ON followup_tasks(status, due_at) WHERE status = 'pending';
 -- "which task does this nurse hold" on every claim: without it a claim scans every pending task.
 CREATE INDEX followup_tasks_lease ON followup_tasks(lease_owner) WHERE lease_owner IS NOT NULL;
 

@@ -100,7 +100,7 @@ pub fn build_queue(tx: &Transaction, now: DateTime<Utc>) -> Result<QueueBuild, S
         "INSERT INTO queue_entries (rank, task_id, built_at)
          SELECT row_number() OVER (ORDER BY t.priority DESC, (?1 - t.due_at) / 86400 DESC,
                     t.attempts_total ASC, t.due_at ASC, t.id ASC), t.id, ?1
-         FROM followup_tasks t JOIN patients p ON p.id = t.patient_id
+         FROM followup_tasks t INDEXED BY followup_tasks_due JOIN patients p ON p.id = t.patient_id
          WHERE t.status = 'pending' AND t.due_at <= ?1 AND t.window_start_at <= ?1
            AND t.window_end_at >= ?1 AND p.do_not_call = 0 AND p.deceased = 0",
         [now],
