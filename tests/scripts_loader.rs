@@ -35,6 +35,7 @@ fn every_bad_file_reports_its_line() {
         ),
         ("forward_show_if.toml", 22, "unknown question `later`"),
         ("misplaced_field.toml", 21, "unit not allowed"),
+        ("red_flag_short.toml", 20, "each at least 2 characters"),
         ("syntax.toml", 20, ""),
         ("type_mismatch.toml", 20, "`breathless` is yes/no"),
         ("unknown_field.toml", 21, "severty"),
@@ -95,7 +96,7 @@ fn check_report_for_the_cli() {
     assert!(text.ends_with("10 scripts OK"), "{text}");
     let bad = check_dir(&fixtures("bad"));
     assert!(!bad.is_ok());
-    assert!(bad.to_string().contains("11 error(s)"), "{bad}");
+    assert!(bad.to_string().contains("12 error(s)"), "{bad}");
 }
 
 #[test]

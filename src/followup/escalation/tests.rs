@@ -73,6 +73,7 @@ fn finding(rule: &str, severity: Severity, answer: &str) -> Finding {
                 answer.into(),
             )],
             trends: vec![],
+            excerpts: vec![],
         },
     }
 }
@@ -449,4 +450,32 @@ fn transcript_source_is_kept() {
         panic!("expected open")
     };
     assert_eq!(new.evidence.source, c.source);
+}
+
+#[test]
+fn webhook_payload_carries_ids_not_identities() {
+    let r = roster();
+    let mut rows = Vec::new();
+    feed(
+        &mut rows,
+        &finding("x", Severity::Urgent, "a"),
+        &ctx("p1"),
+        &r,
+        t0(),
+    );
+    let body = webhook::payload(
+        &rows[0],
+        webhook::WebhookEvent::Opened,
+        &rows[0].notified,
+        t0(),
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["event"], "opened");
+    assert_eq!(v["severity"], "urgent");
+    assert_eq!(v["traffic_light"], "red");
+    assert_eq!(v["patient_id"], 1);
+    assert_eq!(v["recipients"], serde_json::json!([1, 2]));
+    assert_eq!(v["rule"], "x");
+    // Answers can be identifying free text: only the rule's condition is sent.
+    assert!(!body.contains("Breathless at rest?"));
 }

@@ -7,7 +7,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
+use serde::Serialize;
 use sha2::Sha256;
+
+use super::{Escalation, Notified};
 
 /// Header carrying `sha256=<hex>`.
 pub const SIGNATURE_HEADER: &str = "X-Suifang-Signature";
@@ -77,6 +80,51 @@ pub fn verify(
     mac(secret, ts, body)
         .verify_slice(&bytes)
         .map_err(|_| SignatureError::Mismatch)
+}
+
+/// What happened to the escalation, as named in the webhook body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEvent {
+    /// A new escalation.
+    Opened,
+    /// Severity went up; re-notified.
+    Raised,
+    /// Moved to the next level after the SLA.
+    Reescalated,
+    /// A doctor acknowledged.
+    Acknowledged,
+    /// A doctor resolved.
+    Resolved,
+}
+
+/// The JSON body for an escalation change. Ids only, never the patient's name or phone number
+/// (HIPAA minimum necessary, §164.502(b); PIPL sensitive data): the pager or SMS bridge tells
+/// the doctor to open the console, where access is audited.
+pub fn payload(
+    e: &Escalation,
+    event: WebhookEvent,
+    notify: &[Notified],
+    now: DateTime<Utc>,
+) -> String {
+    let latest = e.evidence.last();
+    serde_json::json!({
+        "event": event,
+        "escalation_id": e.id.0,
+        "patient_id": e.key.patient.0,
+        "script": e.key.script,
+        "rule": e.key.rule,
+        "severity": e.severity,
+        "traffic_light": e.severity.traffic_light(),
+        "level": e.level,
+        "department": e.department,
+        "recipients": notify.iter().map(|n| n.user.0).collect::<Vec<_>>(),
+        "ack_due_at": e.ack_due_at,
+        "evidence": latest.map(|l| l.evidence.condition.clone()),
+        "script_version": latest.map(|l| l.evidence.script_version),
+        "sent_at": now,
+    })
+    .to_string()
 }
 
 /// What the receiver's HTTP status means for the delivery.

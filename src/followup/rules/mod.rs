@@ -9,6 +9,8 @@
 //! *unknown*, not false, so `not breathless` does not fire before the nurse asked. A rule fires
 //! only when its condition is definitely true.
 
+mod transcript;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -19,6 +21,8 @@ use crate::followup::script::{
     AnswerValue, Expr, MeasurementKind, QuestionId, QuestionKind, Route, RuleId, Script,
     ScriptCode, Severity,
 };
+
+pub use transcript::{scan_transcript, Segment, Speaker, TranscriptFinding};
 
 /// Answers of one call so far, by question id.
 pub type Answers = BTreeMap<QuestionId, AnswerValue>;
@@ -48,6 +52,9 @@ pub struct Evidence {
     pub answers: Vec<(QuestionId, String, String)>,
     /// Measurement series the rule compared (`weight_kg: 70 → 72.5 within 3 days`).
     pub trends: Vec<String>,
+    /// Transcript excerpts that matched a red flag (`01:23 «胸口疼»`).
+    #[serde(default)]
+    pub excerpts: Vec<String>,
 }
 
 impl std::fmt::Display for Evidence {
@@ -60,7 +67,7 @@ impl std::fmt::Display for Evidence {
         for (q, text, a) in &self.answers {
             write!(f, "; {q} ({text}) = {a}")?;
         }
-        for t in &self.trends {
+        for t in self.trends.iter().chain(&self.excerpts) {
             write!(f, "; {t}")?;
         }
         Ok(())
@@ -128,6 +135,7 @@ pub fn evaluate(
                     .into_iter()
                     .filter_map(|k| ctx.trend_text(k))
                     .collect(),
+                excerpts: Vec::new(),
             },
         })
         .collect();

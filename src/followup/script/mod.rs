@@ -9,10 +9,58 @@
 //!
 //! The condition language ([`expr`]) is deliberately tiny and typed; it is parsed at load and
 //! never evaluated as code.
+//!
+//! # From an autosaved answer to an escalation
+//!
+//! ```
+//! use std::path::Path;
+//! use chrono::Utc;
+//! use suifang::followup::escalation::{decide, Decision, DepartmentCode, FindingContext,
+//!     PatientId, Roster, Source};
+//! use suifang::followup::rules::{evaluate, Answers};
+//! use suifang::followup::script::{load_str, validate_answer, QuestionId, Severity};
+//!
+//! let script = load_str(Path::new("demo.toml"), r#"
+//!     code = "demo"
+//!     version = 1
+//!     title = { zh = "演示", en = "Demo" }
+//!     [[questions]]
+//!     id = "glucose"
+//!     text = { zh = "血糖", en = "Glucose" }
+//!     type = "number"
+//!     unit = "mmol/L"
+//!     min = 0.5
+//!     max = 50
+//!     decimals = 1
+//!     [[rules]]
+//!     id = "low"
+//!     when = "glucose <= 3.9"
+//!     severity = "urgent"
+//!     ack_sla_minutes = 15
+//! "#).expect("valid script");
+//!
+//! // The API validates the JSON the console sent (422 naming the question on error)…
+//! let answer = validate_answer(&script, "glucose", serde_json::json!(3.1)).expect("in range");
+//! let answers = Answers::from([(QuestionId("glucose".into()), answer)]);
+//! // …evaluates the script with the patient's earlier measurements…
+//! let now = Utc::now();
+//! let findings = evaluate(&script, &answers, &[], now);
+//! assert_eq!(findings[0].severity, Severity::Urgent);
+//! // …and lets the escalation engine decide against the patient's open escalations.
+//! let ctx = FindingContext {
+//!     patient: PatientId(1),
+//!     department: DepartmentCode("endocrinology".into()),
+//!     source: Source::Answer { call: None },
+//! };
+//! let decision = decide(&[], &findings[0], &ctx, &Roster::default(), now);
+//! assert!(matches!(decision, Decision::Open(_)));
+//! ```
 
 pub mod answer;
+mod check;
 pub mod expr;
 mod raw;
+mod red_flag;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,7 +69,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use answer::{validate_answer, AnswerError, AnswerValue};
+pub use check::{check_dir, CheckReport, LoadedScript};
 pub use expr::Expr;
+pub use red_flag::RedFlag;
 
 /// Stable code of a script (`heart-failure`); pathways and answers refer to it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -305,6 +355,8 @@ pub struct Script {
     pub questions: Vec<Question>,
     /// Rules in file order.
     pub rules: Vec<Rule>,
+    /// Phrases searched for in the call's transcript.
+    pub red_flags: Vec<RedFlag>,
     /// File it came from.
     pub source: PathBuf,
 }
@@ -461,67 +513,4 @@ pub fn load_dir(dir: &Path) -> Result<ScriptCatalog, Vec<ScriptError>> {
     } else {
         Err(errors)
     }
-}
-
-/// Result of `suifang scripts check`: printable, and `is_ok()` gives the exit status.
-#[derive(Debug, Clone)]
-pub struct CheckReport {
-    /// `(code, version, questions, rules, file)` of each script that loaded.
-    pub loaded: Vec<(ScriptCode, u32, usize, usize, PathBuf)>,
-    /// Every error found.
-    pub errors: Vec<ScriptError>,
-}
-
-impl CheckReport {
-    /// True when every script loaded without error.
-    pub fn is_ok(&self) -> bool {
-        self.errors.is_empty()
-    }
-}
-
-impl fmt::Display for CheckReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (code, version, q, r, file) in &self.loaded {
-            writeln!(
-                f,
-                "ok    {code} v{version}: {q} questions, {r} rules ({})",
-                file.display()
-            )?;
-        }
-        for e in &self.errors {
-            writeln!(f, "error {e}")?;
-        }
-        if self.errors.is_empty() {
-            write!(f, "{} scripts OK", self.loaded.len())
-        } else {
-            write!(
-                f,
-                "{} error(s); fix them and run `suifang scripts check` again",
-                self.errors.len()
-            )
-        }
-    }
-}
-
-/// Checks every script in `dir` file by file and reports all of them; for the CLI.
-pub fn check_dir(dir: &Path) -> CheckReport {
-    let mut report = CheckReport {
-        loaded: Vec::new(),
-        errors: Vec::new(),
-    };
-    match load_dir(dir) {
-        Ok(catalog) => {
-            for s in catalog.iter() {
-                report.loaded.push((
-                    s.code.clone(),
-                    s.version,
-                    s.questions.len(),
-                    s.rules.len(),
-                    s.source.clone(),
-                ));
-            }
-        }
-        Err(errors) => report.errors = errors,
-    }
-    report
 }

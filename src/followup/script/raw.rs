@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::{
     expr, Bilingual, ChoiceOption, MeasurementKind, OptionId, Question, QuestionId, QuestionKind,
-    Route, Rule, RuleId, Script, ScriptCode, ScriptError, ScriptErrorKind, Severity,
+    RedFlag, Route, Rule, RuleId, Script, ScriptCode, ScriptError, ScriptErrorKind, Severity,
 };
 
 #[derive(Deserialize)]
@@ -23,6 +23,20 @@ struct RawScript {
     questions: Vec<RawQuestion>,
     #[serde(default)]
     rules: Vec<RawRule>,
+    #[serde(default)]
+    red_flags: Vec<RawRedFlag>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRedFlag {
+    id: Spanned<String>,
+    phrases: Spanned<Vec<String>>,
+    severity: Severity,
+    #[serde(default = "default_route")]
+    route: Route,
+    ack_sla_minutes: Spanned<u32>,
+    advice: Option<Bilingual>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -230,6 +244,8 @@ pub(super) fn load(file: &Path, text: &str) -> Result<Script, Vec<ScriptError>> 
         }
     }
 
+    let red_flags = red_flags(&mut cx, raw.red_flags, &mut seen_rules);
+
     if cx.errors.is_empty() {
         Ok(Script {
             code: ScriptCode(raw.code.into_inner()),
@@ -237,11 +253,69 @@ pub(super) fn load(file: &Path, text: &str) -> Result<Script, Vec<ScriptError>> 
             title: raw.title,
             questions,
             rules,
+            red_flags,
             source: file.to_path_buf(),
         })
     } else {
         Err(cx.errors)
     }
+}
+
+/// Red-flag ids share the rule namespace: both are escalation de-duplication keys.
+fn red_flags(
+    cx: &mut Ctx<'_>,
+    raw: Vec<RawRedFlag>,
+    seen: &mut HashMap<String, usize>,
+) -> Vec<RedFlag> {
+    let mut out = Vec::new();
+    for rf in raw {
+        let id = rf.id.get_ref().clone();
+        if !valid_id(&id, true) {
+            cx.err(&rf.id, ScriptErrorKind::BadId(id.clone()));
+        }
+        if let Some(&first_line) = seen.get(&id) {
+            cx.err(
+                &rf.id,
+                ScriptErrorKind::Duplicate {
+                    what: "rule",
+                    id,
+                    first_line,
+                },
+            );
+            continue;
+        }
+        seen.insert(id.clone(), cx.line(&rf.id));
+        if *rf.ack_sla_minutes.get_ref() == 0 {
+            cx.err(
+                &rf.ack_sla_minutes,
+                ScriptErrorKind::BadRange("ack_sla_minutes must be at least 1".into()),
+            );
+        }
+        let phrases: Vec<String> = rf
+            .phrases
+            .get_ref()
+            .iter()
+            .map(|p| p.trim().to_lowercase())
+            .collect();
+        if phrases.is_empty() || phrases.iter().any(|p| p.chars().count() < 2) {
+            cx.err(
+                &rf.phrases,
+                ScriptErrorKind::BadField(
+                    "red-flag phrases: at least one, each at least 2 characters".into(),
+                ),
+            );
+            continue;
+        }
+        out.push(RedFlag {
+            id: RuleId(id),
+            phrases,
+            severity: rf.severity,
+            route: rf.route,
+            ack_sla_minutes: rf.ack_sla_minutes.into_inner(),
+            advice: rf.advice,
+        });
+    }
+    out
 }
 
 fn condition(
