@@ -44,6 +44,8 @@ pub struct Config {
     pub retry: RetryPolicy,
     pub auth: AuthConfig,
     pub clock: ClockConfig,
+    pub escalation: EscalationConfig,
+    pub webhook: WebhookConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,6 +102,65 @@ pub struct ClockConfig {
     pub offset_seconds: i64,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EscalationConfig {
+    /// How often the SLA timer looks for unacknowledged escalations.
+    pub tick_seconds: u64,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        EscalationConfig { tick_seconds: 15 }
+    }
+}
+
+/// Outbound webhook for escalations (bridge to SMS, WeCom, pagers).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Receiver URL; no webhooks are sent when unset. Env: `SUIFANG_WEBHOOK_URL`.
+    pub url: Option<String>,
+    /// Shared secret for the HMAC-SHA256 signature. Env: `SUIFANG_WEBHOOK_SECRET`.
+    pub secret: String,
+    /// Attempts before a delivery is dead-lettered.
+    pub max_attempts: u32,
+    /// Delay after the first failure; doubles each time up to `max_delay_seconds`.
+    pub base_delay_seconds: i64,
+    pub max_delay_seconds: i64,
+    pub timeout_seconds: u64,
+    /// How often due deliveries are looked for.
+    pub poll_millis: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            url: None,
+            secret: String::new(),
+            max_attempts: 8,
+            base_delay_seconds: 30,
+            max_delay_seconds: 3600,
+            timeout_seconds: 10,
+            poll_millis: 1000,
+        }
+    }
+}
+
+impl WebhookConfig {
+    pub fn enabled(&self) -> bool {
+        self.url.is_some()
+    }
+
+    pub fn retry_policy(&self) -> crate::followup::escalation::webhook::RetryPolicy {
+        crate::followup::escalation::webhook::RetryPolicy {
+            base: chrono::Duration::seconds(self.base_delay_seconds),
+            max_delay: chrono::Duration::seconds(self.max_delay_seconds),
+            max_attempts: self.max_attempts,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -113,6 +174,8 @@ impl Default for Config {
             retry: RetryPolicy::default(),
             auth: AuthConfig::default(),
             clock: ClockConfig::default(),
+            escalation: EscalationConfig::default(),
+            webhook: WebhookConfig::default(),
         }
     }
 }
@@ -216,6 +279,24 @@ impl Config {
             self.http.addr = v.parse().map_err(|e| ConfigError::Invalid {
                 key: "SUIFANG_HTTP_ADDR",
                 message: format!("`{v}` is not an address like 127.0.0.1:8080 ({e})"),
+            })?;
+        }
+        if let Some(v) = lookup("SUIFANG_WEBHOOK_URL") {
+            self.webhook.url = Some(v);
+        }
+        if let Some(v) = lookup("SUIFANG_WEBHOOK_SECRET") {
+            self.webhook.secret = v;
+        }
+        if let Some(v) = lookup("SUIFANG_WEBHOOK_MAX_ATTEMPTS") {
+            self.webhook.max_attempts = v.parse().map_err(|_| ConfigError::Invalid {
+                key: "SUIFANG_WEBHOOK_MAX_ATTEMPTS",
+                message: format!("`{v}` is not a whole number"),
+            })?;
+        }
+        if let Some(v) = lookup("SUIFANG_WEBHOOK_BASE_DELAY_SECONDS") {
+            self.webhook.base_delay_seconds = v.parse().map_err(|_| ConfigError::Invalid {
+                key: "SUIFANG_WEBHOOK_BASE_DELAY_SECONDS",
+                message: format!("`{v}` is not a whole number of seconds"),
             })?;
         }
         if let Some(v) = lookup("SUIFANG_CLOCK_OFFSET_SECONDS") {

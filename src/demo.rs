@@ -5,9 +5,11 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::auth::password::hash_password;
 use crate::auth::role::Role;
+use crate::followup::escalation::UserId;
 use crate::followup::pathway::{Calendar, PathwayCatalog};
 use crate::followup::patient::{Diagnosis, DiagnosisKind, Language, NewDischarge, NewPatient};
 use crate::store::audit::{append, Actor};
+use crate::store::escalations::{self, DutySlot};
 use crate::store::{patients, users, Store, StoreError};
 
 /// The demo logins (username, password, role, display name, department), printed at start.
@@ -31,6 +33,20 @@ pub const DEMO_USERS: &[(&str, &str, Role, &str, Option<&str>)] = &[
         "doctor-demo-1",
         Role::Doctor,
         "张医生 Dr Zhang",
+        Some("cardiology"),
+    ),
+    (
+        "doctor2",
+        "doctor2-demo-1",
+        Role::Doctor,
+        "刘医生 Dr Liu (backup)",
+        Some("cardiology"),
+    ),
+    (
+        "head",
+        "head-demo-1",
+        Role::Doctor,
+        "陈主任 Dr Chen (head)",
         Some("cardiology"),
     ),
     ("admin", "admin-demo-1", Role::Admin, "Admin", None),
@@ -158,11 +174,28 @@ pub fn seed(
         }
         let t = now.timestamp();
         let mut nurse_id = None;
+        let mut ids = std::collections::HashMap::new();
         for (name, hash, role, display, dept) in &hashed {
             let id = users::create_user(tx, name, display, *role, hash, *dept, t)?;
+            ids.insert(*name, id);
             if *role == Role::Nurse {
                 nurse_id = Some(id);
             }
+        }
+        // Every department: Dr Zhang on duty, Dr Liu backup, Dr Chen head; supervisors last.
+        for (code, _, _) in DEPARTMENTS {
+            for (slot, who) in [
+                (DutySlot::OnDuty, "doctor"),
+                (DutySlot::Backup, "doctor2"),
+                (DutySlot::Head, "head"),
+            ] {
+                if let Some(id) = ids.get(who) {
+                    escalations::set_duty(tx, code, slot, UserId(*id), now)?;
+                }
+            }
+        }
+        if let Some(id) = ids.get("doctor") {
+            escalations::add_group_member(tx, false, "psychiatry_liaison", UserId(*id))?;
         }
         for (mrn, name, phone, days_ago, dept, codes, language) in DEMO_PATIENTS {
             let patient = NewPatient {

@@ -15,6 +15,7 @@ pub mod followup;
 pub mod media;
 pub mod rtp;
 pub mod server;
+pub mod service;
 pub mod sip;
 pub mod store;
 pub mod transcribe;

@@ -121,7 +121,24 @@ pub async fn serve(
         .map_err(|source| ServerError::Bind { addr, source })?;
     let local = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let rebuilder = tokio::spawn(queue_rebuilder(state.clone(), stop_rx));
+    let rebuilder = tokio::spawn(queue_rebuilder(state.clone(), stop_rx.clone()));
+    let sla = tokio::spawn(crate::service::notify::sla_worker(
+        state.store.clone(),
+        state.events.clone(),
+        state.clock,
+        state.config.webhook.enabled(),
+        std::time::Duration::from_secs(state.config.escalation.tick_seconds.max(1)),
+        stop_rx.clone(),
+    ));
+    let webhook = tokio::spawn(crate::service::notify::webhook_worker(
+        state.store.clone(),
+        state.clock,
+        state.config.webhook.clone(),
+        stop_rx,
+    ));
+    if state.config.webhook.enabled() {
+        tracing::info!("escalation webhook enabled");
+    }
     tracing::info!(%local, "suifang listening");
     println!("suifang is listening on http://{local}/");
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -130,6 +147,8 @@ pub async fn serve(
         .await?;
     let _ = stop_tx.send(true);
     let _ = rebuilder.await;
+    let _ = sla.await;
+    let _ = webhook.await;
     tracing::info!("suifang stopped");
     Ok(())
 }

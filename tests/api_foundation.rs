@@ -15,7 +15,11 @@ const LOGINS: &[(Role, &str, &str)] = &[
 ];
 
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "1").replace("{code}", "heart-failure")
+    path.replace("{id}", "1")
+        .replace("{code}", "heart-failure")
+        .replace("{question}", "weight")
+        .replace("{department}", "cardiology")
+        .replace("{slot}", "backup")
 }
 
 #[test]

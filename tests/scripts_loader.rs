@@ -98,9 +98,3 @@ fn check_report_for_the_cli() {
     assert!(!bad.is_ok());
     assert!(bad.to_string().contains("12 error(s)"), "{bad}");
 }
-
-#[test]
-#[ignore = "prints the report for a human to read"]
-fn print_bad_report() {
-    println!("{}", check_dir(&fixtures("bad")));
-}

@@ -9,9 +9,10 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use super::AppState;
+use super::{admin, escalations, events, patients, queue, scripts, session, AppState};
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};
+use axum::routing::{delete, get, post, put, MethodRouter};
 
 pub const SESSION_COOKIE: &str = "suifang_session";
 
@@ -24,13 +25,21 @@ pub enum Access {
     Roles(&'static [Role]),
 }
 
-/// One API route.
-#[derive(Debug, Clone, Copy)]
+/// One API route: what it does, who may call it, and its handler. The router is built from
+/// [`ROUTES`] alone, so a route cannot be served without an access rule.
+#[derive(Clone, Copy)]
 pub struct RouteSpec {
     pub method: &'static str,
     pub path: &'static str,
     pub access: Access,
     pub summary: &'static str,
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+impl std::fmt::Debug for RouteSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
 }
 
 const fn route(
@@ -38,12 +47,14 @@ const fn route(
     path: &'static str,
     access: Access,
     summary: &'static str,
+    handler: fn() -> MethodRouter<AppState>,
 ) -> RouteSpec {
     RouteSpec {
         method,
         path,
         access,
         summary,
+        handler,
     }
 }
 
@@ -51,135 +62,53 @@ const CLINICAL: Access = Access::Roles(&[Nurse, Supervisor, Doctor, Admin]);
 const CALLERS: Access = Access::Roles(&[Nurse, Supervisor, Doctor]);
 const MANAGERS: Access = Access::Roles(&[Supervisor, Admin]);
 const ADMIN: Access = Access::Roles(&[Admin]);
+const DOCTORS: Access = Access::Roles(&[Supervisor, Doctor, Admin]);
+const RESPONDERS: Access = Access::Roles(&[Supervisor, Doctor]);
+const PUBLIC: Access = Access::Public;
+const ANY_USER: Access = Access::Authenticated;
 
+#[rustfmt::skip]
 /// Every route of the API.
 pub const ROUTES: &[RouteSpec] = &[
-    route(
-        "GET",
-        "/api/v1/health",
-        Access::Public,
-        "Liveness and schema version",
-    ),
-    route(
-        "GET",
-        "/api/v1/openapi.json",
-        Access::Public,
-        "This API's OpenAPI document",
-    ),
-    route(
-        "POST",
-        "/api/v1/session",
-        Access::Public,
-        "Log in (sets the session cookie)",
-    ),
-    route(
-        "DELETE",
-        "/api/v1/session",
-        Access::Authenticated,
-        "Log out",
-    ),
-    route(
-        "GET",
-        "/api/v1/me",
-        Access::Authenticated,
-        "The logged-in user",
-    ),
-    route(
-        "GET",
-        "/api/v1/patients",
-        CLINICAL,
-        "List patients (phones masked for nurses)",
-    ),
-    route(
-        "POST",
-        "/api/v1/patients",
-        Access::Roles(&[Supervisor, Admin]),
-        "Create a patient",
-    ),
-    route(
-        "POST",
-        "/api/v1/patients/import",
-        Access::Roles(&[Supervisor, Admin]),
-        "Import patients from CSV (all or nothing)",
-    ),
-    route(
-        "GET",
-        "/api/v1/patients/{id}",
-        CLINICAL,
-        "One patient (audited view)",
-    ),
-    route(
-        "PUT",
-        "/api/v1/patients/{id}/do-not-call",
-        MANAGERS,
-        "Set or clear the do-not-call flag",
-    ),
-    route(
-        "POST",
-        "/api/v1/patients/{id}/discharges",
-        Access::Roles(&[Supervisor, Admin]),
-        "Record a discharge and enrol in the matching pathway",
-    ),
-    route(
-        "GET",
-        "/api/v1/patients/{id}/tasks",
-        CLINICAL,
-        "Follow-up tasks of a patient",
-    ),
-    route("GET", "/api/v1/pathways", CLINICAL, "Loaded pathways"),
-    route(
-        "GET",
-        "/api/v1/queue",
-        CLINICAL,
-        "Today's queue in rank order",
-    ),
-    route(
-        "POST",
-        "/api/v1/queue/build",
-        MANAGERS,
-        "Rebuild the queue now",
-    ),
-    route(
-        "POST",
-        "/api/v1/queue/claim",
-        CALLERS,
-        "Claim the next task (a lease)",
-    ),
-    route(
-        "GET",
-        "/api/v1/flags",
-        MANAGERS,
-        "Tasks flagged for the supervisor (unreachable, wrong number, missed)",
-    ),
-    route("GET", "/api/v1/tasks/{id}", CLINICAL, "One task"),
-    route(
-        "POST",
-        "/api/v1/tasks/{id}/renew",
-        CALLERS,
-        "Extend the lease on a claimed task",
-    ),
-    route(
-        "POST",
-        "/api/v1/tasks/{id}/release",
-        CALLERS,
-        "Give a claimed task back",
-    ),
-    route(
-        "POST",
-        "/api/v1/tasks/{id}/disposition",
-        CALLERS,
-        "Record how the attempt ended",
-    ),
-    route("GET", "/api/v1/users", ADMIN, "List users"),
-    route("POST", "/api/v1/users", ADMIN, "Create a user"),
-    route("GET", "/api/v1/departments", CLINICAL, "List departments"),
-    route("GET", "/api/v1/audit", ADMIN, "Recent audit entries"),
-    route(
-        "GET",
-        "/api/v1/audit/verify",
-        ADMIN,
-        "Verify the audit hash chain",
-    ),
+    route("GET", "/api/v1/health", PUBLIC, "Liveness and schema version", || get(admin::health)),
+    route("GET", "/api/v1/openapi.json", PUBLIC, "This API's OpenAPI document", || get(|| async { axum::Json(openapi()) })),
+    route("POST", "/api/v1/session", PUBLIC, "Log in (sets the session cookie)", || post(session::login)),
+    route("DELETE", "/api/v1/session", ANY_USER, "Log out", || delete(session::logout)),
+    route("GET", "/api/v1/me", ANY_USER, "The logged-in user", || get(session::me)),
+    route("GET", "/api/v1/events", ANY_USER, "Live events for the caller (Server-Sent Events)", || get(events::stream)),
+    route("GET", "/api/v1/patients", CLINICAL, "List patients (phones masked for nurses)", || get(patients::list)),
+    route("POST", "/api/v1/patients", MANAGERS, "Create a patient", || post(patients::create)),
+    route("POST", "/api/v1/patients/import", MANAGERS, "Import patients from CSV (all or nothing)", || post(patients::import_csv)),
+    route("GET", "/api/v1/patients/{id}", CLINICAL, "One patient (audited view)", || get(patients::get_one)),
+    route("PUT", "/api/v1/patients/{id}/do-not-call", MANAGERS, "Set or clear the do-not-call flag", || put(patients::do_not_call)),
+    route("POST", "/api/v1/patients/{id}/discharges", MANAGERS, "Record a discharge and enrol in the matching pathway", || post(patients::discharge)),
+    route("GET", "/api/v1/patients/{id}/tasks", CLINICAL, "Follow-up tasks of a patient", || get(patients::tasks)),
+    route("GET", "/api/v1/patients/{id}/timeline", CLINICAL, "Calls, answers, escalations, notes and measurement series of a patient (audited)", || get(escalations::timeline)),
+    route("GET", "/api/v1/pathways", CLINICAL, "Loaded pathways", || get(patients::pathways)),
+    route("GET", "/api/v1/scripts", CLINICAL, "Loaded follow-up scripts (code, version, title)", || get(scripts::list)),
+    route("GET", "/api/v1/scripts/{code}", CLINICAL, "One script: questions, skip logic, rules", || get(scripts::get_one)),
+    route("GET", "/api/v1/queue", CLINICAL, "Today's queue in rank order", || get(queue::list)),
+    route("POST", "/api/v1/queue/build", MANAGERS, "Rebuild the queue now", || post(queue::build)),
+    route("POST", "/api/v1/queue/claim", CALLERS, "Claim the next task (a lease)", || post(queue::claim)),
+    route("GET", "/api/v1/flags", MANAGERS, "Tasks flagged for the supervisor (unreachable, wrong number, missed)", || get(queue::flags)),
+    route("GET", "/api/v1/tasks/{id}", CLINICAL, "One task", || get(queue::get_one)),
+    route("POST", "/api/v1/tasks/{id}/renew", CALLERS, "Extend the lease on a claimed task", || post(queue::renew)),
+    route("POST", "/api/v1/tasks/{id}/release", CALLERS, "Give a claimed task back", || post(queue::release)),
+    route("POST", "/api/v1/tasks/{id}/disposition", CALLERS, "Record how the attempt ended", || post(queue::disposition)),
+    route("GET", "/api/v1/tasks/{id}/answers", CLINICAL, "Answers saved for a task", || get(escalations::list_answers)),
+    route("PUT", "/api/v1/tasks/{id}/answers/{question}", CALLERS, "Autosave one answer; evaluates rules and escalates at once", || put(escalations::put_answer)),
+    route("GET", "/api/v1/escalations", DOCTORS, "Unresolved escalations, most severe first (?mine=true: those that notified me)", || get(escalations::list)),
+    route("GET", "/api/v1/escalations/{id}", DOCTORS, "One escalation with its evidence (audited)", || get(escalations::get_one)),
+    route("POST", "/api/v1/escalations/{id}/acknowledge", RESPONDERS, "Acknowledge: stops re-escalation", || post(escalations::acknowledge)),
+    route("POST", "/api/v1/escalations/{id}/resolve", RESPONDERS, "Resolve with an action and a note", || post(escalations::resolve)),
+    route("GET", "/api/v1/roster", CLINICAL, "Duty roster per department", || get(escalations::roster)),
+    route("PUT", "/api/v1/roster/{department}/{slot}", MANAGERS, "Put a doctor on duty, backup or head of a department", || put(escalations::set_duty)),
+    route("GET", "/api/v1/webhooks/deliveries", ADMIN, "Webhook delivery log", || get(escalations::webhook_log)),
+    route("GET", "/api/v1/users", ADMIN, "List users", || get(admin::list_users)),
+    route("POST", "/api/v1/users", ADMIN, "Create a user", || post(admin::create_user)),
+    route("GET", "/api/v1/departments", CLINICAL, "List departments", || get(admin::departments)),
+    route("GET", "/api/v1/audit", ADMIN, "Recent audit entries", || get(admin::audit_recent)),
+    route("GET", "/api/v1/audit/verify", ADMIN, "Verify the audit hash chain", || get(admin::audit_verify)),
 ];
 
 pub fn find(method: &Method, path: &str) -> Option<&'static RouteSpec> {

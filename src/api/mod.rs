@@ -4,6 +4,7 @@
 pub mod access;
 mod admin;
 pub mod error;
+mod escalations;
 pub mod events;
 mod patients;
 mod queue;
@@ -12,7 +13,6 @@ mod session;
 
 use std::sync::{Arc, Mutex};
 
-use axum::routing::{get, post, put};
 use axum::Router;
 use chrono::Duration;
 
@@ -80,51 +80,11 @@ impl AppState {
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/api/v1/health", get(admin::health))
-        .route(
-            "/api/v1/openapi.json",
-            get(|| async { axum::Json(access::openapi()) }),
-        )
-        .route(
-            "/api/v1/session",
-            post(session::login).delete(session::logout),
-        )
-        .route("/api/v1/me", get(session::me))
-        .route("/api/v1/events", get(events::stream))
-        .route(
-            "/api/v1/patients",
-            get(patients::list).post(patients::create),
-        )
-        .route("/api/v1/patients/import", post(patients::import_csv))
-        .route("/api/v1/patients/{id}", get(patients::get_one))
-        .route(
-            "/api/v1/patients/{id}/do-not-call",
-            put(patients::do_not_call),
-        )
-        .route(
-            "/api/v1/patients/{id}/discharges",
-            post(patients::discharge),
-        )
-        .route("/api/v1/patients/{id}/tasks", get(patients::tasks))
-        .route("/api/v1/pathways", get(patients::pathways))
-        .route("/api/v1/scripts", get(scripts::list))
-        .route("/api/v1/scripts/{code}", get(scripts::get_one))
-        .route("/api/v1/queue", get(queue::list))
-        .route("/api/v1/queue/build", post(queue::build))
-        .route("/api/v1/queue/claim", post(queue::claim))
-        .route("/api/v1/flags", get(queue::flags))
-        .route("/api/v1/tasks/{id}", get(queue::get_one))
-        .route("/api/v1/tasks/{id}/renew", post(queue::renew))
-        .route("/api/v1/tasks/{id}/release", post(queue::release))
-        .route("/api/v1/tasks/{id}/disposition", post(queue::disposition))
-        .route(
-            "/api/v1/users",
-            get(admin::list_users).post(admin::create_user),
-        )
-        .route("/api/v1/departments", get(admin::departments))
-        .route("/api/v1/audit", get(admin::audit_recent))
-        .route("/api/v1/audit/verify", get(admin::audit_verify))
+    let api = access::ROUTES
+        .iter()
+        .fold(Router::new(), |router, r| {
+            router.route(r.path, (r.handler)())
+        })
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::authorize,

@@ -1,0 +1,297 @@
+//! Autosave of one answer: validate by type and range, store (idempotent per task + question),
+//! update the patient's measurement series, evaluate the script's rules against this call's
+//! answers and the patient's history, and open or update escalations.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::ServiceError;
+use crate::followup::escalation::webhook::{payload, WebhookEvent};
+use crate::followup::escalation::{CallId, DepartmentCode, FindingContext, PatientId, Source};
+use crate::followup::rules::{evaluate, measurements_from_answers, Answers, Measurement};
+use crate::followup::script::{
+    validate_answer, AnswerValue, MeasurementKind, QuestionId, QuestionKind, Script, ScriptCatalog,
+};
+use crate::store::audit::{append, Actor};
+use crate::store::escalations::{self, webhooks, Change, Recorded};
+use crate::store::users::User;
+use crate::store::StoreError;
+
+/// How far back earlier measurements count for trend rules ("2 kg within 3 days").
+const HISTORY_DAYS: i64 = 60;
+
+/// An answer to save.
+pub struct SaveAnswer {
+    pub task_id: i64,
+    pub question_id: String,
+    pub value: Value,
+    pub call_id: Option<String>,
+}
+
+/// A saved answer as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredAnswer {
+    pub id: i64,
+    pub task_id: i64,
+    pub question_id: String,
+    pub value: AnswerValue,
+    pub script_code: String,
+    pub script_version: u32,
+    pub answered_at: DateTime<Utc>,
+}
+
+/// What one save did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Saved {
+    pub answer: StoredAnswer,
+    pub escalations: Vec<Recorded>,
+}
+
+fn ts(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+/// The kinds of measurement a question's answer feeds.
+fn kinds_of(script: &Script, question: &QuestionId) -> Vec<MeasurementKind> {
+    let Some(q) = script.question(question.as_str()) else {
+        return Vec::new();
+    };
+    let mut kinds: Vec<MeasurementKind> = q.measurement.into_iter().collect();
+    if matches!(q.kind, QuestionKind::BloodPressure) {
+        kinds.extend([MeasurementKind::Sbp, MeasurementKind::Dbp]);
+    }
+    kinds
+}
+
+/// The task's answers so far, by question, with their row ids.
+fn task_answers(
+    tx: &Transaction,
+    task_id: i64,
+) -> Result<(Answers, BTreeMap<QuestionId, i64>), ServiceError> {
+    let mut stmt =
+        tx.prepare_cached("SELECT id, question_id, value FROM answers WHERE task_id = ?1")?;
+    let rows = stmt.query_map([task_id], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut answers = Answers::new();
+    let mut ids = BTreeMap::new();
+    for row in rows {
+        let (id, q, v) = row?;
+        let value: AnswerValue = serde_json::from_str(&v)
+            .map_err(|e| StoreError::Invalid(format!("stored answer {id}: {e}")))?;
+        answers.insert(QuestionId(q.clone()), value);
+        ids.insert(QuestionId(q), id);
+    }
+    Ok((answers, ids))
+}
+
+/// The patient's measurements from other tasks, for trend rules.
+fn history(
+    tx: &Transaction,
+    patient_id: i64,
+    task_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Measurement>, ServiceError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT kind, value, measured_at FROM measurements
+         WHERE patient_id = ?1 AND measured_at >= ?2
+           AND (answer_id IS NULL OR answer_id NOT IN (SELECT id FROM answers WHERE task_id = ?3))
+         ORDER BY measured_at",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            patient_id,
+            (now - Duration::days(HISTORY_DAYS)).timestamp(),
+            task_id
+        ],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, f64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        },
+    )?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (kind, value, at) = row?;
+        if let Some(kind) = MeasurementKind::parse(&kind) {
+            out.push(Measurement {
+                kind,
+                value,
+                taken_at: ts(at),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The department whose roster answers for this patient: that of the latest discharge.
+fn patient_department(tx: &Transaction, patient_id: i64) -> Result<String, ServiceError> {
+    let code: Option<String> = tx
+        .query_row(
+            "SELECT d.code FROM discharges x JOIN departments d ON d.id = x.department_id
+             WHERE x.patient_id = ?1 ORDER BY x.discharged_at DESC LIMIT 1",
+            [patient_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(code.unwrap_or_else(|| "general".into()))
+}
+
+/// patient, script, lease owner, lease expiry, status
+type TaskRow = (i64, Option<String>, Option<i64>, Option<i64>, String);
+
+/// Saves one answer and escalates what it makes abnormal. The caller must hold the task.
+pub fn save_answer(
+    tx: &Transaction,
+    scripts: &ScriptCatalog,
+    user: &User,
+    input: &SaveAnswer,
+    webhooks_enabled: bool,
+    now: DateTime<Utc>,
+) -> Result<Saved, ServiceError> {
+    let t = now.timestamp();
+    let task: Option<TaskRow> = tx
+        .query_row(
+            "SELECT patient_id, script_code, lease_owner, lease_expires_at, status FROM followup_tasks WHERE id = ?1",
+            [input.task_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let (patient_id, script_code, owner, expires, status) =
+        task.ok_or_else(|| StoreError::NotFound(format!("task {}", input.task_id)))?;
+    let holds = owner == Some(user.id) && expires.is_some_and(|e| e > t) && status == "pending";
+    if !holds {
+        return Err(StoreError::Conflict(format!(
+            "claim task {} before answering its script (answers are saved only by the nurse working it)",
+            input.task_id
+        ))
+        .into());
+    }
+    let script_code = script_code.ok_or(ServiceError::NoScript(input.task_id))?;
+    let script = scripts
+        .get(&script_code)
+        .ok_or_else(|| ServiceError::UnknownScript(script_code.clone()))?;
+    let value = validate_answer(script, &input.question_id, input.value.clone())?;
+    let stored = serde_json::to_string(&value).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO answers (task_id, patient_id, call_id, script_code, script_version, question_id, value,
+             answered_by, answered_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+         ON CONFLICT (task_id, question_id) DO UPDATE SET value = excluded.value,
+             script_version = excluded.script_version, call_id = COALESCE(excluded.call_id, answers.call_id),
+             answered_by = excluded.answered_by, updated_at = excluded.updated_at",
+        params![input.task_id, patient_id, input.call_id, script.code.0, script.version, input.question_id, stored, user.id, t],
+    )?;
+    let (answers, answer_ids) = task_answers(tx, input.task_id)?;
+    let answer_id = answer_ids
+        .get(&QuestionId(input.question_id.clone()))
+        .copied()
+        .unwrap_or_default();
+
+    // The measurement series: what this call's answers say now, attributed to the answer that
+    // gave it; a value whose question became hidden (an earlier answer changed) is removed.
+    let current = measurements_from_answers(script, &answers, now);
+    tx.execute(
+        "DELETE FROM measurements WHERE answer_id IN (SELECT id FROM answers WHERE task_id = ?1)",
+        [input.task_id],
+    )?;
+    for (question, id) in &answer_ids {
+        for kind in kinds_of(script, question) {
+            if let Some(m) = current.iter().find(|m| m.kind == kind) {
+                tx.execute(
+                    "INSERT INTO measurements (patient_id, kind, value, measured_at, answer_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![patient_id, kind.as_str(), m.value, t, id],
+                )?;
+            }
+        }
+    }
+
+    let history = history(tx, patient_id, input.task_id, now)?;
+    let findings = evaluate(script, &answers, &history, now);
+    let ctx = FindingContext {
+        patient: PatientId(patient_id),
+        department: DepartmentCode(patient_department(tx, patient_id)?),
+        source: Source::Answer {
+            call: input.call_id.clone().map(CallId),
+        },
+    };
+    let roster = escalations::load_roster(tx)?;
+    let mut recorded = Vec::new();
+    for finding in &findings {
+        let r = escalations::record_finding(tx, finding, &ctx, &roster, now)?;
+        if webhooks_enabled {
+            let event = match r.change {
+                Change::Opened => Some(WebhookEvent::Opened),
+                Change::Raised => Some(WebhookEvent::Raised),
+                Change::Updated | Change::Unchanged => None,
+            };
+            if let (Some(event), Some(event_id)) = (event, r.event_id) {
+                let e = escalations::get(tx, r.id.clone())?;
+                webhooks::enqueue(
+                    tx,
+                    &r.id,
+                    event_id,
+                    &payload(&e, event, &r.notify, now),
+                    now,
+                )?;
+            }
+        }
+        recorded.push(r);
+    }
+    let actor = Actor {
+        id: Some(user.id),
+        name: user.username.clone(),
+    };
+    append(
+        tx,
+        &actor,
+        "answer",
+        "task",
+        Some(&input.task_id.to_string()),
+        &input.question_id,
+        t,
+    )?;
+    Ok(Saved {
+        answer: StoredAnswer {
+            id: answer_id,
+            task_id: input.task_id,
+            question_id: input.question_id.clone(),
+            value,
+            script_code: script.code.0.clone(),
+            script_version: script.version,
+            answered_at: now,
+        },
+        escalations: recorded,
+    })
+}
+
+/// A task's answers with their question ids (for the console's form).
+pub fn answers_of_task(
+    conn: &rusqlite::Connection,
+    task_id: i64,
+) -> Result<Vec<Value>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT question_id, value, script_code, script_version, updated_at FROM answers WHERE task_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([task_id], |r| {
+        let value: String = r.get(1)?;
+        Ok(serde_json::json!({
+            "question_id": r.get::<_, String>(0)?,
+            "value": serde_json::from_str::<Value>(&value).unwrap_or(Value::Null),
+            "script_code": r.get::<_, String>(2)?,
+            "script_version": r.get::<_, i64>(3)?,
+            "updated_at": ts(r.get(4)?),
+        }))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,29 @@
+//! Workflows that span the clinical domain and storage: saving an answer (and escalating it),
+//! and the background workers that keep promises made to doctors (SLA re-escalation, webhook
+//! delivery). Each function runs in one store transaction; pushing to consoles happens after it
+//! commits, so nobody is told of an escalation that was rolled back.
+
+pub mod answers;
+pub mod notify;
+
+use crate::followup::script::AnswerError;
+use crate::store::StoreError;
+
+/// Errors of the workflow layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Answer(#[from] AnswerError),
+    #[error("task {0} has no script to answer")]
+    NoScript(i64),
+    #[error("script `{0}` is not loaded")]
+    UnknownScript(String),
+}
+
+impl From<rusqlite::Error> for ServiceError {
+    fn from(e: rusqlite::Error) -> Self {
+        ServiceError::Store(e.into())
+    }
+}
