@@ -1,5 +1,6 @@
 //! `suifang bench …`: benchmarks that print figures (not tests; speed is shown, not asserted).
 
+pub mod escalation;
 pub mod queue;
 
 /// p-th percentile (0–100) of sorted samples.

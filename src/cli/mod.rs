@@ -125,6 +125,11 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 40)]
         claims_per_claimer: u32,
     },
+    /// Answer saved → escalation pushed to a connected doctor (HTTP + SSE), p50/p99.
+    Escalation {
+        #[arg(long, default_value_t = 1000)]
+        answers: usize,
+    },
 }
 
 fn open_store(config: &Config) -> Result<Store> {
@@ -206,6 +211,11 @@ pub fn run(cli: Cli) -> Result<()> {
             } else {
                 bail!("scripts have errors")
             }
+        }
+        Command::Bench(BenchCommand::Escalation { answers }) => {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(crate::bench::escalation::run(answers))?;
+            Ok(())
         }
         Command::Bench(BenchCommand::Queue {
             patients,
