@@ -4,7 +4,16 @@
 //!   offline installs need only PyPI.
 //! - [`audio`]: decodes recordings into per-channel 16 kHz f32 (channel 0 agent, 1 patient).
 //! - [`vad`]: finds speech regions per channel, so silence never reaches whisper.
+//! - [`engine`]: a loaded whisper model that transcribes one channel into timed segments.
+//! - [`transcript`]: a whole recording, channel by channel, labelled agent / patient.
 
 pub mod audio;
+pub mod engine;
 pub mod model;
+pub mod transcript;
 pub mod vad;
+
+pub use engine::{
+    ChannelTranscript, Engine, EngineConfig, EngineError, Language, LanguageMode, Segment,
+};
+pub use transcript::{transcribe_audio, transcribe_file, Speaker, TranscribeError, Transcript};
