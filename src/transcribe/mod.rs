@@ -6,14 +6,17 @@
 //! - [`vad`]: finds speech regions per channel, so silence never reaches whisper.
 //! - [`engine`]: a loaded whisper model that transcribes one channel into timed segments.
 //! - [`transcript`]: a whole recording, channel by channel, labelled agent / patient.
+//! - [`worker`]: low-priority OS threads that run transcriptions for async callers.
 
 pub mod audio;
 pub mod engine;
 pub mod model;
 pub mod transcript;
 pub mod vad;
+pub mod worker;
 
 pub use engine::{
     ChannelTranscript, Engine, EngineConfig, EngineError, Language, LanguageMode, Segment,
 };
 pub use transcript::{transcribe_audio, transcribe_file, Speaker, TranscribeError, Transcript};
+pub use worker::{Transcriber, WorkerConfig};

@@ -88,6 +88,9 @@ pub enum TranscribeError {
     /// whisper failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// whisper crashed on this recording (the worker survives and takes the next job).
+    #[error("{0}: transcription panicked")]
+    Panicked(std::path::PathBuf),
     /// The worker pool has shut down.
     #[error("the transcription workers have stopped")]
     WorkersGone,
