@@ -21,6 +21,7 @@
 mod ct2;
 mod error;
 mod ggml;
+mod installed;
 mod mel;
 mod vocab;
 
@@ -33,6 +34,7 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 pub use error::ModelError;
+pub use installed::{installed_models, pick_model, InstalledModel};
 
 use ct2::Ct2File;
 use ggml::Hparams;
