@@ -3,7 +3,8 @@
 //! line hiss yields nothing.
 //!
 //! Needs models in `models/` (or `$SUIFANG_MODEL_DIR`): `scripts/fetch-models.sh` installs them.
-//! Fixtures: `tests/fixtures/transcribe/make-fixtures.sh`.
+//! Fixtures: `tests/fixtures/transcribe/make-fixtures.sh`. Each engine uses one thread: the
+//! tests run in parallel, and ggml's spinning threads slow down badly on oversubscribed cores.
 
 use std::path::{Path, PathBuf};
 
@@ -114,6 +115,7 @@ fn assert_times_within_turns(t: &Transcript, turns: &[Turn]) {
 
 fn english_engine() -> Engine {
     let cfg = EngineConfig {
+        threads: 1,
         language: LanguageMode::Fixed(Language::En),
         ..Default::default()
     };
@@ -215,6 +217,7 @@ fn a_silent_patient_channel_yields_no_segments() {
 #[test]
 fn mandarin_call_in_simplified_characters() {
     let cfg = EngineConfig {
+        threads: 1,
         language: LanguageMode::Fixed(Language::Zh),
         ..Default::default()
     };
@@ -244,6 +247,7 @@ fn mandarin_call_in_simplified_characters() {
 #[test]
 fn detection_restricted_to_hospital_languages_picks_each_channel_language() {
     let cfg = EngineConfig {
+        threads: 1,
         language: LanguageMode::Detect(vec![Language::Zh, Language::En]),
         ..Default::default()
     };

@@ -27,6 +27,7 @@ fn model() -> PathBuf {
 #[tokio::test]
 async fn corrupt_wav_fails_its_job_and_the_worker_goes_on() {
     let cfg = EngineConfig {
+        threads: 1,
         language: LanguageMode::Fixed(Language::En),
         ..Default::default()
     };
