@@ -231,6 +231,13 @@ impl Ct2File {
                     });
                 }
                 let scales = self.f32_rows(&scale_name, None)?;
+                if scales.len() != 1 && scales.len() != var.rows() {
+                    return Err(ModelError::BadShape {
+                        name: scale_name,
+                        expected: vec![var.rows()],
+                        found: vec![scales.len()],
+                    });
+                }
                 let q: Vec<f32> = if dtype == Dtype::I8 {
                     bytes.iter().map(|&b| f32::from(b as i8)).collect()
                 } else {

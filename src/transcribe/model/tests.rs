@@ -289,6 +289,13 @@ fn int8_with_scale_is_dequantized_and_without_scale_is_refused() {
     assert!(!dir.path().join("a.bin").exists());
     assert!(!dir.path().join("a.bin.partial").exists());
 
+    // A scale per row is needed; a scale vector of the wrong length is a shape error.
+    let short: Vec<u8> = (0..3).flat_map(|_| 2.0f32.to_le_bytes()).collect();
+    vars.insert(format!("{name}_scale"), V(vec![3], 0, short));
+    write_model(dir.path(), &vars);
+    let err = import_ct2(dir.path(), &dir.path().join("c.bin"), |_| {}).unwrap_err();
+    assert!(matches!(err, ModelError::BadShape { .. }), "{err}");
+
     let scale: Vec<u8> = (0..D).flat_map(|_| 2.0f32.to_le_bytes()).collect();
     vars.insert(format!("{name}_scale"), V(vec![D], 0, scale));
     write_model(dir.path(), &vars);
