@@ -245,7 +245,7 @@ fn mandarin_call_in_simplified_characters() {
 }
 
 #[test]
-fn detection_restricted_to_hospital_languages_picks_each_channel_language() {
+fn detection_restricted_to_hospital_languages_picks_the_call_language() {
     let cfg = EngineConfig {
         threads: 1,
         language: LanguageMode::Detect(vec![Language::Zh, Language::En]),
@@ -254,9 +254,12 @@ fn detection_restricted_to_hospital_languages_picks_each_channel_language() {
     let engine = Engine::load(&model("base"), cfg).expect("base loads");
     let zh = transcribe_file(&engine, &fixture("zh_call.wav")).unwrap();
     print(&zh);
+    // One language per recording, detected from both sides together.
+    assert_eq!(zh.channels[0].transcript.language, Some(Language::Zh));
     assert_eq!(zh.channels[1].transcript.language, Some(Language::Zh));
     let en = transcribe_file(&engine, &fixture("en_call.wav")).unwrap();
     print(&en);
+    assert_eq!(en.channels[0].transcript.language, Some(Language::En));
     assert_eq!(en.channels[1].transcript.language, Some(Language::En));
     assert!(text_of(&en, Speaker::Patient).contains("chest"));
 }

@@ -216,38 +216,117 @@ impl Engine {
     /// Transcribes one channel (16 kHz mono). Silence is skipped: a channel without speech
     /// returns no segments and never reaches whisper.
     pub fn transcribe(&self, samples: &[f32]) -> Result<ChannelTranscript, EngineError> {
-        let regions = speech_regions(samples, &self.cfg.vad);
-        let speech: usize = regions.iter().map(|r| r.len()).sum();
-        let speech_ms = samples_to_ms(speech);
-        if regions.is_empty() {
-            return Ok(ChannelTranscript {
-                speech_ms,
-                ..Default::default()
-            });
-        }
-        let gap = (SAMPLE_RATE * JOIN_GAP_MS / 1000) as usize;
-        let mut joined = Vec::with_capacity(speech + gap * regions.len());
-        let mut map = Vec::with_capacity(regions.len());
-        for r in &regions {
-            if !joined.is_empty() {
-                joined.resize(joined.len() + gap, 0.0);
-            }
-            map.push(Piece {
-                joined: joined.len(),
-                recording: r.start,
-                len: r.len(),
-            });
-            joined.extend_from_slice(&samples[r.clone()]);
-        }
+        self.transcribe_in(samples, None)
+    }
+
+    /// Like [`transcribe`](Self::transcribe), in `language` if given (e.g. the language detected
+    /// once for the whole recording) instead of the configured choice. English-only models
+    /// always transcribe English.
+    pub fn transcribe_in(
+        &self,
+        samples: &[f32],
+        language: Option<Language>,
+    ) -> Result<ChannelTranscript, EngineError> {
+        let Some(speech) = self.speech(samples) else {
+            return Ok(ChannelTranscript::default());
+        };
         let started = Instant::now();
         let mut state = self.ctx.create_state()?;
-        let language = self.choose_language(&mut state, &joined)?;
-        let segments = self.run(&mut state, &joined, language, &map)?;
+        let language = match language {
+            Some(l) if self.multilingual() => l,
+            _ => self.choose_language(&mut state, &speech.audio)?,
+        };
+        let segments = self.run(&mut state, &speech.audio, language, &speech.map)?;
         Ok(ChannelTranscript {
             language: Some(language),
             segments,
-            speech_ms,
+            speech_ms: speech.speech_ms,
             whisper_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// Milliseconds of speech the voice-activity step finds in `samples` (cheap; no whisper).
+    pub fn speech_ms(&self, samples: &[f32]) -> u64 {
+        let regions = speech_regions(samples, &self.cfg.vad);
+        samples_to_ms(regions.iter().map(|r| r.len()).sum())
+    }
+
+    /// Detects the language of a recording among the configured ones from all its channels
+    /// (`None` without speech or without detection configured): each channel's language
+    /// probabilities, weighted by its amount of speech, are added up. Both sides of a call speak
+    /// one language, and one side's synthetic or accented speech alone misled detection.
+    pub fn detect_language(&self, channels: &[&[f32]]) -> Result<Option<Language>, EngineError> {
+        let allowed = match &self.cfg.language {
+            LanguageMode::Detect(langs) if self.multilingual() => langs.clone(),
+            _ => return Ok(None),
+        };
+        let mut score = vec![0.0f32; allowed.len()];
+        let mut any = false;
+        for samples in channels {
+            let Some(speech) = self.speech(samples) else {
+                continue;
+            };
+            any = true;
+            let mut state = self.ctx.create_state()?;
+            let probs = self.language_probs(&mut state, &speech.audio, &allowed)?;
+            for (s, p) in score.iter_mut().zip(probs) {
+                *s += p * speech.speech_ms as f32;
+            }
+        }
+        if !any {
+            return Ok(None);
+        }
+        Ok(score
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| allowed[i]))
+    }
+
+    /// whisper's probability of each language in `allowed` for `audio`.
+    fn language_probs(
+        &self,
+        state: &mut WhisperState,
+        audio: &[f32],
+        allowed: &[Language],
+    ) -> Result<Vec<f32>, EngineError> {
+        state.pcm_to_mel(audio, self.cfg.threads)?;
+        let (_, probs) = state.lang_detect(0, self.cfg.threads)?;
+        Ok(allowed
+            .iter()
+            .map(|l| {
+                whisper_rs::get_lang_id(l.code())
+                    .and_then(|id| probs.get(id as usize).copied())
+                    .unwrap_or(0.0)
+            })
+            .collect())
+    }
+
+    /// The speech regions of `samples` joined with short pauses, or `None` if there is none.
+    fn speech(&self, samples: &[f32]) -> Option<Speech> {
+        let regions = speech_regions(samples, &self.cfg.vad);
+        if regions.is_empty() {
+            return None;
+        }
+        let total: usize = regions.iter().map(|r| r.len()).sum();
+        let gap = (SAMPLE_RATE * JOIN_GAP_MS / 1000) as usize;
+        let mut audio = Vec::with_capacity(total + gap * regions.len());
+        let mut map = Vec::with_capacity(regions.len());
+        for r in &regions {
+            if !audio.is_empty() {
+                audio.resize(audio.len() + gap, 0.0);
+            }
+            map.push(Piece {
+                joined: audio.len(),
+                recording: r.start,
+                len: r.len(),
+            });
+            audio.extend_from_slice(&samples[r.clone()]);
+        }
+        Some(Speech {
+            audio,
+            map,
+            speech_ms: samples_to_ms(total),
         })
     }
 
@@ -266,17 +345,12 @@ impl Engine {
             LanguageMode::Detect(langs) if langs.len() == 1 => return Ok(langs[0]),
             LanguageMode::Detect(langs) => langs,
         };
-        state.pcm_to_mel(audio, self.cfg.threads)?;
-        let (_, probs) = state.lang_detect(0, self.cfg.threads)?;
-        let p = |l: &Language| {
-            whisper_rs::get_lang_id(l.code())
-                .and_then(|id| probs.get(id as usize).copied())
-                .unwrap_or(0.0)
-        };
+        let probs = self.language_probs(state, audio, allowed)?;
         let best = allowed
             .iter()
-            .copied()
-            .max_by(|a, b| p(a).total_cmp(&p(b)))
+            .zip(probs)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(l, _)| *l)
             .unwrap_or(Language::Zh);
         tracing::debug!(
             language = best.code(),
@@ -363,6 +437,13 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// A channel's speech regions joined into one buffer, with the way back to recording time.
+struct Speech {
+    audio: Vec<f32>,
+    map: Vec<Piece>,
+    speech_ms: u64,
 }
 
 /// Where a speech region sits in the joined buffer and in the recording (in samples).

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::audio::{decode_file, Audio, AudioError};
-use super::engine::{ChannelTranscript, Engine, EngineError, Segment};
+use super::engine::{ChannelTranscript, Engine, EngineError, LanguageMode, Segment};
 
 /// Who speaks on a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -109,6 +109,14 @@ pub fn transcribe_file(engine: &Engine, path: &Path) -> Result<Transcript, Trans
 pub fn transcribe_audio(engine: &Engine, audio: &Audio) -> Result<Transcript, TranscribeError> {
     let started = Instant::now();
     let n = audio.channels.len();
+    // Both sides of a call speak one language: detect it once, from all channels together.
+    let language = match &engine.config().language {
+        LanguageMode::Detect(langs) if langs.len() > 1 => {
+            let channels: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
+            engine.detect_language(&channels)?
+        }
+        _ => None,
+    };
     let channels = audio
         .channels
         .iter()
@@ -117,7 +125,7 @@ pub fn transcribe_audio(engine: &Engine, audio: &Audio) -> Result<Transcript, Tr
             Ok(ChannelResult {
                 channel,
                 speaker: Speaker::for_channel(channel, n),
-                transcript: engine.transcribe(samples)?,
+                transcript: engine.transcribe_in(samples, language)?,
             })
         })
         .collect::<Result<Vec<_>, EngineError>>()?;
