@@ -1,1 +1,43 @@
-//! See DESIGN.md.
+//! Transcription of finished call recordings with whisper (whisper.cpp through whisper-rs).
+//!
+//! Each channel of a stereo recording (left agent, right patient) is transcribed on its own, so
+//! speaker labels come for free; a voice-activity step keeps silence away from whisper (it costs
+//! a 30 s window and whisper invents text there), and the speech of one channel is batched into
+//! as few whisper windows as possible.
+//!
+//! - [`model`]: whisper model files; imports CTranslate2 (faster-whisper) models as ggml so that
+//!   offline installs need only PyPI; lists installed models.
+//! - [`audio`]: decodes recordings into per-channel 16 kHz f32 (channel 0 agent, 1 patient).
+//! - [`vad`]: finds speech regions per channel, so silence never reaches whisper.
+//! - [`engine`]: a loaded whisper model that transcribes one channel into timed segments.
+//! - [`transcript`]: a whole recording, channel by channel, labelled agent / patient.
+//! - [`worker`]: low-priority OS threads that run transcriptions for async callers.
+//! - [`bench`]: suifang against faster-whisper: real-time factor, CPU time, error rates.
+//!
+//! ```no_run
+//! use std::{path::Path, sync::Arc};
+//! use suifang::transcribe::{Engine, EngineConfig, Transcriber, WorkerConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = Engine::load(Path::new("models/ggml-base.bin"), EngineConfig::default())?;
+//! let pool = Transcriber::spawn(Arc::new(engine), &WorkerConfig::default())?;
+//! let transcript = pool.transcribe("recordings/call.wav".into()).await?;
+//! for (speaker, seg) in transcript.interleaved() {
+//!     println!("{} {}–{} ms {}", speaker.label(), seg.start_ms, seg.end_ms, seg.text);
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod audio;
+pub mod bench;
+pub mod engine;
+pub mod model;
+pub mod transcript;
+pub mod vad;
+pub mod worker;
+
+pub use engine::{
+    ChannelTranscript, Engine, EngineConfig, EngineError, Language, LanguageMode, Segment,
+};
+pub use transcript::{transcribe_audio, transcribe_file, Speaker, TranscribeError, Transcript};
+pub use worker::{Transcriber, WorkerConfig};

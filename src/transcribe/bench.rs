@@ -1,0 +1,301 @@
+//! Benchmark pieces: suifang's whisper pipeline against faster-whisper on the same recordings,
+//! with real-time factor, CPU seconds and word/character error rate against the known text.
+//!
+//! faster-whisper runs as a Python child process (`scripts/faster_whisper_bench.py`) on the
+//! CTranslate2 model that suifang imported, so both sides use the same weights. This is a
+//! benchmark, not a test: the figures depend on the machine and on what else runs on it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use super::engine::{Engine, Language};
+use super::transcript::{transcribe_file, TranscribeError, Transcript};
+
+/// One recording with the words actually spoken on each channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchCase {
+    /// The stereo recording.
+    pub path: PathBuf,
+    /// Reference text per channel (agent, patient).
+    pub reference: Vec<String>,
+    /// Language of the reference (character error rate for zh, word error rate for en).
+    pub language: Language,
+}
+
+/// Totals of one engine over all cases.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunStats {
+    /// Engine and settings, e.g. "suifang (whisper.cpp f16)".
+    pub engine: String,
+    /// Seconds of audio (per recording, not per channel).
+    pub audio_s: f64,
+    /// Wall-clock seconds spent transcribing.
+    pub wall_s: f64,
+    /// CPU seconds (user + system) spent transcribing.
+    pub cpu_s: f64,
+    /// Edit operations against the references, and reference length (words or characters).
+    pub errors: usize,
+    /// See `errors`.
+    pub reference_len: usize,
+}
+
+impl RunStats {
+    /// Wall time over audio time.
+    pub fn rtf(&self) -> f64 {
+        self.wall_s / self.audio_s.max(1e-9)
+    }
+
+    /// Errors over reference length.
+    pub fn error_rate(&self) -> f64 {
+        self.errors as f64 / self.reference_len.max(1) as f64
+    }
+
+    fn add_text(&mut self, language: Language, reference: &str, hypothesis: &str) {
+        let (r, h) = (units(language, reference), units(language, hypothesis));
+        self.errors += edit_distance(&r, &h);
+        self.reference_len += r.len();
+    }
+}
+
+/// Why a benchmark run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// suifang's own pipeline failed.
+    #[error(transparent)]
+    Transcribe(#[from] TranscribeError),
+    /// The faster-whisper helper could not be run or failed.
+    #[error("faster-whisper: {0}")]
+    FasterWhisper(String),
+}
+
+/// Normalised comparison units: lower-case words for English, characters (no punctuation or
+/// spaces) for Chinese.
+pub fn units(language: Language, text: &str) -> Vec<String> {
+    match language {
+        Language::En => text
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect(),
+        Language::Zh => text
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .map(String::from)
+            .collect(),
+    }
+}
+
+/// Levenshtein distance between two token sequences.
+pub fn edit_distance(a: &[String], b: &[String]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(x != y))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// CPU seconds (user + system) used by this process so far.
+pub fn process_cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we pass and reads nothing else.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
+}
+
+/// Runs suifang's pipeline (decode, VAD, per-channel batched whisper) on every case, `repeat`
+/// times each, keeping the fastest run: the machine may be shared, and the minimum is the least
+/// disturbed measurement.
+pub fn run_suifang(
+    engine: &Engine,
+    label: &str,
+    cases: &[BenchCase],
+    repeat: usize,
+) -> Result<RunStats, BenchError> {
+    let mut stats = RunStats {
+        engine: label.to_string(),
+        ..Default::default()
+    };
+    for case in cases {
+        let mut best: Option<(f64, f64, Transcript)> = None;
+        for _ in 0..repeat.max(1) {
+            let (wall0, cpu0) = (Instant::now(), process_cpu_seconds());
+            let t = transcribe_file(engine, &case.path)?;
+            let (wall, cpu) = (wall0.elapsed().as_secs_f64(), process_cpu_seconds() - cpu0);
+            if best.as_ref().is_none_or(|(w, _, _)| wall < *w) {
+                best = Some((wall, cpu, t));
+            }
+        }
+        let Some((wall, cpu, t)) = best else { continue };
+        stats.wall_s += wall;
+        stats.cpu_s += cpu;
+        stats.audio_s += t.duration_ms as f64 / 1000.0;
+        for (c, reference) in t.channels.iter().zip(&case.reference) {
+            let text: Vec<&str> = c
+                .transcript
+                .segments
+                .iter()
+                .map(|s| s.text.as_str())
+                .collect();
+            stats.add_text(case.language, reference, &text.join(" "));
+        }
+    }
+    Ok(stats)
+}
+
+/// How to run faster-whisper.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FasterWhisper {
+    /// Python interpreter that has `faster_whisper` installed.
+    pub python: PathBuf,
+    /// `scripts/faster_whisper_bench.py`.
+    pub script: PathBuf,
+    /// The CTranslate2 model directory (the one imported into suifang).
+    pub model_dir: PathBuf,
+    /// CPU threads (same as suifang's).
+    pub threads: usize,
+    /// CTranslate2 compute type: "int8", "float32", …
+    pub compute_type: String,
+    /// Runs per file; the fastest is kept.
+    pub repeat: usize,
+}
+
+/// Runs faster-whisper (greedy, no VAD, per channel like suifang) on every case.
+pub fn run_faster_whisper(fw: &FasterWhisper, cases: &[BenchCase]) -> Result<RunStats, BenchError> {
+    let mut stats = RunStats {
+        engine: format!("faster-whisper ({})", fw.compute_type),
+        ..Default::default()
+    };
+    let Some(language) = cases.first().map(|c| c.language) else {
+        return Ok(stats);
+    };
+    if cases.iter().any(|c| c.language != language) {
+        return Err(BenchError::FasterWhisper(
+            "run one language at a time".into(),
+        ));
+    }
+    let out = Command::new(&fw.python)
+        .arg(&fw.script)
+        .arg("--model")
+        .arg(&fw.model_dir)
+        .args(["--threads", &fw.threads.to_string()])
+        .args(["--compute-type", &fw.compute_type])
+        .args(["--language", language.code()])
+        .args(["--repeat", &fw.repeat.max(1).to_string()])
+        .args(cases.iter().map(|c| c.path.as_os_str()))
+        .output()
+        .map_err(|e| {
+            BenchError::FasterWhisper(format!("cannot run {}: {e}", fw.python.display()))
+        })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        return Err(BenchError::FasterWhisper(format!(
+            "{}: {}",
+            out.status,
+            tail.join(" | ")
+        )));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines = stdout.lines().filter(|l| l.starts_with('{'));
+    for case in cases {
+        let line = lines.next().ok_or_else(|| {
+            BenchError::FasterWhisper(format!("no result for {}", case.path.display()))
+        })?;
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| BenchError::FasterWhisper(e.to_string()))?;
+        let num = |k: &str| v.get(k).and_then(|x| x.as_f64()).unwrap_or(0.0);
+        stats.audio_s += num("duration_s");
+        stats.wall_s += num("wall_s");
+        stats.cpu_s += num("cpu_s");
+        let texts = v
+            .get("channels")
+            .and_then(|c| c.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for (text, reference) in texts.iter().zip(&case.reference) {
+            stats.add_text(case.language, reference, text.as_str().unwrap_or(""));
+        }
+    }
+    Ok(stats)
+}
+
+/// A side-by-side table; ratios are relative to the first row (suifang).
+pub fn report(rows: &[RunStats]) -> String {
+    let mut s = format!(
+        "{:<34} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10}\n",
+        "engine", "audio s", "wall s", "RTF", "CPU s", "err rate", "speed ×"
+    );
+    let base = rows.first().map(|r| r.wall_s).unwrap_or(1.0);
+    for r in rows {
+        s.push_str(&format!(
+            "{:<34} {:>8.1} {:>8.2} {:>8.3} {:>8.2} {:>9.1}% {:>10.2}\n",
+            r.engine,
+            r.audio_s,
+            r.wall_s,
+            r.rtf(),
+            r.cpu_s,
+            100.0 * r.error_rate(),
+            r.wall_s / base.max(1e-9),
+        ));
+    }
+    s
+}
+
+/// Reference text per channel of `wav`: from `NAME.ref` if present ("agent|patient TEXT" per
+/// line), else from the `NAME.turns` file made with the fixtures.
+pub fn reference_for(wav: &Path) -> std::io::Result<Vec<String>> {
+    let refs = wav.with_extension("ref");
+    let (path, skip) = if refs.is_file() {
+        (refs, 1)
+    } else {
+        (wav.with_extension("turns"), 3)
+    };
+    let mut out = vec![String::new(), String::new()];
+    for line in std::fs::read_to_string(path)?.lines() {
+        let mut f = line.splitn(skip + 1, ' ');
+        let ch = match f.next() {
+            Some("agent") => 0,
+            Some("patient") => 1,
+            _ => continue,
+        };
+        let text = f.nth(skip - 1).unwrap_or("");
+        out[ch].push(' ');
+        out[ch].push_str(text);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_and_character_error_rates() {
+        let r = units(
+            Language::En,
+            "I have chest pain, and my breathing is difficult.",
+        );
+        let h = units(
+            Language::En,
+            "i have kept paying and my breathing is difficult",
+        );
+        assert_eq!(r.len(), 9);
+        assert_eq!(edit_distance(&r, &h), 2);
+        let r = units(Language::Zh, "我最近血压很高，还有点心痛。");
+        let h = units(Language::Zh, "我最近血亚很高,还有点心痛");
+        assert_eq!((r.len(), edit_distance(&r, &h)), (12, 1));
+        assert_eq!(edit_distance(&r, &[]), 12);
+    }
+}

@@ -1,0 +1,629 @@
+//! The whisper engine: one loaded model, transcribing one channel of audio at a time.
+//!
+//! A channel is first cut into speech regions by [`vad`](super::vad); the regions are joined
+//! with short pauses into one buffer so whisper runs as few 30 s windows as possible (it pads
+//! every window to 30 s, so one call per region would waste most of the time), and segment
+//! times are mapped back to the recording. Calls are blocking and CPU-heavy: run them on
+//! dedicated threads (see [`worker`](super::worker)), never on tokio's.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperError,
+    WhisperState,
+};
+
+use super::audio::SAMPLE_RATE;
+use super::vad::{speech_regions, VadConfig};
+
+/// A language the hospital transcribes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Language {
+    /// Mandarin, written in simplified characters.
+    Zh,
+    /// English.
+    En,
+}
+
+impl Language {
+    /// whisper's language code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Zh => "zh",
+            Language::En => "en",
+        }
+    }
+
+    /// Text given to whisper as previous context. For Mandarin it steers the output to
+    /// simplified characters (without it whisper often writes traditional ones).
+    fn initial_prompt(self) -> Option<&'static str> {
+        match self {
+            Language::Zh => Some("以下是普通话的句子。"),
+            Language::En => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Language {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "zh" | "cmn" | "zh-cn" | "mandarin" => Ok(Language::Zh),
+            "en" | "english" => Ok(Language::En),
+            other => Err(format!(
+                "unsupported language {other:?} (supported: zh, en)"
+            )),
+        }
+    }
+}
+
+/// Which language to transcribe in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LanguageMode {
+    /// Always this language (the hospital's; the most robust choice).
+    Fixed(Language),
+    /// Detect per channel, but only among these: unrestricted detection picked Thai on clean
+    /// synthetic Mandarin, and a hospital knows which languages its patients speak.
+    Detect(Vec<Language>),
+}
+
+/// How the engine transcribes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineConfig {
+    /// Threads whisper uses for one transcription.
+    pub threads: usize,
+    /// Language choice.
+    pub language: LanguageMode,
+    /// Segments whose no-speech probability is above this *and* whose tokens are unsure
+    /// (mean log-probability below `logprob_threshold`) are dropped as invented text.
+    pub no_speech_threshold: f32,
+    /// See `no_speech_threshold`.
+    pub logprob_threshold: f32,
+    /// Voice-activity settings.
+    pub vad: VadConfig,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            threads: 2,
+            language: LanguageMode::Fixed(Language::Zh),
+            no_speech_threshold: 0.6,
+            logprob_threshold: -1.0,
+            vad: VadConfig::default(),
+        }
+    }
+}
+
+/// One transcribed stretch of speech.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// Start, in milliseconds from the start of the recording.
+    pub start_ms: u64,
+    /// End, in milliseconds from the start of the recording.
+    pub end_ms: u64,
+    /// The text, trimmed.
+    pub text: String,
+    /// Mean probability of the segment's text tokens (0..=1).
+    pub confidence: f32,
+    /// whisper's probability that the window held no speech.
+    pub no_speech_prob: f32,
+}
+
+/// The result for one channel.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChannelTranscript {
+    /// Language used (`None` when the channel had no speech and whisper was not run).
+    pub language: Option<Language>,
+    /// Segments in time order.
+    pub segments: Vec<Segment>,
+    /// Milliseconds of audio the voice-activity step kept.
+    pub speech_ms: u64,
+    /// Wall-clock milliseconds spent in whisper.
+    pub whisper_ms: u64,
+}
+
+/// Why the engine failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No model file where the configuration says.
+    #[error(
+        "no whisper model at {path}: run scripts/fetch-models.sh (or `suifang model import-ct2 DIR`) \
+         to install one"
+    )]
+    ModelMissing {
+        /// The configured model path.
+        path: PathBuf,
+    },
+    /// whisper.cpp refused the model file.
+    #[error(
+        "{path}: whisper.cpp could not load this model ({source}); is it a ggml whisper file?"
+    )]
+    Load {
+        /// The model file.
+        path: PathBuf,
+        /// whisper-rs' error.
+        #[source]
+        source: WhisperError,
+    },
+    /// Running whisper failed.
+    #[error("whisper failed: {0}")]
+    Whisper(#[from] WhisperError),
+    /// The configuration cannot work.
+    #[error("invalid transcription config: {0}")]
+    Config(String),
+}
+
+/// A loaded whisper model. Cheap to share (`&Engine` across threads); each transcription makes
+/// its own whisper state.
+pub struct Engine {
+    ctx: WhisperContext,
+    cfg: EngineConfig,
+    path: PathBuf,
+}
+
+/// Silence put between joined speech regions, so whisper ends a segment there.
+const JOIN_GAP_MS: u32 = 300;
+
+impl Engine {
+    /// Loads the ggml model at `model` (0.1–0.3 s for base from the page cache).
+    pub fn load(model: &Path, cfg: EngineConfig) -> Result<Engine, EngineError> {
+        if cfg.threads == 0 {
+            return Err(EngineError::Config("threads must be at least 1".into()));
+        }
+        if let LanguageMode::Detect(langs) = &cfg.language {
+            if langs.is_empty() {
+                return Err(EngineError::Config(
+                    "language detection needs at least one language".into(),
+                ));
+            }
+        }
+        if !model.is_file() {
+            return Err(EngineError::ModelMissing {
+                path: model.to_path_buf(),
+            });
+        }
+        // Route whisper.cpp's own logging (very chatty on stderr) into `tracing`.
+        whisper_rs::install_logging_hooks();
+        let ctx = WhisperContext::new_with_params(model, WhisperContextParameters::default())
+            .map_err(|source| EngineError::Load {
+                path: model.to_path_buf(),
+                source,
+            })?;
+        Ok(Engine {
+            ctx,
+            cfg,
+            path: model.to_path_buf(),
+        })
+    }
+
+    /// The model file this engine was loaded from.
+    pub fn model_path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the model knows languages other than English.
+    pub fn multilingual(&self) -> bool {
+        self.ctx.is_multilingual()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Transcribes one channel (16 kHz mono). Silence is skipped: a channel without speech
+    /// returns no segments and never reaches whisper.
+    pub fn transcribe(&self, samples: &[f32]) -> Result<ChannelTranscript, EngineError> {
+        self.transcribe_in(samples, None)
+    }
+
+    /// Like [`transcribe`](Self::transcribe), in `language` if given (e.g. the language detected
+    /// once for the whole recording) instead of the configured choice. English-only models
+    /// always transcribe English.
+    pub fn transcribe_in(
+        &self,
+        samples: &[f32],
+        language: Option<Language>,
+    ) -> Result<ChannelTranscript, EngineError> {
+        let Some(speech) = self.speech(samples) else {
+            return Ok(ChannelTranscript::default());
+        };
+        let started = Instant::now();
+        let mut state = self.ctx.create_state()?;
+        let language = match language {
+            Some(l) if self.multilingual() => l,
+            _ => self.choose_language(&mut state, &speech.audio)?,
+        };
+        let segments = self.run(&mut state, &speech.audio, language, &speech.map)?;
+        Ok(ChannelTranscript {
+            language: Some(language),
+            segments,
+            speech_ms: speech.speech_ms,
+            whisper_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// Milliseconds of speech the voice-activity step finds in `samples` (cheap; no whisper).
+    pub fn speech_ms(&self, samples: &[f32]) -> u64 {
+        let regions = speech_regions(samples, &self.cfg.vad);
+        samples_to_ms(regions.iter().map(|r| r.len()).sum())
+    }
+
+    /// Detects the language of a recording among the configured ones from all its channels
+    /// (`None` without speech or without detection configured): each channel's language
+    /// probabilities, weighted by its amount of speech, are added up. Both sides of a call speak
+    /// one language, and one side's synthetic or accented speech alone misled detection.
+    pub fn detect_language(&self, channels: &[&[f32]]) -> Result<Option<Language>, EngineError> {
+        let allowed = match &self.cfg.language {
+            LanguageMode::Detect(langs) if self.multilingual() => langs.clone(),
+            _ => return Ok(None),
+        };
+        let mut score = vec![0.0f32; allowed.len()];
+        let mut any = false;
+        for samples in channels {
+            let Some(speech) = self.speech(samples) else {
+                continue;
+            };
+            any = true;
+            let mut state = self.ctx.create_state()?;
+            let probs = self.language_probs(&mut state, &speech.audio, &allowed)?;
+            for (s, p) in score.iter_mut().zip(probs) {
+                *s += p * speech.speech_ms as f32;
+            }
+        }
+        if !any {
+            return Ok(None);
+        }
+        Ok(score
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| allowed[i]))
+    }
+
+    /// whisper's probability of each language in `allowed` for `audio`.
+    fn language_probs(
+        &self,
+        state: &mut WhisperState,
+        audio: &[f32],
+        allowed: &[Language],
+    ) -> Result<Vec<f32>, EngineError> {
+        state.pcm_to_mel(audio, self.cfg.threads)?;
+        let (_, probs) = state.lang_detect(0, self.cfg.threads)?;
+        Ok(allowed
+            .iter()
+            .map(|l| {
+                whisper_rs::get_lang_id(l.code())
+                    .and_then(|id| probs.get(id as usize).copied())
+                    .unwrap_or(0.0)
+            })
+            .collect())
+    }
+
+    /// The speech regions of `samples` joined with short pauses, or `None` if there is none.
+    fn speech(&self, samples: &[f32]) -> Option<Speech> {
+        let regions = speech_regions(samples, &self.cfg.vad);
+        if regions.is_empty() {
+            return None;
+        }
+        let total: usize = regions.iter().map(|r| r.len()).sum();
+        let gap = (SAMPLE_RATE * JOIN_GAP_MS / 1000) as usize;
+        let mut audio = Vec::with_capacity(total + gap * regions.len());
+        let mut map = Vec::with_capacity(regions.len());
+        for r in &regions {
+            if !audio.is_empty() {
+                audio.resize(audio.len() + gap, 0.0);
+            }
+            map.push(Piece {
+                joined: audio.len(),
+                recording: r.start,
+                len: r.len(),
+            });
+            audio.extend_from_slice(&samples[r.clone()]);
+        }
+        Some(Speech {
+            audio,
+            map,
+            speech_ms: samples_to_ms(total),
+        })
+    }
+
+    /// The configured language, or the most probable allowed one. English-only models always
+    /// get English.
+    fn choose_language(
+        &self,
+        state: &mut WhisperState,
+        audio: &[f32],
+    ) -> Result<Language, EngineError> {
+        if !self.multilingual() {
+            return Ok(Language::En);
+        }
+        let allowed = match &self.cfg.language {
+            LanguageMode::Fixed(l) => return Ok(*l),
+            LanguageMode::Detect(langs) if langs.len() == 1 => return Ok(langs[0]),
+            LanguageMode::Detect(langs) => langs,
+        };
+        let probs = self.language_probs(state, audio, allowed)?;
+        let best = allowed
+            .iter()
+            .zip(probs)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(l, _)| *l)
+            .unwrap_or(Language::Zh);
+        tracing::debug!(
+            language = best.code(),
+            "detected language among allowed ones"
+        );
+        Ok(best)
+    }
+
+    /// Runs whisper on the joined `audio` and keeps the segments that hold real speech, split
+    /// where they cross from one speech region to the next and timed in recording time.
+    fn run(
+        &self,
+        state: &mut WhisperState,
+        audio: &[f32],
+        language: Language,
+        map: &[Piece],
+    ) -> Result<Vec<Segment>, EngineError> {
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_n_threads(self.cfg.threads as i32);
+        params.set_language(Some(language.code()));
+        if let Some(prompt) = language.initial_prompt() {
+            params.set_initial_prompt(prompt);
+        }
+        params.set_print_special(false);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_timestamps(false);
+        params.set_suppress_blank(true);
+        // Per-token times let a segment that spans two regions be split between them.
+        params.set_token_timestamps(true);
+        params.set_no_speech_thold(self.cfg.no_speech_threshold);
+        state.full(params, audio)?;
+
+        let eot = self.ctx.token_eot();
+        let mut out: Vec<Segment> = Vec::new();
+        for seg in state.as_iter() {
+            let no_speech_prob = seg.no_speech_probability();
+            let tokens: Vec<Tok> = (0..seg.n_tokens())
+                .filter_map(|i| seg.get_token(i))
+                .filter(|t| t.token_id() < eot)
+                .map(|t| {
+                    let d = t.token_data();
+                    Tok {
+                        bytes: t.to_bytes().unwrap_or_default().to_vec(),
+                        p: d.p,
+                        // centiseconds → samples of the joined buffer
+                        t0: cs_to_samples(d.t0.max(seg.start_timestamp())),
+                        t1: cs_to_samples(d.t1.min(seg.end_timestamp()).max(d.t0)),
+                    }
+                })
+                .collect();
+            for group in split_by_region(&tokens, map) {
+                let text = String::from_utf8_lossy(&group.bytes).trim().to_string();
+                let mean_logprob = mean(
+                    &group
+                        .probs
+                        .iter()
+                        .map(|p| p.max(1e-10).ln())
+                        .collect::<Vec<_>>(),
+                );
+                if is_non_speech(&text)
+                    || (no_speech_prob > self.cfg.no_speech_threshold
+                        && mean_logprob < self.cfg.logprob_threshold)
+                {
+                    tracing::debug!(%text, no_speech_prob, mean_logprob, "dropped non-speech segment");
+                    continue;
+                }
+                // Punctuation alone (whisper often times a final "?" after the pause) belongs
+                // to the words before it.
+                if !text.chars().any(char::is_alphanumeric) {
+                    if let Some(prev) = out.last_mut() {
+                        prev.text.push_str(&text);
+                    }
+                    continue;
+                }
+                out.push(Segment {
+                    start_ms: samples_to_ms(group.start),
+                    end_ms: samples_to_ms(group.end),
+                    text,
+                    confidence: mean(&group.probs),
+                    no_speech_prob,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A channel's speech regions joined into one buffer, with the way back to recording time.
+struct Speech {
+    audio: Vec<f32>,
+    map: Vec<Piece>,
+    speech_ms: u64,
+}
+
+/// Where a speech region sits in the joined buffer and in the recording (in samples).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Piece {
+    joined: usize,
+    recording: usize,
+    len: usize,
+}
+
+/// A text token of a whisper segment, timed in joined-buffer samples.
+#[derive(Debug, Clone, PartialEq)]
+struct Tok {
+    bytes: Vec<u8>,
+    p: f32,
+    t0: usize,
+    t1: usize,
+}
+
+/// Consecutive tokens of one region, timed in recording samples.
+#[derive(Debug, Clone, PartialEq)]
+struct Group {
+    bytes: Vec<u8>,
+    probs: Vec<f32>,
+    start: usize,
+    end: usize,
+}
+
+fn cs_to_samples(cs: i64) -> usize {
+    (cs.max(0) as u64 * u64::from(SAMPLE_RATE) / 100) as usize
+}
+
+/// The region a joined-buffer position belongs to: the one containing it, else (in a gap) the
+/// next one, else the last.
+fn region_of(at: usize, map: &[Piece]) -> usize {
+    map.iter()
+        .position(|p| at < p.joined + p.len)
+        .unwrap_or(map.len().saturating_sub(1))
+}
+
+/// Groups tokens by the region their middle falls in and maps their times to the recording,
+/// clamped to the region (whisper's token times are approximate). Text bytes are joined before
+/// decoding because a CJK character can span tokens.
+fn split_by_region(tokens: &[Tok], map: &[Piece]) -> Vec<Group> {
+    let mut groups: Vec<(usize, Group)> = Vec::new();
+    for t in tokens {
+        let r = region_of((t.t0 + t.t1) / 2, map);
+        let piece = map[r];
+        let to_rec = |at: usize| piece.recording + at.saturating_sub(piece.joined).min(piece.len);
+        let (start, end) = (to_rec(t.t0), to_rec(t.t1));
+        match groups.last_mut() {
+            Some((gr, g)) if *gr == r => {
+                g.bytes.extend_from_slice(&t.bytes);
+                g.probs.push(t.p);
+                g.end = g.end.max(end);
+            }
+            _ => groups.push((
+                r,
+                Group {
+                    bytes: t.bytes.clone(),
+                    probs: vec![t.p],
+                    start,
+                    end: end.max(start),
+                },
+            )),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+fn samples_to_ms(n: usize) -> u64 {
+    n as u64 * 1000 / u64::from(SAMPLE_RATE)
+}
+
+fn mean(v: &[f32]) -> f32 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f32>() / v.len() as f32
+    }
+}
+
+/// Empty text or whisper's markers for non-speech (`[BLANK_AUDIO]`, `(music)`, `[音乐]`).
+fn is_non_speech(text: &str) -> bool {
+    let t = text.trim();
+    t.is_empty()
+        || (t.starts_with('[') && t.ends_with(']'))
+        || (t.starts_with('(') && t.ends_with(')'))
+        || (t.starts_with('（') && t.ends_with('）'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_are_not_speech() {
+        for t in ["", "  ", "[BLANK_AUDIO]", "(music)", "（音乐）"] {
+            assert!(is_non_speech(t), "{t:?}");
+        }
+        for t in ["I have chest pain.", "我最近血压很高"] {
+            assert!(!is_non_speech(t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_split_at_region_boundaries_and_mapped_to_recording_time() {
+        // Two regions: recording 1.0–3.0 s and 10.0–11.0 s, joined at 0–2 s and 2.3–3.3 s.
+        let sr = SAMPLE_RATE as usize;
+        let map = [
+            Piece {
+                joined: 0,
+                recording: sr,
+                len: 2 * sr,
+            },
+            Piece {
+                joined: 2 * sr + sr * 3 / 10,
+                recording: 10 * sr,
+                len: sr,
+            },
+        ];
+        let tok = |s: &str, t0: f32, t1: f32| Tok {
+            bytes: s.as_bytes().to_vec(),
+            p: 0.5,
+            t0: (t0 * sr as f32) as usize,
+            t1: (t1 * sr as f32) as usize,
+        };
+        // "我" split over two tokens must survive the join.
+        let wo = "我".as_bytes();
+        let tokens = vec![
+            tok(" Hello", 0.1, 0.5),
+            tok(" there", 0.5, 1.9),
+            Tok {
+                bytes: wo[..1].to_vec(),
+                p: 0.9,
+                t0: 2 * sr + sr / 2,
+                t1: 2 * sr + sr * 6 / 10,
+            },
+            Tok {
+                bytes: wo[1..].to_vec(),
+                p: 0.7,
+                t0: 2 * sr + sr * 6 / 10,
+                t1: 3 * sr,
+            },
+            tok("很好", 3.0, 3.6),
+        ];
+        let g = split_by_region(&tokens, &map);
+        assert_eq!(g.len(), 2);
+        assert_eq!(String::from_utf8_lossy(&g[0].bytes), " Hello there");
+        assert_eq!((g[0].start, g[0].end), (sr + sr / 10, sr + sr * 19 / 10));
+        assert_eq!(String::from_utf8_lossy(&g[1].bytes), "我很好");
+        // Times past the region's end are clamped to it.
+        assert_eq!(g[1].end, 11 * sr);
+        assert!(g[1].start >= 10 * sr);
+        assert_eq!(g[1].probs, vec![0.9, 0.7, 0.5]);
+    }
+
+    #[test]
+    fn languages_parse_and_config_is_checked() {
+        assert_eq!("ZH".parse::<Language>(), Ok(Language::Zh));
+        assert_eq!("en".parse::<Language>(), Ok(Language::En));
+        assert!("fr".parse::<Language>().is_err());
+        let missing = Engine::load(Path::new("/nonexistent/ggml.bin"), EngineConfig::default());
+        assert!(matches!(missing, Err(EngineError::ModelMissing { .. })));
+        let cfg = EngineConfig {
+            threads: 0,
+            ..Default::default()
+        };
+        assert!(matches!(
+            Engine::load(Path::new("x"), cfg),
+            Err(EngineError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_model_fails_to_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ggml-bad.bin");
+        std::fs::write(&p, b"this is not a ggml model").unwrap();
+        let e = Engine::load(&p, EngineConfig::default()).err();
+        assert!(matches!(e, Some(EngineError::Load { .. })), "{e:?}");
+    }
+}

@@ -1,0 +1,142 @@
+//! Transcription workers: OS threads that own the CPU-heavy whisper work, fed by async callers.
+//!
+//! whisper saturates every core it is given for seconds at a time, so it must never run on a
+//! tokio worker (it would stall signalling and media) and should yield to the call path: each
+//! worker thread lowers its own scheduling priority (`nice`). The queue is bounded, so a burst
+//! of finished calls waits in the caller (the durable job table), not in memory.
+//!
+//! Size the pool so that `workers × threads` does not exceed the cores left to transcription:
+//! ggml's threads spin while waiting for each other, and on an oversubscribed machine a
+//! transcription measured here slowed from RTF 0.07 to 0.7–0.9.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::engine::Engine;
+use super::transcript::{transcribe_file, TranscribeError, Transcript};
+
+/// Pool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// Worker threads, each running one transcription at a time.
+    pub workers: usize,
+    /// Jobs that may wait for a free worker before `transcribe` itself waits.
+    pub queue: usize,
+    /// Niceness added to each worker thread (Linux; 0 keeps the default priority).
+    pub nice: i32,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            workers: 1,
+            queue: 16,
+            nice: 10,
+        }
+    }
+}
+
+struct Job {
+    path: PathBuf,
+    reply: oneshot::Sender<Result<Transcript, TranscribeError>>,
+}
+
+/// A running pool of transcription threads sharing one loaded model.
+pub struct Transcriber {
+    tx: Option<mpsc::Sender<Job>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Transcriber {
+    /// Starts `cfg.workers` threads (at least one) that transcribe with `engine`.
+    pub fn spawn(engine: Arc<Engine>, cfg: &WorkerConfig) -> std::io::Result<Transcriber> {
+        let (tx, rx) = mpsc::channel::<Job>(cfg.queue.max(1));
+        let rx = Arc::new(Mutex::new(rx));
+        let mut threads = Vec::new();
+        for i in 0..cfg.workers.max(1) {
+            let (engine, rx, nice) = (engine.clone(), rx.clone(), cfg.nice);
+            let handle = std::thread::Builder::new()
+                .name(format!("whisper-{i}"))
+                .spawn(move || worker_loop(&engine, &rx, nice))?;
+            threads.push(handle);
+        }
+        Ok(Transcriber {
+            tx: Some(tx),
+            threads,
+        })
+    }
+
+    /// Transcribes the recording at `path` on a worker thread. Waits (asynchronously) for room in
+    /// the queue, then for the result. A bad file fails only its own job.
+    pub async fn transcribe(&self, path: PathBuf) -> Result<Transcript, TranscribeError> {
+        let tx = self.tx.as_ref().ok_or(TranscribeError::WorkersGone)?;
+        let (reply, result) = oneshot::channel();
+        tx.send(Job { path, reply })
+            .await
+            .map_err(|_| TranscribeError::WorkersGone)?;
+        result.await.map_err(|_| TranscribeError::WorkersGone)?
+    }
+
+    /// Stops taking jobs, lets the workers finish the queued ones, and joins them. Blocking:
+    /// call it from `spawn_blocking` in async code.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.tx = None;
+        for t in self.threads.drain(..) {
+            if t.join().is_err() {
+                tracing::error!("a transcription worker panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Transcriber {
+    fn drop(&mut self) {
+        // Closing the queue ends the workers after their current job; not joined here so that
+        // dropping in async code never blocks a runtime thread.
+        self.tx = None;
+    }
+}
+
+fn worker_loop(engine: &Engine, rx: &Mutex<mpsc::Receiver<Job>>, nice: i32) {
+    lower_priority(nice);
+    loop {
+        let job = {
+            // A poisoned lock only means another worker panicked while waiting; the queue
+            // itself is intact.
+            let mut rx = rx.lock().unwrap_or_else(|e| e.into_inner());
+            rx.blocking_recv()
+        };
+        let Some(job) = job else { return };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            transcribe_file(engine, &job.path)
+        }))
+        .unwrap_or_else(|_| Err(TranscribeError::Panicked(job.path.clone())));
+        if let Err(e) = &result {
+            tracing::warn!(path = %job.path.display(), error = %e, "transcription failed");
+        }
+        // The caller may have given up waiting; the result is then simply dropped.
+        let _ = job.reply.send(result);
+    }
+}
+
+/// Lowers the calling thread's priority (Linux threads have their own nice value).
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    if nice != 0 {
+        // SAFETY: setpriority/gettid take plain integers and only affect this thread.
+        let rc =
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
+        if rc != 0 {
+            tracing::warn!(nice, "could not lower the transcription thread's priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+}
