@@ -44,6 +44,8 @@ pub struct Config {
     pub retry: RetryPolicy,
     pub auth: AuthConfig,
     pub clock: ClockConfig,
+    /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
+    pub webrtc: crate::webrtc::WebRtcConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +115,7 @@ impl Default for Config {
             retry: RetryPolicy::default(),
             auth: AuthConfig::default(),
             clock: ClockConfig::default(),
+            webrtc: crate::webrtc::WebRtcConfig::default(),
         }
     }
 }
@@ -244,6 +247,7 @@ impl Config {
         positive("queue.lease_minutes", self.queue.lease_minutes)?;
         positive("http.session_hours", self.http.session_hours)?;
         positive("auth.login_window_minutes", self.auth.login_window_minutes)?;
+        self.webrtc.validate()?;
         self.retry
             .validate()
             .map_err(|message| ConfigError::Invalid {

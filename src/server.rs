@@ -31,6 +31,9 @@ pub enum ServerError {
 /// Everything the server needs, opened and checked before it listens.
 pub struct Prepared {
     pub state: AppState,
+    /// Agent line registry; `serve` runs it and closes every line when shutdown starts.
+    lines: crate::webrtc::LineRegistry,
+    lines_stop: watch::Sender<bool>,
 }
 
 pub fn prepare(config: Config) -> Result<Prepared, ServerError> {
@@ -44,8 +47,14 @@ pub fn prepare(config: Config) -> Result<Prepared, ServerError> {
     let store = Store::open(&config.database_path(), clock.now().timestamp())?;
     let pathways = PathwayCatalog::load_dir(&config.prompts_dir.join("pathways"))?;
     tracing::info!(pathways = pathways.pathways.len(), database = %config.database_path().display(), "storage ready");
-    let state = AppState::new(store, Arc::new(config), clock, pathways)?;
-    Ok(Prepared { state })
+    let (lines_stop, lines_rx) = watch::channel(false);
+    let (lines, registry) = crate::webrtc::Lines::new(config.webrtc.clone(), lines_rx);
+    let state = AppState::new(store, Arc::new(config), clock, pathways, lines)?;
+    Ok(Prepared {
+        state,
+        lines: registry,
+        lines_stop,
+    })
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
@@ -97,6 +106,14 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let state = prepared.state;
+    let lines = tokio::spawn(prepared.lines.run());
+    let lines_stop = prepared.lines_stop;
+    // Close agent lines (and their sockets) as soon as shutdown starts, so open WebSockets
+    // do not hold the graceful shutdown open.
+    let shutdown = async move {
+        shutdown.await;
+        let _ = lines_stop.send(true);
+    };
     let addr = state.config.http.addr;
     let listener = TcpListener::bind(addr)
         .await
@@ -112,6 +129,7 @@ pub async fn serve(
         .await?;
     let _ = stop_tx.send(true);
     let _ = rebuilder.await;
+    let _ = lines.await;
     tracing::info!("suifang stopped");
     Ok(())
 }

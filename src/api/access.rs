@@ -174,6 +174,12 @@ pub const ROUTES: &[RouteSpec] = &[
         ADMIN,
         "Verify the audit hash chain",
     ),
+    route(
+        "GET",
+        "/api/v1/agent/ws",
+        CALLERS,
+        "Agent line signaling (WebSocket: offer/answer/candidates, line check)",
+    ),
 ];
 
 pub fn find(method: &Method, path: &str) -> Option<&'static RouteSpec> {

@@ -31,6 +31,8 @@ pub struct AppState {
     pub calendar: Arc<Calendar>,
     pub locale: Locale,
     pub login_limiter: Arc<Mutex<LoginLimiter>>,
+    /// Agent lines (WebRTC); the SIP bridge attaches calls through it.
+    pub lines: crate::webrtc::Lines,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
         config: Arc<Config>,
         clock: Clock,
         pathways: PathwayCatalog,
+        lines: crate::webrtc::Lines,
     ) -> Result<AppState, crate::config::ConfigError> {
         let tz = config.time_zone()?;
         let locale = Locale {
@@ -62,6 +65,7 @@ impl AppState {
             calendar: Arc::new(calendar),
             locale,
             login_limiter: Arc::new(Mutex::new(limiter)),
+            lines,
         })
     }
 
@@ -113,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/departments", get(admin::departments))
         .route("/api/v1/audit", get(admin::audit_recent))
         .route("/api/v1/audit/verify", get(admin::audit_verify))
+        .route("/api/v1/agent/ws", get(crate::webrtc::ws::agent_ws))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::authorize,
