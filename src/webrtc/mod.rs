@@ -22,6 +22,7 @@ mod g711;
 mod line;
 pub mod line_check;
 mod peer;
+pub mod probe;
 mod registry;
 pub mod signaling;
 pub mod ws;

@@ -150,7 +150,7 @@ fn g711_codec(mime: &str, payload_type: u8) -> RTCRtpCodecParameters {
 
 /// Only G.711 (PCMU first) and telephone-event: the answer then picks G.711 from Chromium's
 /// offer even though Opus comes first there, so audio passes to the trunk without transcoding.
-fn media_engine() -> Result<MediaEngine, LineError> {
+pub(crate) fn media_engine() -> Result<MediaEngine, LineError> {
     use rtc::peer_connection::configuration::media_engine::{
         MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
     };
@@ -161,6 +161,30 @@ fn media_engine() -> Result<MediaEngine, LineError> {
     dtmf.rtp_codec.sdp_fmtp_line = "0-16".into();
     engine.register_codec(dtmf, RtpCodecKind::Audio)?;
     Ok(engine)
+}
+
+/// The line's outgoing audio track: one PCMU encoding with our own SSRC (RTP is written by
+/// the line task, which owns sequence numbers and timestamps).
+pub(crate) fn pcmu_track(name: &str, ssrc: u32) -> TrackLocalStaticRTP {
+    TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        format!("suifang-{name}"),
+        format!("line-{name}"),
+        "agent line".into(),
+        RtpCodecKind::Audio,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            active: true,
+            codec: g711_codec(
+                rtc::peer_connection::configuration::media_engine::MIME_TYPE_PCMU,
+                PT_PCMU,
+            )
+            .rtp_codec,
+            ..Default::default()
+        }],
+    ))
 }
 
 /// A live browser connection with the track the line sends on.
@@ -237,25 +261,7 @@ async fn negotiate(
         .await
         .map_err(|e| LineError::BadOffer(e.to_string()))?;
     let ssrc = rand::random::<u32>();
-    let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-        format!("suifang-{agent}"),
-        format!("line-{agent}"),
-        "agent line".into(),
-        RtpCodecKind::Audio,
-        vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters {
-                ssrc: Some(ssrc),
-                ..Default::default()
-            },
-            active: true,
-            codec: g711_codec(
-                rtc::peer_connection::configuration::media_engine::MIME_TYPE_PCMU,
-                PT_PCMU,
-            )
-            .rtp_codec,
-            ..Default::default()
-        }],
-    )));
+    let track = Arc::new(pcmu_track(agent, ssrc));
     let sender = pc
         .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
         .await?;
