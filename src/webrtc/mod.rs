@@ -15,6 +15,7 @@
 //!                              registry::LineRegistry ────┘ (starts/finds line tasks)
 //! ```
 
+pub mod bench;
 pub mod config;
 pub mod error;
 pub mod frame;
