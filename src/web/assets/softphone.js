@@ -22,6 +22,7 @@
     lineChecks: [],          // {path, rms}
     lineCheck: 'idle',       // idle | recording | playing | done | failed
     errors: [],              // {code, message}
+    replaced: false,         // another window took the line over
   };
 
   let ws = null;
@@ -168,6 +169,12 @@
       state.connectionState = pc.connectionState;
       log('peer', pc.connectionState);
       render();
+      // a network change broke ICE while the socket survived: negotiate a fresh connection
+      // (the server replaces the old one; an attached call stays attached)
+      if (pc.connectionState === 'failed' && ws && ws.readyState === WebSocket.OPEN) {
+        log('line failed; reconnecting');
+        startPeer(iceServers).catch((err) => log('reconnect failed:', err.message));
+      }
     };
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
