@@ -139,8 +139,9 @@ fn envelope_correlation_tells_same_from_other_speech() {
     assert!(looped_correlation(&nurse, &other[..150]) < 0.5);
 }
 
-#[test]
-fn browser_line_check_records_plays_back_and_survives_a_reload() {
+/// One browser run against a fresh server; returns after all assertions. `query` is added
+/// to the softphone's URL, `codec` is the mime type the browser must end up receiving.
+fn browser_line_check(query: &str, codec: &str) {
     require_browser_tools();
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path(), "demo", &[]);
@@ -150,6 +151,7 @@ fn browser_line_check_records_plays_back_and_survives_a_reload() {
         .arg(&server.base)
         .arg(&mic)
         .args(["nurse", "nurse-demo-1", &SECONDS.to_string()])
+        .env("SOFTPHONE_QUERY", query)
         .current_dir(repo_root());
     let (ok, stdout, stderr) = run_bounded(&mut node, Duration::from_secs(120));
     let report: serde_json::Value = stdout
@@ -167,6 +169,7 @@ fn browser_line_check_records_plays_back_and_survives_a_reload() {
     let first = &report["first"];
     assert_eq!(first["connectionState"], "connected", "{first}");
     assert_eq!(first["errors"], serde_json::json!([]), "{first}");
+    assert_eq!(first["codec"], codec, "negotiated codec: {first}");
 
     // (a) the recording holds the microphone's speech
     let check = &first["lineChecks"][0];
@@ -184,7 +187,7 @@ fn browser_line_check_records_plays_back_and_survives_a_reload() {
     let same = looped_correlation(&envelope(&mic), &recording);
     let other = looped_correlation(&envelope(&fixture("other_en_8k.wav")), &recording);
     eprintln!(
-        "line check: rms={} corr(same)={same:.3} corr(other)={other:.3}",
+        "{codec} line check: rms={} corr(same)={same:.3} corr(other)={other:.3}",
         check["rms"]
     );
     assert!(
@@ -197,7 +200,7 @@ fn browser_line_check_records_plays_back_and_survives_a_reload() {
     // (b) the browser heard the playback on its unmuted element
     let packets = first["packetsReceived"].as_u64().unwrap_or(0);
     let level = first["maxAudioLevel"].as_f64().unwrap_or(0.0);
-    eprintln!("browser: packetsReceived={packets} maxAudioLevel={level:.3}");
+    eprintln!("{codec} browser: packetsReceived={packets} maxAudioLevel={level:.3}");
     assert!(packets >= u64::from(SECONDS) * 40, "{first}");
     assert!(level > 0.01, "no audible playback: {first}");
 
@@ -206,7 +209,20 @@ fn browser_line_check_records_plays_back_and_survives_a_reload() {
     assert_eq!(again["connectionState"], "connected", "{again}");
     assert_eq!(again["lineState"], "connected", "{again}");
     eprintln!(
-        "connect {} ms, reconnect after reload {} ms",
+        "{codec}: connect {} ms, reconnect after reload {} ms",
         report["connect_ms"], report["reconnect_ms"]
     );
+}
+
+/// Chromium offers Opus first; the line answers G.711 (PCMU), so audio can pass to a SIP
+/// trunk untouched.
+#[test]
+fn browser_line_check_over_pcmu_records_plays_back_and_survives_a_reload() {
+    browser_line_check("", "audio/PCMU");
+}
+
+/// A browser that will only send Opus: the line decodes and re-encodes it.
+#[test]
+fn browser_line_check_over_opus() {
+    browser_line_check("codec=opus", "audio/opus");
 }

@@ -17,8 +17,8 @@ use webrtc::peer_connection::RTCIceCandidateInit;
 
 use super::error::LineError;
 use super::frame::{
-    next_paced, AudioFrame, FrameRing, LineMedia, FRAME_DURATION, FRAME_SAMPLES,
-    MAX_TO_AGENT_BACKLOG, MEDIA_CHANNEL_FRAMES,
+    next_paced, AudioFrame, FrameRing, LineMedia, FRAME_DURATION, MAX_TO_AGENT_BACKLOG,
+    MEDIA_CHANNEL_FRAMES,
 };
 use super::peer::{self, Peer, PeerEvent, PeerSettings};
 use super::signaling::{LineState, ServerMessage};
@@ -111,14 +111,16 @@ impl RtpClock {
 
     /// Header fields of the next packet; after a pause the timestamp jumps by the pause and the
     /// marker bit is set (RFC 3551 §4.1: first packet of a talkspurt).
-    fn next(&mut self, now: Instant) -> (u16, u32, bool) {
+    /// `per_frame` and `per_ms` are the codec's RTP clock ticks (160/8 for G.711, 960/48
+    /// for Opus).
+    fn next(&mut self, now: Instant, per_frame: u32, per_ms: u32) -> (u16, u32, bool) {
         let marker = match self.last_sent {
             Some(last) if now.duration_since(last) < FRAME_DURATION * 3 => {
-                self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+                self.timestamp = self.timestamp.wrapping_add(per_frame);
                 false
             }
             Some(last) => {
-                let samples = now.duration_since(last).as_millis() as u64 * 8;
+                let samples = now.duration_since(last).as_millis() as u64 * u64::from(per_ms);
                 self.timestamp = self.timestamp.wrapping_add(samples as u32);
                 true
             }
@@ -361,8 +363,19 @@ impl Line {
             Ok(frame) => frame.unwrap_or(AudioFrame::SILENCE),
             Err(_) => AudioFrame::SILENCE, // producer gone: the consumer may still listen
         };
-        let Some(peer) = &self.peer else { return };
-        let (sequence_number, timestamp, marker) = self.rtp.next(Instant::now());
+        let Some(peer) = &mut self.peer else { return };
+        let payload = match peer.codec.encode(&frame) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot encode for the browser");
+                return;
+            }
+        };
+        let (sequence_number, timestamp, marker) = self.rtp.next(
+            Instant::now(),
+            peer.codec.ticks_per_frame(),
+            peer.codec.ticks_per_ms(),
+        );
         let packet = rtp::Packet {
             header: rtp::Header {
                 version: 2,
@@ -373,7 +386,7 @@ impl Line {
                 ssrc: peer.ssrc,
                 ..Default::default()
             },
-            payload: Bytes::from(peer.codec.encode(&frame)),
+            payload: Bytes::from(payload),
         };
         match tokio::time::timeout(Duration::from_millis(100), peer.track.write_rtp(packet)).await {
             Ok(Ok(())) => {}
@@ -408,14 +421,14 @@ mod tests {
     fn rtp_clock_is_continuous_then_marks_a_resumption() {
         let mut clock = RtpClock::new();
         let t0 = Instant::now();
-        let (s0, ts0, m0) = clock.next(t0);
+        let (s0, ts0, m0) = clock.next(t0, 160, 8);
         assert!(m0);
-        let (s1, ts1, m1) = clock.next(t0 + FRAME_DURATION);
+        let (s1, ts1, m1) = clock.next(t0 + FRAME_DURATION, 160, 8);
         assert_eq!(
             (s1, ts1, m1),
             (s0.wrapping_add(1), ts0.wrapping_add(160), false)
         );
-        let (_, ts2, m2) = clock.next(t0 + FRAME_DURATION + Duration::from_secs(1));
+        let (_, ts2, m2) = clock.next(t0 + FRAME_DURATION + Duration::from_secs(1), 160, 8);
         assert!(m2);
         assert_eq!(ts2, ts1.wrapping_add(8000));
     }

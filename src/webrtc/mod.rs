@@ -16,6 +16,7 @@
 //! ```
 
 pub mod bench;
+mod codec;
 pub mod config;
 pub mod error;
 pub mod frame;
@@ -25,6 +26,7 @@ pub mod line_check;
 mod peer;
 pub mod probe;
 mod registry;
+mod resample;
 pub mod signaling;
 pub mod ws;
 

@@ -3,9 +3,13 @@
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU32, Ordering};
+
 use std::sync::Arc;
 
 use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
+};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RtpCodecKind,
@@ -21,40 +25,17 @@ use webrtc::peer_connection::{
     SettingEngineBuilder,
 };
 
+use super::codec::{OpusDecoder, SendCodec, G711, PT_OPUS, PT_PCMA, PT_PCMU};
 use super::config::WebRtcConfig;
 use super::error::LineError;
 use super::frame::{AudioFrame, Framer};
 use super::g711;
 use super::signaling::LineState;
 
-/// RTP payload types of G.711 (RFC 3551 §6, static).
-pub(crate) const PT_PCMU: u8 = 0;
-pub(crate) const PT_PCMA: u8 = 8;
 /// Frames in flight from a track reader to its line task (200 ms).
 const READER_FRAMES: usize = 10;
-
-/// The G.711 flavour negotiated for what the line sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum G711 {
-    Pcmu,
-    Pcma,
-}
-
-impl G711 {
-    pub(crate) fn payload_type(self) -> u8 {
-        match self {
-            G711::Pcmu => PT_PCMU,
-            G711::Pcma => PT_PCMA,
-        }
-    }
-
-    pub(crate) fn encode(self, frame: &AudioFrame) -> Vec<u8> {
-        match self {
-            G711::Pcmu => frame.0.iter().map(|&s| g711::ulaw_encode(s)).collect(),
-            G711::Pcma => frame.0.iter().map(|&s| g711::alaw_encode(s)).collect(),
-        }
-    }
-}
+/// `opus_pt` value while Opus is not negotiated.
+const NO_PT: u32 = u32::MAX;
 
 /// What a peer connection reports to its line task. `generation` tells events of a replaced
 /// connection from those of the current one.
@@ -148,24 +129,49 @@ fn g711_codec(mime: &str, payload_type: u8) -> RTCRtpCodecParameters {
     }
 }
 
-/// Only G.711 (PCMU first) and telephone-event: the answer then picks G.711 from Chromium's
-/// offer even though Opus comes first there, so audio passes to the trunk without transcoding.
+/// G.711 (PCMU first), Opus and telephone-event. The answer prefers G.711 even though
+/// Chromium's offer lists Opus first (see [`negotiate`]), so audio passes to the trunk
+/// without transcoding; Opus is used only when the browser offers no G.711.
 pub(crate) fn media_engine() -> Result<MediaEngine, LineError> {
-    use rtc::peer_connection::configuration::media_engine::{
-        MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
-    };
     let mut engine = MediaEngine::default();
     engine.register_codec(g711_codec(MIME_TYPE_PCMU, PT_PCMU), RtpCodecKind::Audio)?;
     engine.register_codec(g711_codec(MIME_TYPE_PCMA, PT_PCMA), RtpCodecKind::Audio)?;
+    engine.register_codec(opus_codec(), RtpCodecKind::Audio)?;
     let mut dtmf = g711_codec(MIME_TYPE_TELEPHONE_EVENT, 101);
     dtmf.rtp_codec.sdp_fmtp_line = "0-16".into();
     engine.register_codec(dtmf, RtpCodecKind::Audio)?;
     Ok(engine)
 }
 
+fn opus_codec() -> RTCRtpCodecParameters {
+    let mut opus = g711_codec(MIME_TYPE_OPUS, PT_OPUS);
+    opus.rtp_codec.clock_rate = 48000;
+    opus.rtp_codec.channels = 2;
+    opus.rtp_codec.sdp_fmtp_line = "minptime=10;useinbandfec=1".into();
+    opus
+}
+
+/// Whether the SDP offers `encoding` (e.g. `PCMU/8000`) in an `a=rtpmap` line.
+fn offers(sdp: &str, encoding: &str) -> bool {
+    sdp.lines()
+        .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+        .filter_map(|l| l.split_once(' '))
+        .any(|(_, enc)| {
+            enc.trim()
+                .to_ascii_lowercase()
+                .starts_with(&encoding.to_ascii_lowercase())
+        })
+}
+
 /// The line's outgoing audio track: one PCMU encoding with our own SSRC (RTP is written by
 /// the line task, which owns sequence numbers and timestamps).
 pub(crate) fn pcmu_track(name: &str, ssrc: u32) -> TrackLocalStaticRTP {
+    audio_track(name, ssrc, g711_codec(MIME_TYPE_PCMU, PT_PCMU))
+}
+
+/// An outgoing track whose one encoding uses `codec` (it must be one the offer allows, or
+/// the transceiver refuses the track).
+fn audio_track(name: &str, ssrc: u32, codec: RTCRtpCodecParameters) -> TrackLocalStaticRTP {
     TrackLocalStaticRTP::new(MediaStreamTrack::new(
         format!("suifang-{name}"),
         format!("line-{name}"),
@@ -177,11 +183,7 @@ pub(crate) fn pcmu_track(name: &str, ssrc: u32) -> TrackLocalStaticRTP {
                 ..Default::default()
             },
             active: true,
-            codec: g711_codec(
-                rtc::peer_connection::configuration::media_engine::MIME_TYPE_PCMU,
-                PT_PCMU,
-            )
-            .rtp_codec,
+            codec: codec.rtp_codec,
             ..Default::default()
         }],
     ))
@@ -192,7 +194,7 @@ pub(crate) struct Peer {
     pub(crate) pc: Arc<dyn PeerConnection>,
     pub(crate) track: Arc<TrackLocalStaticRTP>,
     pub(crate) ssrc: u32,
-    pub(crate) codec: G711,
+    pub(crate) codec: SendCodec,
     pub(crate) state: LineState,
 }
 
@@ -221,7 +223,12 @@ pub(crate) async fn answer(
     let configuration = RTCConfigurationBuilder::new()
         .with_rtcp_mux_policy(RTCRtcpMuxPolicy::Require)
         .build();
-    let handler = Arc::new(Handler { generation, events });
+    let opus_pt = Arc::new(AtomicU32::new(NO_PT));
+    let handler = Arc::new(Handler {
+        generation,
+        events,
+        opus_pt: Arc::clone(&opus_pt),
+    });
     let pc = PeerConnectionBuilder::new()
         .with_configuration(configuration)
         .with_media_engine(engine)
@@ -232,7 +239,7 @@ pub(crate) async fn answer(
         .build()
         .await?;
     let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-    match negotiate(&pc, agent, offer).await {
+    match negotiate(&pc, agent, offer, &opus_pt).await {
         Ok((track, ssrc, codec, sdp)) => Ok((
             Peer {
                 pc,
@@ -256,30 +263,51 @@ async fn negotiate(
     pc: &Arc<dyn PeerConnection>,
     agent: &str,
     offer: webrtc::peer_connection::RTCSessionDescription,
-) -> Result<(Arc<TrackLocalStaticRTP>, u32, G711, String), LineError> {
+    opus_pt: &AtomicU32,
+) -> Result<(Arc<TrackLocalStaticRTP>, u32, SendCodec, String), LineError> {
+    let offered = offer.sdp.clone();
     pc.set_remote_description(offer)
         .await
         .map_err(|e| LineError::BadOffer(e.to_string()))?;
     let ssrc = rand::random::<u32>();
-    let track = Arc::new(pcmu_track(agent, ssrc));
+    let codec = if offers(&offered, "PCMU/8000") {
+        g711_codec(MIME_TYPE_PCMU, PT_PCMU)
+    } else if offers(&offered, "PCMA/8000") {
+        g711_codec(MIME_TYPE_PCMA, PT_PCMA)
+    } else if offers(&offered, "opus/48000") {
+        opus_codec()
+    } else {
+        return Err(LineError::NoCommonCodec);
+    };
+    let track = Arc::new(audio_track(agent, ssrc, codec));
     let sender = pc
         .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
         .await?;
+    prefer_g711(pc).await?;
     let answer = pc.create_answer(None).await?;
     pc.set_local_description(answer).await?;
     let params = sender.get_parameters().await?;
-    let codecs: Vec<u8> = params
-        .rtp_parameters
-        .codecs
-        .iter()
-        .map(|c| c.payload_type)
-        .collect();
-    let codec = if codecs.contains(&PT_PCMU) {
-        G711::Pcmu
-    } else if codecs.contains(&PT_PCMA) {
-        G711::Pcma
-    } else {
-        return Err(LineError::NoCommonCodec);
+    let codecs = &params.rtp_parameters.codecs;
+    let has = |mime: &str| {
+        codecs
+            .iter()
+            .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
+            .map(|c| c.payload_type)
+    };
+    if let Some(pt) = has(MIME_TYPE_OPUS) {
+        opus_pt.store(u32::from(pt), Ordering::Relaxed);
+    }
+    // the first codec of the answer is what the browser sends; send the same back
+    let first = codecs
+        .first()
+        .map(|c| c.rtp_codec.mime_type.to_ascii_lowercase());
+    let codec = match first.as_deref() {
+        Some(m) if m == MIME_TYPE_PCMU.to_ascii_lowercase() => SendCodec::G711(G711::Pcmu),
+        Some(m) if m == MIME_TYPE_PCMA.to_ascii_lowercase() => SendCodec::G711(G711::Pcma),
+        Some(m) if m == MIME_TYPE_OPUS.to_ascii_lowercase() => {
+            SendCodec::opus(has(MIME_TYPE_OPUS).unwrap_or(PT_OPUS))?
+        }
+        _ => return Err(LineError::NoCommonCodec),
     };
     let sdp = pc
         .local_description()
@@ -289,10 +317,31 @@ async fn negotiate(
     Ok((track, ssrc, codec, sdp))
 }
 
+/// Orders the answer's codecs G.711 first: Chromium lists Opus first, and an answer follows
+/// the answerer's preferences among what was offered.
+async fn prefer_g711(pc: &Arc<dyn PeerConnection>) -> Result<(), LineError> {
+    let mut dtmf = g711_codec(MIME_TYPE_TELEPHONE_EVENT, 101);
+    dtmf.rtp_codec.sdp_fmtp_line = "0-16".into();
+    let order = vec![
+        g711_codec(MIME_TYPE_PCMU, PT_PCMU),
+        g711_codec(MIME_TYPE_PCMA, PT_PCMA),
+        opus_codec(),
+        dtmf,
+    ];
+    for transceiver in pc.get_transceivers().await {
+        if let Err(e) = transceiver.set_codec_preferences(order.clone()).await {
+            tracing::debug!(error = %e, "codec preferences not applied");
+        }
+    }
+    Ok(())
+}
+
 /// Forwards webrtc's callbacks to the line task; never blocks the webrtc driver.
 struct Handler {
     generation: u64,
     events: mpsc::Sender<PeerEvent>,
+    /// Payload type of Opus once negotiated ([`NO_PT`] before).
+    opus_pt: Arc<AtomicU32>,
 }
 
 impl Handler {
@@ -338,14 +387,22 @@ impl PeerConnectionEventHandler for Handler {
         }
         let events = self.events.clone();
         let generation = self.generation;
-        tokio::spawn(read_track(track, generation, events));
+        let opus_pt = Arc::clone(&self.opus_pt);
+        tokio::spawn(read_track(track, generation, events, opus_pt));
     }
 }
 
 /// Decodes the browser's G.711 RTP into frames for the line task. Ends with the track (the
 /// connection closing ends it, so this needs no shutdown signal of its own).
-async fn read_track(track: Arc<dyn TrackRemote>, generation: u64, events: mpsc::Sender<PeerEvent>) {
+async fn read_track(
+    track: Arc<dyn TrackRemote>,
+    generation: u64,
+    events: mpsc::Sender<PeerEvent>,
+    opus_pt: Arc<AtomicU32>,
+) {
     let mut framer = Framer::default();
+    let mut opus: Option<OpusDecoder> = None;
+    let mut pcm = Vec::with_capacity(960);
     let mut dropped = 0u64;
     while let Some(event) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(packet) = event else {
@@ -363,6 +420,22 @@ async fn read_track(track: Arc<dyn TrackRemote>, generation: u64, events: mpsc::
         match packet.header.payload_type {
             PT_PCMU => framer.push(payload.iter().map(|&b| g711::ulaw_decode(b)), &mut emit),
             PT_PCMA => framer.push(payload.iter().map(|&b| g711::alaw_decode(b)), &mut emit),
+            pt if u32::from(pt) == opus_pt.load(Ordering::Relaxed) => {
+                if opus.is_none() {
+                    match OpusDecoder::new() {
+                        Ok(d) => opus = Some(d),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot decode the browser's Opus");
+                            break;
+                        }
+                    }
+                }
+                if let Some(decoder) = &mut opus {
+                    pcm.clear();
+                    decoder.decode(payload, &mut pcm);
+                    framer.push(pcm.iter().copied(), &mut emit);
+                }
+            }
             _ => {} // telephone-event and comfort noise carry no samples
         }
         if events.is_closed() {

@@ -19,10 +19,11 @@ use webrtc::peer_connection::{
     RTCSessionDescription, Registry, SettingEngineBuilder,
 };
 
+use super::codec::{G711, PT_PCMU};
 use super::error::LineError;
 use super::frame::{AudioFrame, Framer, FRAME_SAMPLES};
 use super::g711;
-use super::peer::{media_engine, pcmu_track, G711, PT_PCMU};
+use super::peer::{media_engine, pcmu_track};
 use super::registry::ClientLink;
 use super::signaling::{LineState, ServerMessage};
 

@@ -3,6 +3,7 @@
 // Drives the softphone page in Debian's headless Chromium with a WAV as the microphone:
 // log in, connect the line, run a line check, reload the page and wait for the line to come
 // back. Prints one JSON object on stdout (the test asserts on it); exits non-zero on failure.
+// SOFTPHONE_QUERY adds to the page's query string (e.g. codec=opus).
 'use strict';
 const { chromium } = require('playwright-core');
 const fs = require('fs');
@@ -43,7 +44,8 @@ setTimeout(() => { console.error(`line_check.js: gave up after ${HARD_LIMIT_MS} 
     page.setDefaultTimeout(20000);
     page.on('console', (m) => console.error('page:', m.text()));
     page.on('pageerror', (e) => console.error('page error:', e.message));
-    await page.goto(`${base}/assets/softphone.html?loopback=1`);
+    const extra = process.env.SOFTPHONE_QUERY ? '&' + process.env.SOFTPHONE_QUERY : '';
+    await page.goto(`${base}/assets/softphone.html?loopback=1${extra}`);
     await page.fill('#username', user);
     await page.fill('#password', password);
     await page.click('#login');

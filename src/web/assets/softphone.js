@@ -7,6 +7,9 @@
   const params = new URLSearchParams(location.search);
   // ?loopback=1 hands over only 127.0.0.1/::1 candidates (tests on a loopback-only machine)
   const loopbackOnly = params.get('loopback') === '1';
+  // ?codec=opus (or PCMU/PCMA) restricts what the browser offers, to exercise the server's
+  // Opus path; by default the server picks G.711
+  const wantCodec = params.get('codec');
   const WANT_LINE = 'suifang.lineWanted';
 
   const state = {
@@ -23,6 +26,7 @@
     lineCheck: 'idle',       // idle | recording | playing | done | failed
     errors: [],              // {code, message}
     replaced: false,         // another window took the line over
+    codec: null,             // mime type the browser receives, from getStats
   };
 
   let ws = null;
@@ -153,6 +157,11 @@
     pc = new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     const mine = pc;
     for (const track of mic.getAudioTracks()) pc.addTrack(track, mic);
+    if (wantCodec) {
+      const caps = RTCRtpSender.getCapabilities('audio').codecs;
+      const pick = (m) => caps.filter((c) => c.mimeType.toLowerCase() === 'audio/' + m.toLowerCase());
+      pc.getTransceivers()[0].setCodecPreferences(pick(wantCodec).concat(pick('telephone-event')));
+    }
     pc.ontrack = (e) => {
       const el = $('remote-audio');
       el.srcObject = e.streams[0] || new MediaStream([e.track]);
@@ -192,6 +201,8 @@
         state.audioLevel = s.audioLevel || 0;
         state.totalAudioEnergy = s.totalAudioEnergy || 0;
         state.maxAudioLevel = Math.max(state.maxAudioLevel, state.audioLevel);
+        const codec = s.codecId && report.get(s.codecId);
+        if (codec) state.codec = codec.mimeType;
       }
     });
     render();
