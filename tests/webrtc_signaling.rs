@@ -128,6 +128,29 @@ fn bad_and_out_of_order_messages_get_errors_and_the_socket_survives() {
 }
 
 #[test]
+fn logging_out_ends_the_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "demo", &[]);
+    let client = Client::login(&server, "nurse", "nurse-demo-1");
+    let cookie = client.cookie.clone().expect("cookie");
+    let mut socket = open(&server, Some(&cookie)).expect("socket");
+    assert_eq!(next(&mut socket)["type"], "hello");
+    assert_eq!(
+        client.request("DELETE", "/api/v1/session", None, "").status,
+        204
+    );
+    send(&mut socket, r#"{"type":"ping"}"#);
+    assert_eq!(next(&mut socket)["code"], "session_expired");
+    let closed = loop {
+        match socket.read() {
+            Ok(Message::Close(_)) | Err(_) => break true,
+            Ok(_) => continue,
+        }
+    };
+    assert!(closed);
+}
+
+#[test]
 fn a_second_socket_takes_the_line_over() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path(), "demo", &[]);

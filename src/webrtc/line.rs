@@ -141,6 +141,8 @@ pub(crate) struct Line {
     peer_tx: mpsc::Sender<PeerEvent>,
     peer_rx: mpsc::Receiver<PeerEvent>,
     client: Option<Client>,
+    /// The console left (its socket closed); the line ends once nothing is attached.
+    abandoned: bool,
     peer: Option<Peer>,
     generation: u64,
     attachment: Option<Attachment>,
@@ -161,6 +163,7 @@ impl Line {
             peer_tx,
             peer_rx,
             client: None,
+            abandoned: false,
             peer: None,
             generation: 0,
             attachment: None,
@@ -171,7 +174,13 @@ impl Line {
     pub(crate) async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut ticker = tokio::time::interval(FRAME_DURATION);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        // notices a detached call on a line nobody is connected to (no media ticks then)
+        let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
         loop {
+            if self.abandoned && self.client.is_none() && !self.attached() {
+                tracing::info!(agent = %self.agent.name, "console gone and nothing attached");
+                break;
+            }
             let sending = self.attachment.is_some()
                 && self
                     .peer
@@ -187,6 +196,7 @@ impl Line {
                 }
                 Some(event) = self.peer_rx.recv() => self.on_peer_event(event).await,
                 _ = ticker.tick(), if sending => self.send_frame().await,
+                _ = housekeeping.tick(), if self.abandoned => {}
             }
         }
         self.close_peer().await;
@@ -200,6 +210,7 @@ impl Line {
     async fn handle(&mut self, command: LineCommand) -> bool {
         match command {
             LineCommand::Client { id, events } => {
+                self.abandoned = false;
                 if let Some(old) = self.client.replace(Client { id, events }) {
                     if let Err(e) = old.events.try_send(ServerMessage::Replaced) {
                         tracing::debug!(error = %e, "old socket already gone");
@@ -211,11 +222,9 @@ impl Line {
             }
             LineCommand::ClientGone { id } => {
                 if self.client.as_ref().is_some_and(|c| c.id == id) {
+                    // an attached call waits for the console to come back (a reload)
                     self.client = None;
-                    if !self.attached() {
-                        tracing::info!(agent = %self.agent.name, "console left; closing the idle line");
-                        return false;
-                    }
+                    self.abandoned = true;
                 }
             }
             LineCommand::Offer { sdp } => self.on_offer(sdp).await,

@@ -19,13 +19,17 @@ use super::line::Agent;
 use super::line_check;
 use super::registry::{ClientLink, Lines};
 use super::signaling::{parse, ClientMessage, ServerMessage};
-use crate::api::access::CurrentUser;
+use crate::api::access::{session_token, CurrentUser};
 use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::clock::Clock;
+use crate::store::users::session_user;
+use crate::store::Store;
 
 /// Largest text frame accepted (an SDP offer with margin).
 const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// How often an idle socket re-checks its login session (each message re-checks too).
+const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Upgrades to the signaling socket after checking the request comes from our own pages.
 pub async fn agent_ws(
@@ -44,6 +48,8 @@ pub async fn agent_ws(
         agent,
         recordings: state.config.recordings_path(),
         clock: state.clock,
+        store: state.store.clone(),
+        token_hash: session_token(&headers).map(|t| crate::auth::token_hash(&t)),
     };
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
@@ -69,6 +75,9 @@ struct Session {
     agent: Agent,
     recordings: PathBuf,
     clock: Clock,
+    store: Store,
+    /// The login session the upgrade was authorised with; a socket must not outlive it.
+    token_hash: Option<String>,
 }
 
 impl Session {
@@ -90,11 +99,23 @@ impl Session {
         let (local_tx, mut local_rx) = mpsc::channel::<ServerMessage>(16);
         let mut check: Option<JoinHandle<()>> = None;
         let mut open = send(&mut socket, &hello).await;
+        let mut recheck = tokio::time::interval(SESSION_RECHECK);
+        recheck.reset();
         while open {
             tokio::select! {
                 _ = shutdown.changed() => break,
+                _ = recheck.tick() => {
+                    if !self.session_valid().await {
+                        send(&mut socket, &expired()).await;
+                        break;
+                    }
+                }
                 incoming = socket.recv() => match incoming {
                     Some(Ok(Message::Text(text))) => {
+                        if !self.session_valid().await {
+                            send(&mut socket, &expired()).await;
+                            break;
+                        }
                         self.on_text(text.as_str(), &link, &local_tx, &mut check).await;
                     }
                     Some(Ok(Message::Binary(_))) => {
@@ -115,6 +136,23 @@ impl Session {
             tracing::debug!(error = %e, "socket already closed");
         }
         link.gone().await;
+    }
+
+    /// Whether the login session behind this socket is still valid (logout and expiry end
+    /// the socket, not only new requests).
+    async fn session_valid(&self) -> bool {
+        let Some(hash) = self.token_hash.clone() else {
+            return false;
+        };
+        let now = self.clock.now().timestamp();
+        match self.store.read(move |c| session_user(c, &hash, now)).await {
+            Ok(user) => user.is_some_and(|u| u.id == self.agent.id),
+            Err(e) => {
+                // a database hiccup must not drop a nurse's line mid-call
+                tracing::warn!(error = %e, "cannot re-check the session; keeping the socket");
+                true
+            }
+        }
     }
 
     async fn on_text(
@@ -203,6 +241,13 @@ impl Session {
                 tracing::debug!("line check finished after its socket closed");
             }
         })
+    }
+}
+
+fn expired() -> ServerMessage {
+    ServerMessage::Error {
+        code: "session_expired",
+        message: "your login session ended; log in again".into(),
     }
 }
 
