@@ -41,6 +41,7 @@ pub struct LineBenchReport {
     pub connect_ms_p50: u64,
 }
 
+/// Why a bench run could not measure.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     #[error("cannot start a runtime: {0}")]

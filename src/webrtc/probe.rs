@@ -136,6 +136,7 @@ impl Probe {
         Ok(self.track.write_rtp(packet).await?)
     }
 
+    /// Closes the connection (the line sees it end, as when a browser tab closes).
     pub async fn close(self) -> Result<(), LineError> {
         Ok(self.pc.close().await?)
     }

@@ -141,10 +141,12 @@ impl ClientLink {
         self.send(LineCommand::Offer { sdp }).await
     }
 
+    /// Hands the line a trickled browser candidate.
     pub async fn candidate(&self, init: RTCIceCandidateInit) -> Result<(), LineError> {
         self.send(LineCommand::Candidate(init)).await
     }
 
+    /// Closes the line (the console's "disconnect"); the socket stays open.
     pub async fn close_line(&self) -> Result<(), LineError> {
         self.send(LineCommand::Close).await
     }
@@ -168,6 +170,7 @@ struct Entry {
 }
 
 impl LineRegistry {
+    /// Serves until shutdown, then closes every line (waiting up to 3 s for them).
     pub async fn run(mut self) {
         let mut lines: HashMap<i64, Entry> = HashMap::new();
         let mut next_id = 0u64;

@@ -98,6 +98,7 @@ pub enum ServerMessage {
 }
 
 impl ServerMessage {
+    /// The `error` message for a line error, with its stable code.
     pub fn error(e: &LineError) -> ServerMessage {
         ServerMessage::Error {
             code: e.code(),
@@ -112,6 +113,7 @@ impl ServerMessage {
         }
     }
 
+    /// The text frame sent to the browser.
     pub fn to_json(&self) -> String {
         // Serialising these plain structs cannot fail; keep a valid fallback anyway.
         serde_json::to_string(self).unwrap_or_else(|_| {
