@@ -452,3 +452,40 @@ async fn read_track(
 
 /// Capacity of the per-line peer event channel (candidates, states and audio).
 pub(crate) const PEER_EVENTS: usize = 64 + READER_FRAMES;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(min: u16, max: u16) -> PeerSettings {
+        PeerSettings::new(WebRtcConfig {
+            bind_ips: vec![IpAddr::from([127, 0, 0, 1])],
+            udp_port_min: min,
+            udp_port_max: max,
+            ..WebRtcConfig::default()
+        })
+    }
+
+    #[test]
+    fn ports_come_from_the_configured_range_and_skip_taken_ones() {
+        let s = settings(47811, 47812);
+        let held = UdpSocket::bind("127.0.0.1:47811").expect("hold 47811");
+        for _ in 0..3 {
+            assert_eq!(s.udp_addrs().unwrap()[0].port(), 47812);
+        }
+        let held2 = UdpSocket::bind("127.0.0.1:47812").expect("hold 47812");
+        let err = s.udp_addrs().unwrap_err();
+        assert_eq!(err.code(), "no_ports");
+        assert!(err.to_string().contains("47811-47812"), "{err}");
+        drop((held, held2));
+        assert!(settings(0, 0).udp_addrs().unwrap()[0].port() == 0);
+    }
+
+    #[test]
+    fn offers_are_searched_by_encoding_name() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\n";
+        assert!(offers(sdp, "PCMU/8000"));
+        assert!(offers(sdp, "opus/48000"));
+        assert!(!offers(sdp, "PCMA/8000"));
+    }
+}
