@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 use common::{repo_root, Server};
 
 const SECONDS: u32 = 4;
+/// The UDP range the test server's lines must use.
+const PORT_MIN: u16 = 42000;
+const PORT_MAX: u16 = 42999;
 
 fn fixture(name: &str) -> PathBuf {
     repo_root().join("tests/fixtures/webrtc").join(name)
@@ -144,7 +147,15 @@ fn envelope_correlation_tells_same_from_other_speech() {
 fn browser_line_check(query: &str, codec: &str) {
     require_browser_tools();
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), "demo", &[]);
+    // a deployment-style [webrtc] table: media only on the configured UDP range
+    let config = dir.path().join("suifang.toml");
+    std::fs::write(
+        &config,
+        format!("[webrtc]\nudp_port_min = {PORT_MIN}\nudp_port_max = {PORT_MAX}\n"),
+    )
+    .expect("write config");
+    let config = config.to_string_lossy().to_string();
+    let server = Server::start(dir.path(), "demo", &[("SUIFANG_CONFIG", &config)]);
     let mic = fixture("nurse_en_48k.wav");
     let mut node = Command::new("node");
     node.arg(repo_root().join("tests/browser/line_check.js"))
@@ -170,6 +181,17 @@ fn browser_line_check(query: &str, codec: &str) {
     assert_eq!(first["connectionState"], "connected", "{first}");
     assert_eq!(first["errors"], serde_json::json!([]), "{first}");
     assert_eq!(first["codec"], codec, "negotiated codec: {first}");
+    let remote = first["remoteCandidate"].as_str().unwrap_or_default();
+    let port: u16 = remote
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        (PORT_MIN..=PORT_MAX).contains(&port),
+        "media must use webrtc.udp_port_min..max, ICE selected {remote}"
+    );
+    eprintln!("{codec}: ICE selected the server's {remote}");
 
     // (a) the recording holds the microphone's speech
     let check = &first["lineChecks"][0];

@@ -27,6 +27,7 @@
     errors: [],              // {code, message}
     replaced: false,         // another window took the line over
     codec: null,             // mime type the browser receives, from getStats
+    remoteCandidate: null,   // the server address ICE selected, "ip:port"
   };
 
   let ws = null;
@@ -203,6 +204,11 @@
         state.maxAudioLevel = Math.max(state.maxAudioLevel, state.audioLevel);
         const codec = s.codecId && report.get(s.codecId);
         if (codec) state.codec = codec.mimeType;
+      }
+      if (s.type === 'transport' && s.selectedCandidatePairId) {
+        const pair = report.get(s.selectedCandidatePairId);
+        const remote = pair && report.get(pair.remoteCandidateId);
+        if (remote) state.remoteCandidate = `${remote.address || remote.ip}:${remote.port}`;
       }
     });
     render();
