@@ -52,7 +52,10 @@ setTimeout(() => { console.error(`line_check.js: gave up after ${HARD_LIMIT_MS} 
     await page.waitForSelector('#line-panel:not([hidden])');
     const t0 = Date.now();
     await page.click('#connect');
-    await page.waitForFunction(() => window.softphone.state.connectionState === 'connected');
+    // both views: the browser's peer connection and the server's line_state message
+    const connected = () => window.softphone && window.softphone.state.connectionState === 'connected' &&
+      window.softphone.state.lineState === 'connected';
+    await page.waitForFunction(connected);
     out.connect_ms = Date.now() - t0;
     await page.fill('#check-seconds', String(seconds));
     await page.click('#line-check');
@@ -64,7 +67,7 @@ setTimeout(() => { console.error(`line_check.js: gave up after ${HARD_LIMIT_MS} 
     out.first = await page.evaluate(() => JSON.parse(JSON.stringify(window.softphone.state)));
     const t1 = Date.now();
     await page.reload();
-    await page.waitForFunction(() => window.softphone && window.softphone.state.connectionState === 'connected');
+    await page.waitForFunction(connected);
     out.reconnect_ms = Date.now() - t1;
     out.after_reload = await page.evaluate(() => JSON.parse(JSON.stringify(window.softphone.state)));
     out.ok = true;
