@@ -7,6 +7,24 @@
 //! negotiated. The answer offers only G.711 (PCMU preferred, PCMA, telephone-event), so audio
 //! can pass to a SIP trunk without transcoding.
 //!
+//! How the SIP bridge attaches a call to the nurse's line (`AppState::lines`):
+//!
+//! ```no_run
+//! # async fn bridge(lines: suifang::webrtc::Lines, agent_id: i64) -> Result<(), suifang::webrtc::LineError> {
+//! use suifang::webrtc::AudioFrame;
+//! // on answer; `false`: a call may attach while the console is reloading
+//! let mut media = lines.attach(agent_id, false).await?;
+//! // patient → nurse: one frame per 20 ms as RTP arrives (the line drops the oldest if late)
+//! media.to_agent.send(AudioFrame::SILENCE).await.ok();
+//! // nurse → patient
+//! while let Some(frame) = media.from_agent.recv().await {
+//!     let _ = frame; // encode to the trunk's G.711 and send
+//! #   break;
+//! }
+//! drop(media); // hang-up: detaches, the line stays up for the next call
+//! # Ok(()) }
+//! ```
+//!
 //! ```text
 //! browser ──WS /api/v1/agent/ws── ws::Session ──ClientLink──┐
 //!    │                                                       ▼
