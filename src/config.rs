@@ -46,6 +46,8 @@ pub struct Config {
     pub clock: ClockConfig,
     pub escalation: EscalationConfig,
     pub webhook: WebhookConfig,
+    /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
+    pub webrtc: crate::webrtc::WebRtcConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,6 +178,7 @@ impl Default for Config {
             clock: ClockConfig::default(),
             escalation: EscalationConfig::default(),
             webhook: WebhookConfig::default(),
+            webrtc: crate::webrtc::WebRtcConfig::default(),
         }
     }
 }
@@ -325,6 +328,7 @@ impl Config {
         positive("queue.lease_minutes", self.queue.lease_minutes)?;
         positive("http.session_hours", self.http.session_hours)?;
         positive("auth.login_window_minutes", self.auth.login_window_minutes)?;
+        self.webrtc.validate()?;
         self.retry
             .validate()
             .map_err(|message| ConfigError::Invalid {

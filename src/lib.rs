@@ -20,3 +20,4 @@ pub mod sip;
 pub mod store;
 pub mod transcribe;
 pub mod web;
+pub mod webrtc;

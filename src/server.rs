@@ -33,6 +33,9 @@ pub enum ServerError {
 /// Everything the server needs, opened and checked before it listens.
 pub struct Prepared {
     pub state: AppState,
+    /// Agent line registry; `serve` runs it and closes every line when shutdown starts.
+    lines: crate::webrtc::LineRegistry,
+    lines_stop: watch::Sender<bool>,
 }
 
 pub fn prepare(config: Config) -> Result<Prepared, ServerError> {
@@ -62,8 +65,14 @@ pub fn prepare(config: Config) -> Result<Prepared, ServerError> {
         }
     }
     tracing::info!(pathways = pathways.pathways.len(), scripts = scripts.len(), database = %config.database_path().display(), "storage ready");
-    let state = AppState::new(store, Arc::new(config), clock, pathways, scripts)?;
-    Ok(Prepared { state })
+    let (lines_stop, lines_rx) = watch::channel(false);
+    let (lines, registry) = crate::webrtc::Lines::new(config.webrtc.clone(), lines_rx);
+    let state = AppState::new(store, Arc::new(config), clock, pathways, scripts, lines)?;
+    Ok(Prepared {
+        state,
+        lines: registry,
+        lines_stop,
+    })
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
@@ -115,6 +124,14 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let state = prepared.state;
+    let lines = tokio::spawn(prepared.lines.run());
+    let lines_stop = prepared.lines_stop;
+    // Close agent lines (and their sockets) as soon as shutdown starts, so open WebSockets
+    // do not hold the graceful shutdown open.
+    let shutdown = async move {
+        shutdown.await;
+        let _ = lines_stop.send(true);
+    };
     let addr = state.config.http.addr;
     let listener = TcpListener::bind(addr)
         .await
@@ -149,6 +166,7 @@ pub async fn serve(
     let _ = rebuilder.await;
     let _ = sla.await;
     let _ = webhook.await;
+    let _ = lines.await;
     tracing::info!("suifang stopped");
     Ok(())
 }

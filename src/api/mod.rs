@@ -36,6 +36,8 @@ pub struct AppState {
     pub locale: Locale,
     pub login_limiter: Arc<Mutex<LoginLimiter>>,
     pub events: events::EventBus,
+    /// Agent lines (WebRTC); the SIP bridge attaches calls through it.
+    pub lines: crate::webrtc::Lines,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
         clock: Clock,
         pathways: PathwayCatalog,
         scripts: ScriptCatalog,
+        lines: crate::webrtc::Lines,
     ) -> Result<AppState, crate::config::ConfigError> {
         let tz = config.time_zone()?;
         let locale = Locale {
@@ -70,6 +73,7 @@ impl AppState {
             locale,
             login_limiter: Arc::new(Mutex::new(limiter)),
             events: events::EventBus::default(),
+            lines,
         })
     }
 

@@ -34,7 +34,11 @@ pub fn publish_recorded(events: &EventBus, recorded: &[Recorded], patient_id: i6
         let data = json!({"escalation_id": r.id.0, "patient_id": patient_id, "change": r.change, "notify": r.notify});
         if r.change == Change::Updated {
             // new evidence on an escalation its doctors already have: wallboards refresh
-            events.publish(LiveEvent { name: name.into(), audience: Audience::Roles(vec![Role::Supervisor, Role::Doctor]), data });
+            events.publish(LiveEvent {
+                name: name.into(),
+                audience: Audience::Roles(vec![Role::Supervisor, Role::Doctor]),
+                data,
+            });
         } else {
             publish_to(events, name, &r.notify, data);
         }

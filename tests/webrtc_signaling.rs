@@ -1,0 +1,165 @@
+//! The agent WebSocket against the real binary, without a browser: who may open it, and that
+//! bad or out-of-order messages get an error back and leave the socket working.
+
+mod common;
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{Client, Server};
+use serde_json::{json, Value};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+
+fn open(server: &Server, cookie: Option<&str>) -> Result<Socket, u16> {
+    let url = server.base.replace("http://", "ws://") + "/api/v1/agent/ws";
+    let mut request = url.into_client_request().expect("request");
+    if let Some(c) = cookie {
+        request
+            .headers_mut()
+            .insert("Cookie", c.parse().expect("cookie header"));
+    }
+    match tungstenite::connect(request) {
+        Ok((socket, _)) => {
+            if let MaybeTlsStream::Plain(s) = socket.get_ref() {
+                s.set_read_timeout(Some(Duration::from_secs(10)))
+                    .expect("timeout");
+            }
+            Ok(socket)
+        }
+        Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(e) => panic!("websocket: {e}"),
+    }
+}
+
+fn login(server: &Server, user: &str, password: &str) -> String {
+    Client::login(server, user, password)
+        .cookie
+        .expect("session cookie")
+}
+
+fn next(socket: &mut Socket) -> Value {
+    loop {
+        match socket.read().expect("read a message within 10 s") {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).expect("JSON message"),
+            Message::Close(_) => panic!("socket closed"),
+            _ => continue,
+        }
+    }
+}
+
+fn send(socket: &mut Socket, text: &str) {
+    socket.send(Message::text(text)).expect("send");
+}
+
+fn expect_error(socket: &mut Socket, text: &str, code: &str) {
+    send(socket, text);
+    let reply = next(socket);
+    assert_eq!(reply["type"], "error", "{text} -> {reply}");
+    assert_eq!(reply["code"], code, "{text} -> {reply}");
+    assert!(reply["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+#[test]
+fn only_logged_in_callers_may_open_the_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "demo", &[]);
+    assert_eq!(open(&server, None).err(), Some(401));
+    let admin = login(&server, "admin", "admin-demo-1");
+    assert_eq!(open(&server, Some(&admin)).err(), Some(403));
+    for (user, password) in [
+        ("nurse", "nurse-demo-1"),
+        ("supervisor", "supervisor-demo-1"),
+        ("doctor", "doctor-demo-1"),
+    ] {
+        let cookie = login(&server, user, password);
+        let mut socket = open(&server, Some(&cookie)).expect("socket");
+        let hello = next(&mut socket);
+        assert_eq!(
+            hello,
+            json!({"type": "hello", "agent": user, "ice_servers": []})
+        );
+    }
+}
+
+#[test]
+fn bad_and_out_of_order_messages_get_errors_and_the_socket_survives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "demo", &[]);
+    let cookie = login(&server, "nurse", "nurse-demo-1");
+    let mut socket = open(&server, Some(&cookie)).expect("socket");
+    assert_eq!(next(&mut socket)["type"], "hello");
+
+    expect_error(&mut socket, "not json", "bad_message");
+    expect_error(&mut socket, r#"{"type":"dance"}"#, "bad_message");
+    expect_error(&mut socket, r#"{"type":"offer"}"#, "bad_message");
+    expect_error(
+        &mut socket,
+        r#"{"type":"line_check","seconds":600}"#,
+        "bad_message",
+    );
+    // out of order: no offer yet
+    expect_error(
+        &mut socket,
+        r#"{"type":"candidate","candidate":"candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host","sdpMid":"0","sdpMLineIndex":0}"#,
+        "no_line",
+    );
+    expect_error(
+        &mut socket,
+        r#"{"type":"line_check","seconds":2}"#,
+        "no_line",
+    );
+    // an offer that is not SDP a browser would send
+    expect_error(
+        &mut socket,
+        r#"{"type":"offer","sdp":"v=0\r\nthis is not sdp\r\n"}"#,
+        "bad_offer",
+    );
+    socket
+        .send(Message::Binary(vec![1, 2, 3].into()))
+        .expect("send binary");
+    assert_eq!(next(&mut socket)["code"], "bad_message");
+
+    send(&mut socket, r#"{"type":"ping"}"#);
+    assert_eq!(next(&mut socket), json!({"type": "pong"}));
+}
+
+#[test]
+fn logging_out_ends_the_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "demo", &[]);
+    let client = Client::login(&server, "nurse", "nurse-demo-1");
+    let cookie = client.cookie.clone().expect("cookie");
+    let mut socket = open(&server, Some(&cookie)).expect("socket");
+    assert_eq!(next(&mut socket)["type"], "hello");
+    assert_eq!(
+        client.request("DELETE", "/api/v1/session", None, "").status,
+        204
+    );
+    send(&mut socket, r#"{"type":"ping"}"#);
+    assert_eq!(next(&mut socket)["code"], "session_expired");
+    let closed = loop {
+        match socket.read() {
+            Ok(Message::Close(_)) | Err(_) => break true,
+            Ok(_) => continue,
+        }
+    };
+    assert!(closed);
+}
+
+#[test]
+fn a_second_socket_takes_the_line_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "demo", &[]);
+    let cookie = login(&server, "nurse", "nurse-demo-1");
+    let mut first = open(&server, Some(&cookie)).expect("first socket");
+    assert_eq!(next(&mut first)["type"], "hello");
+    let mut second = open(&server, Some(&cookie)).expect("second socket");
+    assert_eq!(next(&mut second)["type"], "hello");
+    assert_eq!(next(&mut first), json!({"type": "replaced"}));
+    send(&mut second, r#"{"type":"ping"}"#);
+    assert_eq!(next(&mut second), json!({"type": "pong"}));
+}
