@@ -9,7 +9,9 @@ pub mod error;
 pub mod hdr;
 pub mod headers;
 pub mod message;
+pub mod negotiate;
 pub mod parse;
+pub mod sdp;
 pub mod uri;
 
 pub use error::SipError;
