@@ -5,6 +5,7 @@
 //! an explicit `now: Instant` and is polled for messages to send, timers to arm and events for
 //! the call engine. The tokio UDP shell in `calls/` does nothing but move bytes and time.
 
+pub mod auth;
 pub mod error;
 pub mod hdr;
 pub mod headers;
