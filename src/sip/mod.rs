@@ -13,6 +13,7 @@ pub mod message;
 pub mod negotiate;
 pub mod parse;
 pub mod sdp;
+pub mod transaction;
 pub mod uri;
 
 pub use error::SipError;
