@@ -14,6 +14,7 @@ pub mod negotiate;
 pub mod parse;
 pub mod sdp;
 pub mod transaction;
+pub mod ua;
 pub mod uri;
 
 pub use error::SipError;

@@ -62,9 +62,9 @@ impl ClientInvite {
                 self.timers.cancel(TimerKind::A);
                 self.timers.cancel(TimerKind::B);
                 self.state = TxState::Proceeding;
-                // Pass each distinct provisional up once; 100 Trying is hop-by-hop.
+                // Pass each distinct provisional up once (100 too: it allows CANCEL, §9.1).
                 let key = (resp.status, resp.body.clone());
-                if resp.status != 100 && self.last_provisional.as_ref() != Some(&key) {
+                if self.last_provisional.as_ref() != Some(&key) {
                     self.last_provisional = Some(key);
                     self.out.push_back(TxOutput::Response(resp));
                 }
