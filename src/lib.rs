@@ -4,6 +4,7 @@
 //! `media`), the clinical domain (`followup`), storage (`store`), and thin I/O shells (`api`,
 //! the UDP/WebSocket servers) around them. `main.rs` only parses the command line.
 
+pub mod calls;
 pub mod followup;
 pub mod media;
 pub mod rtp;

@@ -1,0 +1,307 @@
+//! The engine task: SIP socket + endpoint, call commands, media task lifecycle.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::config::EngineConfig;
+use super::media_session::{bind_rtp, MediaSession};
+use super::CallsError;
+use crate::media::recorder::{recording_path, RecordingInfo};
+use crate::rtp::dtmf::DtmfDigit;
+use crate::sip::negotiate::LocalMedia;
+use crate::sip::ua::{CallEvent, CallHandle, Endpoint, EndpointConfig, EndpointOutput};
+use crate::sip::uri::SipUri;
+
+/// What the engine reports.
+#[allow(clippy::large_enum_variant)] // a few events per call; see sip::ua::CallEvent
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    /// A SIP-level call event (progress, answered, ended…).
+    Call {
+        /// Which call.
+        call: CallHandle,
+        /// What happened.
+        event: CallEvent,
+    },
+    /// A key press from the patient (RFC 4733).
+    Dtmf {
+        /// Which call.
+        call: CallHandle,
+        /// The digit.
+        digit: DtmfDigit,
+    },
+    /// The call's recording is closed: store path, duration and SHA-256.
+    Recording {
+        /// Which call.
+        call: CallHandle,
+        /// The finished file.
+        info: RecordingInfo,
+    },
+    /// Recording or media failed for a call (the call itself may continue).
+    MediaFailed {
+        /// Which call.
+        call: CallHandle,
+        /// Why.
+        error: String,
+    },
+}
+
+enum Command {
+    Place {
+        target: SipUri,
+        recording_id: String,
+        agent_audio: Arc<Vec<i16>>,
+        reply: oneshot::Sender<Result<CallHandle, CallsError>>,
+    },
+    Hangup(CallHandle),
+    Shutdown,
+}
+
+struct CallMedia {
+    socket: Option<UdpSocket>,
+    agent_audio: Arc<Vec<i16>>,
+    recording_id: String,
+    stop: Option<watch::Sender<bool>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Handle to a running engine. Dropping it (or [`Engine::shutdown`]) stops the engine task.
+#[derive(Debug)]
+pub struct Engine {
+    commands: mpsc::Sender<Command>,
+    events: mpsc::Receiver<EngineEvent>,
+    sip_addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Engine {
+    /// Binds the SIP socket and starts the engine task.
+    pub async fn start(cfg: EngineConfig) -> Result<Self, CallsError> {
+        let socket = UdpSocket::bind(cfg.sip_bind)
+            .await
+            .map_err(|source| CallsError::Io {
+                what: format!("bind SIP {}", cfg.sip_bind),
+                source,
+            })?;
+        let sip_addr = socket.local_addr().map_err(|source| CallsError::Io {
+            what: "SIP local address".into(),
+            source,
+        })?;
+        let mut ep_cfg = EndpointConfig::new(sip_addr);
+        ep_cfg.outbound_proxy = cfg.outbound_proxy;
+        ep_cfg.from_user.clone_from(&cfg.from_user);
+        ep_cfg.credentials.clone_from(&cfg.credentials);
+        ep_cfg.ring_timeout = cfg.ring_timeout;
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let (ev_tx, ev_rx) = mpsc::channel(1024);
+        let task = tokio::spawn(run(cfg, Endpoint::new(ep_cfg), socket, cmd_rx, ev_tx));
+        Ok(Self {
+            commands: cmd_tx,
+            events: ev_rx,
+            sip_addr,
+            task,
+        })
+    }
+
+    /// The bound SIP address (useful with port 0).
+    pub fn sip_addr(&self) -> SocketAddr {
+        self.sip_addr
+    }
+
+    /// Places a call; `recording_id` names the WAV (the domain call id), `agent_audio` is 8 kHz
+    /// PCM sent to the patient (silence after it ends) and recorded on the left channel.
+    pub async fn place_call(
+        &self,
+        target: SipUri,
+        recording_id: &str,
+        agent_audio: Arc<Vec<i16>>,
+    ) -> Result<CallHandle, CallsError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Place {
+            target,
+            recording_id: recording_id.to_owned(),
+            agent_audio,
+            reply,
+        };
+        self.commands
+            .send(cmd)
+            .await
+            .map_err(|_| CallsError::EngineStopped)?;
+        rx.await.map_err(|_| CallsError::EngineStopped)?
+    }
+
+    /// Hangs up (CANCEL or BYE as appropriate).
+    pub async fn hangup(&self, call: CallHandle) -> Result<(), CallsError> {
+        self.commands
+            .send(Command::Hangup(call))
+            .await
+            .map_err(|_| CallsError::EngineStopped)
+    }
+
+    /// Next event; `None` once the engine has stopped.
+    pub async fn next_event(&mut self) -> Option<EngineEvent> {
+        self.events.recv().await
+    }
+
+    /// Hangs up every call, closes recordings and stops the task.
+    pub async fn shutdown(self) {
+        let _ = self.commands.send(Command::Shutdown).await;
+        let _ = self.task.await;
+    }
+}
+
+async fn run(
+    cfg: EngineConfig,
+    mut ep: Endpoint,
+    socket: UdpSocket,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<EngineEvent>,
+) {
+    let mut calls: HashMap<CallHandle, CallMedia> = HashMap::new();
+    let mut buf = vec![0u8; 65_535];
+    let mut port_cursor: u16 = rand::random();
+    let mut shutting_down = false;
+    loop {
+        let wake = ep.poll_timeout().map(Instant::from_std);
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok((n, from)) => ep.handle_datagram(buf.get(..n).unwrap_or(&[]), from, Instant::now().into_std()),
+                Err(e) => tracing::warn!(error = %e, "SIP receive failed"),
+            },
+            _ = async { match wake { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                ep.handle_timeout(Instant::now().into_std());
+            }
+            cmd = commands.recv(), if !shutting_down => match cmd {
+                Some(Command::Place { target, recording_id, agent_audio, reply }) => {
+                    port_cursor = port_cursor.wrapping_add(1);
+                    let r = place(&cfg, &mut ep, &mut calls, target, recording_id, agent_audio, port_cursor).await;
+                    let _ = reply.send(r);
+                }
+                Some(Command::Hangup(call)) => ep.hangup(call, Instant::now().into_std()),
+                Some(Command::Shutdown) | None => {
+                    shutting_down = true;
+                    for call in calls.keys().copied().collect::<Vec<_>>() {
+                        ep.hangup(call, Instant::now().into_std());
+                    }
+                }
+            },
+        }
+        while let Some(out) = ep.poll_output() {
+            match out {
+                EndpointOutput::Transmit { to, data } => {
+                    if let Err(e) = socket.send_to(&data, to).await {
+                        tracing::warn!(%to, error = %e, "SIP send failed");
+                    }
+                }
+                EndpointOutput::Event { call, event } => {
+                    on_event(&cfg, &mut calls, &events, call, &event);
+                    let _ = events.send(EngineEvent::Call { call, event }).await;
+                }
+            }
+        }
+        if shutting_down && calls.is_empty() {
+            break;
+        }
+    }
+}
+
+async fn place(
+    cfg: &EngineConfig,
+    ep: &mut Endpoint,
+    calls: &mut HashMap<CallHandle, CallMedia>,
+    target: SipUri,
+    recording_id: String,
+    agent_audio: Arc<Vec<i16>>,
+    port_cursor: u16,
+) -> Result<CallHandle, CallsError> {
+    let socket = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports, port_cursor).await?;
+    let port = socket
+        .local_addr()
+        .map_err(|source| CallsError::Io {
+            what: "RTP local address".into(),
+            source,
+        })?
+        .port();
+    let local = LocalMedia::g711(cfg.rtp_ip, port, u64::from(rand::random::<u32>()));
+    let call = ep.place_call(target, local, Instant::now().into_std())?;
+    calls.insert(
+        call,
+        CallMedia {
+            socket: Some(socket),
+            agent_audio,
+            recording_id,
+            stop: None,
+            task: None,
+        },
+    );
+    Ok(call)
+}
+
+fn on_event(
+    cfg: &EngineConfig,
+    calls: &mut HashMap<CallHandle, CallMedia>,
+    events: &mpsc::Sender<EngineEvent>,
+    call: CallHandle,
+    event: &CallEvent,
+) {
+    match event {
+        CallEvent::Answered { media } => {
+            let Some(cm) = calls.get_mut(&call) else {
+                return;
+            };
+            let Some(socket) = cm.socket.take() else {
+                return;
+            };
+            let path = match recording_path(
+                &cfg.recordings_dir,
+                &cm.recording_id,
+                chrono::Utc::now().date_naive(),
+            ) {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = events.try_send(EngineEvent::MediaFailed {
+                        call,
+                        error: e.to_string(),
+                    });
+                    return;
+                }
+            };
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let session = MediaSession {
+                call,
+                socket,
+                media: media.clone(),
+                agent_audio: cm.agent_audio.clone(),
+                recording: path,
+                ssrc: rand::random(),
+            };
+            let tx = events.clone();
+            cm.stop = Some(stop_tx);
+            cm.task = Some(tokio::spawn(async move {
+                let event = match session.run(stop_rx, tx.clone()).await {
+                    Ok(info) => EngineEvent::Recording { call, info },
+                    Err(e) => EngineEvent::MediaFailed {
+                        call,
+                        error: e.to_string(),
+                    },
+                };
+                let _ = tx.send(event).await;
+            }));
+        }
+        CallEvent::Ended { .. } => {
+            if let Some(cm) = calls.remove(&call) {
+                if let Some(stop) = cm.stop {
+                    let _ = stop.send(true);
+                }
+                drop(cm.task); // the task finishes on its own and reports the recording
+            }
+        }
+        _ => {}
+    }
+}

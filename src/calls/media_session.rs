@@ -1,0 +1,160 @@
+//! One call's media task: RTP out (agent audio), RTP in (patient audio and DTMF), recording.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::engine::EngineEvent;
+use super::CallsError;
+use crate::media::g711::G711;
+use crate::media::recorder::{RecordingInfo, StereoRecorder};
+use crate::rtp::dtmf::DtmfReceiver;
+use crate::rtp::jitter::{JitterBuffer, JitterConfig, Playout};
+use crate::rtp::latch::{LatchPolicy, RtpLatch};
+use crate::rtp::packet::looks_like_rtcp;
+use crate::rtp::RtpPacket;
+use crate::sip::negotiate::NegotiatedMedia;
+use crate::sip::ua::CallHandle;
+
+/// Samples per 20 ms G.711 frame.
+const FRAME: usize = 160;
+
+/// Inputs of a media task.
+pub(super) struct MediaSession {
+    pub(super) call: CallHandle,
+    pub(super) socket: UdpSocket,
+    pub(super) media: NegotiatedMedia,
+    pub(super) agent_audio: Arc<Vec<i16>>,
+    pub(super) recording: PathBuf,
+    pub(super) ssrc: u32,
+}
+
+impl MediaSession {
+    /// Runs until `stop` flips to true, then finalizes the recording.
+    pub(super) async fn run(
+        self,
+        mut stop: watch::Receiver<bool>,
+        events: mpsc::Sender<EngineEvent>,
+    ) -> Result<RecordingInfo, CallsError> {
+        let Self {
+            call,
+            socket,
+            media,
+            agent_audio,
+            recording,
+            ssrc,
+        } = self;
+        let mut recorder = StereoRecorder::create(&recording, 8000)?;
+        let mut latch = RtpLatch::new(LatchPolicy::AnyFirst, media.remote);
+        let mut jitter = JitterBuffer::new(JitterConfig::default());
+        let mut dtmf = media.telephone_event_pt.map(DtmfReceiver::new);
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let (mut seq, mut ts, mut pos) = (rand::random::<u16>(), rand::random::<u32>(), 0usize);
+        let mut buf = vec![0u8; 2048];
+        let mut agent = vec![0i16; FRAME];
+        let mut patient = Vec::with_capacity(FRAME);
+        let mut payload = Vec::with_capacity(FRAME);
+        let mut out = Vec::with_capacity(FRAME + 12);
+        let mut first = true;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let now = Instant::now().into_std();
+                    // Agent → patient (left channel = exactly what we sent).
+                    agent.fill(0);
+                    if let Some(src) = agent_audio.get(pos..) {
+                        let n = src.len().min(FRAME);
+                        agent[..n].copy_from_slice(&src[..n]);
+                    }
+                    pos += FRAME;
+                    if media.may_send() {
+                        if let Some(dest) = latch.destination() {
+                            media.codec.encode_into(&agent, &mut payload);
+                            let mut pkt = RtpPacket::new(media.payload_type, seq, ts, ssrc, std::mem::take(&mut payload));
+                            pkt.marker = first;
+                            first = false;
+                            if pkt.write_to(&mut out).is_ok() {
+                                if let Err(e) = socket.send_to(&out, dest).await {
+                                    tracing::debug!(error = %e, "RTP send failed");
+                                }
+                            }
+                            payload = pkt.payload;
+                        }
+                    }
+                    seq = seq.wrapping_add(1);
+                    ts = ts.wrapping_add(FRAME as u32);
+                    // Patient → recorder (right channel), one frame per tick whatever arrived.
+                    patient.clear();
+                    if let Playout::Packet(p) = jitter.pop(now) {
+                        let codec = if p.payload_type == media.payload_type {
+                            media.codec
+                        } else {
+                            G711::from_payload_type(p.payload_type).unwrap_or(media.codec)
+                        };
+                        codec.decode_into(&p.payload, &mut patient);
+                    }
+                    patient.resize(FRAME, 0);
+                    recorder.write(&agent, &patient)?;
+                    if let Some(rx) = dtmf.as_mut() {
+                        rx.handle_timeout(now);
+                        while let Some(d) = rx.poll() {
+                            let _ = events.try_send(EngineEvent::Dtmf { call, digit: d });
+                        }
+                    }
+                }
+                r = socket.recv_from(&mut buf) => {
+                    let (n, src) = r.map_err(|source| CallsError::Io { what: "RTP receive".into(), source })?;
+                    let data = buf.get(..n).unwrap_or(&[]);
+                    if looks_like_rtcp(data) || !latch.accept(src) {
+                        continue;
+                    }
+                    let Ok(pkt) = RtpPacket::parse(data) else { continue };
+                    let now = Instant::now().into_std();
+                    match dtmf.as_mut() {
+                        Some(rx) if pkt.payload_type == rx.payload_type() => {
+                            rx.push(&pkt, now);
+                            while let Some(d) = rx.poll() {
+                                let _ = events.try_send(EngineEvent::Dtmf { call, digit: d });
+                            }
+                        }
+                        _ if pkt.payload_type == media.payload_type || G711::from_payload_type(pkt.payload_type).is_some() => {
+                            jitter.push(pkt, now);
+                        }
+                        _ => {}
+                    }
+                }
+                _ = stop.changed() => break,
+            }
+        }
+        let stats = jitter.stats();
+        tracing::info!(?call, latched = ?latch.latched(), dropped = latch.dropped(), ?stats, "media ended");
+        recorder.finalize().map_err(CallsError::from)
+    }
+}
+
+/// Binds the first free even port of `range` on `ip`.
+pub(super) async fn bind_rtp(
+    ip: std::net::IpAddr,
+    range: &std::ops::RangeInclusive<u16>,
+    start: u16,
+) -> Result<UdpSocket, CallsError> {
+    let (first, last) = (*range.start(), *range.end());
+    let span = u32::from(last.saturating_sub(first)) / 2 + 1;
+    for i in 0..span {
+        let offset = ((u32::from(start) + i) % span) * 2;
+        let port = first as u32 + offset;
+        if port > u32::from(last) {
+            continue;
+        }
+        if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port as u16)).await {
+            return Ok(s);
+        }
+    }
+    Err(CallsError::NoRtpPort { first, last })
+}

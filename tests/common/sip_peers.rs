@@ -1,0 +1,66 @@
+//! Helpers for integration tests against real SIP peers (sipp) on loopback.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The fixtures directory of the SIP tests.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sip")
+}
+
+/// True when `sipp` is on PATH. A test that needs it must not silently pass without it:
+/// it fails unless `SUIFANG_SKIP_MISSING_PEERS=1`, in which case it prints SKIPPED.
+pub fn require_sipp(test: &str) -> bool {
+    let found = Command::new("sipp").arg("-v").output().is_ok();
+    if found {
+        return true;
+    }
+    if std::env::var("SUIFANG_SKIP_MISSING_PEERS").as_deref() == Ok("1") {
+        eprintln!("SKIPPED {test}: sipp is not installed (apt-get install sip-tester)");
+        return false;
+    }
+    panic!(
+        "{test} needs sipp (apt-get install sip-tester); set SUIFANG_SKIP_MISSING_PEERS=1 to skip"
+    );
+}
+
+/// A UDP port that was free a moment ago (even, so port+1 is usually free for RTCP too).
+pub fn free_udp_port() -> u16 {
+    for _ in 0..100 {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("bind probe socket");
+        let port = s.local_addr().expect("local addr").port();
+        if port % 2 == 0
+            && port < 65000
+            && UdpSocket::bind(("127.0.0.1", port + 1)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", port + 2)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free even UDP port found");
+}
+
+/// Reads a mono 16-bit WAV.
+pub fn read_mono(path: &Path) -> (Vec<i16>, u32) {
+    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(r.spec().channels, 1, "{} must be mono", path.display());
+    let rate = r.spec().sample_rate;
+    (
+        r.samples::<i16>().map(|s| s.expect("sample")).collect(),
+        rate,
+    )
+}
+
+/// Reads a stereo 16-bit WAV into (left, right).
+pub fn read_stereo(path: &Path) -> (Vec<i16>, Vec<i16>, u32) {
+    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(r.spec().channels, 2, "{} must be stereo", path.display());
+    let rate = r.spec().sample_rate;
+    let all: Vec<i16> = r.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let left = all.iter().step_by(2).copied().collect();
+    let right = all.iter().skip(1).step_by(2).copied().collect();
+    (left, right, rate)
+}
