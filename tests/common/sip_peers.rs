@@ -64,3 +64,74 @@ pub fn read_stereo(path: &Path) -> (Vec<i16>, Vec<i16>, u32) {
     let right = all.iter().skip(1).step_by(2).copied().collect();
     (left, right, rate)
 }
+
+/// A running sipp process playing one scenario as a UAS on loopback.
+pub struct Sipp {
+    /// The child process.
+    pub child: std::process::Child,
+    /// Its SIP port.
+    pub sip_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Sipp {
+    /// Writes `scenario` to a temp dir and starts `sipp -m 1` on free ports.
+    pub fn uas(scenario: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("scenario.xml");
+        std::fs::write(&path, scenario).expect("write scenario");
+        let sip_port = free_udp_port();
+        let media_port = free_udp_port();
+        let child = Command::new("sipp")
+            .args([
+                "-sf",
+                &path.display().to_string(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &sip_port.to_string(),
+            ])
+            .args([
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                &media_port.to_string(),
+                "-m",
+                "1",
+                "-nostdin",
+                "-trace_err",
+            ])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start sipp");
+        Self {
+            child,
+            sip_port,
+            _dir: dir,
+        }
+    }
+
+    /// Waits up to `limit` for sipp to exit; its exit code (0 = scenario passed), or `None`
+    /// after killing it on timeout.
+    pub fn wait(&mut self, limit: std::time::Duration) -> Option<i32> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
