@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::config::EngineConfig;
-use super::media_session::{bind_rtp, MediaSession};
+use super::media_session::{bind_rtp, MediaCommand, MediaSession};
 use super::CallsError;
 use crate::media::recorder::{recording_path, RecordingInfo};
 use crate::rtp::dtmf::DtmfDigit;
@@ -60,6 +60,7 @@ enum Command {
         reply: oneshot::Sender<Result<CallHandle, CallsError>>,
     },
     Hangup(CallHandle),
+    Dtmf(CallHandle, String),
     Shutdown,
 }
 
@@ -68,6 +69,7 @@ struct CallMedia {
     agent_audio: Arc<Vec<i16>>,
     recording_id: String,
     stop: Option<watch::Sender<bool>>,
+    media: Option<mpsc::Sender<MediaCommand>>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -144,6 +146,14 @@ impl Engine {
             .map_err(|_| CallsError::EngineStopped)
     }
 
+    /// Sends keys (`0-9*#A-D`) to the patient as RFC 4733 events on an answered call.
+    pub async fn send_dtmf(&self, call: CallHandle, keys: &str) -> Result<(), CallsError> {
+        self.commands
+            .send(Command::Dtmf(call, keys.to_owned()))
+            .await
+            .map_err(|_| CallsError::EngineStopped)
+    }
+
     /// Next event; `None` once the engine has stopped.
     pub async fn next_event(&mut self) -> Option<EngineEvent> {
         self.events.recv().await
@@ -184,6 +194,13 @@ async fn run(
                     let _ = reply.send(r);
                 }
                 Some(Command::Hangup(call)) => ep.hangup(call, Instant::now().into_std()),
+                Some(Command::Dtmf(call, keys)) => {
+                    if let Some(tx) = calls.get(&call).and_then(|c| c.media.as_ref()) {
+                        if tx.try_send(MediaCommand::Dtmf(keys)).is_err() {
+                            tracing::warn!(?call, "media task busy; DTMF dropped");
+                        }
+                    }
+                }
                 Some(Command::Shutdown) | None => {
                     shutting_down = true;
                     for call in calls.keys().copied().collect::<Vec<_>>() {
@@ -237,6 +254,7 @@ async fn place(
             agent_audio,
             recording_id,
             stop: None,
+            media: None,
             task: None,
         },
     );
@@ -273,6 +291,7 @@ fn on_event(
                 }
             };
             let (stop_tx, stop_rx) = watch::channel(false);
+            let (media_tx, media_rx) = mpsc::channel(16);
             let session = MediaSession {
                 call,
                 socket,
@@ -283,8 +302,9 @@ fn on_event(
             };
             let tx = events.clone();
             cm.stop = Some(stop_tx);
+            cm.media = Some(media_tx);
             cm.task = Some(tokio::spawn(async move {
-                let event = match session.run(stop_rx, tx.clone()).await {
+                let event = match session.run(stop_rx, media_rx, tx.clone()).await {
                     Ok(info) => EngineEvent::Recording { call, info },
                     Err(e) => EngineEvent::MediaFailed {
                         call,
@@ -293,6 +313,13 @@ fn on_event(
                 };
                 let _ = tx.send(event).await;
             }));
+        }
+        CallEvent::MediaChanged { media } => {
+            if let Some(tx) = calls.get(&call).and_then(|c| c.media.as_ref()) {
+                if tx.try_send(MediaCommand::Update(media.clone())).is_err() {
+                    tracing::warn!(?call, "media task busy; media update dropped");
+                }
+            }
         }
         CallEvent::Ended { .. } => {
             if let Some(cm) = calls.remove(&call) {

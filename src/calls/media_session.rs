@@ -1,5 +1,6 @@
 //! One call's media task: RTP out (agent audio), RTP in (patient audio and DTMF), recording.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use super::engine::EngineEvent;
 use super::CallsError;
 use crate::media::g711::G711;
 use crate::media::recorder::{RecordingInfo, StereoRecorder};
-use crate::rtp::dtmf::DtmfReceiver;
+use crate::rtp::dtmf::{key_press_payloads, DtmfReceiver};
 use crate::rtp::jitter::{JitterBuffer, JitterConfig, Playout};
 use crate::rtp::latch::{LatchPolicy, RtpLatch};
 use crate::rtp::packet::looks_like_rtcp;
@@ -23,6 +24,27 @@ use crate::sip::ua::CallHandle;
 
 /// Samples per 20 ms G.711 frame.
 const FRAME: usize = 160;
+
+/// Requests to a running media task.
+#[derive(Debug, Clone)]
+pub(super) enum MediaCommand {
+    /// A re-INVITE changed the media (hold: stop sending; resume; new address).
+    Update(NegotiatedMedia),
+    /// Send these keys as RFC 4733 events (100 ms each, 60 ms apart).
+    Dtmf(String),
+}
+
+/// One queued 20 ms slot of outgoing DTMF.
+enum DtmfSlot {
+    /// An RFC 4733 packet; `starts_event` takes a fresh timestamp.
+    Event {
+        marker: bool,
+        payload: [u8; 4],
+        starts_event: bool,
+    },
+    /// Audio between two key presses so receivers see separate presses.
+    Gap,
+}
 
 /// Inputs of a media task.
 pub(super) struct MediaSession {
@@ -39,16 +61,19 @@ impl MediaSession {
     pub(super) async fn run(
         self,
         mut stop: watch::Receiver<bool>,
+        mut commands: mpsc::Receiver<MediaCommand>,
         events: mpsc::Sender<EngineEvent>,
     ) -> Result<RecordingInfo, CallsError> {
         let Self {
             call,
             socket,
-            media,
+            mut media,
             agent_audio,
             recording,
             ssrc,
         } = self;
+        let mut dtmf_out: VecDeque<DtmfSlot> = VecDeque::new();
+        let mut event_ts = 0u32;
         let mut recorder = StereoRecorder::create(&recording, 8000)?;
         let mut latch = RtpLatch::new(LatchPolicy::AnyFirst, media.remote);
         let mut jitter = JitterBuffer::new(JitterConfig::default());
@@ -75,16 +100,33 @@ impl MediaSession {
                     pos += FRAME;
                     if media.may_send() {
                         if let Some(dest) = latch.destination() {
-                            media.codec.encode_into(&agent, &mut payload);
-                            let mut pkt = RtpPacket::new(media.payload_type, seq, ts, ssrc, std::mem::take(&mut payload));
-                            pkt.marker = first;
-                            first = false;
+                            let pkt = match (dtmf_out.pop_front(), media.telephone_event_pt) {
+                                // RFC 4733 §2.5.1.2: one timestamp for all packets of an event;
+                                // no audio is sent while the event lasts.
+                                (Some(DtmfSlot::Event { marker, payload: ev, starts_event }), Some(pt)) => {
+                                    if starts_event {
+                                        event_ts = ts;
+                                    }
+                                    let mut p = RtpPacket::new(pt, seq, event_ts, ssrc, ev.to_vec());
+                                    p.marker = marker;
+                                    p
+                                }
+                                _ => {
+                                    media.codec.encode_into(&agent, &mut payload);
+                                    let mut p = RtpPacket::new(media.payload_type, seq, ts, ssrc, std::mem::take(&mut payload));
+                                    p.marker = first;
+                                    first = false;
+                                    p
+                                }
+                            };
                             if pkt.write_to(&mut out).is_ok() {
                                 if let Err(e) = socket.send_to(&out, dest).await {
                                     tracing::debug!(error = %e, "RTP send failed");
                                 }
                             }
-                            payload = pkt.payload;
+                            if pkt.payload_type == media.payload_type {
+                                payload = pkt.payload;
+                            }
                         }
                     }
                     seq = seq.wrapping_add(1);
@@ -129,6 +171,22 @@ impl MediaSession {
                         _ => {}
                     }
                 }
+                cmd = commands.recv() => match cmd {
+                    Some(MediaCommand::Update(m)) => {
+                        latch.set_sdp_addr(m.remote);
+                        media = m;
+                    }
+                    Some(MediaCommand::Dtmf(keys)) => {
+                        for key in keys.chars() {
+                            let Some(packets) = key_press_payloads(key, 100, 10) else { continue };
+                            for (i, (marker, payload)) in packets.into_iter().enumerate() {
+                                dtmf_out.push_back(DtmfSlot::Event { marker, payload, starts_event: i == 0 });
+                            }
+                            dtmf_out.extend([DtmfSlot::Gap, DtmfSlot::Gap, DtmfSlot::Gap]);
+                        }
+                    }
+                    None => {}
+                },
                 _ = stop.changed() => break,
             }
         }

@@ -77,6 +77,11 @@ pub struct Sipp {
 impl Sipp {
     /// Writes `scenario` to a temp dir and starts `sipp -m 1` on free ports.
     pub fn uas(scenario: &str) -> Self {
+        Self::uas_with_args(scenario, &[])
+    }
+
+    /// Like [`Sipp::uas`] with extra sipp arguments (e.g. `-rtp_echo`).
+    pub fn uas_with_args(scenario: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("scenario.xml");
         std::fs::write(&path, scenario).expect("write scenario");
@@ -101,6 +106,7 @@ impl Sipp {
                 "-nostdin",
                 "-trace_err",
             ])
+            .args(extra)
             .current_dir(dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
