@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::config::EngineConfig;
-use super::media_session::{bind_rtp, MediaCommand, MediaSession};
+use super::media_session::{bind_rtp, MediaCommand, MediaSession, RtpSockets};
 use super::CallsError;
 use crate::media::recorder::{recording_path, RecordingInfo};
 use crate::rtp::dtmf::DtmfDigit;
@@ -65,7 +65,7 @@ enum Command {
 }
 
 struct CallMedia {
-    socket: Option<UdpSocket>,
+    sockets: Option<RtpSockets>,
     agent_audio: Arc<Vec<i16>>,
     recording_id: String,
     stop: Option<watch::Sender<bool>>,
@@ -237,8 +237,9 @@ async fn place(
     agent_audio: Arc<Vec<i16>>,
     port_cursor: u16,
 ) -> Result<CallHandle, CallsError> {
-    let socket = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports, port_cursor).await?;
-    let port = socket
+    let sockets = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports, port_cursor).await?;
+    let port = sockets
+        .rtp
         .local_addr()
         .map_err(|source| CallsError::Io {
             what: "RTP local address".into(),
@@ -250,7 +251,7 @@ async fn place(
     calls.insert(
         call,
         CallMedia {
-            socket: Some(socket),
+            sockets: Some(sockets),
             agent_audio,
             recording_id,
             stop: None,
@@ -273,7 +274,7 @@ fn on_event(
             let Some(cm) = calls.get_mut(&call) else {
                 return;
             };
-            let Some(socket) = cm.socket.take() else {
+            let Some(sockets) = cm.sockets.take() else {
                 return;
             };
             let path = match recording_path(
@@ -294,7 +295,7 @@ fn on_event(
             let (media_tx, media_rx) = mpsc::channel(16);
             let session = MediaSession {
                 call,
-                socket,
+                sockets,
                 media: media.clone(),
                 agent_audio: cm.agent_audio.clone(),
                 recording: path,

@@ -18,6 +18,8 @@ use crate::rtp::dtmf::{key_press_payloads, DtmfReceiver};
 use crate::rtp::jitter::{JitterBuffer, JitterConfig, Playout};
 use crate::rtp::latch::{LatchPolicy, RtpLatch};
 use crate::rtp::packet::looks_like_rtcp;
+use crate::rtp::rtcp::{RtcpReport, SenderInfo};
+use crate::rtp::stats::{ntp_timestamp, ReceiverStats};
 use crate::rtp::RtpPacket;
 use crate::sip::negotiate::NegotiatedMedia;
 use crate::sip::ua::CallHandle;
@@ -49,7 +51,7 @@ enum DtmfSlot {
 /// Inputs of a media task.
 pub(super) struct MediaSession {
     pub(super) call: CallHandle,
-    pub(super) socket: UdpSocket,
+    pub(super) sockets: RtpSockets,
     pub(super) media: NegotiatedMedia,
     pub(super) agent_audio: Arc<Vec<i16>>,
     pub(super) recording: PathBuf,
@@ -66,7 +68,7 @@ impl MediaSession {
     ) -> Result<RecordingInfo, CallsError> {
         let Self {
             call,
-            socket,
+            sockets: RtpSockets { rtp: socket, rtcp },
             mut media,
             agent_audio,
             recording,
@@ -87,6 +89,16 @@ impl MediaSession {
         let mut payload = Vec::with_capacity(FRAME);
         let mut out = Vec::with_capacity(FRAME + 12);
         let mut first = true;
+        // RFC 3550 §6.2: 5 s minimum report interval; counters for the sender info.
+        let mut rtcp_tick = tokio::time::interval_at(
+            Instant::now() + Duration::from_secs(5),
+            Duration::from_secs(5),
+        );
+        rtcp_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut rx_stats = ReceiverStats::new(8000, Instant::now().into_std());
+        let (mut sent_packets, mut sent_octets) = (0u32, 0u32);
+        let mut rtcp_peer: Option<SocketAddr> = None;
+        let mut rtcp_buf = vec![0u8; 1500];
         loop {
             tokio::select! {
                 _ = tick.tick() => {
@@ -120,8 +132,12 @@ impl MediaSession {
                                 }
                             };
                             if pkt.write_to(&mut out).is_ok() {
-                                if let Err(e) = socket.send_to(&out, dest).await {
-                                    tracing::debug!(error = %e, "RTP send failed");
+                                match socket.send_to(&out, dest).await {
+                                    Ok(_) => {
+                                        sent_packets = sent_packets.wrapping_add(1);
+                                        sent_octets = sent_octets.wrapping_add(pkt.payload.len() as u32);
+                                    }
+                                    Err(e) => tracing::debug!(error = %e, "RTP send failed"),
                                 }
                             }
                             if pkt.payload_type == media.payload_type {
@@ -158,6 +174,7 @@ impl MediaSession {
                     }
                     let Ok(pkt) = RtpPacket::parse(data) else { continue };
                     let now = Instant::now().into_std();
+                    rx_stats.on_packet(&pkt, now);
                     match dtmf.as_mut() {
                         Some(rx) if pkt.payload_type == rx.payload_type() => {
                             rx.push(&pkt, now);
@@ -169,6 +186,44 @@ impl MediaSession {
                             jitter.push(pkt, now);
                         }
                         _ => {}
+                    }
+                }
+                _ = rtcp_tick.tick() => {
+                    // Send to where the peer's RTCP comes from, else RTP port + 1.
+                    let dest = rtcp_peer.or_else(|| latch.destination().map(|a| SocketAddr::new(a.ip(), a.port().wrapping_add(1))));
+                    let now = Instant::now().into_std();
+                    let blocks: Vec<_> = rx_stats.report_block(now).into_iter().collect();
+                    let report = if sent_packets > 0 {
+                        let info = SenderInfo {
+                            ntp_timestamp: ntp_timestamp(std::time::SystemTime::now()),
+                            rtp_timestamp: ts,
+                            packet_count: sent_packets,
+                            octet_count: sent_octets,
+                        };
+                        RtcpReport::Sender { ssrc, info, blocks }
+                    } else {
+                        RtcpReport::Receiver { ssrc, blocks }
+                    };
+                    if let (Some(dest), Ok(bytes)) = (dest, report.to_bytes()) {
+                        if let Err(e) = rtcp.send_to(&bytes, dest).await {
+                            tracing::debug!(error = %e, "RTCP send failed");
+                        }
+                    }
+                }
+                r = rtcp.recv_from(&mut rtcp_buf) => {
+                    let Ok((n, src)) = r else { continue };
+                    // Only from the media peer's host (the latch's policy, at IP level).
+                    if latch.destination().is_some_and(|d| d.ip() != src.ip()) {
+                        continue;
+                    }
+                    rtcp_peer.get_or_insert(src);
+                    for report in RtcpReport::parse_compound(rtcp_buf.get(..n).unwrap_or(&[])).unwrap_or_default() {
+                        if let RtcpReport::Sender { ssrc: s, info, .. } = &report {
+                            if Some(*s) == rx_stats.ssrc() {
+                                rx_stats.on_sender_report(info.ntp_timestamp, Instant::now().into_std());
+                            }
+                        }
+                        tracing::debug!(?call, ?report, "RTCP received");
                     }
                 }
                 cmd = commands.recv() => match cmd {
@@ -197,21 +252,31 @@ impl MediaSession {
 }
 
 /// Binds the first free even port of `range` on `ip`.
+/// The RTP socket of a call and its RTCP companion on port + 1 (RFC 3550 §11).
+pub(super) struct RtpSockets {
+    pub(super) rtp: UdpSocket,
+    pub(super) rtcp: UdpSocket,
+}
+
+/// Binds the first free even port of `range` (and the odd port above it for RTCP) on `ip`.
 pub(super) async fn bind_rtp(
     ip: std::net::IpAddr,
     range: &std::ops::RangeInclusive<u16>,
     start: u16,
-) -> Result<UdpSocket, CallsError> {
+) -> Result<RtpSockets, CallsError> {
     let (first, last) = (*range.start(), *range.end());
     let span = u32::from(last.saturating_sub(first)) / 2 + 1;
     for i in 0..span {
         let offset = ((u32::from(start) + i) % span) * 2;
-        let port = first as u32 + offset;
-        if port > u32::from(last) {
+        let port = u32::from(first) + offset;
+        if port >= u32::from(u16::MAX) || port > u32::from(last) {
             continue;
         }
-        if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port as u16)).await {
-            return Ok(s);
+        let Ok(rtp) = UdpSocket::bind(SocketAddr::new(ip, port as u16)).await else {
+            continue;
+        };
+        if let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(ip, port as u16 + 1)).await {
+            return Ok(RtpSockets { rtp, rtcp });
         }
     }
     Err(CallsError::NoRtpPort { first, last })
