@@ -156,3 +156,43 @@ async fn patient_hold_reinvite_is_answered_recvonly() {
     );
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_call_is_refused_until_routing_exists() {
+    if !require_sipp("inbound_call_is_refused_until_routing_exists") {
+        return;
+    }
+    let (mut engine, _dir) = engine(Duration::from_secs(45)).await;
+    let mut sipp = Sipp::uac(&scenario("uac_expect_480.xml"), engine.sip_addr());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut caller = None;
+    let outcome = loop {
+        let ev = tokio::time::timeout_at(deadline, engine.next_event())
+            .await
+            .expect("events in time")
+            .expect("engine alive");
+        match ev {
+            EngineEvent::Call {
+                event: CallEvent::Incoming { from, .. },
+                ..
+            } => caller = from.uri.user.clone(),
+            EngineEvent::Call {
+                event: CallEvent::Ended { outcome },
+                ..
+            } => break outcome,
+            _ => {}
+        }
+    };
+    assert_eq!(
+        caller.as_deref(),
+        Some("13800000000"),
+        "caller number available for patient matching"
+    );
+    assert_eq!(outcome, CallOutcome::NoAnswer);
+    assert_eq!(
+        sipp.wait(Duration::from_secs(10)),
+        Some(0),
+        "sipp got 480 and sent its ACK"
+    );
+    engine.shutdown().await;
+}

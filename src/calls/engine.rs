@@ -218,7 +218,14 @@ async fn run(
                 }
                 EndpointOutput::Event { call, event } => {
                     on_event(&cfg, &mut calls, &events, call, &event);
+                    let incoming = matches!(event, CallEvent::Incoming { .. });
                     let _ = events.send(EngineEvent::Call { call, event }).await;
+                    if incoming {
+                        // Inbound routing to nurses is not wired yet: refuse politely rather
+                        // than leave the caller ringing (480: the trunk may try elsewhere).
+                        // The resulting response and Ended event come out of this same loop.
+                        ep.reject(call, 480, Instant::now().into_std());
+                    }
                 }
             }
         }

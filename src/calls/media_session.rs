@@ -89,6 +89,9 @@ impl MediaSession {
         let mut payload = Vec::with_capacity(FRAME);
         let mut out = Vec::with_capacity(FRAME + 12);
         let mut first = true;
+        let mut pending: VecDeque<i16> = VecDeque::with_capacity(4 * FRAME);
+        let mut decoded: Vec<i16> = Vec::with_capacity(FRAME);
+        let mut last_packet_len = FRAME;
         // RFC 3550 §6.2: 5 s minimum report interval; counters for the sender info.
         let mut rtcp_tick = tokio::time::interval_at(
             Instant::now() + Duration::from_secs(5),
@@ -148,16 +151,34 @@ impl MediaSession {
                     seq = seq.wrapping_add(1);
                     ts = ts.wrapping_add(FRAME as u32);
                     // Patient → recorder (right channel), one frame per tick whatever arrived.
-                    patient.clear();
-                    if let Playout::Packet(p) = jitter.pop(now) {
-                        let codec = if p.payload_type == media.payload_type {
-                            media.codec
-                        } else {
-                            G711::from_payload_type(p.payload_type).unwrap_or(media.codec)
-                        };
-                        codec.decode_into(&p.payload, &mut patient);
+                    // Packets may carry 10/20/30 ms: decode into a FIFO and pop packets only
+                    // while it holds less than one frame; a lost packet becomes silence of the
+                    // last packet's length.
+                    while pending.len() < FRAME {
+                        match jitter.pop(now) {
+                            Playout::Packet(p) => {
+                                let codec = if p.payload_type == media.payload_type {
+                                    media.codec
+                                } else {
+                                    G711::from_payload_type(p.payload_type).unwrap_or(media.codec)
+                                };
+                                codec.decode_into(&p.payload, &mut decoded);
+                                last_packet_len = decoded.len().clamp(1, 8 * FRAME);
+                                pending.extend(decoded.iter().copied());
+                            }
+                            Playout::Lost => pending.extend(std::iter::repeat_n(0i16, last_packet_len)),
+                            Playout::Buffering => break,
+                        }
                     }
+                    patient.clear();
+                    let take = pending.len().min(FRAME);
+                    patient.extend(pending.drain(..take));
                     patient.resize(FRAME, 0);
+                    // Bound the FIFO (a sender running fast must not grow memory).
+                    if pending.len() > 8000 {
+                        let excess = pending.len() - 8000;
+                        pending.drain(..excess);
+                    }
                     recorder.write(&agent, &patient)?;
                     if let Some(rx) = dtmf.as_mut() {
                         rx.handle_timeout(now);

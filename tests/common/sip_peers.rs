@@ -119,6 +119,44 @@ impl Sipp {
         }
     }
 
+    /// Starts sipp as a UAC (`-m 1`) calling `remote` with `scenario`.
+    pub fn uac(scenario: &str, remote: std::net::SocketAddr) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("scenario.xml");
+        std::fs::write(&path, scenario).expect("write scenario");
+        let sip_port = free_udp_port();
+        let media_port = free_udp_port();
+        let child = Command::new("sipp")
+            .arg(remote.to_string())
+            .args([
+                "-sf",
+                &path.display().to_string(),
+                "-s",
+                "hotline",
+                "-i",
+                "127.0.0.1",
+            ])
+            .args([
+                "-p",
+                &sip_port.to_string(),
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                &media_port.to_string(),
+            ])
+            .args(["-m", "1", "-nostdin", "-trace_err"])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start sipp");
+        Self {
+            child,
+            sip_port,
+            _dir: dir,
+        }
+    }
+
     /// Waits up to `limit` for sipp to exit; its exit code (0 = scenario passed), or `None`
     /// after killing it on timeout.
     pub fn wait(&mut self, limit: std::time::Duration) -> Option<i32> {
