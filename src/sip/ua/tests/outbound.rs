@@ -444,3 +444,53 @@ fn two_hundred_crossing_cancel_is_acked_and_byed() {
         })
     );
 }
+
+/// Property-style: random corruptions of real call traffic fed to a live endpoint in every
+/// call state never panic, and the endpoint keeps working afterwards.
+#[test]
+fn corrupted_traffic_never_panics_the_endpoint() {
+    let mut h = Harness::new();
+    let (_, inv) = h.answered();
+    let samples: Vec<Vec<u8>> = vec![
+        h.peer_request(&inv, Method::Bye, 7, None).to_bytes(),
+        h.peer_request(&inv, Method::Invite, 8, Some(PEER_SDP))
+            .to_bytes(),
+        Response::for_request(&inv, 200, Some("peer")).to_bytes(),
+        Message::Request(inv.clone()).to_bytes(),
+    ];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for round in 0..4000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut m = samples[round % samples.len()].clone();
+        let n = m.len();
+        match x % 4 {
+            0 => m.truncate((x >> 8) as usize % n),
+            1 => m[(x >> 8) as usize % n] = (x >> 20) as u8,
+            2 => {
+                let at = (x >> 8) as usize % n;
+                m.insert(at, b"\r\n:;<>\",= \xff"[(x >> 30) as usize % 11]);
+            }
+            _ => {
+                let at = (x >> 8) as usize % n;
+                m.drain(at..(at + (x >> 40) as usize % 20).min(n));
+            }
+        }
+        h.ep.handle_datagram(&m, h.peer, h.now);
+        h.pump();
+        if round % 97 == 0 {
+            h.advance(Duration::from_millis(700));
+        }
+    }
+    h.sent.clear();
+    h.events.clear();
+    // Still serves a fresh call.
+    h.call();
+    let inv = h.last_invite();
+    h.reply(&inv, 200, true);
+    assert!(h
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, CallEvent::Answered { .. })));
+}
