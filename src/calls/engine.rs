@@ -216,6 +216,9 @@ async fn run(
                         tracing::warn!(%to, error = %e, "SIP send failed");
                     }
                 }
+                EndpointOutput::Registration(state) => {
+                    tracing::info!(?state, "SIP registration");
+                }
                 EndpointOutput::Event { call, event } => {
                     on_event(&cfg, &mut calls, &events, call, &event);
                     let incoming = matches!(event, CallEvent::Incoming { .. });

@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 
 use super::dialog::Dialog;
 use super::outcome::CallOutcome;
+use super::register::{Registration, RegistrationState};
 use crate::media::g711::G711;
 use crate::sip::hdr::{Via, BRANCH_COOKIE};
 use crate::sip::message::{Message, Request, Response};
@@ -131,6 +132,8 @@ pub enum EndpointOutput {
         /// Serialised SIP message.
         data: Vec<u8>,
     },
+    /// Registration status changed (see [`Endpoint::register`]).
+    Registration(RegistrationState),
     /// Report a call event.
     Event {
         /// Which call.
@@ -209,6 +212,7 @@ pub struct Endpoint {
     pub(super) server: HashMap<TxKey, ServerEntry>,
     out: VecDeque<EndpointOutput>,
     malformed: u64,
+    pub(super) registration: Option<Registration>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -243,6 +247,7 @@ impl Endpoint {
             server: HashMap::new(),
             out: VecDeque::new(),
             malformed: 0,
+            registration: None,
         }
     }
 
@@ -282,7 +287,8 @@ impl Endpoint {
             ServerTx::NonInvite(t) => t.poll_timeout(),
         });
         let r = self.calls.values().filter_map(|c| c.ring_deadline);
-        c.chain(s).chain(r).min()
+        let reg = self.registration.as_ref().and_then(|r| r.refresh_at);
+        c.chain(s).chain(r).chain(reg).min()
     }
 
     /// Fires due timers of every transaction and call.
@@ -335,6 +341,7 @@ impl Endpoint {
             .filter(|(_, c)| c.ring_deadline.is_some_and(|t| t <= now))
             .map(|(h, _)| *h)
             .collect();
+        self.registration_timer(now);
         for h in ringing_too_long {
             let pending_cancel = self.calls.get_mut(&h).map(|c| {
                 c.ring_deadline = None;
@@ -426,13 +433,18 @@ impl Endpoint {
                 TxOutput::Response(resp) => match call {
                     Some(c) if invite => self.on_invite_response(c, resp, now),
                     Some(c) => self.on_non_invite_response(c, &key.method, resp, now),
+                    None if key.method == crate::sip::Method::Register => {
+                        self.on_register_response(key, resp, now)
+                    }
                     None => {}
                 },
-                TxOutput::Timeout => {
-                    if let Some(c) = call {
-                        self.on_client_timeout(c, &key.method, now);
+                TxOutput::Timeout => match call {
+                    Some(c) => self.on_client_timeout(c, &key.method, now),
+                    None if key.method == crate::sip::Method::Register => {
+                        self.on_register_timeout(key, now)
                     }
-                }
+                    None => {}
+                },
                 TxOutput::SendResponse(_) | TxOutput::AckReceived => {}
             }
         }
@@ -491,6 +503,10 @@ impl Endpoint {
             }
         }
         self.pump_server(key, now);
+    }
+
+    pub(super) fn push_output(&mut self, out: EndpointOutput) {
+        self.out.push_back(out);
     }
 
     pub(super) fn transmit(&mut self, to: SocketAddr, data: Vec<u8>) {

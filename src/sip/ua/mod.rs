@@ -7,12 +7,14 @@
 mod dialog;
 mod endpoint;
 mod outcome;
+mod register;
 mod uac;
 mod uas;
 
 pub use dialog::Dialog;
 pub use endpoint::{CallEvent, CallHandle, Credentials, Endpoint, EndpointConfig, EndpointOutput};
 pub use outcome::{CallOutcome, Party};
+pub use register::RegistrationState;
 
 #[cfg(test)]
 mod tests;

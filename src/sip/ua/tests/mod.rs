@@ -8,6 +8,7 @@ use super::*;
 
 mod inbound;
 mod outbound;
+mod register;
 use crate::media::g711::G711;
 use crate::sip::message::{Message, Method, Request, Response};
 use crate::sip::negotiate::LocalMedia;
@@ -22,6 +23,7 @@ pub(super) struct Harness {
     peer: SocketAddr,
     sent: Vec<(SocketAddr, Message)>,
     events: Vec<(CallHandle, CallEvent)>,
+    registrations: Vec<RegistrationState>,
 }
 
 impl Harness {
@@ -38,6 +40,7 @@ impl Harness {
             peer: "127.0.0.1:5070".parse().expect("addr"),
             sent: Vec::new(),
             events: Vec::new(),
+            registrations: Vec::new(),
         }
     }
 
@@ -63,6 +66,7 @@ impl Harness {
                     self.sent.push((to, m));
                 }
                 EndpointOutput::Event { call, event } => self.events.push((call, event)),
+                EndpointOutput::Registration(state) => self.registrations.push(state),
             }
         }
     }
