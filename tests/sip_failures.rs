@@ -196,3 +196,52 @@ async fn inbound_call_is_refused_until_routing_exists() {
     );
     engine.shutdown().await;
 }
+
+async fn register_against_sipp(
+    password: &str,
+) -> (suifang::sip::ua::RegistrationState, Option<i32>) {
+    let mut sipp = Sipp::uas(&scenario("uas_registrar.xml"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = EngineConfig::loopback(dir.path().join("recordings"));
+    cfg.credentials = Some(suifang::sip::ua::Credentials {
+        user: "suifang".into(),
+        password: password.into(),
+    });
+    cfg.registrar = Some(SipUri::parse(&format!("sip:127.0.0.1:{}", sipp.sip_port)).expect("uri"));
+    cfg.register_expires = 3600;
+    let mut engine = Engine::start(cfg).await.expect("engine");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let state = loop {
+        let ev = tokio::time::timeout_at(deadline, engine.next_event())
+            .await
+            .expect("registration result in time")
+            .expect("engine alive");
+        if let EngineEvent::Registration(state) = ev {
+            break state;
+        }
+    };
+    let code = sipp.wait(Duration::from_secs(10));
+    engine.shutdown().await;
+    (state, code)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_with_digest_verified_by_sipp() {
+    if !require_sipp("registers_with_digest_verified_by_sipp") {
+        return;
+    }
+    let (state, code) = register_against_sipp("secret").await;
+    assert_eq!(
+        state,
+        suifang::sip::ua::RegistrationState::Registered {
+            expires: Duration::from_secs(600)
+        }
+    );
+    assert_eq!(code, Some(0), "sipp's verifyauth accepted our digest");
+    let (state, code) = register_against_sipp("wrong").await;
+    assert_eq!(
+        state,
+        suifang::sip::ua::RegistrationState::Failed { status: Some(403) }
+    );
+    assert_ne!(code, Some(0), "wrong password is rejected by sipp");
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::sip::ua::Credentials;
+use crate::sip::uri::SipUri;
 
 /// Everything the engine needs to place calls through one trunk.
 #[derive(Debug, Clone)]
@@ -26,6 +27,10 @@ pub struct EngineConfig {
     pub recordings_dir: PathBuf,
     /// Ring timeout before CANCEL.
     pub ring_timeout: Duration,
+    /// Register at this registrar on start (e.g. `sip:pbx.hospital.example`), if set.
+    pub registrar: Option<SipUri>,
+    /// Requested registration lifetime in seconds.
+    pub register_expires: u32,
 }
 
 impl EngineConfig {
@@ -40,6 +45,8 @@ impl EngineConfig {
             rtp_ports: 30000..=39998,
             recordings_dir,
             ring_timeout: Duration::from_secs(45),
+            registrar: None,
+            register_expires: 3600,
         }
     }
 }

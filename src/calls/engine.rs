@@ -15,7 +15,9 @@ use super::CallsError;
 use crate::media::recorder::{recording_path, RecordingInfo};
 use crate::rtp::dtmf::DtmfDigit;
 use crate::sip::negotiate::LocalMedia;
-use crate::sip::ua::{CallEvent, CallHandle, Endpoint, EndpointConfig, EndpointOutput};
+use crate::sip::ua::{
+    CallEvent, CallHandle, Endpoint, EndpointConfig, EndpointOutput, RegistrationState,
+};
 use crate::sip::uri::SipUri;
 
 /// What the engine reports.
@@ -43,6 +45,8 @@ pub enum EngineEvent {
         /// The finished file.
         info: RecordingInfo,
     },
+    /// Registration with the configured registrar changed.
+    Registration(RegistrationState),
     /// Recording or media failed for a call (the call itself may continue).
     MediaFailed {
         /// Which call.
@@ -177,7 +181,40 @@ async fn run(
     let mut buf = vec![0u8; 65_535];
     let mut port_cursor: u16 = rand::random();
     let mut shutting_down = false;
+    if let Some(registrar) = cfg.registrar.clone() {
+        if let Err(e) = ep.register(registrar, cfg.register_expires, Instant::now().into_std()) {
+            tracing::warn!(error = %e, "cannot register");
+        }
+    }
     loop {
+        // Outputs first: results of the previous turn (or of start-up registration).
+        while let Some(out) = ep.poll_output() {
+            match out {
+                EndpointOutput::Transmit { to, data } => {
+                    if let Err(e) = socket.send_to(&data, to).await {
+                        tracing::warn!(%to, error = %e, "SIP send failed");
+                    }
+                }
+                EndpointOutput::Registration(state) => {
+                    tracing::info!(?state, "SIP registration");
+                    let _ = events.send(EngineEvent::Registration(state)).await;
+                }
+                EndpointOutput::Event { call, event } => {
+                    on_event(&cfg, &mut calls, &events, call, &event);
+                    let incoming = matches!(event, CallEvent::Incoming { .. });
+                    let _ = events.send(EngineEvent::Call { call, event }).await;
+                    if incoming {
+                        // Inbound routing to nurses is not wired yet: refuse politely rather
+                        // than leave the caller ringing (480: the trunk may try elsewhere).
+                        // The resulting response and Ended event come out of this same loop.
+                        ep.reject(call, 480, Instant::now().into_std());
+                    }
+                }
+            }
+        }
+        if shutting_down && calls.is_empty() {
+            break;
+        }
         let wake = ep.poll_timeout().map(Instant::from_std);
         tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
@@ -208,32 +245,6 @@ async fn run(
                     }
                 }
             },
-        }
-        while let Some(out) = ep.poll_output() {
-            match out {
-                EndpointOutput::Transmit { to, data } => {
-                    if let Err(e) = socket.send_to(&data, to).await {
-                        tracing::warn!(%to, error = %e, "SIP send failed");
-                    }
-                }
-                EndpointOutput::Registration(state) => {
-                    tracing::info!(?state, "SIP registration");
-                }
-                EndpointOutput::Event { call, event } => {
-                    on_event(&cfg, &mut calls, &events, call, &event);
-                    let incoming = matches!(event, CallEvent::Incoming { .. });
-                    let _ = events.send(EngineEvent::Call { call, event }).await;
-                    if incoming {
-                        // Inbound routing to nurses is not wired yet: refuse politely rather
-                        // than leave the caller ringing (480: the trunk may try elsewhere).
-                        // The resulting response and Ended event come out of this same loop.
-                        ep.reject(call, 480, Instant::now().into_std());
-                    }
-                }
-            }
-        }
-        if shutting_down && calls.is_empty() {
-            break;
         }
     }
 }
