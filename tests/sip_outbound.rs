@@ -146,3 +146,93 @@ fn wait_child(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
     let _ = child.wait();
     None
 }
+
+/// 183 with SDP: the patient side's early media (announcement, ring-back) is recorded from the
+/// 183 on, nothing is sent before the answer, and the agent audio starts at the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_media_is_recorded_before_answer() {
+    if !require_sipp("early_media_is_recorded_before_answer") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (patient, _) = read_mono(&fixtures().join("patient-en-8k.wav"));
+    let (agent, _) = read_mono(&fixtures().join("agent-zh-8k.wav"));
+    let ulaw = dir.path().join("patient.ulaw");
+    std::fs::write(&ulaw, G711::Pcmu.encode(&patient)).expect("write ulaw");
+    let scenario = std::fs::read_to_string(fixtures().join("uas_early_media.xml"))
+        .expect("scenario")
+        .replace("AUDIOFILE", &ulaw.display().to_string())
+        .replace("HANGUP_MS", "4000");
+    let mut sipp = sip_peers::Sipp::uas(&scenario);
+    let mut engine = Engine::start(EngineConfig::loopback(dir.path().join("recordings")))
+        .await
+        .expect("engine");
+    let target = SipUri::parse(&format!("sip:patient@127.0.0.1:{}", sipp.sip_port)).expect("uri");
+    let call = engine
+        .place_call(target, "early-1", Arc::new(agent.clone()))
+        .await
+        .expect("place call");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (mut early_at, mut answered_at, mut recording) = (None, None, None);
+    while recording.is_none() {
+        let ev = tokio::time::timeout_at(deadline, engine.next_event())
+            .await
+            .expect("in time")
+            .expect("engine alive");
+        match ev {
+            EngineEvent::Call {
+                call: c,
+                event:
+                    CallEvent::Progress {
+                        status: 183,
+                        early_media: Some(_),
+                    },
+            } if c == call => {
+                early_at = Some(std::time::Instant::now());
+            }
+            EngineEvent::Call {
+                call: c,
+                event: CallEvent::Answered { .. },
+            } if c == call => answered_at = Some(std::time::Instant::now()),
+            EngineEvent::Recording { call: c, info } if c == call => recording = Some(info),
+            EngineEvent::MediaFailed { error, .. } => panic!("media failed: {error}"),
+            _ => {}
+        }
+    }
+    engine.shutdown().await;
+    assert_eq!(sipp.wait(Duration::from_secs(10)), Some(0));
+    let (early_at, answered_at) = (
+        early_at.expect("183 with SDP"),
+        answered_at.expect("answered"),
+    );
+    let early_secs = answered_at.duration_since(early_at).as_secs_f64();
+    assert!(early_secs > 2.5, "early phase {early_secs:.1} s");
+    let info = recording.expect("recording");
+    let (left, right, rate) = read_stereo(&info.path);
+    // The recording starts at the 183: its length covers the early phase plus the answered one.
+    assert!(
+        info.duration.as_secs_f64() > early_secs + 3.5,
+        "recording {:?} vs early {early_secs:.1} s",
+        info.duration
+    );
+    let early_frames = (early_secs * f64::from(rate)) as usize - 1600;
+    let left_early_peak = left[..early_frames]
+        .iter()
+        .map(|s| s.unsigned_abs())
+        .max()
+        .unwrap_or(0);
+    assert_eq!(
+        left_early_peak, 0,
+        "nothing sent (left channel silent) before the answer"
+    );
+    let right_vs_patient = speech_match(&patient, 8000, &right, rate);
+    assert!(
+        right_vs_patient.corr > 0.6,
+        "early + answered patient audio on the right: {right_vs_patient:?}"
+    );
+    let left_vs_agent = speech_match(&agent, 8000, &left[early_frames..], rate);
+    assert!(
+        left_vs_agent.corr > 0.6,
+        "agent audio after the answer: {left_vs_agent:?}"
+    );
+}

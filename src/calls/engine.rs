@@ -14,7 +14,7 @@ use super::media_session::{bind_rtp, MediaCommand, MediaSession, RtpSockets};
 use super::CallsError;
 use crate::media::recorder::{recording_path, RecordingInfo};
 use crate::rtp::dtmf::DtmfDigit;
-use crate::sip::negotiate::LocalMedia;
+use crate::sip::negotiate::{LocalMedia, NegotiatedMedia};
 use crate::sip::ua::{
     CallEvent, CallHandle, Endpoint, EndpointConfig, EndpointOutput, RegistrationState,
 };
@@ -291,50 +291,25 @@ fn on_event(
     event: &CallEvent,
 ) {
     match event {
+        CallEvent::Progress {
+            early_media: Some(media),
+            ..
+        } => {
+            // 183 with SDP: record the patient side's announcements/ring-back from now on
+            // (a "number not in service" message is evidence for the wrong-number outcome),
+            // but send nothing until the call is answered.
+            start_media(cfg, calls, events, call, media, false);
+        }
         CallEvent::Answered { media } => {
-            let Some(cm) = calls.get_mut(&call) else {
-                return;
-            };
-            let Some(sockets) = cm.sockets.take() else {
-                return;
-            };
-            let path = match recording_path(
-                &cfg.recordings_dir,
-                &cm.recording_id,
-                chrono::Utc::now().date_naive(),
-            ) {
-                Ok(p) => p,
-                Err(e) => {
-                    let _ = events.try_send(EngineEvent::MediaFailed {
-                        call,
-                        error: e.to_string(),
-                    });
-                    return;
+            let running = calls.get(&call).and_then(|c| c.media.as_ref());
+            match running {
+                Some(tx) => {
+                    if tx.try_send(MediaCommand::Answered(media.clone())).is_err() {
+                        tracing::warn!(?call, "media task busy; answer not applied");
+                    }
                 }
-            };
-            let (stop_tx, stop_rx) = watch::channel(false);
-            let (media_tx, media_rx) = mpsc::channel(16);
-            let session = MediaSession {
-                call,
-                sockets,
-                media: media.clone(),
-                agent_audio: cm.agent_audio.clone(),
-                recording: path,
-                ssrc: rand::random(),
-            };
-            let tx = events.clone();
-            cm.stop = Some(stop_tx);
-            cm.media = Some(media_tx);
-            cm.task = Some(tokio::spawn(async move {
-                let event = match session.run(stop_rx, media_rx, tx.clone()).await {
-                    Ok(info) => EngineEvent::Recording { call, info },
-                    Err(e) => EngineEvent::MediaFailed {
-                        call,
-                        error: e.to_string(),
-                    },
-                };
-                let _ = tx.send(event).await;
-            }));
+                None => start_media(cfg, calls, events, call, media, true),
+            }
         }
         CallEvent::MediaChanged { media } => {
             if let Some(tx) = calls.get(&call).and_then(|c| c.media.as_ref()) {
@@ -353,4 +328,59 @@ fn on_event(
         }
         _ => {}
     }
+}
+
+/// Spawns the media task of a call (once; later changes go through its command channel).
+fn start_media(
+    cfg: &EngineConfig,
+    calls: &mut HashMap<CallHandle, CallMedia>,
+    events: &mpsc::Sender<EngineEvent>,
+    call: CallHandle,
+    media: &NegotiatedMedia,
+    answered: bool,
+) {
+    let Some(cm) = calls.get_mut(&call) else {
+        return;
+    };
+    let Some(sockets) = cm.sockets.take() else {
+        return;
+    };
+    let path = match recording_path(
+        &cfg.recordings_dir,
+        &cm.recording_id,
+        chrono::Utc::now().date_naive(),
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = events.try_send(EngineEvent::MediaFailed {
+                call,
+                error: e.to_string(),
+            });
+            return;
+        }
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (media_tx, media_rx) = mpsc::channel(16);
+    let session = MediaSession {
+        call,
+        sockets,
+        media: media.clone(),
+        answered,
+        agent_audio: cm.agent_audio.clone(),
+        recording: path,
+        ssrc: rand::random(),
+    };
+    let tx = events.clone();
+    cm.stop = Some(stop_tx);
+    cm.media = Some(media_tx);
+    cm.task = Some(tokio::spawn(async move {
+        let event = match session.run(stop_rx, media_rx, tx.clone()).await {
+            Ok(info) => EngineEvent::Recording { call, info },
+            Err(e) => EngineEvent::MediaFailed {
+                call,
+                error: e.to_string(),
+            },
+        };
+        let _ = tx.send(event).await;
+    }));
 }

@@ -32,6 +32,8 @@ const FRAME: usize = 160;
 pub(super) enum MediaCommand {
     /// A re-INVITE changed the media (hold: stop sending; resume; new address).
     Update(NegotiatedMedia),
+    /// The call was answered after early media: start sending with the final parameters.
+    Answered(NegotiatedMedia),
     /// Send these keys as RFC 4733 events (100 ms each, 60 ms apart).
     Dtmf(String),
 }
@@ -53,6 +55,8 @@ pub(super) struct MediaSession {
     pub(super) call: CallHandle,
     pub(super) sockets: RtpSockets,
     pub(super) media: NegotiatedMedia,
+    /// False during early media: record what arrives, send nothing.
+    pub(super) answered: bool,
     pub(super) agent_audio: Arc<Vec<i16>>,
     pub(super) recording: PathBuf,
     pub(super) ssrc: u32,
@@ -70,6 +74,7 @@ impl MediaSession {
             call,
             sockets: RtpSockets { rtp: socket, rtcp },
             mut media,
+            mut answered,
             agent_audio,
             recording,
             ssrc,
@@ -108,12 +113,15 @@ impl MediaSession {
                     let now = Instant::now().into_std();
                     // Agent → patient (left channel = exactly what we sent).
                     agent.fill(0);
-                    if let Some(src) = agent_audio.get(pos..) {
-                        let n = src.len().min(FRAME);
-                        agent[..n].copy_from_slice(&src[..n]);
+                    if answered {
+                        // Agent audio starts at the answer; the left channel is silent before.
+                        if let Some(src) = agent_audio.get(pos..) {
+                            let n = src.len().min(FRAME);
+                            agent[..n].copy_from_slice(&src[..n]);
+                        }
+                        pos += FRAME;
                     }
-                    pos += FRAME;
-                    if media.may_send() {
+                    if answered && media.may_send() {
                         if let Some(dest) = latch.destination() {
                             let pkt = match (dtmf_out.pop_front(), media.telephone_event_pt) {
                                 // RFC 4733 §2.5.1.2: one timestamp for all packets of an event;
@@ -251,6 +259,13 @@ impl MediaSession {
                     Some(MediaCommand::Update(m)) => {
                         latch.set_sdp_addr(m.remote);
                         media = m;
+                    }
+                    Some(MediaCommand::Answered(m)) => {
+                        // Early media may come from an announcement server; the answer's
+                        // media may not. Latch afresh.
+                        latch = RtpLatch::new(LatchPolicy::AnyFirst, m.remote);
+                        media = m;
+                        answered = true;
                     }
                     Some(MediaCommand::Dtmf(keys)) => {
                         for key in keys.chars() {
