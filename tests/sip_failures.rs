@@ -158,11 +158,12 @@ async fn patient_hold_reinvite_is_answered_recvonly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inbound_call_is_refused_until_routing_exists() {
-    if !require_sipp("inbound_call_is_refused_until_routing_exists") {
+async fn unanswered_inbound_call_is_refused_after_ring_timeout() {
+    if !require_sipp("unanswered_inbound_call_is_refused_after_ring_timeout") {
         return;
     }
-    let (mut engine, _dir) = engine(Duration::from_secs(45)).await;
+    let (mut engine, _dir) = engine(Duration::from_secs(2)).await;
+    let started = std::time::Instant::now();
     let mut sipp = Sipp::uac(&scenario("uac_expect_480.xml"), engine.sip_addr());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut caller = None;
@@ -189,6 +190,10 @@ async fn inbound_call_is_refused_until_routing_exists() {
         "caller number available for patient matching"
     );
     assert_eq!(outcome, CallOutcome::NoAnswer);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "refused only after the ring timeout"
+    );
     assert_eq!(
         sipp.wait(Duration::from_secs(10)),
         Some(0),

@@ -63,6 +63,13 @@ enum Command {
         agent_audio: Arc<Vec<i16>>,
         reply: oneshot::Sender<Result<CallHandle, CallsError>>,
     },
+    Answer {
+        call: CallHandle,
+        recording_id: String,
+        agent_audio: Arc<Vec<i16>>,
+        reply: oneshot::Sender<Result<(), CallsError>>,
+    },
+    Reject(CallHandle, u16),
     Hangup(CallHandle),
     Dtmf(CallHandle, String),
     Shutdown,
@@ -142,6 +149,37 @@ impl Engine {
         rx.await.map_err(|_| CallsError::EngineStopped)?
     }
 
+    /// Answers an inbound call ([`CallEvent::Incoming`]) with `agent_audio` (a prompt, or
+    /// later the nurse's leg) and records it as `recording_id`. Unanswered inbound calls are
+    /// refused with 480 after the ring timeout.
+    pub async fn answer(
+        &self,
+        call: CallHandle,
+        recording_id: &str,
+        agent_audio: Arc<Vec<i16>>,
+    ) -> Result<(), CallsError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Answer {
+            call,
+            recording_id: recording_id.to_owned(),
+            agent_audio,
+            reply,
+        };
+        self.commands
+            .send(cmd)
+            .await
+            .map_err(|_| CallsError::EngineStopped)?;
+        rx.await.map_err(|_| CallsError::EngineStopped)?
+    }
+
+    /// Refuses an inbound call with `status` (486 busy, 480 unavailable, 603 decline…).
+    pub async fn reject(&self, call: CallHandle, status: u16) -> Result<(), CallsError> {
+        self.commands
+            .send(Command::Reject(call, status))
+            .await
+            .map_err(|_| CallsError::EngineStopped)
+    }
+
     /// Hangs up (CANCEL or BYE as appropriate).
     pub async fn hangup(&self, call: CallHandle) -> Result<(), CallsError> {
         self.commands
@@ -201,14 +239,7 @@ async fn run(
                 }
                 EndpointOutput::Event { call, event } => {
                     on_event(&cfg, &mut calls, &events, call, &event);
-                    let incoming = matches!(event, CallEvent::Incoming { .. });
                     let _ = events.send(EngineEvent::Call { call, event }).await;
-                    if incoming {
-                        // Inbound routing to nurses is not wired yet: refuse politely rather
-                        // than leave the caller ringing (480: the trunk may try elsewhere).
-                        // The resulting response and Ended event come out of this same loop.
-                        ep.reject(call, 480, Instant::now().into_std());
-                    }
                 }
             }
         }
@@ -230,6 +261,12 @@ async fn run(
                     let r = place(&cfg, &mut ep, &mut calls, target, recording_id, agent_audio, port_cursor).await;
                     let _ = reply.send(r);
                 }
+                Some(Command::Answer { call, recording_id, agent_audio, reply }) => {
+                    port_cursor = port_cursor.wrapping_add(1);
+                    let r = answer(&cfg, &mut ep, &mut calls, call, recording_id, agent_audio, port_cursor).await;
+                    let _ = reply.send(r);
+                }
+                Some(Command::Reject(call, status)) => ep.reject(call, status, Instant::now().into_std()),
                 Some(Command::Hangup(call)) => ep.hangup(call, Instant::now().into_std()),
                 Some(Command::Dtmf(call, keys)) => {
                     if let Some(tx) = calls.get(&call).and_then(|c| c.media.as_ref()) {
@@ -328,6 +365,44 @@ fn on_event(
         }
         _ => {}
     }
+}
+
+async fn answer(
+    cfg: &EngineConfig,
+    ep: &mut Endpoint,
+    calls: &mut HashMap<CallHandle, CallMedia>,
+    call: CallHandle,
+    recording_id: String,
+    agent_audio: Arc<Vec<i16>>,
+    port_cursor: u16,
+) -> Result<(), CallsError> {
+    let sockets = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports, port_cursor).await?;
+    let port = sockets
+        .rtp
+        .local_addr()
+        .map_err(|source| CallsError::Io {
+            what: "RTP local address".into(),
+            source,
+        })?
+        .port();
+    let local = LocalMedia::g711(cfg.rtp_ip, port, u64::from(rand::random::<u32>()));
+    // Register the media first: answering emits Answered, which starts the media task.
+    calls.insert(
+        call,
+        CallMedia {
+            sockets: Some(sockets),
+            agent_audio,
+            recording_id,
+            stop: None,
+            media: None,
+            task: None,
+        },
+    );
+    if let Err(e) = ep.answer(call, local, Instant::now().into_std()) {
+        calls.remove(&call);
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 /// Spawns the media task of a call (once; later changes go through its command channel).

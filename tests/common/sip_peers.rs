@@ -179,3 +179,24 @@ impl Drop for Sipp {
         let _ = self.child.wait();
     }
 }
+
+/// True when `baresip` is on PATH (same skip rule as [`require_sipp`]).
+pub fn require_baresip(test: &str) -> bool {
+    let found = Command::new("baresip").arg("-h").output().is_ok();
+    if found {
+        return true;
+    }
+    if std::env::var("SUIFANG_SKIP_MISSING_PEERS").as_deref() == Ok("1") {
+        eprintln!("SKIPPED {test}: baresip is not installed (apt-get install baresip)");
+        return false;
+    }
+    panic!(
+        "{test} needs baresip (apt-get install baresip); set SUIFANG_SKIP_MISSING_PEERS=1 to skip"
+    );
+}
+
+/// A free TCP port on loopback (for baresip's ctrl_tcp).
+pub fn free_tcp_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind probe listener");
+    l.local_addr().expect("local addr").port()
+}

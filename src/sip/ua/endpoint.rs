@@ -350,6 +350,10 @@ impl Endpoint {
             match pending_cancel {
                 // §9.1: no final response 64·T1 after CANCEL — give up on the INVITE.
                 Some(Some(outcome)) => self.end_call(h, outcome),
+                Some(None) if self.calls.get(&h).is_some_and(|c| !c.outbound) => {
+                    // Nobody took the inbound call in time (§13.3.1: the UAS may give up).
+                    self.reject(h, 480, now);
+                }
                 Some(None) => self.cancel_outbound(h, CallOutcome::NoAnswer, now),
                 None => {}
             }

@@ -129,7 +129,7 @@ impl Endpoint {
                 got_provisional: false,
                 cancel: None,
                 cancel_sent: false,
-                ring_deadline: None,
+                ring_deadline: Some(now + self.cfg.ring_timeout),
                 ack: None,
                 offer_in_2xx: false,
             },
@@ -197,6 +197,7 @@ impl Endpoint {
         let media = c.media.clone();
         if let Some(c) = self.calls.get_mut(&call) {
             c.phase = Phase::Answering;
+            c.ring_deadline = None;
             c.local_media = local_media;
             c.offer_in_2xx = offer_in_2xx;
         }

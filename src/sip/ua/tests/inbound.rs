@@ -124,3 +124,28 @@ fn inbound_offer_without_common_codec_gets_488() {
     assert_eq!(statuses, vec![100, 488]);
     assert!(h.take_events().is_empty());
 }
+
+#[test]
+fn unanswered_inbound_call_gets_480_after_ring_timeout() {
+    let mut h = Harness::with_config(|c| c.ring_timeout = Duration::from_secs(20));
+    h.deliver(&Message::Request(inbound_invite("z9hG4bKin4")));
+    h.take_responses();
+    h.take_events();
+    h.advance(Duration::from_secs(19));
+    assert!(h.take_responses().is_empty());
+    h.advance(Duration::from_secs(1));
+    // 480 at 20 s (timer G would repeat it at 20.5 s until the ACK).
+    assert_eq!(
+        h.take_responses()
+            .iter()
+            .map(|r| r.status)
+            .collect::<Vec<_>>(),
+        vec![480]
+    );
+    assert_eq!(
+        h.take_events(),
+        vec![CallEvent::Ended {
+            outcome: CallOutcome::NoAnswer
+        }]
+    );
+}
