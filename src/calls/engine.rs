@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::config::EngineConfig;
+use super::leg::LegAudio;
 use super::media_session::{bind_rtp, MediaCommand, MediaSession, RtpSockets};
 use super::CallsError;
 use crate::media::recorder::{recording_path, RecordingInfo};
@@ -59,16 +60,15 @@ pub enum EngineEvent {
 enum Command {
     Place {
         target: SipUri,
-        recording_id: String,
-        agent_audio: Arc<Vec<i16>>,
+        leg: LegAudio,
         reply: oneshot::Sender<Result<CallHandle, CallsError>>,
     },
     Answer {
         call: CallHandle,
-        recording_id: String,
-        agent_audio: Arc<Vec<i16>>,
+        leg: LegAudio,
         reply: oneshot::Sender<Result<(), CallsError>>,
     },
+    Mute(CallHandle, bool),
     Reject(CallHandle, u16),
     Hangup(CallHandle),
     Dtmf(CallHandle, String),
@@ -77,8 +77,7 @@ enum Command {
 
 struct CallMedia {
     sockets: Option<RtpSockets>,
-    agent_audio: Arc<Vec<i16>>,
-    recording_id: String,
+    leg: Option<LegAudio>,
     stop: Option<watch::Sender<bool>>,
     media: Option<mpsc::Sender<MediaCommand>>,
     task: Option<JoinHandle<()>>,
@@ -135,13 +134,22 @@ impl Engine {
         recording_id: &str,
         agent_audio: Arc<Vec<i16>>,
     ) -> Result<CallHandle, CallsError> {
-        let (reply, rx) = oneshot::channel();
-        let cmd = Command::Place {
+        self.place_call_leg(
             target,
-            recording_id: recording_id.to_owned(),
-            agent_audio,
-            reply,
-        };
+            LegAudio::recorded_playing(recording_id, agent_audio),
+        )
+        .await
+    }
+
+    /// Places a call with explicit media wiring (live source, tap, optional recording), e.g.
+    /// one side of [`super::bridge_pair`].
+    pub async fn place_call_leg(
+        &self,
+        target: SipUri,
+        leg: LegAudio,
+    ) -> Result<CallHandle, CallsError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Place { target, leg, reply };
         self.commands
             .send(cmd)
             .await
@@ -149,27 +157,36 @@ impl Engine {
         rx.await.map_err(|_| CallsError::EngineStopped)?
     }
 
-    /// Answers an inbound call ([`CallEvent::Incoming`]) with `agent_audio` (a prompt, or
-    /// later the nurse's leg) and records it as `recording_id`. Unanswered inbound calls are
-    /// refused with 480 after the ring timeout.
+    /// Answers an inbound call ([`CallEvent::Incoming`]) playing `agent_audio` (a prompt) and
+    /// records it as `recording_id`. Unanswered inbound calls are refused with 480 after the
+    /// ring timeout.
     pub async fn answer(
         &self,
         call: CallHandle,
         recording_id: &str,
         agent_audio: Arc<Vec<i16>>,
     ) -> Result<(), CallsError> {
+        self.answer_leg(call, LegAudio::recorded_playing(recording_id, agent_audio))
+            .await
+    }
+
+    /// Answers an inbound call with explicit media wiring (e.g. bridged to a nurse's leg).
+    pub async fn answer_leg(&self, call: CallHandle, leg: LegAudio) -> Result<(), CallsError> {
         let (reply, rx) = oneshot::channel();
-        let cmd = Command::Answer {
-            call,
-            recording_id: recording_id.to_owned(),
-            agent_audio,
-            reply,
-        };
+        let cmd = Command::Answer { call, leg, reply };
         self.commands
             .send(cmd)
             .await
             .map_err(|_| CallsError::EngineStopped)?;
         rx.await.map_err(|_| CallsError::EngineStopped)?
+    }
+
+    /// Mutes (sends silence instead of the source) or unmutes what this leg sends.
+    pub async fn set_mute(&self, call: CallHandle, muted: bool) -> Result<(), CallsError> {
+        self.commands
+            .send(Command::Mute(call, muted))
+            .await
+            .map_err(|_| CallsError::EngineStopped)
     }
 
     /// Refuses an inbound call with `status` (486 busy, 480 unavailable, 603 decline…).
@@ -256,15 +273,22 @@ async fn run(
                 ep.handle_timeout(Instant::now().into_std());
             }
             cmd = commands.recv(), if !shutting_down => match cmd {
-                Some(Command::Place { target, recording_id, agent_audio, reply }) => {
+                Some(Command::Place { target, leg, reply }) => {
                     port_cursor = port_cursor.wrapping_add(1);
-                    let r = place(&cfg, &mut ep, &mut calls, target, recording_id, agent_audio, port_cursor).await;
+                    let r = place(&cfg, &mut ep, &mut calls, target, leg, port_cursor).await;
                     let _ = reply.send(r);
                 }
-                Some(Command::Answer { call, recording_id, agent_audio, reply }) => {
+                Some(Command::Answer { call, leg, reply }) => {
                     port_cursor = port_cursor.wrapping_add(1);
-                    let r = answer(&cfg, &mut ep, &mut calls, call, recording_id, agent_audio, port_cursor).await;
+                    let r = answer(&cfg, &mut ep, &mut calls, call, leg, port_cursor).await;
                     let _ = reply.send(r);
+                }
+                Some(Command::Mute(call, muted)) => {
+                    if let Some(tx) = calls.get(&call).and_then(|c| c.media.as_ref()) {
+                        if tx.try_send(MediaCommand::Mute(muted)).is_err() {
+                            tracing::warn!(?call, "media task busy; mute not applied");
+                        }
+                    }
                 }
                 Some(Command::Reject(call, status)) => ep.reject(call, status, Instant::now().into_std()),
                 Some(Command::Hangup(call)) => ep.hangup(call, Instant::now().into_std()),
@@ -291,8 +315,7 @@ async fn place(
     ep: &mut Endpoint,
     calls: &mut HashMap<CallHandle, CallMedia>,
     target: SipUri,
-    recording_id: String,
-    agent_audio: Arc<Vec<i16>>,
+    leg: LegAudio,
     port_cursor: u16,
 ) -> Result<CallHandle, CallsError> {
     let sockets = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports, port_cursor).await?;
@@ -310,8 +333,7 @@ async fn place(
         call,
         CallMedia {
             sockets: Some(sockets),
-            agent_audio,
-            recording_id,
+            leg: Some(leg),
             stop: None,
             media: None,
             task: None,
@@ -372,8 +394,7 @@ async fn answer(
     ep: &mut Endpoint,
     calls: &mut HashMap<CallHandle, CallMedia>,
     call: CallHandle,
-    recording_id: String,
-    agent_audio: Arc<Vec<i16>>,
+    leg: LegAudio,
     port_cursor: u16,
 ) -> Result<(), CallsError> {
     let sockets = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports, port_cursor).await?;
@@ -391,8 +412,7 @@ async fn answer(
         call,
         CallMedia {
             sockets: Some(sockets),
-            agent_audio,
-            recording_id,
+            leg: Some(leg),
             stop: None,
             media: None,
             task: None,
@@ -417,21 +437,22 @@ fn start_media(
     let Some(cm) = calls.get_mut(&call) else {
         return;
     };
-    let Some(sockets) = cm.sockets.take() else {
+    let (Some(sockets), Some(leg)) = (cm.sockets.take(), cm.leg.take()) else {
         return;
     };
-    let path = match recording_path(
-        &cfg.recordings_dir,
-        &cm.recording_id,
-        chrono::Utc::now().date_naive(),
-    ) {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = events.try_send(EngineEvent::MediaFailed {
-                call,
-                error: e.to_string(),
-            });
-            return;
+    let recording = match &leg.recording_id {
+        None => None,
+        Some(id) => {
+            match recording_path(&cfg.recordings_dir, id, chrono::Utc::now().date_naive()) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    let _ = events.try_send(EngineEvent::MediaFailed {
+                        call,
+                        error: e.to_string(),
+                    });
+                    None
+                }
+            }
         }
     };
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -441,8 +462,9 @@ fn start_media(
         sockets,
         media: media.clone(),
         answered,
-        agent_audio: cm.agent_audio.clone(),
-        recording: path,
+        source: leg.source,
+        tap: leg.tap,
+        recording,
         ssrc: rand::random(),
     };
     let tx = events.clone();
@@ -450,7 +472,8 @@ fn start_media(
     cm.media = Some(media_tx);
     cm.task = Some(tokio::spawn(async move {
         let event = match session.run(stop_rx, media_rx, tx.clone()).await {
-            Ok(info) => EngineEvent::Recording { call, info },
+            Ok(None) => return,
+            Ok(Some(info)) => EngineEvent::Recording { call, info },
             Err(e) => EngineEvent::MediaFailed {
                 call,
                 error: e.to_string(),

@@ -3,7 +3,6 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
@@ -11,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::engine::EngineEvent;
+use super::leg::AgentSource;
 use super::CallsError;
 use crate::media::g711::G711;
 use crate::media::recorder::{RecordingInfo, StereoRecorder};
@@ -25,7 +25,7 @@ use crate::sip::negotiate::NegotiatedMedia;
 use crate::sip::ua::CallHandle;
 
 /// Samples per 20 ms G.711 frame.
-const FRAME: usize = 160;
+const FRAME: usize = super::leg::FRAME_SAMPLES;
 
 /// Requests to a running media task.
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub(super) enum MediaCommand {
     Update(NegotiatedMedia),
     /// The call was answered after early media: start sending with the final parameters.
     Answered(NegotiatedMedia),
+    /// Send silence instead of the source (true) or resume (false).
+    Mute(bool),
     /// Send these keys as RFC 4733 events (100 ms each, 60 ms apart).
     Dtmf(String),
 }
@@ -57,31 +59,38 @@ pub(super) struct MediaSession {
     pub(super) media: NegotiatedMedia,
     /// False during early media: record what arrives, send nothing.
     pub(super) answered: bool,
-    pub(super) agent_audio: Arc<Vec<i16>>,
-    pub(super) recording: PathBuf,
+    pub(super) source: AgentSource,
+    pub(super) tap: Option<mpsc::Sender<Vec<i16>>>,
+    /// Where to record, if this leg is recorded.
+    pub(super) recording: Option<PathBuf>,
     pub(super) ssrc: u32,
 }
 
 impl MediaSession {
-    /// Runs until `stop` flips to true, then finalizes the recording.
+    /// Runs until `stop` flips to true, then finalizes the recording (if any).
     pub(super) async fn run(
         self,
         mut stop: watch::Receiver<bool>,
         mut commands: mpsc::Receiver<MediaCommand>,
         events: mpsc::Sender<EngineEvent>,
-    ) -> Result<RecordingInfo, CallsError> {
+    ) -> Result<Option<RecordingInfo>, CallsError> {
         let Self {
             call,
             sockets: RtpSockets { rtp: socket, rtcp },
             mut media,
             mut answered,
-            agent_audio,
+            mut source,
+            tap,
             recording,
             ssrc,
         } = self;
         let mut dtmf_out: VecDeque<DtmfSlot> = VecDeque::new();
         let mut event_ts = 0u32;
-        let mut recorder = StereoRecorder::create(&recording, 8000)?;
+        let mut recorder = match &recording {
+            Some(path) => Some(StereoRecorder::create(path, 8000)?),
+            None => None,
+        };
+        let mut muted = false;
         let mut latch = RtpLatch::new(LatchPolicy::AnyFirst, media.remote);
         let mut jitter = JitterBuffer::new(JitterConfig::default());
         let mut dtmf = media.telephone_event_pt.map(DtmfReceiver::new);
@@ -115,11 +124,29 @@ impl MediaSession {
                     agent.fill(0);
                     if answered {
                         // Agent audio starts at the answer; the left channel is silent before.
-                        if let Some(src) = agent_audio.get(pos..) {
-                            let n = src.len().min(FRAME);
-                            agent[..n].copy_from_slice(&src[..n]);
+                        match &mut source {
+                            AgentSource::Samples(audio) => {
+                                if let Some(src) = audio.get(pos..) {
+                                    let n = src.len().min(FRAME);
+                                    agent[..n].copy_from_slice(&src[..n]);
+                                }
+                                pos += FRAME;
+                            }
+                            AgentSource::Live(rx) => {
+                                // Keep at most two frames queued: the sender's clock may run
+                                // slightly fast, and latency matters more than a lost 20 ms.
+                                while rx.len() > 2 {
+                                    let _ = rx.try_recv();
+                                }
+                                if let Ok(frame) = rx.try_recv() {
+                                    let n = frame.len().min(FRAME);
+                                    agent[..n].copy_from_slice(&frame[..n]);
+                                }
+                            }
                         }
-                        pos += FRAME;
+                        if muted {
+                            agent.fill(0);
+                        }
                     }
                     if answered && media.may_send() {
                         if let Some(dest) = latch.destination() {
@@ -187,7 +214,13 @@ impl MediaSession {
                         let excess = pending.len() - 8000;
                         pending.drain(..excess);
                     }
-                    recorder.write(&agent, &patient)?;
+                    if let Some(r) = recorder.as_mut() {
+                        r.write(&agent, &patient)?;
+                    }
+                    if let Some(t) = &tap {
+                        // A slow consumer loses frames instead of delaying this call.
+                        let _ = t.try_send(patient.clone());
+                    }
                     if let Some(rx) = dtmf.as_mut() {
                         rx.handle_timeout(now);
                         while let Some(d) = rx.poll() {
@@ -260,6 +293,7 @@ impl MediaSession {
                         latch.set_sdp_addr(m.remote);
                         media = m;
                     }
+                    Some(MediaCommand::Mute(m)) => muted = m,
                     Some(MediaCommand::Answered(m)) => {
                         // Early media may come from an announcement server; the answer's
                         // media may not. Latch afresh.
@@ -283,7 +317,10 @@ impl MediaSession {
         }
         let stats = jitter.stats();
         tracing::info!(?call, latched = ?latch.latched(), dropped = latch.dropped(), ?stats, "media ended");
-        recorder.finalize().map_err(CallsError::from)
+        match recorder {
+            Some(r) => r.finalize().map(Some).map_err(CallsError::from),
+            None => Ok(None),
+        }
     }
 }
 

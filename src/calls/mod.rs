@@ -9,8 +9,10 @@
 mod config;
 mod engine;
 mod error;
+mod leg;
 mod media_session;
 
 pub use config::EngineConfig;
 pub use engine::{Engine, EngineEvent};
 pub use error::CallsError;
+pub use leg::{bridge_pair, AgentSource, LegAudio, FRAME_CHANNEL_DEPTH, FRAME_SAMPLES};
