@@ -99,3 +99,83 @@ async fn sent_dtmf_and_audio_come_back_from_echoing_peer() {
         "our speech came back on the right channel: {echoed:?}"
     );
 }
+
+/// Hold: after the hold command the patient hears the music (looped) instead of the agent, and
+/// the recording's left channel shows exactly what was sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_plays_music_to_the_patient() {
+    if !require_sipp("hold_plays_music_to_the_patient") {
+        return;
+    }
+    let scenario =
+        std::fs::read_to_string(fixtures().join("uas_answer_wait.xml")).expect("scenario");
+    let mut sipp = Sipp::uas_with_args(&scenario, &["-rtp_echo"]);
+    let (music, _) = read_mono(&fixtures().join("patient-en-8k.wav"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut engine = Engine::start(EngineConfig::loopback(dir.path().join("recordings")))
+        .await
+        .expect("engine");
+    let target = SipUri::parse(&format!("sip:patient@127.0.0.1:{}", sipp.sip_port)).expect("uri");
+    // The "nurse" is silent: anything on the left channel comes from the hold music.
+    let call = engine
+        .place_call(target, "hold-call", Arc::new(vec![0; 8000 * 20]))
+        .await
+        .expect("place");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (mut hold_at, mut hangup_at, mut recording) = (None, None, None);
+    while recording.is_none() {
+        let wake = [hold_at, hangup_at]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(deadline);
+        match tokio::time::timeout_at(wake, engine.next_event()).await {
+            Err(_) => {
+                let now = tokio::time::Instant::now();
+                assert!(now < deadline, "call did not finish in time");
+                if hold_at.is_some_and(|t| t <= now) {
+                    hold_at = None;
+                    engine
+                        .hold(call, Some(Arc::new(music.clone())))
+                        .await
+                        .expect("hold");
+                }
+                if hangup_at.is_some_and(|t| t <= now) {
+                    hangup_at = None;
+                    engine.hangup(call).await.expect("hangup");
+                }
+            }
+            Ok(ev) => match ev.expect("engine alive") {
+                EngineEvent::Call {
+                    event: CallEvent::Answered { .. },
+                    ..
+                } => {
+                    let now = tokio::time::Instant::now();
+                    hold_at = Some(now + Duration::from_secs(1));
+                    hangup_at = Some(now + Duration::from_millis(8500));
+                }
+                EngineEvent::Recording { info, .. } => recording = Some(info),
+                EngineEvent::MediaFailed { error, .. } => panic!("media failed: {error}"),
+                _ => {}
+            },
+        }
+    }
+    engine.shutdown().await;
+    assert_eq!(sipp.wait(Duration::from_secs(10)), Some(0));
+    let (left, right, rate) = read_stereo(&recording.expect("recording").path);
+    assert!(
+        left[..6400].iter().all(|&s| s == 0),
+        "silence before the hold"
+    );
+    let sent = speech_match(&music, 8000, &left, rate);
+    let heard = speech_match(&music, 8000, &right, rate);
+    eprintln!("left~music {sent:?} right(echo)~music {heard:?}");
+    assert!(
+        sent.corr > 0.6 && sent.lag_frames >= 40,
+        "music sent from the hold on: {sent:?}"
+    );
+    assert!(
+        heard.corr > 0.6,
+        "the patient side received the music: {heard:?}"
+    );
+}

@@ -69,6 +69,7 @@ enum Command {
         reply: oneshot::Sender<Result<(), CallsError>>,
     },
     Mute(CallHandle, bool),
+    Hold(CallHandle, Option<Arc<Vec<i16>>>),
     Reject(CallHandle, u16),
     Hangup(CallHandle),
     Dtmf(CallHandle, String),
@@ -181,6 +182,18 @@ impl Engine {
         rx.await.map_err(|_| CallsError::EngineStopped)?
     }
 
+    /// Puts the remote party on hold with `music` (8 kHz PCM, looped) or resumes with `None`.
+    pub async fn hold(
+        &self,
+        call: CallHandle,
+        music: Option<Arc<Vec<i16>>>,
+    ) -> Result<(), CallsError> {
+        self.commands
+            .send(Command::Hold(call, music))
+            .await
+            .map_err(|_| CallsError::EngineStopped)
+    }
+
     /// Mutes (sends silence instead of the source) or unmutes what this leg sends.
     pub async fn set_mute(&self, call: CallHandle, muted: bool) -> Result<(), CallsError> {
         self.commands
@@ -283,13 +296,8 @@ async fn run(
                     let r = answer(&cfg, &mut ep, &mut calls, call, leg, port_cursor).await;
                     let _ = reply.send(r);
                 }
-                Some(Command::Mute(call, muted)) => {
-                    if let Some(tx) = calls.get(&call).and_then(|c| c.media.as_ref()) {
-                        if tx.try_send(MediaCommand::Mute(muted)).is_err() {
-                            tracing::warn!(?call, "media task busy; mute not applied");
-                        }
-                    }
-                }
+                Some(Command::Mute(call, muted)) => media_command(&calls, call, MediaCommand::Mute(muted)),
+                Some(Command::Hold(call, music)) => media_command(&calls, call, MediaCommand::Hold(music)),
                 Some(Command::Reject(call, status)) => ep.reject(call, status, Instant::now().into_std()),
                 Some(Command::Hangup(call)) => ep.hangup(call, Instant::now().into_std()),
                 Some(Command::Dtmf(call, keys)) => {
@@ -481,4 +489,17 @@ fn start_media(
         };
         let _ = tx.send(event).await;
     }));
+}
+
+/// Forwards a command to a call's media task (dropped with a warning if it is not running or
+/// its queue is full: media commands must never block the signalling loop).
+fn media_command(calls: &HashMap<CallHandle, CallMedia>, call: CallHandle, cmd: MediaCommand) {
+    match calls.get(&call).and_then(|c| c.media.as_ref()) {
+        Some(tx) => {
+            if tx.try_send(cmd).is_err() {
+                tracing::warn!(?call, "media task busy; command dropped");
+            }
+        }
+        None => tracing::warn!(?call, "no media for this call yet; command dropped"),
+    }
 }

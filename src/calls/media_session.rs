@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
@@ -36,6 +37,9 @@ pub(super) enum MediaCommand {
     Answered(NegotiatedMedia),
     /// Send silence instead of the source (true) or resume (false).
     Mute(bool),
+    /// Put the remote party on hold with this music (looped) instead of the source, or resume
+    /// with `None`. Local hold: no re-INVITE, the trunk keeps seeing a live stream.
+    Hold(Option<Arc<Vec<i16>>>),
     /// Send these keys as RFC 4733 events (100 ms each, 60 ms apart).
     Dtmf(String),
 }
@@ -91,6 +95,7 @@ impl MediaSession {
             None => None,
         };
         let mut muted = false;
+        let mut hold: Option<(Arc<Vec<i16>>, usize)> = None;
         let mut latch = RtpLatch::new(LatchPolicy::AnyFirst, media.remote);
         let mut jitter = JitterBuffer::new(JitterConfig::default());
         let mut dtmf = media.telephone_event_pt.map(DtmfReceiver::new);
@@ -142,6 +147,14 @@ impl MediaSession {
                                     let n = frame.len().min(FRAME);
                                     agent[..n].copy_from_slice(&frame[..n]);
                                 }
+                            }
+                        }
+                        if let Some((music, at)) = hold.as_mut() {
+                            // Music replaces the source (a live source was drained above, so
+                            // the nurse's audio does not pile up while held).
+                            for sample in agent.iter_mut() {
+                                *sample = music.get(*at).copied().unwrap_or(0);
+                                *at = if *at + 1 >= music.len() { 0 } else { *at + 1 };
                             }
                         }
                         if muted {
@@ -294,6 +307,7 @@ impl MediaSession {
                         media = m;
                     }
                     Some(MediaCommand::Mute(m)) => muted = m,
+                    Some(MediaCommand::Hold(music)) => hold = music.filter(|m| !m.is_empty()).map(|m| (m, 0)),
                     Some(MediaCommand::Answered(m)) => {
                         // Early media may come from an announcement server; the answer's
                         // media may not. Latch afresh.
