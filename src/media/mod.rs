@@ -7,6 +7,7 @@
 pub mod envelope;
 pub mod error;
 pub mod g711;
+pub mod mixer;
 pub mod recorder;
 pub mod resample;
 pub mod wav_repair;
