@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod bench;
+pub mod calls;
 pub mod cli;
 pub mod clock;
 pub mod config;

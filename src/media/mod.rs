@@ -1,1 +1,15 @@
-//! See DESIGN.md.
+//! Media processing that owns no sockets: G.711 codecs, resampling, the stereo call recorder and
+//! the envelope-correlation check the tests use to prove a recording contains given speech.
+//!
+//! Everything here works on plain `i16` PCM slices so the RTP layer, the bridge and the recorder
+//! can share it without knowing about each other.
+
+pub mod envelope;
+pub mod error;
+pub mod g711;
+pub mod mixer;
+pub mod recorder;
+pub mod resample;
+pub mod wav_repair;
+
+pub use error::MediaError;

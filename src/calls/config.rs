@@ -1,0 +1,52 @@
+//! Settings of the call engine.
+
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::sip::ua::Credentials;
+use crate::sip::uri::SipUri;
+
+/// Everything the engine needs to place calls through one trunk.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Where the SIP socket binds (port 0 picks a free one).
+    pub sip_bind: SocketAddr,
+    /// The trunk/proxy every request goes to; `None` sends to the target URI's IP.
+    pub outbound_proxy: Option<SocketAddr>,
+    /// User part of our From.
+    pub from_user: String,
+    /// Trunk credentials, if it challenges.
+    pub credentials: Option<Credentials>,
+    /// Address RTP sockets bind to and that goes into SDP.
+    pub rtp_ip: IpAddr,
+    /// Even RTP ports to use (RFC 3550 §11 recommends even ports).
+    pub rtp_ports: RangeInclusive<u16>,
+    /// Root of `YYYY/MM/DD/<call-id>.wav`.
+    pub recordings_dir: PathBuf,
+    /// Ring timeout before CANCEL.
+    pub ring_timeout: Duration,
+    /// Register at this registrar on start (e.g. `sip:pbx.hospital.example`), if set.
+    pub registrar: Option<SipUri>,
+    /// Requested registration lifetime in seconds.
+    pub register_expires: u32,
+}
+
+impl EngineConfig {
+    /// Loopback defaults for tests and the demo.
+    pub fn loopback(recordings_dir: PathBuf) -> Self {
+        Self {
+            sip_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            outbound_proxy: None,
+            from_user: "suifang".to_owned(),
+            credentials: None,
+            rtp_ip: IpAddr::from([127, 0, 0, 1]),
+            rtp_ports: 30000..=39998,
+            recordings_dir,
+            ring_timeout: Duration::from_secs(45),
+            registrar: None,
+            register_expires: 3600,
+        }
+    }
+}

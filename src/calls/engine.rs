@@ -1,0 +1,505 @@
+//! The engine task: SIP socket + endpoint, call commands, media task lifecycle.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::config::EngineConfig;
+use super::leg::LegAudio;
+use super::media_session::{bind_rtp, MediaCommand, MediaSession, RtpSockets};
+use super::CallsError;
+use crate::media::recorder::{recording_path, RecordingInfo};
+use crate::rtp::dtmf::DtmfDigit;
+use crate::sip::negotiate::{LocalMedia, NegotiatedMedia};
+use crate::sip::ua::{
+    CallEvent, CallHandle, Endpoint, EndpointConfig, EndpointOutput, RegistrationState,
+};
+use crate::sip::uri::SipUri;
+
+/// What the engine reports.
+#[allow(clippy::large_enum_variant)] // a few events per call; see sip::ua::CallEvent
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    /// A SIP-level call event (progress, answered, ended…).
+    Call {
+        /// Which call.
+        call: CallHandle,
+        /// What happened.
+        event: CallEvent,
+    },
+    /// A key press from the patient (RFC 4733).
+    Dtmf {
+        /// Which call.
+        call: CallHandle,
+        /// The digit.
+        digit: DtmfDigit,
+    },
+    /// The call's recording is closed: store path, duration and SHA-256.
+    Recording {
+        /// Which call.
+        call: CallHandle,
+        /// The finished file.
+        info: RecordingInfo,
+    },
+    /// Registration with the configured registrar changed.
+    Registration(RegistrationState),
+    /// Recording or media failed for a call (the call itself may continue).
+    MediaFailed {
+        /// Which call.
+        call: CallHandle,
+        /// Why.
+        error: String,
+    },
+}
+
+enum Command {
+    Place {
+        target: SipUri,
+        leg: LegAudio,
+        reply: oneshot::Sender<Result<CallHandle, CallsError>>,
+    },
+    Answer {
+        call: CallHandle,
+        leg: LegAudio,
+        reply: oneshot::Sender<Result<(), CallsError>>,
+    },
+    Mute(CallHandle, bool),
+    Hold(CallHandle, Option<Arc<Vec<i16>>>),
+    Reject(CallHandle, u16),
+    Hangup(CallHandle),
+    Dtmf(CallHandle, String),
+    Shutdown,
+}
+
+struct CallMedia {
+    sockets: Option<RtpSockets>,
+    leg: Option<LegAudio>,
+    stop: Option<watch::Sender<bool>>,
+    media: Option<mpsc::Sender<MediaCommand>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Handle to a running engine. Dropping it (or [`Engine::shutdown`]) stops the engine task.
+#[derive(Debug)]
+pub struct Engine {
+    commands: mpsc::Sender<Command>,
+    events: mpsc::Receiver<EngineEvent>,
+    sip_addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Engine {
+    /// Binds the SIP socket and starts the engine task.
+    pub async fn start(cfg: EngineConfig) -> Result<Self, CallsError> {
+        let socket = UdpSocket::bind(cfg.sip_bind)
+            .await
+            .map_err(|source| CallsError::Io {
+                what: format!("bind SIP {}", cfg.sip_bind),
+                source,
+            })?;
+        let sip_addr = socket.local_addr().map_err(|source| CallsError::Io {
+            what: "SIP local address".into(),
+            source,
+        })?;
+        let mut ep_cfg = EndpointConfig::new(sip_addr);
+        ep_cfg.outbound_proxy = cfg.outbound_proxy;
+        ep_cfg.from_user.clone_from(&cfg.from_user);
+        ep_cfg.credentials.clone_from(&cfg.credentials);
+        ep_cfg.ring_timeout = cfg.ring_timeout;
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let (ev_tx, ev_rx) = mpsc::channel(1024);
+        let task = tokio::spawn(run(cfg, Endpoint::new(ep_cfg), socket, cmd_rx, ev_tx));
+        Ok(Self {
+            commands: cmd_tx,
+            events: ev_rx,
+            sip_addr,
+            task,
+        })
+    }
+
+    /// The bound SIP address (useful with port 0).
+    pub fn sip_addr(&self) -> SocketAddr {
+        self.sip_addr
+    }
+
+    /// Places a call; `recording_id` names the WAV (the domain call id), `agent_audio` is 8 kHz
+    /// PCM sent to the patient (silence after it ends) and recorded on the left channel.
+    pub async fn place_call(
+        &self,
+        target: SipUri,
+        recording_id: &str,
+        agent_audio: Arc<Vec<i16>>,
+    ) -> Result<CallHandle, CallsError> {
+        self.place_call_leg(
+            target,
+            LegAudio::recorded_playing(recording_id, agent_audio),
+        )
+        .await
+    }
+
+    /// Places a call with explicit media wiring (live source, tap, optional recording), e.g.
+    /// one side of [`super::bridge_pair`].
+    pub async fn place_call_leg(
+        &self,
+        target: SipUri,
+        leg: LegAudio,
+    ) -> Result<CallHandle, CallsError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Place { target, leg, reply };
+        self.commands
+            .send(cmd)
+            .await
+            .map_err(|_| CallsError::EngineStopped)?;
+        rx.await.map_err(|_| CallsError::EngineStopped)?
+    }
+
+    /// Answers an inbound call ([`CallEvent::Incoming`]) playing `agent_audio` (a prompt) and
+    /// records it as `recording_id`. Unanswered inbound calls are refused with 480 after the
+    /// ring timeout.
+    pub async fn answer(
+        &self,
+        call: CallHandle,
+        recording_id: &str,
+        agent_audio: Arc<Vec<i16>>,
+    ) -> Result<(), CallsError> {
+        self.answer_leg(call, LegAudio::recorded_playing(recording_id, agent_audio))
+            .await
+    }
+
+    /// Answers an inbound call with explicit media wiring (e.g. bridged to a nurse's leg).
+    pub async fn answer_leg(&self, call: CallHandle, leg: LegAudio) -> Result<(), CallsError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Answer { call, leg, reply };
+        self.commands
+            .send(cmd)
+            .await
+            .map_err(|_| CallsError::EngineStopped)?;
+        rx.await.map_err(|_| CallsError::EngineStopped)?
+    }
+
+    /// Puts the remote party on hold with `music` (8 kHz PCM, looped) or resumes with `None`.
+    pub async fn hold(
+        &self,
+        call: CallHandle,
+        music: Option<Arc<Vec<i16>>>,
+    ) -> Result<(), CallsError> {
+        self.commands
+            .send(Command::Hold(call, music))
+            .await
+            .map_err(|_| CallsError::EngineStopped)
+    }
+
+    /// Mutes (sends silence instead of the source) or unmutes what this leg sends.
+    pub async fn set_mute(&self, call: CallHandle, muted: bool) -> Result<(), CallsError> {
+        self.commands
+            .send(Command::Mute(call, muted))
+            .await
+            .map_err(|_| CallsError::EngineStopped)
+    }
+
+    /// Refuses an inbound call with `status` (486 busy, 480 unavailable, 603 decline…).
+    pub async fn reject(&self, call: CallHandle, status: u16) -> Result<(), CallsError> {
+        self.commands
+            .send(Command::Reject(call, status))
+            .await
+            .map_err(|_| CallsError::EngineStopped)
+    }
+
+    /// Hangs up (CANCEL or BYE as appropriate).
+    pub async fn hangup(&self, call: CallHandle) -> Result<(), CallsError> {
+        self.commands
+            .send(Command::Hangup(call))
+            .await
+            .map_err(|_| CallsError::EngineStopped)
+    }
+
+    /// Sends keys (`0-9*#A-D`) to the patient as RFC 4733 events on an answered call.
+    pub async fn send_dtmf(&self, call: CallHandle, keys: &str) -> Result<(), CallsError> {
+        self.commands
+            .send(Command::Dtmf(call, keys.to_owned()))
+            .await
+            .map_err(|_| CallsError::EngineStopped)
+    }
+
+    /// Next event; `None` once the engine has stopped.
+    pub async fn next_event(&mut self) -> Option<EngineEvent> {
+        self.events.recv().await
+    }
+
+    /// Hangs up every call, closes recordings and stops the task.
+    pub async fn shutdown(self) {
+        let _ = self.commands.send(Command::Shutdown).await;
+        let _ = self.task.await;
+    }
+}
+
+async fn run(
+    cfg: EngineConfig,
+    mut ep: Endpoint,
+    socket: UdpSocket,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<EngineEvent>,
+) {
+    let mut calls: HashMap<CallHandle, CallMedia> = HashMap::new();
+    let mut buf = vec![0u8; 65_535];
+    let mut port_cursor: u16 = rand::random();
+    let mut shutting_down = false;
+    if let Some(registrar) = cfg.registrar.clone() {
+        if let Err(e) = ep.register(registrar, cfg.register_expires, Instant::now().into_std()) {
+            tracing::warn!(error = %e, "cannot register");
+        }
+    }
+    loop {
+        // Outputs first: results of the previous turn (or of start-up registration).
+        while let Some(out) = ep.poll_output() {
+            match out {
+                EndpointOutput::Transmit { to, data } => {
+                    if let Err(e) = socket.send_to(&data, to).await {
+                        tracing::warn!(%to, error = %e, "SIP send failed");
+                    }
+                }
+                EndpointOutput::Registration(state) => {
+                    tracing::info!(?state, "SIP registration");
+                    let _ = events.send(EngineEvent::Registration(state)).await;
+                }
+                EndpointOutput::Event { call, event } => {
+                    on_event(&cfg, &mut calls, &events, call, &event);
+                    let _ = events.send(EngineEvent::Call { call, event }).await;
+                }
+            }
+        }
+        if shutting_down && calls.is_empty() {
+            break;
+        }
+        let wake = ep.poll_timeout().map(Instant::from_std);
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok((n, from)) => ep.handle_datagram(buf.get(..n).unwrap_or(&[]), from, Instant::now().into_std()),
+                Err(e) => tracing::warn!(error = %e, "SIP receive failed"),
+            },
+            _ = async { match wake { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                ep.handle_timeout(Instant::now().into_std());
+            }
+            cmd = commands.recv(), if !shutting_down => match cmd {
+                Some(Command::Place { target, leg, reply }) => {
+                    port_cursor = port_cursor.wrapping_add(1);
+                    let r = place(&cfg, &mut ep, &mut calls, target, leg, port_cursor).await;
+                    let _ = reply.send(r);
+                }
+                Some(Command::Answer { call, leg, reply }) => {
+                    port_cursor = port_cursor.wrapping_add(1);
+                    let r = answer(&cfg, &mut ep, &mut calls, call, leg, port_cursor).await;
+                    let _ = reply.send(r);
+                }
+                Some(Command::Mute(call, muted)) => media_command(&calls, call, MediaCommand::Mute(muted)),
+                Some(Command::Hold(call, music)) => media_command(&calls, call, MediaCommand::Hold(music)),
+                Some(Command::Reject(call, status)) => ep.reject(call, status, Instant::now().into_std()),
+                Some(Command::Hangup(call)) => ep.hangup(call, Instant::now().into_std()),
+                Some(Command::Dtmf(call, keys)) => {
+                    if let Some(tx) = calls.get(&call).and_then(|c| c.media.as_ref()) {
+                        if tx.try_send(MediaCommand::Dtmf(keys)).is_err() {
+                            tracing::warn!(?call, "media task busy; DTMF dropped");
+                        }
+                    }
+                }
+                Some(Command::Shutdown) | None => {
+                    shutting_down = true;
+                    for call in calls.keys().copied().collect::<Vec<_>>() {
+                        ep.hangup(call, Instant::now().into_std());
+                    }
+                }
+            },
+        }
+    }
+}
+
+async fn place(
+    cfg: &EngineConfig,
+    ep: &mut Endpoint,
+    calls: &mut HashMap<CallHandle, CallMedia>,
+    target: SipUri,
+    leg: LegAudio,
+    port_cursor: u16,
+) -> Result<CallHandle, CallsError> {
+    let sockets = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports, port_cursor).await?;
+    let port = sockets
+        .rtp
+        .local_addr()
+        .map_err(|source| CallsError::Io {
+            what: "RTP local address".into(),
+            source,
+        })?
+        .port();
+    let local = LocalMedia::g711(cfg.rtp_ip, port, u64::from(rand::random::<u32>()));
+    let call = ep.place_call(target, local, Instant::now().into_std())?;
+    calls.insert(
+        call,
+        CallMedia {
+            sockets: Some(sockets),
+            leg: Some(leg),
+            stop: None,
+            media: None,
+            task: None,
+        },
+    );
+    Ok(call)
+}
+
+fn on_event(
+    cfg: &EngineConfig,
+    calls: &mut HashMap<CallHandle, CallMedia>,
+    events: &mpsc::Sender<EngineEvent>,
+    call: CallHandle,
+    event: &CallEvent,
+) {
+    match event {
+        CallEvent::Progress {
+            early_media: Some(media),
+            ..
+        } => {
+            // 183 with SDP: record the patient side's announcements/ring-back from now on
+            // (a "number not in service" message is evidence for the wrong-number outcome),
+            // but send nothing until the call is answered.
+            start_media(cfg, calls, events, call, media, false);
+        }
+        CallEvent::Answered { media } => {
+            let running = calls.get(&call).and_then(|c| c.media.as_ref());
+            match running {
+                Some(tx) => {
+                    if tx.try_send(MediaCommand::Answered(media.clone())).is_err() {
+                        tracing::warn!(?call, "media task busy; answer not applied");
+                    }
+                }
+                None => start_media(cfg, calls, events, call, media, true),
+            }
+        }
+        CallEvent::MediaChanged { media } => {
+            if let Some(tx) = calls.get(&call).and_then(|c| c.media.as_ref()) {
+                if tx.try_send(MediaCommand::Update(media.clone())).is_err() {
+                    tracing::warn!(?call, "media task busy; media update dropped");
+                }
+            }
+        }
+        CallEvent::Ended { .. } => {
+            if let Some(cm) = calls.remove(&call) {
+                if let Some(stop) = cm.stop {
+                    let _ = stop.send(true);
+                }
+                drop(cm.task); // the task finishes on its own and reports the recording
+            }
+        }
+        _ => {}
+    }
+}
+
+async fn answer(
+    cfg: &EngineConfig,
+    ep: &mut Endpoint,
+    calls: &mut HashMap<CallHandle, CallMedia>,
+    call: CallHandle,
+    leg: LegAudio,
+    port_cursor: u16,
+) -> Result<(), CallsError> {
+    let sockets = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports, port_cursor).await?;
+    let port = sockets
+        .rtp
+        .local_addr()
+        .map_err(|source| CallsError::Io {
+            what: "RTP local address".into(),
+            source,
+        })?
+        .port();
+    let local = LocalMedia::g711(cfg.rtp_ip, port, u64::from(rand::random::<u32>()));
+    // Register the media first: answering emits Answered, which starts the media task.
+    calls.insert(
+        call,
+        CallMedia {
+            sockets: Some(sockets),
+            leg: Some(leg),
+            stop: None,
+            media: None,
+            task: None,
+        },
+    );
+    if let Err(e) = ep.answer(call, local, Instant::now().into_std()) {
+        calls.remove(&call);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Spawns the media task of a call (once; later changes go through its command channel).
+fn start_media(
+    cfg: &EngineConfig,
+    calls: &mut HashMap<CallHandle, CallMedia>,
+    events: &mpsc::Sender<EngineEvent>,
+    call: CallHandle,
+    media: &NegotiatedMedia,
+    answered: bool,
+) {
+    let Some(cm) = calls.get_mut(&call) else {
+        return;
+    };
+    let (Some(sockets), Some(leg)) = (cm.sockets.take(), cm.leg.take()) else {
+        return;
+    };
+    let recording = match &leg.recording_id {
+        None => None,
+        Some(id) => {
+            match recording_path(&cfg.recordings_dir, id, chrono::Utc::now().date_naive()) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    let _ = events.try_send(EngineEvent::MediaFailed {
+                        call,
+                        error: e.to_string(),
+                    });
+                    None
+                }
+            }
+        }
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (media_tx, media_rx) = mpsc::channel(16);
+    let session = MediaSession {
+        call,
+        sockets,
+        media: media.clone(),
+        answered,
+        source: leg.source,
+        tap: leg.tap,
+        recording,
+        ssrc: rand::random(),
+    };
+    let tx = events.clone();
+    cm.stop = Some(stop_tx);
+    cm.media = Some(media_tx);
+    cm.task = Some(tokio::spawn(async move {
+        let event = match session.run(stop_rx, media_rx, tx.clone()).await {
+            Ok(None) => return,
+            Ok(Some(info)) => EngineEvent::Recording { call, info },
+            Err(e) => EngineEvent::MediaFailed {
+                call,
+                error: e.to_string(),
+            },
+        };
+        let _ = tx.send(event).await;
+    }));
+}
+
+/// Forwards a command to a call's media task (dropped with a warning if it is not running or
+/// its queue is full: media commands must never block the signalling loop).
+fn media_command(calls: &HashMap<CallHandle, CallMedia>, call: CallHandle, cmd: MediaCommand) {
+    match calls.get(&call).and_then(|c| c.media.as_ref()) {
+        Some(tx) => {
+            if tx.try_send(cmd).is_err() {
+                tracing::warn!(?call, "media task busy; command dropped");
+            }
+        }
+        None => tracing::warn!(?call, "no media for this call yet; command dropped"),
+    }
+}

@@ -1,0 +1,370 @@
+//! One call's media task: RTP out (agent audio), RTP in (patient audio and DTMF), recording.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::engine::EngineEvent;
+use super::leg::AgentSource;
+use super::CallsError;
+use crate::media::g711::G711;
+use crate::media::recorder::{RecordingInfo, StereoRecorder};
+use crate::rtp::dtmf::{key_press_payloads, DtmfReceiver};
+use crate::rtp::jitter::{JitterBuffer, JitterConfig, Playout};
+use crate::rtp::latch::{LatchPolicy, RtpLatch};
+use crate::rtp::packet::looks_like_rtcp;
+use crate::rtp::rtcp::{RtcpReport, SenderInfo};
+use crate::rtp::stats::{ntp_timestamp, ReceiverStats};
+use crate::rtp::RtpPacket;
+use crate::sip::negotiate::NegotiatedMedia;
+use crate::sip::ua::CallHandle;
+
+/// Samples per 20 ms G.711 frame.
+const FRAME: usize = super::leg::FRAME_SAMPLES;
+
+/// Requests to a running media task.
+#[derive(Debug, Clone)]
+pub(super) enum MediaCommand {
+    /// A re-INVITE changed the media (hold: stop sending; resume; new address).
+    Update(NegotiatedMedia),
+    /// The call was answered after early media: start sending with the final parameters.
+    Answered(NegotiatedMedia),
+    /// Send silence instead of the source (true) or resume (false).
+    Mute(bool),
+    /// Put the remote party on hold with this music (looped) instead of the source, or resume
+    /// with `None`. Local hold: no re-INVITE, the trunk keeps seeing a live stream.
+    Hold(Option<Arc<Vec<i16>>>),
+    /// Send these keys as RFC 4733 events (100 ms each, 60 ms apart).
+    Dtmf(String),
+}
+
+/// One queued 20 ms slot of outgoing DTMF.
+enum DtmfSlot {
+    /// An RFC 4733 packet; `starts_event` takes a fresh timestamp.
+    Event {
+        marker: bool,
+        payload: [u8; 4],
+        starts_event: bool,
+    },
+    /// Audio between two key presses so receivers see separate presses.
+    Gap,
+}
+
+/// Inputs of a media task.
+pub(super) struct MediaSession {
+    pub(super) call: CallHandle,
+    pub(super) sockets: RtpSockets,
+    pub(super) media: NegotiatedMedia,
+    /// False during early media: record what arrives, send nothing.
+    pub(super) answered: bool,
+    pub(super) source: AgentSource,
+    pub(super) tap: Option<mpsc::Sender<Vec<i16>>>,
+    /// Where to record, if this leg is recorded.
+    pub(super) recording: Option<PathBuf>,
+    pub(super) ssrc: u32,
+}
+
+impl MediaSession {
+    /// Runs until `stop` flips to true, then finalizes the recording (if any).
+    pub(super) async fn run(
+        self,
+        mut stop: watch::Receiver<bool>,
+        mut commands: mpsc::Receiver<MediaCommand>,
+        events: mpsc::Sender<EngineEvent>,
+    ) -> Result<Option<RecordingInfo>, CallsError> {
+        let Self {
+            call,
+            sockets: RtpSockets { rtp: socket, rtcp },
+            mut media,
+            mut answered,
+            mut source,
+            tap,
+            recording,
+            ssrc,
+        } = self;
+        let mut dtmf_out: VecDeque<DtmfSlot> = VecDeque::new();
+        let mut event_ts = 0u32;
+        let mut recorder = match &recording {
+            Some(path) => Some(StereoRecorder::create(path, 8000)?),
+            None => None,
+        };
+        let mut muted = false;
+        let mut hold: Option<(Arc<Vec<i16>>, usize)> = None;
+        let mut latch = RtpLatch::new(LatchPolicy::AnyFirst, media.remote);
+        let mut jitter = JitterBuffer::new(JitterConfig::default());
+        let mut dtmf = media.telephone_event_pt.map(DtmfReceiver::new);
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let (mut seq, mut ts, mut pos) = (rand::random::<u16>(), rand::random::<u32>(), 0usize);
+        let mut buf = vec![0u8; 2048];
+        let mut agent = vec![0i16; FRAME];
+        let mut patient = Vec::with_capacity(FRAME);
+        let mut payload = Vec::with_capacity(FRAME);
+        let mut out = Vec::with_capacity(FRAME + 12);
+        let mut first = true;
+        let mut pending: VecDeque<i16> = VecDeque::with_capacity(4 * FRAME);
+        let mut decoded: Vec<i16> = Vec::with_capacity(FRAME);
+        let mut last_packet_len = FRAME;
+        // RFC 3550 §6.2: 5 s minimum report interval; counters for the sender info.
+        let mut rtcp_tick = tokio::time::interval_at(
+            Instant::now() + Duration::from_secs(5),
+            Duration::from_secs(5),
+        );
+        rtcp_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut rx_stats = ReceiverStats::new(8000, Instant::now().into_std());
+        let (mut sent_packets, mut sent_octets) = (0u32, 0u32);
+        let mut rtcp_peer: Option<SocketAddr> = None;
+        let mut rtcp_buf = vec![0u8; 1500];
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let now = Instant::now().into_std();
+                    // Agent → patient (left channel = exactly what we sent).
+                    agent.fill(0);
+                    if answered {
+                        // Agent audio starts at the answer; the left channel is silent before.
+                        match &mut source {
+                            AgentSource::Samples(audio) => {
+                                if let Some(src) = audio.get(pos..) {
+                                    let n = src.len().min(FRAME);
+                                    agent[..n].copy_from_slice(&src[..n]);
+                                }
+                                pos += FRAME;
+                            }
+                            AgentSource::Live(rx) => {
+                                // Keep at most two frames queued: the sender's clock may run
+                                // slightly fast, and latency matters more than a lost 20 ms.
+                                while rx.len() > 2 {
+                                    let _ = rx.try_recv();
+                                }
+                                if let Ok(frame) = rx.try_recv() {
+                                    let n = frame.len().min(FRAME);
+                                    agent[..n].copy_from_slice(&frame[..n]);
+                                }
+                            }
+                        }
+                        if let Some((music, at)) = hold.as_mut() {
+                            // Music replaces the source (a live source was drained above, so
+                            // the nurse's audio does not pile up while held).
+                            for sample in agent.iter_mut() {
+                                *sample = music.get(*at).copied().unwrap_or(0);
+                                *at = if *at + 1 >= music.len() { 0 } else { *at + 1 };
+                            }
+                        }
+                        if muted {
+                            agent.fill(0);
+                        }
+                    }
+                    if answered && media.may_send() {
+                        if let Some(dest) = latch.destination() {
+                            let pkt = match (dtmf_out.pop_front(), media.telephone_event_pt) {
+                                // RFC 4733 §2.5.1.2: one timestamp for all packets of an event;
+                                // no audio is sent while the event lasts.
+                                (Some(DtmfSlot::Event { marker, payload: ev, starts_event }), Some(pt)) => {
+                                    if starts_event {
+                                        event_ts = ts;
+                                    }
+                                    let mut p = RtpPacket::new(pt, seq, event_ts, ssrc, ev.to_vec());
+                                    p.marker = marker;
+                                    p
+                                }
+                                _ => {
+                                    media.codec.encode_into(&agent, &mut payload);
+                                    let mut p = RtpPacket::new(media.payload_type, seq, ts, ssrc, std::mem::take(&mut payload));
+                                    p.marker = first;
+                                    first = false;
+                                    p
+                                }
+                            };
+                            if pkt.write_to(&mut out).is_ok() {
+                                match socket.send_to(&out, dest).await {
+                                    Ok(_) => {
+                                        sent_packets = sent_packets.wrapping_add(1);
+                                        sent_octets = sent_octets.wrapping_add(pkt.payload.len() as u32);
+                                    }
+                                    Err(e) => tracing::debug!(error = %e, "RTP send failed"),
+                                }
+                            }
+                            if pkt.payload_type == media.payload_type {
+                                payload = pkt.payload;
+                            }
+                        }
+                    }
+                    seq = seq.wrapping_add(1);
+                    ts = ts.wrapping_add(FRAME as u32);
+                    // Patient → recorder (right channel), one frame per tick whatever arrived.
+                    // Packets may carry 10/20/30 ms: decode into a FIFO and pop packets only
+                    // while it holds less than one frame; a lost packet becomes silence of the
+                    // last packet's length.
+                    while pending.len() < FRAME {
+                        match jitter.pop(now) {
+                            Playout::Packet(p) => {
+                                let codec = if p.payload_type == media.payload_type {
+                                    media.codec
+                                } else {
+                                    G711::from_payload_type(p.payload_type).unwrap_or(media.codec)
+                                };
+                                codec.decode_into(&p.payload, &mut decoded);
+                                last_packet_len = decoded.len().clamp(1, 8 * FRAME);
+                                pending.extend(decoded.iter().copied());
+                            }
+                            Playout::Lost => pending.extend(std::iter::repeat_n(0i16, last_packet_len)),
+                            Playout::Buffering => break,
+                        }
+                    }
+                    patient.clear();
+                    let take = pending.len().min(FRAME);
+                    patient.extend(pending.drain(..take));
+                    patient.resize(FRAME, 0);
+                    // Bound the FIFO (a sender running fast must not grow memory).
+                    if pending.len() > 8000 {
+                        let excess = pending.len() - 8000;
+                        pending.drain(..excess);
+                    }
+                    if let Some(r) = recorder.as_mut() {
+                        r.write(&agent, &patient)?;
+                    }
+                    if let Some(t) = &tap {
+                        // A slow consumer loses frames instead of delaying this call.
+                        let _ = t.try_send(patient.clone());
+                    }
+                    if let Some(rx) = dtmf.as_mut() {
+                        rx.handle_timeout(now);
+                        while let Some(d) = rx.poll() {
+                            let _ = events.try_send(EngineEvent::Dtmf { call, digit: d });
+                        }
+                    }
+                }
+                r = socket.recv_from(&mut buf) => {
+                    let (n, src) = r.map_err(|source| CallsError::Io { what: "RTP receive".into(), source })?;
+                    let data = buf.get(..n).unwrap_or(&[]);
+                    if looks_like_rtcp(data) || !latch.accept(src) {
+                        continue;
+                    }
+                    let Ok(pkt) = RtpPacket::parse(data) else { continue };
+                    let now = Instant::now().into_std();
+                    rx_stats.on_packet(&pkt, now);
+                    match dtmf.as_mut() {
+                        Some(rx) if pkt.payload_type == rx.payload_type() => {
+                            rx.push(&pkt, now);
+                            while let Some(d) = rx.poll() {
+                                let _ = events.try_send(EngineEvent::Dtmf { call, digit: d });
+                            }
+                        }
+                        _ if pkt.payload_type == media.payload_type || G711::from_payload_type(pkt.payload_type).is_some() => {
+                            jitter.push(pkt, now);
+                        }
+                        _ => {}
+                    }
+                }
+                _ = rtcp_tick.tick() => {
+                    // Send to where the peer's RTCP comes from, else RTP port + 1.
+                    let dest = rtcp_peer.or_else(|| latch.destination().map(|a| SocketAddr::new(a.ip(), a.port().wrapping_add(1))));
+                    let now = Instant::now().into_std();
+                    let blocks: Vec<_> = rx_stats.report_block(now).into_iter().collect();
+                    let report = if sent_packets > 0 {
+                        let info = SenderInfo {
+                            ntp_timestamp: ntp_timestamp(std::time::SystemTime::now()),
+                            rtp_timestamp: ts,
+                            packet_count: sent_packets,
+                            octet_count: sent_octets,
+                        };
+                        RtcpReport::Sender { ssrc, info, blocks }
+                    } else {
+                        RtcpReport::Receiver { ssrc, blocks }
+                    };
+                    if let (Some(dest), Ok(bytes)) = (dest, report.to_bytes()) {
+                        if let Err(e) = rtcp.send_to(&bytes, dest).await {
+                            tracing::debug!(error = %e, "RTCP send failed");
+                        }
+                    }
+                }
+                r = rtcp.recv_from(&mut rtcp_buf) => {
+                    let Ok((n, src)) = r else { continue };
+                    // Only from the media peer's host (the latch's policy, at IP level).
+                    if latch.destination().is_some_and(|d| d.ip() != src.ip()) {
+                        continue;
+                    }
+                    rtcp_peer.get_or_insert(src);
+                    for report in RtcpReport::parse_compound(rtcp_buf.get(..n).unwrap_or(&[])).unwrap_or_default() {
+                        if let RtcpReport::Sender { ssrc: s, info, .. } = &report {
+                            if Some(*s) == rx_stats.ssrc() {
+                                rx_stats.on_sender_report(info.ntp_timestamp, Instant::now().into_std());
+                            }
+                        }
+                        tracing::debug!(?call, ?report, "RTCP received");
+                    }
+                }
+                cmd = commands.recv() => match cmd {
+                    Some(MediaCommand::Update(m)) => {
+                        latch.set_sdp_addr(m.remote);
+                        media = m;
+                    }
+                    Some(MediaCommand::Mute(m)) => muted = m,
+                    Some(MediaCommand::Hold(music)) => hold = music.filter(|m| !m.is_empty()).map(|m| (m, 0)),
+                    Some(MediaCommand::Answered(m)) => {
+                        // Early media may come from an announcement server; the answer's
+                        // media may not. Latch afresh.
+                        latch = RtpLatch::new(LatchPolicy::AnyFirst, m.remote);
+                        media = m;
+                        answered = true;
+                    }
+                    Some(MediaCommand::Dtmf(keys)) => {
+                        for key in keys.chars() {
+                            let Some(packets) = key_press_payloads(key, 100, 10) else { continue };
+                            for (i, (marker, payload)) in packets.into_iter().enumerate() {
+                                dtmf_out.push_back(DtmfSlot::Event { marker, payload, starts_event: i == 0 });
+                            }
+                            dtmf_out.extend([DtmfSlot::Gap, DtmfSlot::Gap, DtmfSlot::Gap]);
+                        }
+                    }
+                    None => {}
+                },
+                _ = stop.changed() => break,
+            }
+        }
+        let stats = jitter.stats();
+        tracing::info!(?call, latched = ?latch.latched(), dropped = latch.dropped(), ?stats, "media ended");
+        match recorder {
+            Some(r) => r.finalize().map(Some).map_err(CallsError::from),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Binds the first free even port of `range` on `ip`.
+/// The RTP socket of a call and its RTCP companion on port + 1 (RFC 3550 §11).
+pub(super) struct RtpSockets {
+    pub(super) rtp: UdpSocket,
+    pub(super) rtcp: UdpSocket,
+}
+
+/// Binds the first free even port of `range` (and the odd port above it for RTCP) on `ip`.
+pub(super) async fn bind_rtp(
+    ip: std::net::IpAddr,
+    range: &std::ops::RangeInclusive<u16>,
+    start: u16,
+) -> Result<RtpSockets, CallsError> {
+    let (first, last) = (*range.start(), *range.end());
+    let span = u32::from(last.saturating_sub(first)) / 2 + 1;
+    for i in 0..span {
+        let offset = ((u32::from(start) + i) % span) * 2;
+        let port = u32::from(first) + offset;
+        if port >= u32::from(u16::MAX) || port > u32::from(last) {
+            continue;
+        }
+        let Ok(rtp) = UdpSocket::bind(SocketAddr::new(ip, port as u16)).await else {
+            continue;
+        };
+        if let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(ip, port as u16 + 1)).await {
+            return Ok(RtpSockets { rtp, rtcp });
+        }
+    }
+    Err(CallsError::NoRtpPort { first, last })
+}

@@ -1,0 +1,18 @@
+//! The call engine: the thin tokio shell around the sans-IO SIP endpoint and RTP pieces.
+//!
+//! One task owns the SIP socket and the [`crate::sip::ua::Endpoint`]; it places calls on
+//! command, and when a call is answered spawns a media task that owns that call's RTP socket:
+//! every 20 ms it sends one frame of agent audio, pops one frame of patient audio from the
+//! jitter buffer and writes both to the stereo recorder (left agent, right patient). DTMF,
+//! call state and finished recordings come back as [`EngineEvent`]s on a bounded channel.
+
+mod config;
+mod engine;
+mod error;
+mod leg;
+mod media_session;
+
+pub use config::EngineConfig;
+pub use engine::{Engine, EngineEvent};
+pub use error::CallsError;
+pub use leg::{bridge_pair, AgentSource, LegAudio, FRAME_CHANNEL_DEPTH, FRAME_SAMPLES};

@@ -1,0 +1,20 @@
+//! The user agent: a sans-IO SIP endpoint that places and receives calls.
+//!
+//! [`Endpoint`] owns the transactions and dialogs of every call on one SIP socket. It is fed
+//! datagrams and timer expiries with `now` and yields datagrams to send and [`CallEvent`]s for
+//! the call engine — the same shape as the transaction machines below it, one level up.
+
+mod dialog;
+mod endpoint;
+mod outcome;
+mod register;
+mod uac;
+mod uas;
+
+pub use dialog::Dialog;
+pub use endpoint::{CallEvent, CallHandle, Credentials, Endpoint, EndpointConfig, EndpointOutput};
+pub use outcome::{CallOutcome, Party};
+pub use register::RegistrationState;
+
+#[cfg(test)]
+mod tests;
