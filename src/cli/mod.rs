@@ -15,6 +15,8 @@ use crate::followup::pathway::PathwayCatalog;
 use crate::server;
 use crate::store::{audit, Store, StoreError};
 
+mod transcribe;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "suifang",
@@ -52,6 +54,11 @@ pub enum Command {
     /// Pathway tools.
     #[command(subcommand)]
     Pathways(PathwaysCommand),
+    /// Whisper models: import a CTranslate2 model offline, list installed ones.
+    #[command(subcommand)]
+    Model(transcribe::ModelCommand),
+    /// Transcribe recordings (speaker-labelled transcript on stdout, progress on stderr).
+    Transcribe(transcribe::TranscribeArgs),
     /// Script tools.
     #[command(subcommand)]
     Scripts(ScriptsCommand),
@@ -125,6 +132,8 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 40)]
         claims_per_claimer: u32,
     },
+    /// suifang vs faster-whisper (int8, float32) on the same recordings: RTF, CPU, WER/CER.
+    Transcribe(transcribe::BenchTranscribeArgs),
     /// Answer saved → escalation pushed to a connected doctor (HTTP + SSE), p50/p99.
     Escalation {
         #[arg(long, default_value_t = 1000)]
@@ -203,6 +212,9 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Model(command) => transcribe::run_model(command),
+        Command::Transcribe(args) => transcribe::run_transcribe(args),
+        Command::Bench(BenchCommand::Transcribe(args)) => transcribe::run_bench(args),
         Command::Scripts(ScriptsCommand::Check) => {
             let report = crate::followup::script::check_dir(&config.prompts_dir.join("scripts"));
             println!("{report}");

@@ -7,7 +7,12 @@ fn outbound_call_answered_acked_and_hung_up() {
     let mut h = Harness::new();
     let call = h.call();
     let inv = h.last_invite();
-    assert_eq!(h.peer, "127.0.0.1:5070".parse::<std::net::SocketAddr>().expect("addr"));
+    assert_eq!(
+        h.peer,
+        "127.0.0.1:5070"
+            .parse::<std::net::SocketAddr>()
+            .expect("addr")
+    );
     let offer = String::from_utf8(inv.body.clone()).expect("utf8");
     assert!(offer.contains("m=audio 20000 RTP/AVP 0 8 101"), "{offer}");
     assert_eq!(inv.headers.get("Content-Type"), Some("application/sdp"));
