@@ -17,6 +17,7 @@ pub mod media;
 pub mod rtp;
 pub mod server;
 pub mod service;
+pub mod sim;
 pub mod sip;
 pub mod store;
 pub mod transcribe;

@@ -62,6 +62,19 @@ pub enum Command {
     /// Script tools.
     #[command(subcommand)]
     Scripts(ScriptsCommand),
+    /// A simulated patient phone (real SIP/RTP on UDP): answers numbers with recorded speech;
+    /// dial busy… / decline… / wrong… / noanswer… for the other outcomes.
+    SimPatient {
+        #[arg(long, default_value = "127.0.0.1:5070")]
+        listen: std::net::SocketAddr,
+        /// What the patient says (any format symphonia decodes).
+        #[arg(long, default_value = "prompts/demo/patient-zh.wav")]
+        audio: PathBuf,
+        #[arg(long, default_value_t = 1500)]
+        ring_ms: u64,
+        #[arg(long, default_value_t = 30)]
+        hangup_after: u64,
+    },
     /// Benchmarks (print figures; not tests).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -212,6 +225,23 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::SimPatient {
+            listen,
+            audio,
+            ring_ms,
+            hangup_after,
+        } => {
+            let samples = crate::sim::load_audio(&audio)?;
+            let opts = crate::sim::SimOptions {
+                listen,
+                ring: std::time::Duration::from_millis(ring_ms),
+                hangup_after: std::time::Duration::from_secs(hangup_after),
+                recordings_dir: std::env::temp_dir().join("suifang-sim-patient"),
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(crate::sim::run(opts, samples, server::shutdown_signal()))?;
+            Ok(())
+        }
         Command::Model(command) => transcribe::run_model(command),
         Command::Transcribe(args) => transcribe::run_transcribe(args),
         Command::Bench(BenchCommand::Transcribe(args)) => transcribe::run_bench(args),
@@ -275,6 +305,39 @@ fn run_server(config: Config, demo: bool) -> Result<()> {
         print_logins(&state.config);
     }
     let rt = tokio::runtime::Runtime::new()?;
+    // The demo's patient phone: a real SIP UAS on UDP, reachable like a trunk.
+    // SUIFANG_DEMO_SIM_PATIENT=ADDR moves it, =off leaves it out (parallel test servers).
+    let sim_addr = match std::env::var("SUIFANG_DEMO_SIM_PATIENT").ok().as_deref() {
+        Some("off") => None,
+        Some(addr) => Some(
+            addr.parse::<std::net::SocketAddr>()
+                .context("SUIFANG_DEMO_SIM_PATIENT must be ADDR:PORT or off")?,
+        ),
+        None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 5070))),
+    };
+    if let (true, Some(listen)) = (demo, sim_addr) {
+        let audio = prepared
+            .state
+            .config
+            .prompts_dir
+            .join("demo/patient-zh.wav");
+        match crate::sim::load_audio(&audio) {
+            Ok(samples) => {
+                let opts = crate::sim::SimOptions {
+                    listen,
+                    ring: std::time::Duration::from_millis(1500),
+                    hangup_after: std::time::Duration::from_secs(30),
+                    recordings_dir: prepared.state.config.recordings_path().join("sim-patient"),
+                };
+                rt.spawn(async move {
+                    if let Err(e) = crate::sim::run(opts, samples, std::future::pending()).await {
+                        eprintln!("demo: the simulated patient phone did not start: {e}");
+                    }
+                });
+            }
+            Err(e) => eprintln!("demo: no simulated patient phone: {e}"),
+        }
+    }
     rt.block_on(server::serve(prepared, server::shutdown_signal()))?;
     Ok(())
 }

@@ -26,6 +26,7 @@ pub fn command(data_dir: &Path) -> Command {
     c.env("SUIFANG_DATA_DIR", data_dir)
         .env("SUIFANG_PROMPTS_DIR", repo_root().join("prompts"))
         .env("SUIFANG_LOG", "warn")
+        .env("SUIFANG_DEMO_SIM_PATIENT", "off")
         .env_remove("SUIFANG_CONFIG");
     c
 }
