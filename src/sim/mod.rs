@@ -118,13 +118,13 @@ pub async fn run(
                     Action::Answer => {
                         counter += 1;
                         let leg = LegAudio::recorded_playing(&format!("sim-{}-{counter}", std::process::id()), audio.clone());
-                        let r = engine.answer_leg(call.clone(), leg).await;
-                        schedule(&timers_tx, call.clone(), Action::Digits, Duration::from_secs(2));
-                        schedule(&timers_tx, call.clone(), Action::Hangup, opts.hangup_after);
+                        let r = engine.answer_leg(call, leg).await;
+                        schedule(&timers_tx, call, Action::Digits, Duration::from_secs(2));
+                        schedule(&timers_tx, call, Action::Hangup, opts.hangup_after);
                         r
                     }
-                    Action::Digits => engine.send_dtmf(call.clone(), "1#").await,
-                    Action::Hangup => engine.hangup(call.clone()).await,
+                    Action::Digits => engine.send_dtmf(call, "1#").await,
+                    Action::Hangup => engine.hangup(call).await,
                 };
                 if let Err(e) = result {
                     eprintln!("sim-patient: call {call:?}: {e}");
@@ -137,7 +137,7 @@ pub async fn run(
                         let user = to.uri.user.clone().unwrap_or_default();
                         let behaviour = behaviour_for(&user);
                         eprintln!("sim-patient: call to {user}: {behaviour:?}");
-                        calls.insert(call.clone(), 0);
+                        calls.insert(call, 0);
                         match behaviour {
                             Behaviour::Reject(status) => {
                                 if let Err(e) = engine.reject(call, status).await {
