@@ -58,34 +58,23 @@ pub async fn put_answer(
     let (saved, patient_id) = state
         .store
         .write(move |tx| {
-            let saved = save_answer(tx, &scripts, &who, &input, webhooks_enabled, now).map_err(
-                |e| match e {
-                    ServiceError::Store(s) => s,
-                    other => crate::store::StoreError::Invalid(format!(
-                        "{}: {}",
-                        field_of(&other),
-                        other
-                    )),
-                },
-            )?;
+            // A rejected answer fails before anything is written: it travels out as a value,
+            // storage errors as errors (which roll back).
+            let saved = match save_answer(tx, &scripts, &who, &input, webhooks_enabled, now) {
+                Ok(saved) => Ok(saved),
+                Err(ServiceError::Store(e)) => return Err(e),
+                Err(rejected) => Err(rejected),
+            };
             let patient_id: i64 = tx.query_row(
                 "SELECT patient_id FROM followup_tasks WHERE id = ?1",
                 [task_id],
                 |r| r.get(0),
             )?;
-            Ok((saved, patient_id))
+            Ok(saved.map(|s| (s, patient_id)))
         })
-        .await?;
+        .await??;
     publish_recorded(&state.events, &saved.escalations, patient_id);
     Ok(axum::Json(json!(saved)))
-}
-
-/// The error's field for the one error body (the question for a bad answer).
-fn field_of(e: &ServiceError) -> String {
-    match e {
-        ServiceError::Answer(a) => a.question().to_string(),
-        _ => "task".into(),
-    }
 }
 
 pub async fn list_answers(
