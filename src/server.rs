@@ -158,9 +158,14 @@ pub async fn serve(
     }
     tracing::info!(%local, "suifang listening");
     println!("suifang is listening on http://{local}/");
+    let events = state.events.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // live streams never end by themselves: end them, or shutdown waits forever
+            events.close();
+        })
         .await?;
     let _ = stop_tx.send(true);
     let _ = rebuilder.await;

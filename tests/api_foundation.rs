@@ -389,3 +389,33 @@ fn csv_import_reports_lines_and_imports_nothing_partial() {
         .unwrap();
     assert_eq!(tasks, 5, "heart-failure pathway: day 1, 3, 7, 14, 30");
 }
+
+#[test]
+fn sigterm_stops_the_server_even_with_a_live_stream_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), "demo", &[]);
+    let doctor = Client::login(&server, "doctor", "doctor-demo-1");
+    // an open SSE stream, as a doctor's console keeps all day
+    let stream = ureq::get(&server.url("/api/v1/events"))
+        .set("Cookie", doctor.cookie.as_deref().unwrap())
+        .call()
+        .unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            assert!(exit.success(), "clean exit: {exit}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(stream);
+}

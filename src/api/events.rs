@@ -48,6 +48,9 @@ impl LiveEvent {
 #[derive(Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<LiveEvent>,
+    /// Set when the server shuts down: open streams end, so graceful shutdown does not wait
+    /// forever for consoles that never hang up.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Default for EventBus {
@@ -60,6 +63,7 @@ impl EventBus {
     pub fn new(capacity: usize) -> EventBus {
         EventBus {
             tx: broadcast::channel(capacity).0,
+            closing: tokio::sync::watch::channel(false).0,
         }
     }
 
@@ -70,6 +74,15 @@ impl EventBus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.tx.subscribe()
+    }
+
+    /// Ends every open stream (called when shutdown begins).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 }
 
@@ -82,27 +95,25 @@ pub async fn stream(
     let hello = Event::default()
         .event("hello")
         .data(json!({"user": user.id, "role": user.role}).to_string());
+    let mut closing = state.events.closing();
     let stream = async_stream(hello, move |tx| async move {
         loop {
-            match rx.recv().await {
-                Ok(ev) if ev.visible_to(&user) => {
-                    let e = Event::default()
-                        .event(ev.name.clone())
-                        .data(ev.data.to_string());
-                    if tx.send(Ok(e)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    let e = Event::default()
-                        .event("resync")
-                        .data(json!({"missed": n}).to_string());
-                    if tx.send(Ok(e)).await.is_err() {
-                        return;
-                    }
-                }
+            let received = tokio::select! {
+                r = rx.recv() => r,
+                _ = closing.wait_for(|c| *c) => return,
+            };
+            let event = match received {
+                Ok(ev) if ev.visible_to(&user) => Event::default()
+                    .event(ev.name.clone())
+                    .data(ev.data.to_string()),
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(n)) => Event::default()
+                    .event("resync")
+                    .data(json!({"missed": n}).to_string()),
                 Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if tx.send(Ok(event)).await.is_err() {
+                return;
             }
         }
     });
