@@ -114,6 +114,7 @@ fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, StoreErr
         message: e.to_string(),
     })?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(128);
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
     Ok(conn)
 }
