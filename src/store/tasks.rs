@@ -197,7 +197,7 @@ pub fn claim_next(
     let Some(task_id) = task_id else {
         return Ok(Err(NoClaim::QueueEmpty));
     };
-    exec(tx, 
+    exec(tx,
         "UPDATE followup_tasks SET lease_owner = ?2, lease_expires_at = ?3, updated_at = ?4 WHERE id = ?1",
         params![task_id, user_id, (now + lease).timestamp(), t],
     )?;
@@ -249,7 +249,7 @@ pub fn release(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     require_lease(tx, task_id, user_id, now.timestamp())?;
-    exec(tx, 
+    exec(tx,
         "UPDATE followup_tasks SET lease_owner = NULL, lease_expires_at = NULL, updated_at = ?2 WHERE id = ?1",
         params![task_id, now.timestamp()],
     )?;
@@ -297,7 +297,7 @@ pub fn record_disposition(
     let t = now.timestamp();
     require_lease(tx, input.task_id, input.user_id, t)?;
     let (patient_id, total, today, day, use_alt, has_alt, window_end): (i64, u32, u32, Option<String>, bool, bool, i64) =
-        row(tx, 
+        row(tx,
             "SELECT t.patient_id, t.attempts_total, t.attempts_today, t.attempts_day, t.use_alt_contact,
                     p.alt_phone IS NOT NULL, t.window_end_at
              FROM followup_tasks t JOIN patients p ON p.id = t.patient_id WHERE t.id = ?1",
@@ -376,11 +376,11 @@ pub fn record_disposition(
              WHERE patient_id = ?1 AND status = 'pending'",
             params![patient_id, t],
         )?;
-        exec(tx, 
+        exec(tx,
             "UPDATE enrollments SET status = 'cancelled' WHERE patient_id = ?1 AND status = 'active'",
             [patient_id],
         )?;
-        exec(tx, 
+        exec(tx,
             "DELETE FROM queue_entries WHERE task_id IN (SELECT id FROM followup_tasks WHERE patient_id = ?1)",
             [patient_id],
         )?;
