@@ -4,7 +4,7 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SUIFANG_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,rtc=warn,rtc_dtls=error,rtc_ice=error,webrtc=warn")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -147,6 +147,13 @@ pub enum BenchCommand {
     },
     /// suifang vs faster-whisper (int8, float32) on the same recordings: RTF, CPU, WER/CER.
     Transcribe(transcribe::BenchTranscribeArgs),
+    /// CPU per WebRTC agent line: N lines, each looping audio through the server (G.711).
+    Webrtc {
+        #[arg(long, default_value_t = 10)]
+        lines: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Answer saved → escalation pushed to a connected doctor (HTTP + SSE), p50/p99.
     Escalation {
         #[arg(long, default_value_t = 1000)]
@@ -245,6 +252,21 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Model(command) => transcribe::run_model(command),
         Command::Transcribe(args) => transcribe::run_transcribe(args),
         Command::Bench(BenchCommand::Transcribe(args)) => transcribe::run_bench(args),
+        Command::Bench(BenchCommand::Webrtc { lines, seconds }) => {
+            let r = crate::webrtc::bench::run(lines, seconds)?;
+            println!(
+                "suifang bench webrtc ({} lines, {:.0} s, audio both ways)",
+                r.lines, r.seconds
+            );
+            println!(
+                "  line side: {:.2} CPU s = {:.2} % of one core per line; probe softphones {:.2} CPU s; median offer→connected {} ms; {} frames heard back",
+                r.line_cpu_seconds, r.cpu_percent_per_line, r.probe_cpu_seconds, r.connect_ms_p50, r.frames_heard
+            );
+            if r.frames_heard == 0 {
+                bail!("no audio came back through the lines: the figures above measure nothing");
+            }
+            Ok(())
+        }
         Command::Scripts(ScriptsCommand::Check) => {
             let report = crate::followup::script::check_dir(&config.prompts_dir.join("scripts"));
             println!("{report}");
