@@ -150,11 +150,7 @@ impl Engine {
         leg: LegAudio,
     ) -> Result<CallHandle, CallsError> {
         let (reply, rx) = oneshot::channel();
-        let cmd = Command::Place { target, leg, reply };
-        self.commands
-            .send(cmd)
-            .await
-            .map_err(|_| CallsError::EngineStopped)?;
+        self.send(Command::Place { target, leg, reply }).await?;
         rx.await.map_err(|_| CallsError::EngineStopped)?
     }
 
@@ -174,11 +170,7 @@ impl Engine {
     /// Answers an inbound call with explicit media wiring (e.g. bridged to a nurse's leg).
     pub async fn answer_leg(&self, call: CallHandle, leg: LegAudio) -> Result<(), CallsError> {
         let (reply, rx) = oneshot::channel();
-        let cmd = Command::Answer { call, leg, reply };
-        self.commands
-            .send(cmd)
-            .await
-            .map_err(|_| CallsError::EngineStopped)?;
+        self.send(Command::Answer { call, leg, reply }).await?;
         rx.await.map_err(|_| CallsError::EngineStopped)?
     }
 
@@ -188,40 +180,33 @@ impl Engine {
         call: CallHandle,
         music: Option<Arc<Vec<i16>>>,
     ) -> Result<(), CallsError> {
-        self.commands
-            .send(Command::Hold(call, music))
-            .await
-            .map_err(|_| CallsError::EngineStopped)
+        self.send(Command::Hold(call, music)).await
     }
 
     /// Mutes (sends silence instead of the source) or unmutes what this leg sends.
     pub async fn set_mute(&self, call: CallHandle, muted: bool) -> Result<(), CallsError> {
-        self.commands
-            .send(Command::Mute(call, muted))
-            .await
-            .map_err(|_| CallsError::EngineStopped)
+        self.send(Command::Mute(call, muted)).await
     }
 
     /// Refuses an inbound call with `status` (486 busy, 480 unavailable, 603 decline…).
     pub async fn reject(&self, call: CallHandle, status: u16) -> Result<(), CallsError> {
-        self.commands
-            .send(Command::Reject(call, status))
-            .await
-            .map_err(|_| CallsError::EngineStopped)
+        self.send(Command::Reject(call, status)).await
     }
 
     /// Hangs up (CANCEL or BYE as appropriate).
     pub async fn hangup(&self, call: CallHandle) -> Result<(), CallsError> {
-        self.commands
-            .send(Command::Hangup(call))
-            .await
-            .map_err(|_| CallsError::EngineStopped)
+        self.send(Command::Hangup(call)).await
     }
 
     /// Sends keys (`0-9*#A-D`) to the patient as RFC 4733 events on an answered call.
     pub async fn send_dtmf(&self, call: CallHandle, keys: &str) -> Result<(), CallsError> {
+        self.send(Command::Dtmf(call, keys.to_owned())).await
+    }
+
+    /// Hands a command to the engine task; the only error is that the task has stopped.
+    async fn send(&self, command: Command) -> Result<(), CallsError> {
         self.commands
-            .send(Command::Dtmf(call, keys.to_owned()))
+            .send(command)
             .await
             .map_err(|_| CallsError::EngineStopped)
     }
