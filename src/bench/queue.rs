@@ -99,12 +99,8 @@ pub async fn run(opts: QueueBenchOptions, locale: Locale) -> Result<(), StoreErr
                             note: None,
                             call_id: None,
                         };
-                        record_disposition(tx, &input, &policy, &locale, now).map_err(|e| match e {
-                            crate::store::tasks::DispositionFailure::Store(s) => s,
-                            crate::store::tasks::DispositionFailure::Rule(r) => {
-                                StoreError::Invalid(r.to_string())
-                            }
-                        })
+                        record_disposition(tx, &input, &policy, &locale, now)
+                            .map_err(StoreError::from)
                     })
                     .await?;
             }

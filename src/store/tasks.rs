@@ -269,6 +269,16 @@ impl From<StoreError> for DispositionFailure {
     }
 }
 
+/// For callers with no user to show a rule refusal to (benchmarks, tests): it becomes `Invalid`.
+impl From<DispositionFailure> for StoreError {
+    fn from(e: DispositionFailure) -> Self {
+        match e {
+            DispositionFailure::Store(s) => s,
+            DispositionFailure::Rule(r) => StoreError::Invalid(r.to_string()),
+        }
+    }
+}
+
 impl From<rusqlite::Error> for DispositionFailure {
     fn from(e: rusqlite::Error) -> Self {
         DispositionFailure::Store(e.into())

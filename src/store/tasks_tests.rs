@@ -253,12 +253,8 @@ fn dispose(store: &Store, task: i64, user: i64, d: Disposition, now: DateTime<Ut
                 note: None,
                 call_id: None,
             };
-            record_disposition(tx, &input, &RetryPolicy::default(), &locale(), now).map_err(|e| {
-                match e {
-                    DispositionFailure::Store(s) => s,
-                    DispositionFailure::Rule(r) => StoreError::Invalid(r.to_string()),
-                }
-            })
+            record_disposition(tx, &input, &RetryPolicy::default(), &locale(), now)
+                .map_err(StoreError::from)
         })
         .unwrap()
 }
@@ -316,11 +312,8 @@ fn dispositions_drive_status_and_retry_in_the_database() {
             note: None,
             call_id: None,
         };
-        record_disposition(tx, &input, &RetryPolicy::default(), &locale(), now).map_err(|e| match e
-        {
-            DispositionFailure::Store(s) => s,
-            DispositionFailure::Rule(r) => StoreError::Invalid(r.to_string()),
-        })
+        record_disposition(tx, &input, &RetryPolicy::default(), &locale(), now)
+            .map_err(StoreError::from)
     });
     assert!(matches!(r, Err(StoreError::Conflict(_))));
 }
