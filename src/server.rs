@@ -171,7 +171,9 @@ async fn start_sip(state: &AppState) -> Result<Option<crate::calls::Engine>, Ser
         })?;
     match sip.trunk {
         Some(trunk) => tracing::info!(sip = %engine.sip_addr(), %trunk, "SIP ready"),
-        None => tracing::warn!(sip = %engine.sip_addr(), "SIP ready, but no trunk is configured (sip.trunk): outbound calls are refused"),
+        None => {
+            tracing::warn!(sip = %engine.sip_addr(), "SIP ready, but no trunk is configured (sip.trunk): outbound calls are refused")
+        }
     }
     println!("suifang SIP is listening on udp:{}", engine.sip_addr());
     Ok(Some(engine))

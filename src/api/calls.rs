@@ -30,7 +30,9 @@ impl From<CallCenterError> for ApiError {
             CallCenterError::Refused(_) | CallCenterError::Conflict(_) => {
                 ApiError::conflict(message)
             }
-            CallCenterError::NotYourCall => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
+            CallCenterError::NotYourCall => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+            }
             CallCenterError::Sip(_) => ApiError::new(StatusCode::BAD_GATEWAY, "sip", message),
             CallCenterError::Stopped => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", message)

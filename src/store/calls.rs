@@ -315,8 +315,8 @@ pub fn list(
 }
 
 pub fn events(conn: &Connection, call_id: &str) -> Result<Vec<CallEventView>, StoreError> {
-    let mut stmt = conn
-        .prepare("SELECT at, kind, detail FROM call_events WHERE call_id = ?1 ORDER BY id")?;
+    let mut stmt =
+        conn.prepare("SELECT at, kind, detail FROM call_events WHERE call_id = ?1 ORDER BY id")?;
     let rows = stmt
         .query_map([call_id], |r| {
             Ok(CallEventView {
@@ -368,10 +368,27 @@ mod tests {
             sip_status: Some(200),
         };
         end(&tx, "c1", &end_info, 20).unwrap();
-        recording_finished(&tx, "c1", Path::new("/r/c1.wav"), "ab", 8000, "complete", 20)
-            .unwrap();
+        recording_finished(
+            &tx,
+            "c1",
+            Path::new("/r/c1.wav"),
+            "ab",
+            8000,
+            "complete",
+            20,
+        )
+        .unwrap();
         // ending twice changes nothing
-        end(&tx, "c1", &CallEnd { reason: "again", ..end_info }, 30).unwrap();
+        end(
+            &tx,
+            "c1",
+            &CallEnd {
+                reason: "again",
+                ..end_info
+            },
+            30,
+        )
+        .unwrap();
         tx.commit().unwrap();
 
         let call = get(&conn, "c1").unwrap().unwrap();
@@ -385,7 +402,10 @@ mod tests {
             .into_iter()
             .map(|e| e.detail.unwrap_or_default())
             .collect();
-        assert_eq!(kinds, ["dialing", "answered", "held", "answered", "remote_hangup"]);
+        assert_eq!(
+            kinds,
+            ["dialing", "answered", "held", "answered", "remote_hangup"]
+        );
     }
 
     #[test]
@@ -406,7 +426,17 @@ mod tests {
             insert(&tx, &new, 1).unwrap();
         }
         let rec = recording_started(&tx, "a", Path::new("/r/a.wav"), 1).unwrap();
-        end(&tx, "b", &CallEnd { reason: "x", disposition: None, sip_status: None }, 2).unwrap();
+        end(
+            &tx,
+            "b",
+            &CallEnd {
+                reason: "x",
+                disposition: None,
+                sip_status: None,
+            },
+            2,
+        )
+        .unwrap();
         tx.commit().unwrap();
         assert_eq!(unfinished_recordings(&conn).unwrap().len(), 1);
         let tx = conn.transaction().unwrap();
@@ -415,7 +445,13 @@ mod tests {
         tx.commit().unwrap();
         assert!(unfinished_recordings(&conn).unwrap().is_empty());
         let a = get(&conn, "a").unwrap().unwrap();
-        assert_eq!(a.end_reason.as_deref(), Some("interrupted_by_server_restart"));
-        assert!(events(&conn, "a").unwrap().iter().any(|e| e.kind == "recording_lost"));
+        assert_eq!(
+            a.end_reason.as_deref(),
+            Some("interrupted_by_server_restart")
+        );
+        assert!(events(&conn, "a")
+            .unwrap()
+            .iter()
+            .any(|e| e.kind == "recording_lost"));
     }
 }

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use tokio::sync::mpsc;
 
-use super::mixer::{Frame, MonitorMode, Mixer, SILENCE};
+use super::mixer::{Frame, Mixer, MonitorMode, SILENCE};
 use super::prompts::Pcm;
 use crate::calls::{AgentSource, LegAudio, FRAME_CHANNEL_DEPTH, FRAME_SAMPLES};
 use crate::webrtc::{AudioFrame, LineMedia};

@@ -265,7 +265,10 @@ impl Center {
                         "digits must be 1–32 of 0-9 * # A-D".into(),
                     ));
                 }
-                self.engine.send_dtmf(handle, &digits).await.map_err(sip_err)?;
+                self.engine
+                    .send_dtmf(handle, &digits)
+                    .await
+                    .map_err(sip_err)?;
                 ("dtmf_sent", digits)
             }
             CallCommand::Mute(m) => {
@@ -274,7 +277,11 @@ impl Center {
             }
             CallCommand::Hold(h) => {
                 let music = h.then(|| self.prompts.hold.clone()).flatten();
-                let music = if h { Some(music.unwrap_or_default()) } else { None };
+                let music = if h {
+                    Some(music.unwrap_or_default())
+                } else {
+                    None
+                };
                 self.engine.hold(handle, music).await.map_err(sip_err)?;
                 let state = if h { "held" } else { "answered" };
                 self.set_state(handle, state).await?;
@@ -301,7 +308,10 @@ impl Center {
                     .store
                     .write(move |tx| db::set_agent(tx, &id, to_user))
                     .await?;
-                ("transferred", format!("{} -> user {to_user}", user.username))
+                (
+                    "transferred",
+                    format!("{} -> user {to_user}", user.username),
+                )
             }
             CallCommand::Monitor(mode) => {
                 if !supervises && !(mode == MonitorMode::Barge && user.role == Role::Doctor) {
@@ -325,7 +335,9 @@ impl Center {
             }
             CallCommand::StopMonitor => {
                 if let Some(b) = bridge {
-                    let _ = b.send(BridgeControl::RemoveMonitor { user_id: user.id }).await;
+                    let _ = b
+                        .send(BridgeControl::RemoveMonitor { user_id: user.id })
+                        .await;
                 }
                 ("monitor_stopped", user.username.clone())
             }
@@ -442,7 +454,9 @@ impl Center {
                 let Some(c) = self.calls.get(&call) else {
                     return;
                 };
-                let d = digit.digit.map_or_else(|| format!("event {}", digit.event), String::from);
+                let d = digit
+                    .digit
+                    .map_or_else(|| format!("event {}", digit.event), String::from);
                 let (id, now) = (c.id.clone(), self.now());
                 let publish = json!({ "call_id": c.id, "digit": d, "task_id": c.task_id });
                 let audience = audience(c.agent_id);
@@ -483,7 +497,13 @@ impl Center {
                     .store
                     .write(move |tx| {
                         db::recording_finished(
-                            tx, &id, &info.path, &info.sha256, ms, "complete", now,
+                            tx,
+                            &id,
+                            &info.path,
+                            &info.sha256,
+                            ms,
+                            "complete",
+                            now,
                         )
                     })
                     .await
@@ -524,7 +544,11 @@ impl Center {
                 self.inbound(handle, caller).await
             }
             CallEvent::Progress { .. } => {
-                if self.calls.get(&handle).is_some_and(|c| c.state == "dialing") {
+                if self
+                    .calls
+                    .get(&handle)
+                    .is_some_and(|c| c.state == "dialing")
+                {
                     self.set_state(handle, "ringing").await?;
                 }
                 Ok(())
@@ -536,7 +560,11 @@ impl Center {
                 if let Some(b) = &c.bridge {
                     let _ = b.send(BridgeControl::Answered).await;
                 }
-                let state = if c.deadline.is_some() { "voicemail" } else { "answered" };
+                let state = if c.deadline.is_some() {
+                    "voicemail"
+                } else {
+                    "answered"
+                };
                 self.set_state(handle, state).await
             }
             CallEvent::MediaChanged { .. } => Ok(()),
@@ -555,7 +583,12 @@ impl Center {
         if call.inbound || call.state != "dialing" && call.state != "ringing" {
             record.disposition = None;
         }
-        let (id, now, task, agent) = (call.id.clone(), self.state.clock.now(), call.task_id, call.agent_id);
+        let (id, now, task, agent) = (
+            call.id.clone(),
+            self.state.clock.now(),
+            call.task_id,
+            call.agent_id,
+        );
         let (policy, locale) = (self.state.config.retry.clone(), self.state.locale);
         let rec = record.clone();
         let disposed = self
@@ -606,7 +639,11 @@ impl Center {
         Ok(())
     }
 
-    async fn set_state(&mut self, handle: CallHandle, state: &'static str) -> Result<(), StoreError> {
+    async fn set_state(
+        &mut self,
+        handle: CallHandle,
+        state: &'static str,
+    ) -> Result<(), StoreError> {
         let Some(c) = self.calls.get_mut(&handle) else {
             return Ok(());
         };
@@ -656,7 +693,11 @@ impl Center {
             }
         }
         let now = self.now();
-        let row = (call_id.clone(), route.clone(), agent.as_ref().map(|(id, _)| *id));
+        let row = (
+            call_id.clone(),
+            route.clone(),
+            agent.as_ref().map(|(id, _)| *id),
+        );
         self.state
             .store
             .write(move |tx| {
@@ -691,7 +732,12 @@ impl Center {
             Some((agent_id, media)) => {
                 let (leg, ends) = SipSide::recorded(&call_id).split();
                 let (control, control_rx) = mpsc::channel(8);
-                tokio::spawn(bridge::run(ends, media, self.prompts.consent.clone(), control_rx));
+                tokio::spawn(bridge::run(
+                    ends,
+                    media,
+                    self.prompts.consent.clone(),
+                    control_rx,
+                ));
                 live.agent_id = Some(agent_id);
                 live.bridge = Some(control);
                 tracing::info!(call = %call_id, caller = %caller, agent = agent_id, "call-back routed");
@@ -719,7 +765,10 @@ impl Center {
 
     fn voicemail_greeting(&self) -> std::sync::Arc<Vec<i16>> {
         let mut pcm: Vec<i16> = Vec::new();
-        for part in [&self.prompts.voicemail, &self.prompts.beep].into_iter().flatten() {
+        for part in [&self.prompts.voicemail, &self.prompts.beep]
+            .into_iter()
+            .flatten()
+        {
             pcm.extend_from_slice(part);
         }
         std::sync::Arc::new(pcm)
@@ -798,5 +847,9 @@ fn audience(agent: Option<i64>) -> Audience {
 
 /// A call id that sorts by time and is safe in a file name.
 fn new_call_id(now: chrono::DateTime<chrono::Utc>) -> String {
-    format!("{}-{:08x}", now.format("%Y%m%dT%H%M%S"), rand::random::<u32>())
+    format!(
+        "{}-{:08x}",
+        now.format("%Y%m%dT%H%M%S"),
+        rand::random::<u32>()
+    )
 }

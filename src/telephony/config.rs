@@ -225,7 +225,11 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("SUIFANG_SIP_TRUNK"), "{err}");
         c.username = Some("u".into());
-        assert!(c.validate().unwrap_err().to_string().contains("sip.username"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("sip.username"));
         c.password = Some("p".into());
         c.validate().unwrap();
         c.rtp_port_max = c.rtp_port_min;

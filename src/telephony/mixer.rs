@@ -103,7 +103,9 @@ impl Mixer {
                 let mut parts: Vec<&Frame> = vec![patient, program];
                 // every other barging party, never the monitor's own voice
                 parts.extend(monitors.iter().enumerate().filter_map(|(i, (m, f))| {
-                    (i != me && *m == MonitorMode::Barge).then_some(*f).flatten()
+                    (i != me && *m == MonitorMode::Barge)
+                        .then_some(*f)
+                        .flatten()
                 }));
                 sum(&parts)
             })
@@ -182,7 +184,11 @@ mod tests {
             Some(&level(7)),
             &[(MonitorMode::Whisper, Some(&sup))],
         );
-        assert_eq!(out.to_patient, level(7), "the patient never hears a whisper");
+        assert_eq!(
+            out.to_patient,
+            level(7),
+            "the patient never hears a whisper"
+        );
         assert_eq!(out.to_nurse, level(130));
         assert_eq!(out.to_monitors, vec![level(107)]);
 

@@ -67,6 +67,9 @@ mod tests {
         assert_eq!(d(CallOutcome::Unreachable), None);
         assert_eq!(d(CallOutcome::Failed { status: 503 }), None);
         assert_eq!(d(CallOutcome::Completed { by: Party::Remote }), None);
-        assert_eq!(end_record(CallOutcome::Failed { status: 503 }).reason, "sip_503");
+        assert_eq!(
+            end_record(CallOutcome::Failed { status: 503 }).reason,
+            "sip_503"
+        );
     }
 }

@@ -126,8 +126,15 @@ mod tests {
         let p = Prompts::load(&shipped(), &SipConfig::default()).unwrap();
         let consent = p.consent.clone().expect("consent");
         // 4.7 s of speech at 8 kHz, whatever rate the file has
-        assert!((30_000..45_000).contains(&consent.len()), "{}", consent.len());
-        assert!(consent.iter().any(|s| s.unsigned_abs() > 3000), "silent consent");
+        assert!(
+            (30_000..45_000).contains(&consent.len()),
+            "{}",
+            consent.len()
+        );
+        assert!(
+            consent.iter().any(|s| s.unsigned_abs() > 3000),
+            "silent consent"
+        );
         assert!(p.hold.is_some(), "FLAC hold music decodes");
         assert!(p.summary().contains("consent.wav"));
     }
@@ -149,6 +156,9 @@ mod tests {
             ..sip
         };
         let err = Prompts::load(dir.path(), &sip).unwrap_err().to_string();
-        assert!(err.contains("sip.consent_prompt") && err.contains("nope.mp3"), "{err}");
+        assert!(
+            err.contains("sip.consent_prompt") && err.contains("nope.mp3"),
+            "{err}"
+        );
     }
 }

@@ -171,8 +171,8 @@ pub fn inbound_route(conn: &Connection, caller: &str) -> Result<InboundRoute, St
             .optional()?;
         candidates.extend(last);
     }
-    let mut stmt = conn
-        .prepare("SELECT id FROM users WHERE role = 'nurse' AND active = 1 ORDER BY id")?;
+    let mut stmt =
+        conn.prepare("SELECT id FROM users WHERE role = 'nurse' AND active = 1 ORDER BY id")?;
     let nurses = stmt
         .query_map([], |r| r.get::<_, i64>(0))?
         .collect::<Result<Vec<_>, _>>()?;
