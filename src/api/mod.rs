@@ -38,6 +38,8 @@ pub struct AppState {
     pub events: events::EventBus,
     /// Agent lines (WebRTC); the SIP bridge attaches calls through it.
     pub lines: crate::webrtc::Lines,
+    /// Wakes the transcription pipeline (a recording was finalized, a re-transcription asked).
+    pub transcription: crate::service::transcription::Wake,
 }
 
 impl AppState {
@@ -74,6 +76,7 @@ impl AppState {
             login_limiter: Arc::new(Mutex::new(limiter)),
             events: events::EventBus::default(),
             lines,
+            transcription: Default::default(),
         })
     }
 
