@@ -9,7 +9,9 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use super::{admin, escalations, events, patients, queue, scripts, session, AppState};
+use super::{
+    admin, escalations, events, patients, queue, scripts, session, transcripts, AppState,
+};
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};
 use axum::routing::{delete, get, post, put, MethodRouter};
@@ -109,6 +111,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/departments", CLINICAL, "List departments", || get(admin::departments)),
     route("GET", "/api/v1/audit", ADMIN, "Recent audit entries", || get(admin::audit_recent)),
     route("GET", "/api/v1/audit/verify", ADMIN, "Verify the audit hash chain", || get(admin::audit_verify)),
+    route("GET", "/api/v1/calls/{id}/transcript", CALLERS, "A call's transcript: segments in time order with speaker labels (?format=json|vtt|srt, ?transcript=ID; audited)", || get(transcripts::call_transcript)),
+    route("GET", "/api/v1/transcripts/search", CALLERS, "Search transcript segments (?q=, zh or en; trigram index from 3 characters, substring scan below)", || get(transcripts::search)),
+    route("POST", "/api/v1/recordings/{id}/transcribe", MANAGERS, "Transcribe a recording again with another installed model (a new job; earlier transcripts kept)", || post(transcripts::retranscribe)),
+    route("GET", "/api/v1/recordings/{id}/audio", CALLERS, "The recording (WAV, HTTP Range for seeking; every read audited)", || get(transcripts::audio)),
     route("GET", "/api/v1/agent/ws", CALLERS, "Agent line signaling (WebSocket: offer/answer/candidates, line check)", || get(crate::webrtc::ws::agent_ws)),
 ];
 

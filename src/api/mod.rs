@@ -10,6 +10,7 @@ mod patients;
 mod queue;
 mod scripts;
 mod session;
+mod transcripts;
 
 use std::sync::{Arc, Mutex};
 
