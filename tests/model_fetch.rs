@@ -79,31 +79,51 @@ fn a_verified_download_is_installed_and_a_mismatch_is_deleted() {
     // good: installed under its name, nothing partial left
     let out = fetch(models.path(), &url, &["custom", "--sha1", &sha]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("verified"), "{stdout}");
     assert_eq!(files(models.path()), ["ggml-custom.bin"]);
-    assert_eq!(std::fs::read(models.path().join("ggml-custom.bin")).unwrap(), body);
+    assert_eq!(
+        std::fs::read(models.path().join("ggml-custom.bin")).unwrap(),
+        body
+    );
 
     // a pinned model whose bytes are not the published ones: refused, deleted
     let out = fetch(models.path(), &url, &["tiny.en"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("checksum mismatch"), "{stderr}");
-    assert!(stderr.contains("c78c86eb1a8faa21b369bcd33207cc90d64ae9df"), "{stderr}");
+    assert!(
+        stderr.contains("c78c86eb1a8faa21b369bcd33207cc90d64ae9df"),
+        "{stderr}"
+    );
     assert!(stderr.contains(&sha), "{stderr}");
     assert_eq!(files(models.path()), ["ggml-custom.bin"]);
 
     // a wrong --sha1, with --force over an installed model: the installed file stays intact
     let wrong = "0".repeat(40);
-    let out = fetch(models.path(), &url, &["custom", "--sha1", &wrong, "--force"]);
+    let out = fetch(
+        models.path(),
+        &url,
+        &["custom", "--sha1", &wrong, "--force"],
+    );
     assert!(!out.status.success());
     assert_eq!(files(models.path()), ["ggml-custom.bin"]);
-    assert_eq!(std::fs::read(models.path().join("ggml-custom.bin")).unwrap(), body);
+    assert_eq!(
+        std::fs::read(models.path().join("ggml-custom.bin")).unwrap(),
+        body
+    );
 
     // unknown names without a checksum, and bad names, fail before any download
     let out = fetch(models.path(), &url, &["whatever"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("--sha1"), "{stderr}");
+    assert!(
+        !out.status.success() && stderr.contains("--sha1"),
+        "{stderr}"
+    );
     let out = fetch(models.path(), &url, &["../x", "--sha1", &sha]);
     assert!(!out.status.success());
     assert_eq!(files(models.path()), ["ggml-custom.bin"]);

@@ -9,7 +9,7 @@
 mod common;
 
 use common::recordings::{
-    said_by, task_for_script, fixture, finished_call, model_dir, require_model, wait_for,
+    finished_call, fixture, model_dir, require_model, said_by, task_for_script, wait_for,
     wait_transcribed,
 };
 use common::{Client, Server};
@@ -96,15 +96,27 @@ fn a_finished_english_call_is_transcribed_exported_searched_and_escalated() {
     assert!(agent.contains("nurse"), "agent: {agent}");
     assert!(!patient.contains("nurse") && !agent.contains("chest pain"));
     let segs = t["segments"].as_array().unwrap();
-    let starts: Vec<u64> = segs.iter().map(|s| s["start_ms"].as_u64().unwrap()).collect();
-    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "time order: {starts:?}");
+    let starts: Vec<u64> = segs
+        .iter()
+        .map(|s| s["start_ms"].as_u64().unwrap())
+        .collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] <= w[1]),
+        "time order: {starts:?}"
+    );
     // en_call.turns: the patient speaks from 6.45 s to 10.21 s
     let chest = segs
         .iter()
         .find(|s| s["text"].as_str().unwrap().to_lowercase().contains("chest"))
         .unwrap();
-    let (start, end) = (chest["start_ms"].as_u64().unwrap(), chest["end_ms"].as_u64().unwrap());
-    assert!((5_500..=7_500).contains(&start) && end <= 11_000 && end > start, "{chest}");
+    let (start, end) = (
+        chest["start_ms"].as_u64().unwrap(),
+        chest["end_ms"].as_u64().unwrap(),
+    );
+    assert!(
+        (5_500..=7_500).contains(&start) && end <= 11_000 && end > start,
+        "{chest}"
+    );
     assert!(chest["audio"]
         .as_str()
         .unwrap()
@@ -115,24 +127,40 @@ fn a_finished_english_call_is_transcribed_exported_searched_and_escalated() {
     assert_eq!(quiet["transcript"]["recording_id"], one_sided);
     assert!(said_by(&quiet, "agent").contains("tomorrow"), "{quiet}");
     assert!(
-        quiet["segments"].as_array().unwrap().iter().all(|s| s["speaker"] == "agent"),
+        quiet["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["speaker"] == "agent"),
         "{quiet}"
     );
 
     // exports
-    let (status, ctype, disp, body) =
-        raw_get(&nurse, "/api/v1/calls/call-en-1/transcript?format=vtt", None);
+    let (status, ctype, disp, body) = raw_get(
+        &nurse,
+        "/api/v1/calls/call-en-1/transcript?format=vtt",
+        None,
+    );
     let vtt = String::from_utf8(body).unwrap();
     assert_eq!(status, 200, "{vtt}");
     assert!(ctype.starts_with("text/vtt"), "{ctype}");
-    assert!(disp.starts_with("attachment; filename=\"call-call-en-1-") && disp.ends_with(".vtt\""), "{disp}");
+    assert!(
+        disp.starts_with("attachment; filename=\"call-call-en-1-") && disp.ends_with(".vtt\""),
+        "{disp}"
+    );
     assert!(vtt.starts_with("WEBVTT\n\n1\n"), "{vtt}");
-    assert!(vtt.contains("<v patient>") && vtt.contains("<v agent>"), "{vtt}");
+    assert!(
+        vtt.contains("<v patient>") && vtt.contains("<v agent>"),
+        "{vtt}"
+    );
     let vtt_times = cue_times(&vtt, '.');
     assert_eq!(vtt_times.len(), segs.len(), "{vtt}");
     assert_eq!(vtt_times[0].0, starts[0]);
-    let (status, ctype, disp, body) =
-        raw_get(&nurse, "/api/v1/calls/call-en-1/transcript?format=srt", None);
+    let (status, ctype, disp, body) = raw_get(
+        &nurse,
+        "/api/v1/calls/call-en-1/transcript?format=srt",
+        None,
+    );
     let srt = String::from_utf8(body).unwrap();
     assert_eq!(status, 200);
     assert!(ctype.starts_with("application/x-subrip"), "{ctype}");
@@ -145,7 +173,9 @@ fn a_finished_english_call_is_transcribed_exported_searched_and_escalated() {
         assert!(lines[2].starts_with("[agent] ") || lines[2].starts_with("[patient] "));
     }
     assert_eq!(
-        nurse.get("/api/v1/calls/call-en-1/transcript?format=pdf").status,
+        nurse
+            .get("/api/v1/calls/call-en-1/transcript?format=pdf")
+            .status,
         422
     );
     assert_eq!(nurse.get("/api/v1/calls/nope/transcript").status, 404);
@@ -155,11 +185,19 @@ fn a_finished_english_call_is_transcribed_exported_searched_and_escalated() {
     assert_eq!(found.status, 200, "{}", found.body);
     assert_eq!(found.body["mode"], "fts");
     let items = found.body["items"].as_array().unwrap();
-    assert!(items.iter().any(|h| h["call_id"] == "call-en-1" && h["speaker"] == "patient"), "{}", found.body);
+    assert!(
+        items
+            .iter()
+            .any(|h| h["call_id"] == "call-en-1" && h["speaker"] == "patient"),
+        "{}",
+        found.body
+    );
     let short = nurse.get("/api/v1/transcripts/search?q=I");
     assert_eq!(short.body["mode"], "substring");
     assert!(!short.body["items"].as_array().unwrap().is_empty());
-    assert!(nurse.get("/api/v1/transcripts/search?q=zebra%20crossing").body["items"]
+    assert!(nurse
+        .get("/api/v1/transcripts/search?q=zebra%20crossing")
+        .body["items"]
         .as_array()
         .unwrap()
         .is_empty());
@@ -171,7 +209,10 @@ fn a_finished_english_call_is_transcribed_exported_searched_and_escalated() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["rule"] == "cp-transcript-chest-pain" || e["key"]["rule"] == "cp-transcript-chest-pain")
+        .find(|e| {
+            e["rule"] == "cp-transcript-chest-pain"
+                || e["key"]["rule"] == "cp-transcript-chest-pain"
+        })
         .unwrap_or_else(|| panic!("no transcript escalation: {list}"))
         .clone();
     let one = doctor.get(&format!("/api/v1/escalations/{}", esc["id"]));
@@ -181,19 +222,30 @@ fn a_finished_english_call_is_transcribed_exported_searched_and_escalated() {
     assert_eq!(source["kind"], "transcript", "{}", one.body);
     assert_eq!(source["call"], "call-en-1");
     assert_eq!(source["phrase"], "chest pain");
-    assert!(source["segment"].as_str().unwrap().to_lowercase().contains("chest pain"));
+    assert!(source["segment"]
+        .as_str()
+        .unwrap()
+        .to_lowercase()
+        .contains("chest pain"));
     let link = source["audio"].as_str().unwrap();
-    assert!(link.starts_with(&format!("/api/v1/recordings/{rec}/audio#t=")), "{link}");
+    assert!(
+        link.starts_with(&format!("/api/v1/recordings/{rec}/audio#t=")),
+        "{link}"
+    );
     let second: f64 = link.rsplit("#t=").next().unwrap().parse().unwrap();
     assert!((5.5..=7.5).contains(&second), "{link}");
 
     // the recording streams with Range, and the read is audited
     let wav_bytes = std::fs::read(&wav).unwrap();
-    let (status, ctype, _, body) = raw_get(&doctor, &format!("/api/v1/recordings/{rec}/audio"), None);
+    let (status, ctype, _, body) =
+        raw_get(&doctor, &format!("/api/v1/recordings/{rec}/audio"), None);
     assert_eq!((status, ctype.as_str()), (200, "audio/wav"));
     assert_eq!(body, wav_bytes);
-    let (status, _, _, body) =
-        raw_get(&nurse, &format!("/api/v1/recordings/{rec}/audio"), Some("bytes=8-11"));
+    let (status, _, _, body) = raw_get(
+        &nurse,
+        &format!("/api/v1/recordings/{rec}/audio"),
+        Some("bytes=8-11"),
+    );
     assert_eq!((status, body.as_slice()), (206, &b"WAVE"[..]));
     let (status, _, _, _) = raw_get(
         &nurse,
@@ -208,7 +260,10 @@ fn a_finished_english_call_is_transcribed_exported_searched_and_escalated() {
     // re-transcription: supervisors, installed models only, old transcript kept
     assert_eq!(
         nurse
-            .post(&format!("/api/v1/recordings/{rec}/transcribe"), json!({"model": "tiny.en"}))
+            .post(
+                &format!("/api/v1/recordings/{rec}/transcribe"),
+                json!({"model": "tiny.en"})
+            )
             .status,
         403
     );
@@ -217,7 +272,10 @@ fn a_finished_english_call_is_transcribed_exported_searched_and_escalated() {
         &format!("/api/v1/recordings/{rec}/transcribe"),
         json!({"model": "large-v3"}),
     );
-    assert_eq!((bad.status, bad.body["error"]["field"].as_str()), (422, Some("model")));
+    assert_eq!(
+        (bad.status, bad.body["error"]["field"].as_str()),
+        (422, Some("model"))
+    );
     let again = supervisor.post(
         &format!("/api/v1/recordings/{rec}/transcribe"),
         json!({"model": "tiny.en"}),
@@ -229,14 +287,20 @@ fn a_finished_english_call_is_transcribed_exported_searched_and_escalated() {
         let r = nurse.get("/api/v1/calls/call-en-1/transcript").body;
         (r["transcript"]["id"] == new_id).then_some(())
     });
-    let old = nurse.get(&format!("/api/v1/calls/call-en-1/transcript?transcript={first_id}"));
+    let old = nurse.get(&format!(
+        "/api/v1/calls/call-en-1/transcript?transcript={first_id}"
+    ));
     assert_eq!(old.body["segments"], t["segments"]);
     assert_eq!(old.body["jobs"].as_array().unwrap().len(), 2);
 }
 
 /// The escalation's evidence entry that came from a transcript.
 fn find_evidence(e: &Value) -> Value {
-    let root = if e.get("escalation").is_some() { &e["escalation"] } else { e };
+    let root = if e.get("escalation").is_some() {
+        &e["escalation"]
+    } else {
+        e
+    };
     root["evidence"]
         .as_array()
         .unwrap_or_else(|| panic!("no evidence: {e}"))
@@ -250,7 +314,13 @@ fn find_evidence(e: &Value) -> Value {
 fn a_mandarin_call_is_transcribed_in_simplified_characters_and_searchable() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), "base", "zh");
-    finished_call(dir.path(), "call-zh-1", None, &fixture("zh_call.wav"), "complete");
+    finished_call(
+        dir.path(),
+        "call-zh-1",
+        None,
+        &fixture("zh_call.wav"),
+        "complete",
+    );
     let nurse = Client::login(&server, "nurse", "nurse-demo-1");
     let t = wait_transcribed(&nurse, "call-zh-1", 300);
     eprintln!("{t:#}");
@@ -260,7 +330,10 @@ fn a_mandarin_call_is_transcribed_in_simplified_characters_and_searchable() {
     assert!(patient.contains("心痛"), "patient: {patient}");
     assert!(agent.contains("您好"), "agent: {agent}");
     for trad in ['點', '壓', '醫', '護'] {
-        assert!(!patient.contains(trad) && !agent.contains(trad), "traditional {trad}: {t}");
+        assert!(
+            !patient.contains(trad) && !agent.contains(trad),
+            "traditional {trad}: {t}"
+        );
     }
     // two characters: substring scan; three or more: the trigram index
     for (q, mode) in [("心痛", "substring"), ("点心痛", "fts")] {
@@ -269,12 +342,19 @@ fn a_mandarin_call_is_transcribed_in_simplified_characters_and_searchable() {
         assert_eq!(r.body["mode"], mode, "{q}");
         let items = r.body["items"].as_array().unwrap();
         assert!(
-            items.iter().any(|h| h["call_id"] == "call-zh-1" && h["speaker"] == "patient"),
+            items
+                .iter()
+                .any(|h| h["call_id"] == "call-zh-1" && h["speaker"] == "patient"),
             "{q}: {}",
             r.body
         );
     }
-    assert!(nurse.get(&format!("/api/v1/transcripts/search?q={}", urlencode("胃疼"))).body["items"]
+    assert!(nurse
+        .get(&format!(
+            "/api/v1/transcripts/search?q={}",
+            urlencode("胃疼")
+        ))
+        .body["items"]
         .as_array()
         .unwrap()
         .is_empty());

@@ -12,8 +12,7 @@ mod common;
 use std::path::Path;
 
 use common::recordings::{
-    finished_call, fixture, job_row, model_dir, require_model, said_by, wait_for,
-    wait_transcribed,
+    finished_call, fixture, job_row, model_dir, require_model, said_by, wait_for, wait_transcribed,
 };
 use common::{Client, Server};
 
@@ -97,7 +96,10 @@ fn a_job_survives_kill_9_and_a_corrupt_wav_fails_alone() {
         job_row(dir.path(), bad_rec).filter(|j| j.0 == "failed")
     });
     let error = failed.1.unwrap_or_default();
-    assert!(error.contains("corrupt.wav"), "error names the file: {error}");
+    assert!(
+        error.contains("corrupt.wav"),
+        "error names the file: {error}"
+    );
     let shown = nurse.get("/api/v1/calls/call-corrupt/transcript").body;
     assert_eq!(shown["jobs"][0]["status"], "failed", "{shown}");
     assert_eq!(shown["jobs"][0]["error"], error.as_str());

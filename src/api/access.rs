@@ -9,9 +9,7 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use super::{
-    admin, escalations, events, patients, queue, scripts, session, transcripts, AppState,
-};
+use super::{admin, escalations, events, patients, queue, scripts, session, transcripts, AppState};
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};
 use axum::routing::{delete, get, post, put, MethodRouter};

@@ -143,11 +143,7 @@ pub async fn call_transcript(
             }
         })
         .collect();
-    let filename = format!(
-        "call-{safe}-transcript-{}.{}",
-        job.id,
-        format.extension()
-    );
+    let filename = format!("call-{safe}-transcript-{}.{}", job.id, format.extension());
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
@@ -268,7 +264,9 @@ pub async fn retranscribe(
     state.transcription.wake();
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({"transcript_id": job, "recording_id": id, "model": body.model, "status": "queued"})),
+        axum::Json(
+            json!({"transcript_id": job, "recording_id": id, "model": body.model, "status": "queued"}),
+        ),
     ))
 }
 
@@ -331,7 +329,10 @@ pub async fn audio(
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(span.end - span.start));
+    h.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(span.end - span.start),
+    );
     if status == StatusCode::PARTIAL_CONTENT {
         if let Ok(v) = HeaderValue::from_str(&format!(
             "bytes {}-{}/{len}",
@@ -343,4 +344,3 @@ pub async fn audio(
     }
     Ok(resp)
 }
-

@@ -184,10 +184,8 @@ fn fetch_model(
     eprintln!("fetching {url} (SHA-1 {sha})");
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
     let rt = tokio::runtime::Runtime::new()?;

@@ -122,13 +122,14 @@ impl Engines {
             return Ok(e.clone());
         }
         let models = installed_models(&self.dir).unwrap_or_default();
-        let model = models
-            .into_iter()
-            .find(|m| m.name == name)
-            .ok_or_else(|| JobError::ModelMissing {
-                name: name.into(),
-                dir: self.dir.clone(),
-            })?;
+        let model =
+            models
+                .into_iter()
+                .find(|m| m.name == name)
+                .ok_or_else(|| JobError::ModelMissing {
+                    name: name.into(),
+                    dir: self.dir.clone(),
+                })?;
         let cfg = self.config.clone();
         let engine = tokio::task::spawn_blocking(move || Engine::load(&model.path, cfg))
             .await
@@ -199,7 +200,9 @@ pub async fn run(state: AppState, model: InstalledModel, mut stop: watch::Receiv
             .write(move |tx| db::enqueue_finished(tx, &name, &lang, now))
             .await
         {
-            Ok(n) if n > 0 => tracing::info!(queued = n, "finished recordings queued for transcription"),
+            Ok(n) if n > 0 => {
+                tracing::info!(queued = n, "finished recordings queued for transcription")
+            }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot queue finished recordings"),
         }
@@ -385,7 +388,10 @@ fn flag_phrases(
         return Ok((call.patient_id, Vec::new()));
     };
     let Some(script) = scripts.get(code) else {
-        tracing::warn!(script = code, "call's script is not loaded: no red-flag scan");
+        tracing::warn!(
+            script = code,
+            "call's script is not loaded: no red-flag scan"
+        );
         return Ok((Some(patient), Vec::new()));
     };
     let said: Vec<RuleSegment> = segments

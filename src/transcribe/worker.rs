@@ -102,8 +102,8 @@ impl Transcriber {
             path,
             reply,
         })
-            .await
-            .map_err(|_| TranscribeError::WorkersGone)?;
+        .await
+        .map_err(|_| TranscribeError::WorkersGone)?;
         result.await.map_err(|_| TranscribeError::WorkersGone)?
     }
 

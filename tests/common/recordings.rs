@@ -32,7 +32,8 @@ pub fn require_model(name: &str) {
 
 pub fn db(data_dir: &Path) -> Connection {
     let c = Connection::open(data_dir.join("data/suifang.db")).expect("open test database");
-    c.busy_timeout(Duration::from_secs(10)).expect("busy timeout");
+    c.busy_timeout(Duration::from_secs(10))
+        .expect("busy timeout");
     c
 }
 

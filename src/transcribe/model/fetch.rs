@@ -117,11 +117,7 @@ pub fn resolve(req: &FetchRequest) -> Result<(String, String), FetchError> {
             })?
             .to_string(),
     };
-    let url = format!(
-        "{}/ggml-{}.bin",
-        req.host.trim_end_matches('/'),
-        req.name
-    );
+    let url = format!("{}/ggml-{}.bin", req.host.trim_end_matches('/'), req.name);
     Ok((url, sha1))
 }
 
@@ -219,6 +215,9 @@ mod tests {
             Err(FetchError::BadChecksum(_))
         ));
         let own = "A".repeat(40);
-        assert_eq!(resolve(&req("custom", Some(&own))).unwrap().1, "a".repeat(40));
+        assert_eq!(
+            resolve(&req("custom", Some(&own))).unwrap().1,
+            "a".repeat(40)
+        );
     }
 }
