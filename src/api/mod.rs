@@ -11,6 +11,7 @@ mod patients;
 mod queue;
 mod scripts;
 mod session;
+mod transcripts;
 
 use std::sync::{Arc, Mutex};
 
@@ -41,6 +42,8 @@ pub struct AppState {
     pub lines: crate::webrtc::Lines,
     /// The call center (SIP engine and live calls).
     pub calls: crate::telephony::CallCenter,
+    /// Wakes the transcription pipeline (a recording was finalized, a re-transcription asked).
+    pub transcription: crate::service::transcription::Wake,
 }
 
 impl AppState {
@@ -79,6 +82,7 @@ impl AppState {
             events: events::EventBus::default(),
             lines,
             calls,
+            transcription: Default::default(),
         })
     }
 

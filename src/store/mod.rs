@@ -15,6 +15,8 @@ pub mod calls;
 pub mod escalations;
 pub mod patients;
 pub mod tasks;
+pub mod transcript_search;
+pub mod transcripts;
 pub mod users;
 
 use std::path::{Path, PathBuf};

@@ -508,6 +508,8 @@ impl Center {
                     })
                     .await
                     .map(|_| ())
+                    // transcribe it now rather than at the pipeline's next poll
+                    .inspect(|()| self.state.transcription.wake())
             }
             EngineEvent::Registration(reg) => {
                 let text = match reg {
