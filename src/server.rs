@@ -81,15 +81,6 @@ pub fn prepare(config: Config) -> Result<Prepared, ServerError> {
     } else {
         crate::telephony::Prompts::default()
     };
-    let recovery = crate::telephony::recovery::sweep(&store, clock.now().timestamp())?;
-    if recovery != crate::telephony::recovery::Recovery::default() {
-        println!(
-            "recovered after an unclean stop: {} recording(s) repaired, {} lost, {} call(s) marked interrupted",
-            recovery.repaired,
-            recovery.lost.len(),
-            recovery.interrupted_calls.len()
-        );
-    }
     tracing::info!(pathways = pathways.pathways.len(), scripts = scripts.len(), database = %config.database_path().display(), "storage ready");
     let (lines_stop, lines_rx) = watch::channel(false);
     let (lines, registry) = crate::webrtc::Lines::new(config.webrtc.clone(), lines_rx);
@@ -212,6 +203,17 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let state = prepared.state;
+    // before any call can start: close what a crash left open
+    let recovery =
+        crate::telephony::recovery::sweep(&state.store, state.clock.now().timestamp()).await?;
+    if recovery != crate::telephony::recovery::Recovery::default() {
+        println!(
+            "recovered after an unclean stop: {} recording(s) repaired, {} lost, {} call(s) marked interrupted",
+            recovery.repaired,
+            recovery.lost.len(),
+            recovery.interrupted_calls.len()
+        );
+    }
     let engine = start_sip(&state).await?;
     let lines = tokio::spawn(prepared.lines.run());
     let lines_stop = prepared.lines_stop;

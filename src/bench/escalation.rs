@@ -3,94 +3,15 @@
 
 use std::time::{Duration, Instant};
 
+use super::harness::{err, BenchError, DemoServer};
 use super::percentile;
-use crate::config::Config;
-use crate::server::{prepare, serve};
 
-#[derive(Debug, thiserror::Error)]
-#[error("bench escalation: {0}")]
-pub struct BenchError(String);
-
-fn err(e: impl std::fmt::Display) -> BenchError {
-    BenchError(e.to_string())
-}
-
-async fn login(
-    client: &reqwest::Client,
-    base: &str,
-    user: &str,
-    password: &str,
-) -> Result<String, BenchError> {
-    let resp = client
-        .post(format!("{base}/api/v1/session"))
-        .header("Content-Type", "application/json")
-        .body(format!(
-            r#"{{"username":"{user}","password":"{password}"}}"#
-        ))
-        .send()
-        .await
-        .map_err(err)?;
-    let cookie = resp
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| err("no session cookie"))?;
-    Ok(cookie.split(';').next().unwrap_or_default().to_string())
-}
-
-/// Runs `n` answer → push round trips and prints p50/p99.
 pub async fn run(n: usize) -> Result<(), BenchError> {
-    let dir = std::env::temp_dir().join(format!("suifang-bench-esc-{}", std::process::id()));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(err)?
-        .port();
-    let mut config = Config {
-        data_dir: dir.clone(),
-        ..Config::default()
-    };
-    config.http.addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    config.auth.login_max_failures = 1000;
-    let prepared = prepare(config).map_err(err)?;
-    let state = prepared.state.clone();
-    let seeding = state.clone();
-    tokio::task::spawn_blocking(move || {
-        crate::demo::seed(
-            &seeding.store,
-            &seeding.pathways,
-            &seeding.calendar,
-            seeding.clock.now(),
-        )
-    })
-    .await
-    .map_err(err)?
-    .map_err(err)?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(prepared, async move {
-        let _ = stop_rx.await;
-    }));
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/api/v1/health"))
-            .send()
-            .await
-            .is_ok()
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    if !ready {
-        return Err(err("server did not start"));
-    }
-    let nurse = login(&client, &base, "nurse", "nurse-demo-1").await?;
-    let doctor = login(&client, &base, "doctor", "doctor-demo-1").await?;
+    let server = DemoServer::start("esc", |c| c.transcription.enabled = false).await?;
+    let (base, client) = (server.base.clone(), server.client.clone());
+    let nurse = server.login("nurse", "nurse-demo-1").await?;
+    let doctor = server.login("doctor", "doctor-demo-1").await?;
 
-    // The doctor's console: every "escalation.opened" line is timestamped on arrival.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Instant>(16);
     let mut stream = client
         .get(format!("{base}/api/v1/events"))
@@ -167,8 +88,6 @@ pub async fn run(n: usize) -> Result<(), BenchError> {
         percentile(&latencies, 99.0),
         latencies.last().copied().unwrap_or(f64::NAN)
     );
-    let _ = stop_tx.send(());
-    let _ = server.await;
-    let _ = std::fs::remove_dir_all(&dir);
+    server.stop().await;
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! `suifang bench …`: benchmarks that print figures (not tests; speed is shown, not asserted).
 
+pub mod dial;
 pub mod escalation;
+pub mod harness;
 pub mod queue;
 
 /// p-th percentile (0–100) of sorted samples.

@@ -155,6 +155,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Click → INVITE latency with a persistent agent line, and CPU per call bridged to a
+    /// WebRTC line vs SIP-only.
+    Dial {
+        #[arg(long, default_value_t = 100)]
+        dials: usize,
+        /// Length of each CPU measurement window.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Answer saved → escalation pushed to a connected doctor (HTTP + SSE), p50/p99.
     Escalation {
         #[arg(long, default_value_t = 1000)]
@@ -276,6 +285,10 @@ pub fn run(cli: Cli) -> Result<()> {
             } else {
                 bail!("scripts have errors")
             }
+        }
+        Command::Bench(BenchCommand::Dial { dials, seconds }) => {
+            crate::bench::dial::run(dials, seconds)?;
+            Ok(())
         }
         Command::Bench(BenchCommand::Escalation { answers }) => {
             let rt = tokio::runtime::Runtime::new()?;

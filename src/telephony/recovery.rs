@@ -21,30 +21,38 @@ pub struct Recovery {
 }
 
 /// Repairs and closes what a previous process left open.
-pub fn sweep(store: &Store, now: i64) -> Result<Recovery, StoreError> {
-    let unfinished = store.read_blocking(|conn| calls::unfinished_recordings(conn))?;
+pub async fn sweep(store: &Store, now: i64) -> Result<Recovery, StoreError> {
+    let unfinished = store
+        .read(calls::unfinished_recordings)
+        .await?;
     let mut recovery = Recovery::default();
     for (id, call_id, path) in unfinished {
-        let outcome = repair(&path);
+        let outcome = tokio::task::spawn_blocking(move || repair(&path))
+            .await
+            .unwrap_or_else(|e| Err(format!("repair task failed: {e}")));
         match &outcome {
             Ok((_, ms)) => {
                 recovery.repaired += 1;
-                tracing::warn!(call = %call_id, path = %path.display(), seconds = ms / 1000, "recording repaired after an unclean stop");
+                tracing::warn!(call = %call_id, seconds = ms / 1000, "recording repaired after an unclean stop");
             }
             Err(why) => {
-                tracing::error!(call = %call_id, path = %path.display(), %why, "recording could not be repaired");
+                tracing::error!(call = %call_id, %why, "recording could not be repaired");
                 recovery.lost.push(call_id.clone());
             }
         }
-        store.write_blocking(move |tx| {
-            let outcome = match &outcome {
-                Ok((sha, ms)) => Ok((sha.as_str(), *ms)),
-                Err(why) => Err(why.as_str()),
-            };
-            calls::recording_repaired(tx, id, outcome, now)
-        })?;
+        store
+            .write(move |tx| {
+                let outcome = match &outcome {
+                    Ok((sha, ms)) => Ok((sha.as_str(), *ms)),
+                    Err(why) => Err(why.as_str()),
+                };
+                calls::recording_repaired(tx, id, outcome, now)
+            })
+            .await?;
     }
-    recovery.interrupted_calls = store.write_blocking(move |tx| calls::end_interrupted(tx, now))?;
+    recovery.interrupted_calls = store
+        .write(move |tx| calls::end_interrupted(tx, now))
+        .await?;
     Ok(recovery)
 }
 
@@ -68,8 +76,8 @@ mod tests {
     use crate::media::recorder::StereoRecorder;
     use crate::store::calls::NewCall;
 
-    #[test]
-    fn a_crashed_call_gets_its_wav_repaired_and_its_row_closed() {
+    #[tokio::test]
+    async fn a_crashed_call_gets_its_wav_repaired_and_its_row_closed() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db.sqlite"), 0).unwrap();
         let wav = dir.path().join("c1.wav");
@@ -82,7 +90,7 @@ mod tests {
         std::mem::forget(rec);
         let path = wav.clone();
         store
-            .write_blocking(move |tx| {
+            .write(move |tx| {
                 let new = NewCall {
                     id: "c1",
                     task_id: None,
@@ -97,14 +105,12 @@ mod tests {
                 calls::recording_started(tx, "c1", &path, 1)?;
                 Ok(())
             })
+            .await
             .unwrap();
-        let r = sweep(&store, 10).unwrap();
+        let r = sweep(&store, 10).await.unwrap();
         assert_eq!(r.repaired, 1);
         assert_eq!(r.interrupted_calls, vec!["c1".to_string()]);
-        let call = store
-            .read_blocking(|c| calls::get(c, "c1"))
-            .unwrap()
-            .unwrap();
+        let call = store.read(|c| calls::get(c, "c1")).await.unwrap().unwrap();
         let recording = call.recording.unwrap();
         assert_eq!(recording.status, "repaired");
         assert_eq!(recording.duration_ms, Some(3000));
@@ -112,6 +118,6 @@ mod tests {
         let reader = hound::WavReader::open(&wav).unwrap();
         assert_eq!(reader.duration(), 24_000);
         // a second sweep finds nothing to do
-        assert_eq!(sweep(&store, 11).unwrap(), Recovery::default());
+        assert_eq!(sweep(&store, 11).await.unwrap(), Recovery::default());
     }
 }
