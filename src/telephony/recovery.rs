@@ -22,9 +22,7 @@ pub struct Recovery {
 
 /// Repairs and closes what a previous process left open.
 pub async fn sweep(store: &Store, now: i64) -> Result<Recovery, StoreError> {
-    let unfinished = store
-        .read(calls::unfinished_recordings)
-        .await?;
+    let unfinished = store.read(calls::unfinished_recordings).await?;
     let mut recovery = Recovery::default();
     for (id, call_id, path) in unfinished {
         let outcome = tokio::task::spawn_blocking(move || repair(&path))
