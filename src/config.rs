@@ -48,7 +48,7 @@ pub struct Config {
     pub webhook: WebhookConfig,
     /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
     pub webrtc: crate::webrtc::WebRtcConfig,
-    /// SIP trunk, RTP ports, prompts and recording retention.
+    /// SIP trunk, RTP ports and the prompts the call center plays.
     pub sip: crate::telephony::SipConfig,
     /// Post-call transcription: models, language, worker pool.
     pub transcription: TranscriptionConfig,

@@ -56,8 +56,6 @@ pub struct SipConfig {
     pub voicemail_beep: String,
     /// Longest voicemail message, in seconds.
     pub voicemail_max_seconds: u64,
-    /// Delete recordings older than this many days (0 keeps them forever). Checked daily.
-    pub retention_days: u32,
 }
 
 impl Default for SipConfig {
@@ -81,7 +79,6 @@ impl Default for SipConfig {
             voicemail_prompt: "voicemail.wav".into(),
             voicemail_beep: "beep.wav".into(),
             voicemail_max_seconds: 120,
-            retention_days: 0,
         }
     }
 }
