@@ -1,7 +1,8 @@
 //! Acceptance (issue 5): a nurse dials from the softphone page over the socket; a supervisor's
 //! line whispers into the call (the patient and the recording must not get it), then barges
 //! (now they must); the supervisor's browser receives the call's audio; a reload of the nurse's
-//! page keeps the call and the line comes back; the nurse's hang-up ends the patient's leg.
+//! page keeps the call and the line comes back; the nurse transfers the call to the
+//! supervisor's line, whose hang-up from her page ends the patient's leg.
 //!
 //! The nurse's microphone is silent here, so whatever reaches the patient's ear in a window
 //! can only be the supervisor: near-silence while whispering, the supervisor's speech while
@@ -180,8 +181,40 @@ fn supervisor_whispers_to_the_nurse_only_and_a_reload_keeps_the_call() {
         "audio flows after the reload (before: {before}): {after}"
     );
 
-    // the nurse hangs up from the page: the patient's leg ends too
-    let hung = nurse_line.hangup();
+    // the nurse hands the call to the supervisor (blind transfer to her line)
+    let supervisor_id = supervisor.get("/api/v1/me").body["user"]["id"]
+        .as_i64()
+        .unwrap();
+    let heard_before = coach_line.stats()["state"]["packetsReceived"]
+        .as_u64()
+        .unwrap_or(0);
+    let moved = nurse.post(
+        &format!("/api/v1/calls/{call_id}/transfer"),
+        json!({ "user_id": supervisor_id }),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.body["agent_id"], supervisor_id, "{}", moved.body);
+    let nurse_after = wait_for("the nurse's page lets go", Duration::from_secs(10), || {
+        let s = nurse_line.stats()["state"].clone();
+        s["call"].is_null().then_some(s)
+    });
+    assert!(
+        nurse_after["callEvents"]
+            .to_string()
+            .contains("call.state:transferred"),
+        "{nurse_after}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let heard_after = coach_line.stats()["state"]["packetsReceived"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        heard_after > heard_before + 100,
+        "the supervisor hears the call: {heard_before} → {heard_after}"
+    );
+
+    // she hangs up from her page: the patient's leg ends too
+    let hung = coach_line.hangup();
     assert!(hung["state"]["call"].is_null(), "{hung}");
     let ended = wait_for("recording", Duration::from_secs(20), || {
         let c = nurse.get(&format!("/api/v1/calls/{call_id}")).body;
@@ -194,7 +227,7 @@ fn supervisor_whispers_to_the_nurse_only_and_a_reload_keeps_the_call() {
         .iter()
         .filter_map(|e| e["kind"].as_str())
         .collect();
-    for want in ["whisper", "barge", "monitor_stopped"] {
+    for want in ["whisper", "barge", "monitor_stopped", "transferred"] {
         assert!(kinds.contains(&want), "{want} in {kinds:?}");
     }
     let audit = Client::login(&server, "admin", "admin-demo-1")

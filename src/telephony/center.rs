@@ -308,9 +308,16 @@ impl Center {
                     CallCenterError::Conflict(format!("user {to_user} cannot take the call: {e}"))
                 })?;
                 let _ = bridge.send(BridgeControl::SwapAgent(media)).await;
-                if let Some(c) = self.calls.get_mut(&handle) {
-                    c.agent_id = Some(to_user);
-                }
+                let previous = self
+                    .calls
+                    .get_mut(&handle)
+                    .and_then(|c| c.agent_id.replace(to_user));
+                // the nurse who handed the call on is no longer in its audience: tell her
+                self.state.events.publish(LiveEvent {
+                    name: "call.state".into(),
+                    audience: Audience::Users(previous.into_iter().collect()),
+                    data: json!({ "call_id": call_id, "state": "transferred", "agent_id": to_user }),
+                });
                 let id = call_id.clone();
                 self.state
                     .store
