@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use super::{admin, escalations, events, patients, queue, scripts, session, AppState};
+use super::{admin, escalations, events, patients, queue, reports, scripts, session, AppState};
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};
 use axum::routing::{delete, get, post, put, MethodRouter};
@@ -64,6 +64,7 @@ const MANAGERS: Access = Access::Roles(&[Supervisor, Admin]);
 const ADMIN: Access = Access::Roles(&[Admin]);
 const DOCTORS: Access = Access::Roles(&[Supervisor, Doctor, Admin]);
 const RESPONDERS: Access = Access::Roles(&[Supervisor, Doctor]);
+const QA: Access = Access::Roles(&[Supervisor]);
 const PUBLIC: Access = Access::Public;
 const ANY_USER: Access = Access::Authenticated;
 
@@ -109,6 +110,14 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/departments", CLINICAL, "List departments", || get(admin::departments)),
     route("GET", "/api/v1/audit", ADMIN, "Recent audit entries", || get(admin::audit_recent)),
     route("GET", "/api/v1/audit/verify", ADMIN, "Verify the audit hash chain", || get(admin::audit_verify)),
+    // console (issue 7): supervisor views, QA, printable report
+    route("GET", "/api/v1/wallboard", MANAGERS, "Live wallboard: agents, queue depth, today's counts, open escalations by age", || get(reports::wallboard)),
+    route("GET", "/api/v1/reports", MANAGERS, "Period report (coverage, reach, completion, dials, time to contact and to acknowledge); ?format=csv", || get(reports::report)),
+    route("GET", "/api/v1/recordings", DOCTORS, "Recordings browser: filter by date, nurse, patient, disposition, escalated", || get(reports::recordings)),
+    route("GET", "/api/v1/recordings/{id}/download", MANAGERS, "Download a recording's WAV (audited)", || get(reports::download)),
+    route("GET", "/api/v1/calls/{id}/reviews", MANAGERS, "QA reviews of a call", || get(reports::reviews)),
+    route("POST", "/api/v1/calls/{id}/reviews", QA, "Score a call on the QA rubric (audited)", || post(reports::add_review)),
+    route("GET", "/api/v1/patients/{id}/report", CLINICAL, "Printable follow-up report data: pathway progress, answers, trends, escalations (audited)", || get(reports::patient_report)),
     route("GET", "/api/v1/agent/ws", CALLERS, "Agent line signaling (WebSocket: offer/answer/candidates, line check)", || get(crate::webrtc::ws::agent_ws)),
 ];
 

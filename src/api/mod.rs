@@ -8,6 +8,7 @@ mod escalations;
 pub mod events;
 mod patients;
 mod queue;
+mod reports;
 mod scripts;
 mod session;
 

@@ -12,7 +12,10 @@ pub mod migrate;
 
 pub mod audit;
 pub mod escalations;
+pub mod patient_report;
 pub mod patients;
+pub mod recordings;
+pub mod reports;
 pub mod tasks;
 pub mod users;
 
