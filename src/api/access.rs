@@ -117,6 +117,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/recordings/{id}/download", MANAGERS, "Download a recording's WAV (audited)", || get(reports::download)),
     route("GET", "/api/v1/calls/{id}/reviews", MANAGERS, "QA reviews of a call", || get(reports::reviews)),
     route("POST", "/api/v1/calls/{id}/reviews", QA, "Score a call on the QA rubric (audited)", || post(reports::add_review)),
+    route("POST", "/api/v1/scripts/validate", ADMIN, "Check a draft script (TOML) without saving it; lists every error with its line", || post(scripts::validate)),
+    route("GET", "/api/v1/staff", CLINICAL, "Names and roles of active users (who an escalation went to)", || get(admin::staff)),
     route("GET", "/api/v1/patients/{id}/report", CLINICAL, "Printable follow-up report data: pathway progress, answers, trends, escalations (audited)", || get(reports::patient_report)),
     route("GET", "/api/v1/agent/ws", CALLERS, "Agent line signaling (WebSocket: offer/answer/candidates, line check)", || get(crate::webrtc::ws::agent_ws)),
 ];
