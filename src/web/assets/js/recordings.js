@@ -112,11 +112,12 @@ async function waveform(root, audio, url) {
 async function play(view, recordingId, callId, at = 0) {
   const box = $('#player', view);
   box.hidden = false;
-  const audioUrl = `/api/v1/recordings/${recordingId}/audio`;
-  const hasAudio = await hasRoute('GET', '/recordings/{id}/audio');
+  // the transcription helper's streaming endpoint (Range) when served; else the audited
+  // download, which plays too (every access to a recording is audited either way)
+  const audioUrl = (await hasRoute('GET', '/recordings/{id}/audio'))
+    ? `/api/v1/recordings/${recordingId}/audio` : `/api/v1/recordings/${recordingId}/download`;
   box.innerHTML = html`<h2>${t('rec.play')} · ${callId}</h2>
-    <audio id="audio" controls preload="auto" ${hasAudio ? raw(html`src="${audioUrl}"`) : ''}></audio>
-    ${hasAudio ? '' : raw(html`<p class="muted">${failure({ status: 404, message: 'route not found' }, t('rec.play'))}</p>`)}
+    <audio id="audio" controls preload="auto" src="${audioUrl}"></audio>
     <a class="button" href="/api/v1/recordings/${recordingId}/download" download>${t('rec.download')}</a>
     <div id="wave"></div>
     <h3>${t('rec.transcript')}</h3><ol id="transcript" class="transcript"></ol>
@@ -128,7 +129,7 @@ async function play(view, recordingId, callId, at = 0) {
     </form>`;
   const audio = $('#audio', box);
   if (at) audio.addEventListener('loadedmetadata', () => { audio.currentTime = at; }, { once: true });
-  if (hasAudio) waveform($('#wave', box), audio, audioUrl);
+  waveform($('#wave', box), audio, audioUrl);
 
   const list = $('#transcript', box);
   try {

@@ -42,7 +42,7 @@ async function render() {
     <table id="r-tasks"><thead><tr><th>${t('report.step')}</th><th>${t('report.due')}</th><th>${t('report.status')}</th><th>${t('queue.attempts')}</th></tr></thead>
       <tbody>${r.tasks.map((k) => raw(html`<tr class="step-${k.status}"><td>${k.step_name}</td><td>${fmtDate(k.due_at)}</td><td>${t('task.status.' + k.status)}</td><td>${k.attempts_total}</td></tr>`))}</tbody></table>
     <h2>${t('report.answers')}</h2>
-    ${r.answers.length ? raw(html`<table id="r-answers"><thead><tr><th>${t('report.step')}</th><th>${t('report.question')}</th><th>${t('report.answer')}</th><th>${t('report.generated')}</th></tr></thead>
+    ${r.answers.length ? raw(html`<table id="r-answers"><thead><tr><th>${t('report.step')}</th><th>${t('report.question')}</th><th>${t('report.answer')}</th><th>${t('report.answered')}</th></tr></thead>
       <tbody>${r.answers.map((a) => raw(html`<tr><td>${a.step_name}</td><td>${q(a)}</td><td class="answer">${answerText(a.value)}</td><td>${fmtTime(a.answered_at)}</td></tr>`))}</tbody></table>`)
       : raw(html`<p>${t('report.none')}</p>`)}
     <h2>${t('patient.trends')}</h2>

@@ -9,7 +9,8 @@ import { $, $$, html, raw, bi, failure } from './ui.js';
 export function answerText(v) {
   if (v == null) return '';
   if (typeof v !== 'object') return String(v);
-  if (v.systolic != null) return `${v.systolic}/${v.diastolic} mmHg`;
+  const bp = v.systolic != null ? v : v.value && v.value.systolic != null ? v.value : null;
+  if (bp) return `${bp.systolic}/${bp.diastolic} mmHg`;
   if (v.type === 'yes_no') return v.value ? t('script.yes') : t('script.no');
   if (v.value !== undefined) return typeof v.value === 'object' ? JSON.stringify(v.value) : String(v.value);
   return JSON.stringify(v);
@@ -31,8 +32,8 @@ function field(q, saved) {
           step="${k.decimals ? 1 / 10 ** k.decimals : 1}" value="${val ?? ''}"> ${k.unit}</span>`;
     case 'blood_pressure':
       return html`<fieldset id="${id}" class="bp"><legend>${bi(q.text)}</legend>
-        <label>${t('script.systolic')} <input name="${q.id}" data-part="systolic" type="number" min="40" max="300" value="${v && v.systolic != null ? v.systolic : ''}"></label> /
-        <label>${t('script.diastolic')} <input name="${q.id}" data-part="diastolic" type="number" min="20" max="200" value="${v && v.diastolic != null ? v.diastolic : ''}"></label> mmHg</fieldset>`;
+        <label>${t('script.systolic')} <input name="${q.id}" data-part="systolic" type="number" min="40" max="300" value="${val && val.systolic != null ? val.systolic : ''}"></label> /
+        <label>${t('script.diastolic')} <input name="${q.id}" data-part="diastolic" type="number" min="20" max="200" value="${val && val.diastolic != null ? val.diastolic : ''}"></label> mmHg</fieldset>`;
     case 'choice':
       return html`<label for="${id}">${bi(q.text)}</label>
         <select id="${id}" name="${q.id}"><option value=""></option>${k.options.map((o) => raw(html`<option value="${o.id}" ${val === o.id ? raw('selected') : ''}>${bi(o.label)}</option>`))}</select>`;

@@ -1,0 +1,590 @@
+//! The web console end to end: the real `suifang` binary, Debian's headless Chromium driven by
+//! playwright-core (`tests/browser/console_e2e.js`), one main path per role at 1280×720, with
+//! screenshots in `tests/artifacts/` and no console errors allowed on any page. Each test checks
+//! what the browser showed against what the API and the database say afterwards.
+//!
+//! The nurse's "call the simulated patient" step and the supervisor's replay with transcript
+//! run when the binary serves the calls and transcript endpoints (checked in the route table);
+//! until then the pages show "not available" and those steps are skipped.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Timelike, Utc};
+use common::{free_port, repo_root, Client, Server};
+use serde_json::{json, Value};
+use suifang::api::access::ROUTES;
+
+fn has_route(method: &str, path: &str) -> bool {
+    ROUTES.iter().any(|r| r.method == method && r.path == path)
+}
+
+/// Chromium, node and playwright-core must be installed (`scripts/setup.sh` does it).
+fn require_browser_tools() {
+    let chromium = Path::new("/usr/bin/chromium").exists();
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let playwright = repo_root().join("node_modules/playwright-core").exists();
+    assert!(
+        chromium && node && playwright,
+        "console tests need Debian's chromium (/usr/bin/chromium: {chromium}), node ({node}) and \
+         playwright-core in node_modules ({playwright}); run scripts/setup.sh, which installs them"
+    );
+}
+
+fn artifacts() -> PathBuf {
+    repo_root().join("tests/artifacts/console")
+}
+
+/// Runs a command with a hard deadline; returns (success, stdout, stderr).
+fn run_bounded(cmd: &mut Command, limit: Duration) -> (bool, String, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (out, err) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    match status {
+        Some(s) => (s.success(), out, err),
+        None => (false, out, format!("{err}\n(killed after {limit:?})")),
+    }
+}
+
+/// One role's path in the browser; fails the test on a failed step or any console error.
+fn browser(role: &str, server: &Server, args: Value) -> Value {
+    require_browser_tools();
+    let script = repo_root().join("tests/browser/console_e2e.js");
+    let (ok, stdout, stderr) = run_bounded(
+        Command::new("node")
+            .arg(&script)
+            .arg(role)
+            .arg(&server.base)
+            .arg(artifacts())
+            .arg(args.to_string())
+            .current_dir(repo_root()),
+        Duration::from_secs(200),
+    );
+    let out: Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("{role}: no JSON from the browser script\n{stdout}\n{stderr}"));
+    assert!(
+        ok && out["ok"] == true,
+        "{role} path failed: {out:#}\n{stderr}"
+    );
+    assert_eq!(
+        out["errors"],
+        json!([]),
+        "{role}: the console logged errors: {out:#}"
+    );
+    out
+}
+
+/// Seconds to add to the server's clock so it is midday in the hospital's zone (Asia/Shanghai,
+/// the default): claims are refused outside calling hours, and tests run at any hour.
+fn midday_offset() -> String {
+    let now = Utc::now();
+    let local = now.with_timezone(&chrono_tz::Asia::Shanghai);
+    if (9..19).contains(&local.hour()) {
+        return "0".into();
+    }
+    let noon = chrono_tz::Asia::Shanghai
+        .from_local_datetime(&local.date_naive().and_hms_opt(12, 0, 0).unwrap())
+        .unwrap();
+    (noon.timestamp() - now.timestamp()).to_string()
+}
+
+fn start(dir: &Path, extra: &[(&str, &str)]) -> (Server, i64) {
+    let offset = midday_offset();
+    let mut env: Vec<(&str, &str)> = vec![("SUIFANG_CLOCK_OFFSET_SECONDS", &offset)];
+    env.extend_from_slice(extra);
+    let server = Server::start(dir, "demo", &env);
+    (server, offset.parse().unwrap())
+}
+
+fn staff_names(server: &Server) -> std::collections::HashMap<i64, String> {
+    let admin = Client::login(server, "admin", "admin-demo-1");
+    admin.get("/api/v1/users").body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["id"].as_i64().unwrap(),
+                u["display_name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn audit_actions(server: &Server) -> Vec<(String, String, String, String)> {
+    let admin = Client::login(server, "admin", "admin-demo-1");
+    admin.get("/api/v1/audit").body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let s = |k: &str| a[k].as_str().unwrap_or_default().to_string();
+            (s("actor"), s("action"), s("entity"), s("entity_id"))
+        })
+        .collect()
+}
+
+#[test]
+fn nurse_claims_answers_abnormally_sees_the_escalation_badge_and_records_the_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = has_route("POST", "/api/v1/tasks/{id}/call");
+    let sim = format!("127.0.0.1:{}", free_port());
+    let extra: Vec<(&str, &str)> = if calls {
+        vec![("SUIFANG_DEMO_SIM_PATIENT", &sim)]
+    } else {
+        vec![]
+    };
+    let (server, _) = start(dir.path(), &extra);
+    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
+    let queue = nurse.get("/api/v1/queue?limit=100").body;
+    let mic = repo_root().join("tests/fixtures/webrtc/nurse_en_48k.wav");
+
+    let out = browser("nurse", &server, json!({"mic": mic}));
+
+    assert_eq!(
+        out["queue_rows"], queue["total"],
+        "every queued task listed"
+    );
+    let overdue = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["days_overdue"].as_i64().unwrap() > 0)
+        .count();
+    assert_eq!(
+        out["overdue_badges"], overdue,
+        "one overdue badge per overdue task"
+    );
+    assert_eq!(
+        out["task_id"], queue["items"][0]["id"],
+        "N claimed the first task"
+    );
+    assert!(
+        out["phone_shown"].as_str().unwrap().contains('*'),
+        "nurses see masked numbers: {}",
+        out["phone_shown"]
+    );
+    // the badge names everyone the escalation notified
+    let task_id = out["task_id"].as_i64().unwrap();
+    let patient = queue["items"][0]["patient_id"].as_i64().unwrap();
+    let timeline = nurse
+        .get(&format!("/api/v1/patients/{patient}/timeline"))
+        .body;
+    let escalation = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "escalation")
+        .unwrap_or_else(|| panic!("no escalation opened: {timeline:#}"))["escalation"]
+        .clone();
+    let names = staff_names(&server);
+    let badge = out["badge"].as_str().unwrap();
+    for n in escalation["notified"].as_array().unwrap() {
+        let name = &names[&n["user"].as_i64().unwrap()];
+        assert!(
+            badge.contains(name.as_str()),
+            "badge {badge:?} lacks {name}"
+        );
+    }
+    assert!(badge.contains(escalation["key"]["rule"].as_str().unwrap()));
+    // the outcome went to the server
+    let task = nurse.get(&format!("/api/v1/tasks/{task_id}")).body;
+    assert_eq!(task["status"], "completed", "{task:#}");
+    assert_eq!(task["last_disposition"], "completed");
+    assert_eq!(out["nav_en"], "Today's queue", "language switch");
+    if calls {
+        assert!(out["call_id"].is_string(), "call placed: {out:#}");
+        assert_eq!(out["call_states"], "ended");
+    } else {
+        eprintln!("nurse: POST /api/v1/tasks/{{id}}/call is not served yet; call step skipped");
+    }
+}
+
+#[test]
+fn doctor_gets_the_live_push_with_a_sound_then_acknowledges_and_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = start(dir.path(), &[]);
+
+    let out = browser("doctor", &server, json!({}));
+
+    assert_eq!(out["before"], 0, "inbox empty before the answer");
+    assert_eq!(out["after"], 1, "the pushed escalation is listed");
+    assert_eq!(out["pushes"][0]["name"], "escalation.opened", "{out:#}");
+    let id = out["escalation_id"].as_i64().unwrap();
+    assert_eq!(out["pushes"][0]["data"]["escalation_id"], id);
+    assert!(
+        out["chimes"].as_i64().unwrap() >= 1,
+        "an urgent escalation sounds"
+    );
+    assert_eq!(out["status_after_ack"], "已确认");
+    assert_eq!(out["status_after_resolve"], "已处理");
+    let doctor = Client::login(&server, "doctor", "doctor-demo-1");
+    let e = doctor.get(&format!("/api/v1/escalations/{id}")).body;
+    assert_eq!(e["status"]["status"], "resolved", "{e:#}");
+    let audit = audit_actions(&server);
+    for action in ["acknowledge", "resolve"] {
+        assert!(
+            audit.contains(&(
+                "doctor".into(),
+                action.into(),
+                "escalation".into(),
+                id.to_string()
+            )),
+            "audit lacks doctor {action} of escalation {id}"
+        );
+    }
+}
+
+/// A finished call with a recording and a transcript, as the call and transcription code
+/// leave them (rows written straight into the database: the call API is not needed here).
+fn seed_recorded_call(server: &Server, task_id: i64, patient_id: i64, now: i64) -> (String, u64) {
+    let db = server.data_dir.join("data/suifang.db");
+    let recordings = server.data_dir.join("recordings");
+    std::fs::create_dir_all(&recordings).unwrap();
+    let wav = repo_root().join("tests/fixtures/transcribe/en_call.wav");
+    std::fs::copy(&wav, recordings.join("e2e-call.wav")).unwrap();
+    let size = std::fs::metadata(&wav).unwrap().len();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    let call = "e2e-call-1".to_string();
+    conn.execute(
+        "INSERT INTO calls (id, task_id, patient_id, agent_id, direction, remote_number, state,
+            started_at, answered_at, ended_at, end_reason, disposition)
+         VALUES (?1, ?2, ?3, 1, 'outbound', '+8613800000000', 'ended', ?4, ?5, ?6, 'remote_hangup', 'completed')",
+        rusqlite::params![call, task_id, patient_id, now - 300, now - 290, now - 200],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO recordings (call_id, path, status, duration_ms, created_at, finalized_at)
+         VALUES (?1, 'e2e-call.wav', 'complete', 30000, ?2, ?3)",
+        rusqlite::params![call, now - 290, now - 200],
+    )
+    .unwrap();
+    let rec = conn.last_insert_rowid();
+    conn.execute(
+        "INSERT INTO transcripts (recording_id, model, language, status, created_at, completed_at)
+         VALUES (?1, 'fixture', 'en', 'done', ?2, ?2)",
+        rusqlite::params![rec, now - 100],
+    )
+    .unwrap();
+    let tr = conn.last_insert_rowid();
+    for (i, (ch, text)) in [
+        ("agent", "Hello, this is the follow-up nurse."),
+        ("patient", "My face feels droopy on one side."),
+        ("agent", "Please call 120 now."),
+    ]
+    .iter()
+    .enumerate()
+    {
+        conn.execute(
+            "INSERT INTO transcript_segments (transcript_id, channel, start_ms, end_ms, text)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![tr, ch, i as i64 * 4000, i as i64 * 4000 + 3500, text],
+        )
+        .unwrap();
+    }
+    (call, size)
+}
+
+#[test]
+fn supervisor_sees_the_wallboard_browses_recordings_scores_and_downloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, offset) = start(dir.path(), &[]);
+    let now = Utc::now().timestamp() + offset;
+    // a nurse working a task whose call ended (wrap-up) and whose answer escalated
+    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
+    let task = nurse.post("/api/v1/queue/claim", json!({})).body["task"].clone();
+    let task_id = task["id"].as_i64().unwrap();
+    let patient_id = task["patient_id"].as_i64().unwrap();
+    let (call, size) = seed_recorded_call(&server, task_id, patient_id, now);
+    let question = match task["script_code"].as_str().unwrap() {
+        "stroke" => "face",
+        "heart-failure" => "breathless_worse",
+        other => panic!("demo queue starts with an unexpected script {other}"),
+    };
+    let saved = nurse.request(
+        "PUT",
+        &format!("/api/v1/tasks/{task_id}/answers/{question}"),
+        Some(r#"{"value": true}"#),
+        "application/json",
+    );
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let supervisor = Client::login(&server, "supervisor", "supervisor-demo-1");
+    let board = supervisor.get("/api/v1/wallboard").body;
+    let mrn = supervisor
+        .get(&format!("/api/v1/patients/{patient_id}"))
+        .body["mrn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let out = browser("supervisor", &server, json!({"patient": mrn}));
+
+    let tiles: Vec<i64> = out["wall_tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t[1].as_i64().unwrap())
+        .collect();
+    let e = &board["escalations"];
+    let want: Vec<i64> = [
+        &board["queue"]["waiting"],
+        &board["queue"]["claimed"],
+        &board["queue"]["overdue"],
+        &board["today"]["attempted"],
+        &board["today"]["reached"],
+        &board["today"]["completed"],
+        &board["today"]["live_calls"],
+        &e["under_1h"],
+        &e["h1_to_4"],
+        &e["h4_to_24"],
+        &e["over_24h"],
+        &e["overdue_ack"],
+        &e["acknowledged"],
+    ]
+    .iter()
+    .map(|v| v.as_i64().unwrap())
+    .collect();
+    assert_eq!(tiles, want, "wallboard tiles = /wallboard");
+    assert_eq!(board["queue"]["claimed"], 1);
+    assert_eq!(
+        e["under_1h"], 1,
+        "the fresh escalation is under an hour old"
+    );
+    assert!(
+        out["agents"][0].as_str().unwrap().contains("话后整理"),
+        "the nurse is in wrap-up: {}",
+        out["agents"]
+    );
+    let recs = out["recordings"].as_array().unwrap();
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["call"], call.as_str());
+    assert!(
+        out["qa"].as_str().unwrap().contains("11/12"),
+        "{}",
+        out["qa"]
+    );
+    let reviews = supervisor
+        .get(&format!("/api/v1/calls/{call}/reviews"))
+        .body;
+    assert_eq!(reviews["items"][0]["total"], 11);
+    assert_eq!(reviews["items"][0]["scores"]["identity_checked"], 1);
+    assert_eq!(reviews["items"][0]["comment"], "e2e review");
+    assert_eq!(out["download"]["status"], 200);
+    assert_eq!(out["download"]["riff"], "RIFF");
+    assert_eq!(out["download"]["bytes"], size, "the whole WAV");
+    let audit = audit_actions(&server);
+    let rec_id = recs[0]["id"].as_i64().unwrap().to_string();
+    assert!(audit.contains(&(
+        "supervisor".into(),
+        "download".into(),
+        "recording".into(),
+        rec_id
+    )));
+    assert!(audit.contains(&(
+        "supervisor".into(),
+        "review".into(),
+        "call".into(),
+        call.clone()
+    )));
+    assert_eq!(out["report_rows"], 11);
+    let csv = out["csv"].as_str().unwrap();
+    assert!(csv.starts_with("metric,value\n"), "{csv}");
+    assert!(csv.contains("\nescalations_opened,1\n"), "{csv}");
+    assert!(csv.contains("\ndischarges,8\n"), "8 demo discharges: {csv}");
+    if has_route("GET", "/api/v1/calls/{id}/transcript") {
+        assert_eq!(out["transcript_lines"], 3, "{out:#}");
+        assert_eq!(out["seeked_to_ms"], 4000);
+    } else {
+        eprintln!("supervisor: GET /api/v1/calls/{{id}}/transcript is not served yet; replay-with-transcript skipped");
+    }
+}
+
+#[test]
+fn admin_views_users_roster_scripts_and_validates_a_draft() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = start(dir.path(), &[]);
+    let admin = Client::login(&server, "admin", "admin-demo-1");
+    let users: Vec<Value> = admin.get("/api/v1/users").body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].clone())
+        .collect();
+    let scripts = admin.get("/api/v1/scripts").body["items"]
+        .as_array()
+        .unwrap()
+        .len();
+
+    let out = browser("admin", &server, json!({}));
+
+    assert_eq!(out["users"], json!(users));
+    assert_eq!(out["scripts"], scripts);
+    let roster = out["roster"].as_array().unwrap();
+    assert_eq!(roster.len(), 5, "one row per department: {roster:?}");
+    assert!(
+        roster.iter().all(|r| r[1] == "张医生 Dr Zhang"),
+        "{roster:?}"
+    );
+    let validate = out["validate"].as_str().unwrap();
+    assert!(
+        validate.contains("L6") && validate.contains("nonsense"),
+        "the draft's error with its line: {validate}"
+    );
+}
+
+/// Claims with fresh nurses until one holds a heart-failure task (weight and blood pressure).
+fn heart_failure_task(server: &Server) -> (Client, Value) {
+    let admin = Client::login(server, "admin", "admin-demo-1");
+    for i in 0..8 {
+        let name = format!("nurse-e2e-{i}");
+        let created = admin.post(
+            "/api/v1/users",
+            json!({"username": name, "display_name": name, "role": "nurse", "password": "e2e-password-1"}),
+        );
+        assert_eq!(created.status, 201, "{}", created.body);
+        let nurse = Client::login(server, &name, "e2e-password-1");
+        let r = nurse.post("/api/v1/queue/claim", json!({}));
+        assert_eq!(r.status, 200, "{}", r.body);
+        if r.body["task"]["script_code"] == "heart-failure" {
+            return (nurse, r.body["task"].clone());
+        }
+    }
+    panic!("no heart-failure task in the demo queue");
+}
+
+#[test]
+fn printable_report_renders_to_pdf_with_answers_and_a_trend_chart() {
+    require_browser_tools();
+    assert!(
+        Command::new("pdftotext").arg("-v").output().is_ok(),
+        "pdftotext missing: run scripts/setup.sh (installs poppler-utils)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = start(dir.path(), &[]);
+    let (nurse, task) = heart_failure_task(&server);
+    let id = task["id"].as_i64().unwrap();
+    for (q, v) in [
+        ("weight", json!(72.5)),
+        ("bp", json!("152/95")),
+        ("breathless_worse", json!(true)),
+    ] {
+        let r = nurse.request(
+            "PUT",
+            &format!("/api/v1/tasks/{id}/answers/{q}"),
+            Some(&json!({ "value": v }).to_string()),
+            "application/json",
+        );
+        assert_eq!(r.status, 200, "{q}: {}", r.body);
+    }
+    let patient_id = task["patient_id"].as_i64().unwrap();
+    let patient = task["patient_name"].as_str().unwrap().to_string();
+
+    // log in (the report needs a session) in a profile that chromium --print-to-pdf reuses
+    let profile = tempfile::tempdir().unwrap();
+    let out = browser(
+        "profile",
+        &server,
+        json!({"profile": profile.path(), "patient_id": patient_id}),
+    );
+    assert!(
+        out["svg_charts"].as_i64().unwrap() >= 2,
+        "weight and BP charts as inline SVG: {out:#}"
+    );
+    assert!(
+        out["answers"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("152/95 mmHg")),
+        "{out:#}"
+    );
+
+    std::fs::create_dir_all(artifacts()).unwrap();
+    let pdf = artifacts().join("patient-report.pdf");
+    let _ = std::fs::remove_file(&pdf);
+    let url = format!("{}/assets/report.html?patient={patient_id}", server.base);
+    let (ok, _, stderr) = run_bounded(
+        Command::new("/usr/bin/chromium").args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--password-store=basic",
+            &format!("--user-data-dir={}", profile.path().display()),
+            "--virtual-time-budget=15000",
+            "--no-pdf-header-footer",
+            &format!("--print-to-pdf={}", pdf.display()),
+            &url,
+        ]),
+        Duration::from_secs(90),
+    );
+    assert!(
+        ok && pdf.exists(),
+        "chromium --print-to-pdf failed: {stderr}"
+    );
+    let text = Command::new("pdftotext")
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for want in [
+        "患者随访报告",
+        patient.as_str(),
+        "152/95 mmHg",
+        "72.5",
+        "今天早上排尿后",
+        "体重 (kg)",
+        "血压 (mmHg)",
+        "hf-breathless-worse",
+    ] {
+        assert!(text.contains(want), "the PDF lacks {want:?}:\n{text}");
+    }
+    let pages = text.matches('\u{c}').count();
+    assert!(
+        pages <= 2,
+        "the report fits one or two A4 pages, got {pages}"
+    );
+}
