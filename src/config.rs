@@ -48,6 +48,8 @@ pub struct Config {
     pub webhook: WebhookConfig,
     /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
     pub webrtc: crate::webrtc::WebRtcConfig,
+    /// SIP trunk, RTP ports, prompts and recording retention.
+    pub sip: crate::telephony::SipConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -179,6 +181,7 @@ impl Default for Config {
             escalation: EscalationConfig::default(),
             webhook: WebhookConfig::default(),
             webrtc: crate::webrtc::WebRtcConfig::default(),
+            sip: crate::telephony::SipConfig::default(),
         }
     }
 }
@@ -302,6 +305,7 @@ impl Config {
                 message: format!("`{v}` is not a whole number of seconds"),
             })?;
         }
+        self.sip.apply_env(&lookup)?;
         if let Some(v) = lookup("SUIFANG_CLOCK_OFFSET_SECONDS") {
             self.clock.offset_seconds = v.parse().map_err(|_| ConfigError::Invalid {
                 key: "SUIFANG_CLOCK_OFFSET_SECONDS",
@@ -329,6 +333,7 @@ impl Config {
         positive("http.session_hours", self.http.session_hours)?;
         positive("auth.login_window_minutes", self.auth.login_window_minutes)?;
         self.webrtc.validate()?;
+        self.sip.validate()?;
         self.retry
             .validate()
             .map_err(|message| ConfigError::Invalid {

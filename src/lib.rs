@@ -20,6 +20,7 @@ pub mod service;
 pub mod sim;
 pub mod sip;
 pub mod store;
+pub mod telephony;
 pub mod transcribe;
 pub mod web;
 pub mod webrtc;

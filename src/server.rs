@@ -26,6 +26,13 @@ pub enum ServerError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Prompts(#[from] crate::telephony::prompts::PromptError),
+    #[error("cannot start SIP on {addr}: {message} (set sip.bind / SUIFANG_SIP_BIND to a free address, or sip.enabled = false)")]
+    Sip {
+        addr: std::net::SocketAddr,
+        message: String,
+    },
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -36,6 +43,8 @@ pub struct Prepared {
     /// Agent line registry; `serve` runs it and closes every line when shutdown starts.
     lines: crate::webrtc::LineRegistry,
     lines_stop: watch::Sender<bool>,
+    calls_inbox: crate::telephony::center::CallCenterInbox,
+    prompts: crate::telephony::Prompts,
 }
 
 pub fn prepare(config: Config) -> Result<Prepared, ServerError> {
@@ -64,14 +73,42 @@ pub fn prepare(config: Config) -> Result<Prepared, ServerError> {
             }
         }
     }
+    let prompts = if config.sip.enabled {
+        let prompts =
+            crate::telephony::Prompts::load(&config.prompts_dir.join("audio"), &config.sip)?;
+        tracing::info!(prompts = %prompts.summary(), "audio prompts decoded");
+        prompts
+    } else {
+        crate::telephony::Prompts::default()
+    };
+    let recovery = crate::telephony::recovery::sweep(&store, clock.now().timestamp())?;
+    if recovery != crate::telephony::recovery::Recovery::default() {
+        println!(
+            "recovered after an unclean stop: {} recording(s) repaired, {} lost, {} call(s) marked interrupted",
+            recovery.repaired,
+            recovery.lost.len(),
+            recovery.interrupted_calls.len()
+        );
+    }
     tracing::info!(pathways = pathways.pathways.len(), scripts = scripts.len(), database = %config.database_path().display(), "storage ready");
     let (lines_stop, lines_rx) = watch::channel(false);
     let (lines, registry) = crate::webrtc::Lines::new(config.webrtc.clone(), lines_rx);
-    let state = AppState::new(store, Arc::new(config), clock, pathways, scripts, lines)?;
+    let (calls, calls_inbox) = crate::telephony::CallCenter::channel();
+    let state = AppState::new(
+        store,
+        Arc::new(config),
+        clock,
+        pathways,
+        scripts,
+        lines,
+        calls,
+    )?;
     Ok(Prepared {
         state,
         lines: registry,
         lines_stop,
+        calls_inbox,
+        prompts,
     })
 }
 
@@ -118,12 +155,37 @@ async fn queue_rebuilder(state: AppState, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Binds the SIP socket (when telephony is on), so a port in use stops the start-up.
+async fn start_sip(state: &AppState) -> Result<Option<crate::calls::Engine>, ServerError> {
+    let sip = &state.config.sip;
+    if !sip.enabled {
+        tracing::warn!("telephony is off (sip.enabled = false): calls are refused");
+        return Ok(None);
+    }
+    let cfg = sip.engine_config(&state.config.recordings_path())?;
+    let engine = crate::calls::Engine::start(cfg)
+        .await
+        .map_err(|e| ServerError::Sip {
+            addr: sip.bind,
+            message: e.to_string(),
+        })?;
+    match sip.trunk {
+        Some(trunk) => tracing::info!(sip = %engine.sip_addr(), %trunk, "SIP ready"),
+        None => {
+            tracing::warn!(sip = %engine.sip_addr(), "SIP ready, but no trunk is configured (sip.trunk): outbound calls are refused")
+        }
+    }
+    println!("suifang SIP is listening on udp:{}", engine.sip_addr());
+    Ok(Some(engine))
+}
+
 /// Serves until `shutdown` resolves; prints where it listens.
 pub async fn serve(
     prepared: Prepared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let state = prepared.state;
+    let engine = start_sip(&state).await?;
     let lines = tokio::spawn(prepared.lines.run());
     let lines_stop = prepared.lines_stop;
     // Close agent lines (and their sockets) as soon as shutdown starts, so open WebSockets
@@ -138,6 +200,13 @@ pub async fn serve(
         .map_err(|source| ServerError::Bind { addr, source })?;
     let local = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let call_center = tokio::spawn(crate::telephony::center::run(
+        prepared.calls_inbox,
+        state.clone(),
+        engine,
+        prepared.prompts,
+        stop_rx.clone(),
+    ));
     let rebuilder = tokio::spawn(queue_rebuilder(state.clone(), stop_rx.clone()));
     let sla = tokio::spawn(crate::service::notify::sla_worker(
         state.store.clone(),
@@ -168,6 +237,7 @@ pub async fn serve(
         })
         .await?;
     let _ = stop_tx.send(true);
+    let _ = call_center.await;
     let _ = rebuilder.await;
     let _ = sla.await;
     let _ = webhook.await;

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Timelike, Utc};
-use common::{free_port, repo_root, Client, Server};
+use common::{repo_root, Client, Server};
 use serde_json::{json, Value};
 use suifang::api::access::ROUTES;
 
@@ -168,7 +168,13 @@ fn audit_actions(server: &Server) -> Vec<(String, String, String, String)> {
 fn nurse_claims_answers_abnormally_sees_the_escalation_badge_and_records_the_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let calls = has_route("POST", "/api/v1/tasks/{id}/call");
-    let sim = format!("127.0.0.1:{}", free_port());
+    let sim = format!(
+        "127.0.0.1:{}",
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map(|a| a.port())
+            .expect("free UDP port")
+    );
     let extra: Vec<(&str, &str)> = if calls {
         vec![("SUIFANG_DEMO_SIM_PATIENT", &sim)]
     } else {

@@ -9,7 +9,9 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use super::{admin, escalations, events, patients, queue, reports, scripts, session, AppState};
+use super::{
+    admin, calls, escalations, events, patients, queue, reports, scripts, session, AppState,
+};
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};
 use axum::routing::{delete, get, post, put, MethodRouter};
@@ -110,6 +112,16 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/departments", CLINICAL, "List departments", || get(admin::departments)),
     route("GET", "/api/v1/audit", ADMIN, "Recent audit entries", || get(admin::audit_recent)),
     route("GET", "/api/v1/audit/verify", ADMIN, "Verify the audit hash chain", || get(admin::audit_verify)),
+    route("POST", "/api/v1/tasks/{id}/call", CALLERS, "Dial the task's patient and bridge the call to your agent line", || post(calls::dial)),
+    route("GET", "/api/v1/calls", CLINICAL, "Calls (?live=true: the ones in progress; ?patient_id=N)", || get(calls::list)),
+    route("GET", "/api/v1/calls/{id}", CLINICAL, "One call with its recording and log", || get(calls::get_one)),
+    route("POST", "/api/v1/calls/{id}/hangup", CLINICAL, "Hang up a live call", || post(calls::hangup)),
+    route("POST", "/api/v1/calls/{id}/dtmf", CALLERS, "Send DTMF digits to the patient (RFC 4733)", || post(calls::dtmf)),
+    route("POST", "/api/v1/calls/{id}/mute", CALLERS, "Mute or unmute the nurse", || post(calls::mute)),
+    route("POST", "/api/v1/calls/{id}/hold", CALLERS, "Hold (the patient hears music) or resume", || post(calls::hold)),
+    route("POST", "/api/v1/calls/{id}/transfer", CLINICAL, "Blind transfer to another user's line", || post(calls::transfer)),
+    route("POST", "/api/v1/calls/{id}/monitor", RESPONDERS, "Listen, whisper or barge into a live call (audited); mode null stops", || post(calls::monitor)),
+    route("GET", "/api/v1/telephony", MANAGERS, "SIP trunk status", || get(calls::status)),
     // console (issue 7): supervisor views, QA, printable report
     route("GET", "/api/v1/wallboard", MANAGERS, "Live wallboard: agents, queue depth, today's counts, open escalations by age", || get(reports::wallboard)),
     route("GET", "/api/v1/reports", MANAGERS, "Period report (coverage, reach, completion, dials, time to contact and to acknowledge); ?format=csv", || get(reports::report)),

@@ -24,6 +24,8 @@ use crate::store::users::User;
 pub enum Audience {
     Users(Vec<i64>),
     Roles(Vec<Role>),
+    /// These users and everyone with one of these roles.
+    UsersAndRoles(Vec<i64>, Vec<Role>),
 }
 
 /// One live event.
@@ -40,6 +42,9 @@ impl LiveEvent {
         match &self.audience {
             Audience::Users(ids) => ids.contains(&user.id),
             Audience::Roles(roles) => roles.contains(&user.role),
+            Audience::UsersAndRoles(ids, roles) => {
+                ids.contains(&user.id) || roles.contains(&user.role)
+            }
         }
     }
 }

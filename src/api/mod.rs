@@ -3,6 +3,7 @@
 
 pub mod access;
 mod admin;
+mod calls;
 pub mod error;
 mod escalations;
 pub mod events;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub events: events::EventBus,
     /// Agent lines (WebRTC); the SIP bridge attaches calls through it.
     pub lines: crate::webrtc::Lines,
+    /// The call center (SIP engine and live calls).
+    pub calls: crate::telephony::CallCenter,
 }
 
 impl AppState {
@@ -49,6 +52,7 @@ impl AppState {
         pathways: PathwayCatalog,
         scripts: ScriptCatalog,
         lines: crate::webrtc::Lines,
+        calls: crate::telephony::CallCenter,
     ) -> Result<AppState, crate::config::ConfigError> {
         let tz = config.time_zone()?;
         let locale = Locale {
@@ -75,6 +79,7 @@ impl AppState {
             login_limiter: Arc::new(Mutex::new(limiter)),
             events: events::EventBus::default(),
             lines,
+            calls,
         })
     }
 

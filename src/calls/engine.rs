@@ -39,6 +39,13 @@ pub enum EngineEvent {
         /// The digit.
         digit: DtmfDigit,
     },
+    /// The call's recording was created at `path` (written from now on, flushed every second).
+    RecordingStarted {
+        /// Which call.
+        call: CallHandle,
+        /// The WAV being written.
+        path: std::path::PathBuf,
+    },
     /// The call's recording is closed: store path, duration and SHA-256.
     Recording {
         /// Which call.
@@ -437,7 +444,13 @@ fn start_media(
         None => None,
         Some(id) => {
             match recording_path(&cfg.recordings_dir, id, chrono::Utc::now().date_naive()) {
-                Ok(p) => Some(p),
+                Ok(p) => {
+                    let _ = events.try_send(EngineEvent::RecordingStarted {
+                        call,
+                        path: p.clone(),
+                    });
+                    Some(p)
+                }
                 Err(e) => {
                     let _ = events.try_send(EngineEvent::MediaFailed {
                         call,

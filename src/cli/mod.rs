@@ -306,7 +306,21 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn run_server(config: Config, demo: bool) -> Result<()> {
+fn run_server(mut config: Config, demo: bool) -> Result<()> {
+    // The demo's patient phone: a real SIP UAS on UDP, reachable like a trunk.
+    // SUIFANG_DEMO_SIM_PATIENT=ADDR moves it, =off leaves it out (parallel test servers).
+    let sim_addr = match std::env::var("SUIFANG_DEMO_SIM_PATIENT").ok().as_deref() {
+        Some("off") => None,
+        Some(addr) => Some(
+            addr.parse::<std::net::SocketAddr>()
+                .context("SUIFANG_DEMO_SIM_PATIENT must be ADDR:PORT or off")?,
+        ),
+        None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 5070))),
+    };
+    if demo && config.sip.trunk.is_none() {
+        // calls go to the simulated patient phone, as they would to a hospital's trunk
+        config.sip.trunk = sim_addr;
+    }
     let prepared = server::prepare(config)?;
     if demo {
         let state = &prepared.state;
@@ -327,16 +341,6 @@ fn run_server(config: Config, demo: bool) -> Result<()> {
         print_logins(&state.config);
     }
     let rt = tokio::runtime::Runtime::new()?;
-    // The demo's patient phone: a real SIP UAS on UDP, reachable like a trunk.
-    // SUIFANG_DEMO_SIM_PATIENT=ADDR moves it, =off leaves it out (parallel test servers).
-    let sim_addr = match std::env::var("SUIFANG_DEMO_SIM_PATIENT").ok().as_deref() {
-        Some("off") => None,
-        Some(addr) => Some(
-            addr.parse::<std::net::SocketAddr>()
-                .context("SUIFANG_DEMO_SIM_PATIENT must be ADDR:PORT or off")?,
-        ),
-        None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 5070))),
-    };
     if let (true, Some(listen)) = (demo, sim_addr) {
         let audio = prepared
             .state

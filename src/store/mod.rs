@@ -11,6 +11,7 @@ mod error;
 pub mod migrate;
 
 pub mod audit;
+pub mod calls;
 pub mod escalations;
 pub mod patient_report;
 pub mod patients;

@@ -27,6 +27,7 @@ pub fn command(data_dir: &Path) -> Command {
         .env("SUIFANG_PROMPTS_DIR", repo_root().join("prompts"))
         .env("SUIFANG_LOG", "warn")
         .env("SUIFANG_DEMO_SIM_PATIENT", "off")
+        .env("SUIFANG_SIP_BIND", "127.0.0.1:0")
         .env_remove("SUIFANG_CONFIG");
     c
 }

@@ -109,7 +109,7 @@ async function system(view) {
   api('GET', '/departments').then((d) => {
     $('#departments', view).innerHTML = d.items.map((x) => html`<li>${x.code} · ${x.name_zh} · ${x.name_en}</li>`).join('');
   }).catch((e) => { $('#departments', view).innerHTML = html`<li class="error">${failure(e, t('admin.departments'))}</li>`; });
-  requireRoute('GET', '/trunk').then(() => api('GET', '/trunk')).then((r) => {
+  requireRoute('GET', '/telephony').then(() => api('GET', '/telephony')).then((r) => {
     $('#trunk', view).innerHTML = html`<pre>${JSON.stringify(r, null, 2)}</pre>`;
   }).catch((e) => { $('#trunk', view).innerHTML = html`<p class="muted">${failure(e, t('admin.trunk'))}</p>`; });
   api('GET', '/webhooks/deliveries').then((r) => {

@@ -146,7 +146,7 @@ export function createPhone(root, { getTask, onCallEnded } = {}) {
     try {
       await requireRoute('POST', '/tasks/{id}/call');
       const r = await api('POST', `/tasks/${task.id}/call`, { contact });
-      setCall({ id: r.call_id, state: r.state || 'dialing', muted: false, held: false, answeredAt: null });
+      setCall({ id: r.id || r.call_id, state: r.state || 'dialing', muted: false, held: false, answeredAt: null });
     } catch (e) {
       toast(failure(e, t('phone.call')), 'error');
     }

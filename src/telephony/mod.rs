@@ -1,0 +1,25 @@
+//! The call center: places a nurse's calls to patients through the SIP trunk, bridges them to
+//! the nurse's browser line, routes patients' call-backs, records every call and keeps the
+//! `calls` and `recordings` rows, the tasks' dispositions and the live events in step.
+//!
+//! - [`config`]: the `[sip]` table.
+//! - [`prompts`]: audio prompts decoded and resampled once at start-up.
+//! - [`mixer`]: who hears whom (nurse, patient, announcement, supervisors), per 20 ms frame.
+//! - [`bridge`]: the task that runs the mixer between a SIP leg and browser lines.
+//! - [`outcome`]: call outcome → end reason and task disposition.
+//! - [`center`]: the actor that owns the SIP engine and every live call.
+//! - [`recovery`]: the start-up sweep after a crash (repairs WAV headers, ends dead calls).
+
+pub mod bridge;
+pub mod center;
+pub mod config;
+pub mod mixer;
+pub mod outcome;
+pub mod prompts;
+pub mod recovery;
+pub mod routing;
+
+pub use center::{CallCenter, CallCenterError, CallCommand};
+pub use config::SipConfig;
+pub use mixer::MonitorMode;
+pub use prompts::Prompts;

@@ -1,0 +1,187 @@
+//! Database questions the call center asks: whom a nurse may dial for a task, and who should
+//! take a patient's call-back.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::followup::phone::PhoneNumber;
+use crate::store::StoreError;
+
+/// Which of the patient's numbers to dial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Contact {
+    Primary,
+    Alternate,
+}
+
+impl Contact {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Contact::Primary => "primary",
+            Contact::Alternate => "alternate",
+        }
+    }
+}
+
+/// A task's call target, after the checks a nurse's click must pass.
+#[derive(Debug, Clone)]
+pub struct DialTarget {
+    pub patient_id: i64,
+    pub number: String,
+    pub contact: Contact,
+}
+
+/// Why a task cannot be dialled now (shown to the nurse as is).
+#[derive(Debug, thiserror::Error)]
+pub enum DialRefusal {
+    #[error("task {0} does not exist")]
+    NoTask(i64),
+    #[error("you do not hold task {0}: claim it first (a lease expires if not renewed)")]
+    NotYours(i64),
+    #[error("task {task} is already {status}")]
+    NotPending { task: i64, status: String },
+    #[error("the patient is marked do-not-call")]
+    DoNotCall,
+    #[error("the patient is recorded as deceased")]
+    Deceased,
+    #[error("the patient has no alternate contact number")]
+    NoAlternate,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for DialRefusal {
+    fn from(e: rusqlite::Error) -> Self {
+        DialRefusal::Store(e.into())
+    }
+}
+
+/// Checks that `user_id` holds `task_id` and the patient may be called; picks the number
+/// (`contact`, else the one the retry policy chose).
+pub fn dial_target(
+    conn: &Connection,
+    task_id: i64,
+    user_id: i64,
+    contact: Option<Contact>,
+    now: i64,
+) -> Result<DialTarget, DialRefusal> {
+    type Row = (
+        i64,
+        String,
+        Option<i64>,
+        Option<i64>,
+        bool,
+        String,
+        Option<String>,
+        bool,
+        bool,
+    );
+    let row: Option<Row> = conn
+        .query_row(
+            "SELECT t.patient_id, t.status, t.lease_owner, t.lease_expires_at, t.use_alt_contact,
+                    p.phone, p.alt_phone, p.do_not_call, p.deceased
+             FROM followup_tasks t JOIN patients p ON p.id = t.patient_id WHERE t.id = ?1",
+            [task_id],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((patient_id, status, owner, expires, use_alt, phone, alt, dnc, deceased)) = row else {
+        return Err(DialRefusal::NoTask(task_id));
+    };
+    if status != "pending" {
+        return Err(DialRefusal::NotPending {
+            task: task_id,
+            status,
+        });
+    }
+    if owner != Some(user_id) || expires.is_none_or(|e| e <= now) {
+        return Err(DialRefusal::NotYours(task_id));
+    }
+    if deceased {
+        return Err(DialRefusal::Deceased);
+    }
+    if dnc {
+        return Err(DialRefusal::DoNotCall);
+    }
+    let contact = contact.unwrap_or(if use_alt && alt.is_some() {
+        Contact::Alternate
+    } else {
+        Contact::Primary
+    });
+    let number = match contact {
+        Contact::Primary => phone,
+        Contact::Alternate => alt.ok_or(DialRefusal::NoAlternate)?,
+    };
+    Ok(DialTarget {
+        patient_id,
+        number,
+        contact,
+    })
+}
+
+/// A caller matched to a patient, and the nurses to offer the call to, best first: the
+/// patient's own nurse, then the nurse who last spoke with them, then every other active
+/// nurse.
+#[derive(Debug, Clone, Default)]
+pub struct InboundRoute {
+    pub patient_id: Option<i64>,
+    pub number: Option<String>,
+    pub candidates: Vec<i64>,
+}
+
+/// Routes a call from `caller` (the From user part, as the trunk sent it).
+pub fn inbound_route(conn: &Connection, caller: &str) -> Result<InboundRoute, StoreError> {
+    let number = PhoneNumber::parse(caller)
+        .ok()
+        .map(|n| n.as_str().to_owned());
+    let patient: Option<(i64, Option<i64>)> = match &number {
+        Some(n) => conn
+            .query_row(
+                "SELECT id, owner_nurse_id FROM patients
+                 WHERE (phone = ?1 OR alt_phone = ?1) AND deceased = 0
+                 ORDER BY phone = ?1 DESC, id LIMIT 1",
+                [n],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?,
+        None => None,
+    };
+    let mut candidates = Vec::new();
+    if let Some((patient_id, owner)) = patient {
+        candidates.extend(owner);
+        let last: Option<i64> = conn
+            .query_row(
+                "SELECT agent_id FROM calls WHERE patient_id = ?1 AND agent_id IS NOT NULL
+                 ORDER BY started_at DESC LIMIT 1",
+                [patient_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        candidates.extend(last);
+    }
+    let mut stmt =
+        conn.prepare("SELECT id FROM users WHERE role = 'nurse' AND active = 1 ORDER BY id")?;
+    let nurses = stmt
+        .query_map([], |r| r.get::<_, i64>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    candidates.extend(nurses);
+    let mut seen = std::collections::HashSet::new();
+    candidates.retain(|id| seen.insert(*id));
+    Ok(InboundRoute {
+        patient_id: patient.map(|(id, _)| id),
+        number,
+        candidates,
+    })
+}
