@@ -136,6 +136,13 @@ fn start(dir: &Path, extra: &[(&str, &str)]) -> (Server, i64) {
     (server, offset.parse().unwrap())
 }
 
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("free UDP port")
+}
+
 fn staff_names(server: &Server) -> std::collections::HashMap<i64, String> {
     let admin = Client::login(server, "admin", "admin-demo-1");
     admin.get("/api/v1/users").body["items"]
@@ -168,13 +175,7 @@ fn audit_actions(server: &Server) -> Vec<(String, String, String, String)> {
 fn nurse_claims_answers_abnormally_sees_the_escalation_badge_and_records_the_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let calls = has_route("POST", "/api/v1/tasks/{id}/call");
-    let sim = format!(
-        "127.0.0.1:{}",
-        std::net::UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .map(|a| a.port())
-            .expect("free UDP port")
-    );
+    let sim = format!("127.0.0.1:{}", free_udp_port());
     let extra: Vec<(&str, &str)> = if calls {
         vec![("SUIFANG_DEMO_SIM_PATIENT", &sim)]
     } else {
@@ -239,11 +240,32 @@ fn nurse_claims_answers_abnormally_sees_the_escalation_badge_and_records_the_out
     assert_eq!(task["last_disposition"], "completed");
     assert_eq!(out["nav_en"], "Today's queue", "language switch");
     if calls {
-        assert!(out["call_id"].is_string(), "call placed: {out:#}");
+        let call_id = out["call_id"].as_str().expect("call placed");
         assert_eq!(out["call_states"], "ended");
+        let call = nurse.get(&format!("/api/v1/calls/{call_id}")).body;
+        assert_eq!(call["task_id"], task_id, "{call:#}");
+        assert!(
+            call["answered_at"].is_i64(),
+            "the simulated patient answered: {call:#}"
+        );
+        assert!(call["ended_at"].is_i64(), "{call:#}");
+        let attempt = timeline_after(&nurse, patient)
+            .into_iter()
+            .find(|i| i["kind"] == "attempt")
+            .expect("attempt recorded");
+        assert_eq!(attempt["call_id"], call_id, "the outcome names the call");
     } else {
         eprintln!("nurse: POST /api/v1/tasks/{{id}}/call is not served yet; call step skipped");
     }
+}
+
+fn timeline_after(client: &Client, patient: i64) -> Vec<Value> {
+    client
+        .get(&format!("/api/v1/patients/{patient}/timeline"))
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 #[test]
@@ -335,7 +357,14 @@ fn seed_recorded_call(server: &Server, task_id: i64, patient_id: i64, now: i64) 
 #[test]
 fn supervisor_sees_the_wallboard_browses_recordings_scores_and_downloads() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, offset) = start(dir.path(), &[]);
+    let live = has_route("POST", "/api/v1/tasks/{id}/call");
+    let sim = format!("127.0.0.1:{}", free_udp_port());
+    let extra: Vec<(&str, &str)> = if live {
+        vec![("SUIFANG_DEMO_SIM_PATIENT", &sim)]
+    } else {
+        vec![]
+    };
+    let (server, offset) = start(dir.path(), &extra);
     let now = Utc::now().timestamp() + offset;
     // a nurse working a task whose call ended (wrap-up) and whose answer escalated
     let nurse = Client::login(&server, "nurse", "nurse-demo-1");
@@ -364,7 +393,12 @@ fn supervisor_sees_the_wallboard_browses_recordings_scores_and_downloads() {
         .unwrap()
         .to_string();
 
-    let out = browser("supervisor", &server, json!({"patient": mrn}));
+    let mic = repo_root().join("tests/fixtures/webrtc/nurse_en_48k.wav");
+    let out = browser(
+        "supervisor",
+        &server,
+        json!({"patient": mrn, "live_call": live, "mic": mic}),
+    );
 
     let tiles: Vec<i64> = out["wall_tiles"]
         .as_array()
@@ -438,6 +472,21 @@ fn supervisor_sees_the_wallboard_browses_recordings_scores_and_downloads() {
     assert!(csv.starts_with("metric,value\n"), "{csv}");
     assert!(csv.contains("\nescalations_opened,1\n"), "{csv}");
     assert!(csv.contains("\ndischarges,8\n"), "8 demo discharges: {csv}");
+    if live {
+        let id = out["live_call_id"]
+            .as_str()
+            .expect("the supervisor saw the live call");
+        assert!(out["monitor"].as_str().unwrap().contains("监听"), "{out:#}");
+        let call = supervisor.get(&format!("/api/v1/calls/{id}")).body;
+        assert!(call["answered_at"].is_i64(), "{call:#}");
+        let events = call["events"].to_string();
+        assert!(
+            events.contains("monitor") || events.contains("listen"),
+            "monitoring logged: {call:#}"
+        );
+    } else {
+        eprintln!("supervisor: the call API is not served yet; live call step skipped");
+    }
     if has_route("GET", "/api/v1/calls/{id}/transcript") {
         assert_eq!(out["transcript_lines"], 3, "{out:#}");
         assert_eq!(out["seeked_to_ms"], 4000);

@@ -113,19 +113,21 @@ async function doctor(out, page, shot) {
 }
 
 async function supervisor(out, page, shot) {
-  await login(page, base, 'supervisor', 'supervisor-demo-1');
+  await login(page, base, 'supervisor', 'supervisor-demo-1', '?loopback=1');
   await page.waitForSelector('#wall-queue .tile');
   await page.waitForSelector('#wall-agents tbody tr');
   out.wall_tiles = await page.$$eval('.tile', (ts) => ts.map((x) => [x.querySelector('.label').textContent, Number(x.querySelector('.value').textContent)]));
   out.agents = await page.$$eval('#wall-agents tbody tr', (rs) => rs.map((r) => r.textContent.trim()));
   await shot('wallboard');
 
+  if (args.live_call) await liveCall(out, page, shot);
+
   await page.click('#nav a[href="#/recordings"]');
   await page.waitForSelector('#rec-table tbody tr');
   if (args.patient) await page.fill('#rec-filter input[name=patient]', args.patient);
   await page.selectOption('#rec-filter select[name=escalated]', 'true');
   await page.click('#rec-filter button[type=submit]');
-  await page.waitForSelector('#rec-table tbody tr[data-recording]');
+  await page.waitForSelector('#rec-table[data-query*="escalated=true"] tbody tr[data-recording]');
   out.recordings = await page.$$eval('#rec-table tbody tr[data-recording]', (rs) => rs.map((r) => ({ id: Number(r.dataset.recording), call: r.dataset.call, text: r.textContent.replace(/\s+/g, ' ').trim() })));
   await shot('recordings');
   await page.click('#rec-table tbody tr[data-recording] .play');
@@ -160,6 +162,37 @@ async function supervisor(out, page, shot) {
   const csvHref = await page.getAttribute('#rep-csv', 'href');
   out.csv = await (await page.request.get(base + csvHref)).text();
   await shot('reports');
+}
+
+/**
+ * A nurse (a second browser) calls the simulated patient on the task she holds; the supervisor
+ * sees the call live, listens on her own agent line, stops; the nurse hangs up.
+ */
+async function liveCall(out, page, shot) {
+  const nurseBrowser = await launch({ mic: args.mic });
+  try {
+    const np = await openPage(nurseBrowser.ctx, out.errors);
+    await login(np, base, 'nurse', 'nurse-demo-1', '?loopback=1');
+    await np.waitForSelector('#script-form'); // the held task opens by itself
+    await np.click('#line-toggle');
+    await page.click('#sup-phone #line-toggle');
+    await np.waitForFunction(() => window.suifangPhone.line === 'connected', null, { timeout: 25000 });
+    await page.waitForFunction(() => window.suifangPhone.line === 'connected', null, { timeout: 25000 });
+    await np.click('#call-primary');
+    await np.waitForFunction(() => window.suifangPhone.call && window.suifangPhone.call.state === 'answered', null, { timeout: 30000 });
+    out.live_call_id = await np.evaluate(() => window.suifangPhone.call.id);
+    await page.waitForSelector(`#live-table tr[data-call="${out.live_call_id}"]`, { timeout: 15000 });
+    await page.click(`#live-table tr[data-call="${out.live_call_id}"] button[data-mode=listen]`);
+    await page.waitForSelector('#toast.ok');
+    out.monitor = (await page.textContent('#toast')).trim();
+    await shot('live-call');
+    await page.click(`#live-table tr[data-call="${out.live_call_id}"] button[data-mode=stop]`);
+    await np.click('#hangup');
+    await np.waitForFunction(() => window.suifangPhone.call.state === 'ended', null, { timeout: 15000 });
+    await page.waitForSelector('#live-calls p.muted', { timeout: 15000 }); // no live call any more
+  } finally {
+    await nurseBrowser.ctx.close().catch(() => {});
+  }
 }
 
 async function admin(out, page, shot) {

@@ -52,6 +52,8 @@ async function login(page, base, user, password, query = '') {
 
 function shooter(page, dir, prefix) {
   fs.mkdirSync(dir, { recursive: true });
+  // screenshots of an earlier run of this role would mix with this run's
+  for (const f of fs.readdirSync(dir)) if (f.startsWith(prefix + '-') && f.endsWith('.png')) fs.rmSync(path.join(dir, f));
   const shots = [];
   return async (name) => {
     const file = path.join(dir, `${prefix}-${String(shots.length + 1).padStart(2, '0')}-${name}.png`);

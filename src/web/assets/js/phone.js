@@ -7,7 +7,7 @@ import { $, html, raw, failure, toast } from './ui.js';
 
 const loopbackOnly = new URLSearchParams(location.search).get('loopback') === '1';
 
-export function createPhone(root, { getTask, onCallEnded } = {}) {
+export function createPhone(root, { getTask, onCallEnded, lineOnly = false } = {}) {
   const state = {
     line: 'off', // off | connecting | connected | failed
     call: null, // {id, state, started, muted, held}
@@ -20,6 +20,7 @@ export function createPhone(root, { getTask, onCallEnded } = {}) {
     <span class="line-state" id="line-state"></span>
     <button type="button" id="line-toggle"></button>
     <span class="divider"></span>
+    <div class="call-controls"${lineOnly ? raw(' hidden') : ''}>
     <button type="button" id="call-primary" class="primary">${t('phone.call')}</button>
     <button type="button" id="call-alt">${t('phone.call_alt')}</button>
     <button type="button" id="hangup" class="danger">${t('phone.hangup')}</button>
@@ -29,6 +30,7 @@ export function createPhone(root, { getTask, onCallEnded } = {}) {
       raw(['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'].map((d) => html`<button type="button" data-dtmf="${d}">${d}</button>`).join(''))}</div></details>
     <span class="call-state" id="call-state" aria-live="polite"></span>
     <span class="timer" id="call-timer" aria-label="timer">0:00</span>
+    </div>
     <audio id="phone-audio" autoplay></audio>
   </div>`;
 
@@ -46,7 +48,7 @@ export function createPhone(root, { getTask, onCallEnded } = {}) {
     $('#mute', root).textContent = c && c.muted ? t('phone.unmute') : t('phone.mute');
     $('#hold', root).setAttribute('aria-pressed', String(!!(c && c.held)));
     $('#hold', root).textContent = c && c.held ? t('phone.resume') : t('phone.hold');
-    $('#call-state', root).textContent = `${t('phone.state')}: ${c ? c.state : t('phone.idle')}`;
+    $('#call-state', root).textContent = `${t('phone.state')}: ${c ? t('call.' + c.state) : t('phone.idle')}`;
   };
 
   const tick = () => {

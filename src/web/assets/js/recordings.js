@@ -49,6 +49,7 @@ export async function mount(view, ctx) {
       <td>${x.escalated ? raw('<span class="badge sev-high">⚠</span>') : ''}</td><td>${x.review_total ?? ''}</td>
       <td><button type="button" class="play">▶ ${t('rec.play')}</button></td></tr>`).join('')
       : html`<tr><td colspan="8" class="muted">${t('rec.none')}</td></tr>`;
+    $('#rec-table', view).dataset.query = q.toString(); // which filter the rows answer
   }
 
   $('#rec-filter', view).addEventListener('submit', (e) => { e.preventDefault(); list(); });

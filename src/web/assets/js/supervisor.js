@@ -3,6 +3,7 @@
 import { api, liveEvents, requireRoute } from './api.js';
 import { t } from './i18n.js';
 import { $, html, raw, fmtTime, toast, failure } from './ui.js';
+import { createPhone } from './phone.js';
 
 const tile = (label, value, cls = '') => html`<div class="tile ${cls}"><span class="value">${value}</span><span class="label">${label}</span></div>`;
 
@@ -18,7 +19,8 @@ export async function mount(view, ctx) {
       <table id="wall-agents"><thead><tr><th scope="col">${t('rec.nurse')}</th><th scope="col">${t('phone.state')}</th>
         <th scope="col">${t('wall.attempted')}</th><th scope="col">${t('wall.completed')}</th></tr></thead><tbody></tbody></table>
     </section>
-    <section class="card" aria-labelledby="live-title"><h2 id="live-title">${t('live.title')}</h2><div id="live-calls"></div></section>
+    <section class="card" aria-labelledby="live-title"><h2 id="live-title">${t('live.title')}</h2>
+      <p class="muted small">${t('live.line_hint')}</p><div id="sup-phone"></div><div id="live-calls"></div></section>
   </div>`;
 
   async function loadBoard() {
@@ -53,8 +55,8 @@ export async function mount(view, ctx) {
     }
     const items = r.items || r.calls || [];
     box.innerHTML = items.length ? html`<table id="live-table"><tbody>${items.map((c) => raw(html`<tr data-call="${c.id || c.call_id}">
-      <td>${ctx.name(c.agent_id)}</td><td>#${c.patient_id ?? ''}</td><td>${c.state}</td><td>${fmtTime(c.started_at)}</td>
-      <td>${['listen', 'whisper', 'barge'].map((m) => raw(html`<button type="button" data-mode="${m}">${t('live.' + m)}</button>`))}</td></tr>`))}</tbody></table>`
+      <td>${ctx.name(c.agent_id)}</td><td>#${c.patient_id ?? ''}</td><td>${t('call.' + c.state)}</td><td>${fmtTime(c.started_at)}</td>
+      <td>${['listen', 'whisper', 'barge', 'stop'].map((m) => raw(html`<button type="button" data-mode="${m}">${t('live.' + m)}</button>`))}</td></tr>`))}</tbody></table>`
       : html`<p class="muted">${t('live.none')}</p>`;
   }
 
@@ -64,11 +66,13 @@ export async function mount(view, ctx) {
     const id = b.closest('tr').dataset.call;
     try {
       await requireRoute('POST', '/calls/{id}/monitor');
-      await api('POST', `/calls/${encodeURIComponent(id)}/monitor`, { mode: b.dataset.mode });
+      await api('POST', `/calls/${encodeURIComponent(id)}/monitor`, { mode: b.dataset.mode === 'stop' ? null : b.dataset.mode });
       toast(`${t('live.' + b.dataset.mode)} ✓`, 'ok');
     } catch (err) { toast(failure(err, t('live.' + b.dataset.mode)), 'error'); }
   });
 
+  // the supervisor hears a monitored call on their own agent line
+  const phone = createPhone($('#sup-phone', view), { lineOnly: true });
   const refresh = () => Promise.all([loadBoard(), loadCalls()]);
   const events = liveEvents({
     'call.state': refresh, 'escalation.opened': loadBoard, 'escalation.raised': loadBoard,
@@ -76,5 +80,5 @@ export async function mount(view, ctx) {
   }, refresh);
   const timer = setInterval(refresh, 10000);
   await refresh();
-  return () => { clearInterval(timer); events.close(); };
+  return () => { clearInterval(timer); events.close(); phone.destroy(); };
 }
