@@ -20,6 +20,24 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// A fixed-offset zone where it is now around noon, so tests that claim tasks are inside
+/// calling hours whenever they run (the default zone would refuse claims at night).
+pub fn midday_zone() -> String {
+    let hour = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        / 3600
+        % 24) as i64;
+    let offset = 12 - hour; // -11..=12
+    match offset {
+        0 => "Etc/GMT".to_string(),
+        // POSIX sign: Etc/GMT-8 is UTC+8
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}
+
 /// A `suifang` command with an isolated data dir and the repo's prompts.
 pub fn command(data_dir: &Path) -> Command {
     let mut c = Command::new(BIN);
@@ -28,6 +46,7 @@ pub fn command(data_dir: &Path) -> Command {
         .env("SUIFANG_LOG", "warn")
         .env("SUIFANG_DEMO_SIM_PATIENT", "off")
         .env("SUIFANG_SIP_BIND", "127.0.0.1:0")
+        .env("SUIFANG_TIME_ZONE", midday_zone())
         .env_remove("SUIFANG_CONFIG");
     c
 }

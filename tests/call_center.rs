@@ -1,0 +1,290 @@
+//! Acceptance, end to end with real peers: a nurse's browser (headless Chromium, a WAV as the
+//! microphone) holds an agent line; the nurse claims a task and dials over the API; suifang
+//! calls a **baresip** patient through the SIP trunk, bridges it to the browser, plays the
+//! consent announcement and records. baresip's own recording of what it heard must hold the
+//! announcement and the nurse's speech; suifang's stereo WAV the nurse's speech on the left
+//! and the patient's on the right; the browser must have received audio; the patient's
+//! hang-up must end both legs.
+
+#[path = "common/browser.rs"]
+mod browser;
+mod common;
+#[path = "common/sip_peers.rs"]
+mod sip_peers;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use browser::BrowserLine;
+use common::{repo_root, Client, Server};
+use serde_json::{json, Value};
+use sip_peers::{fixtures, free_tcp_port, free_udp_port, read_mono, read_stereo, require_baresip};
+use suifang::media::envelope::speech_match;
+
+/// A baresip phone that auto-answers calls to `number` on `sip_port`, sends `wav` (hanging up
+/// when it ends) and dumps what it hears into `dumps`.
+struct BaresipPatient {
+    child: Child,
+    dumps: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl BaresipPatient {
+    fn start(wav: &Path, sip_port: u16, number: &str) -> BaresipPatient {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("baresip");
+        let dumps = dir.path().join("dumps");
+        std::fs::create_dir_all(&conf).expect("mkdir");
+        std::fs::create_dir_all(&dumps).expect("mkdir");
+        let rtp_base = free_udp_port();
+        let config = std::fs::read_to_string(fixtures().join("baresip/config"))
+            .expect("config")
+            .replace("@AUDIO_8K_WAV@", &wav.display().to_string())
+            .replace("@RECORD_DIR@", &dumps.display().to_string())
+            .replace("127.0.0.1:5080", &format!("127.0.0.1:{sip_port}"))
+            .replace("20000-20099", &format!("{rtp_base}-{}", rtp_base + 9))
+            .replace("127.0.0.1:4444", &format!("127.0.0.1:{}", free_tcp_port()));
+        std::fs::write(conf.join("config"), config).expect("write config");
+        let accounts = std::fs::read_to_string(fixtures().join("baresip/accounts"))
+            .expect("accounts")
+            .replace("127.0.0.1:5080", &format!("127.0.0.1:{sip_port}"))
+            // baresip answers only calls to its own account: be the patient's number
+            .replace("sip:patient@", &format!("sip:{number}@"));
+        std::fs::write(conf.join("accounts"), accounts).expect("write accounts");
+        let child = Command::new("baresip")
+            .args(["-f", &conf.display().to_string(), "-t", "90"])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start baresip");
+        std::thread::sleep(Duration::from_millis(700)); // let it bind
+        BaresipPatient {
+            child,
+            dumps,
+            _dir: dir,
+        }
+    }
+
+    /// What baresip received (its `dump-*-dec.wav`).
+    fn heard(&self) -> (Vec<i16>, u32) {
+        let dec = std::fs::read_dir(&self.dumps)
+            .expect("dumps dir")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+            .expect("baresip wrote dump-*-dec.wav");
+        read_mono(&dec)
+    }
+}
+
+impl Drop for BaresipPatient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The nurse's fake microphone at 8 kHz, for comparing with what was sent.
+fn nurse_8k() -> Vec<i16> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("nurse-8k.wav");
+    let status = Command::new("sox")
+        .arg(repo_root().join("tests/fixtures/webrtc/nurse_en_48k.wav"))
+        .args(["-r", "8000", "-c", "1", "-b", "16"])
+        .arg(&out)
+        .status()
+        .expect("sox");
+    assert!(status.success());
+    read_mono(&out).0
+}
+
+/// Best envelope match of a looping microphone clip anywhere in `rec` (the fake microphone
+/// loops, so its phase in the call is arbitrary): the clip, repeated, against windows of `rec`.
+fn looped_match(clip: &[i16], rec: &[i16]) -> f64 {
+    let looped: Vec<i16> = clip.iter().chain(clip).chain(clip).copied().collect();
+    (0..4)
+        .filter_map(|k| rec.get(k * 12_000..))
+        .filter(|r| r.len() > 16_000)
+        .map(|r| speech_match(&looped, 8000, r, 8000).corr)
+        .fold(f64::MIN, f64::max)
+}
+
+#[test]
+fn nurse_in_chromium_calls_a_baresip_patient_through_the_trunk() {
+    if !require_baresip("nurse_in_chromium_calls_a_baresip_patient_through_the_trunk") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // the patient talks for 6.8 s, then stays on the line silently: a 16 s call
+    let patient_wav = dir.path().join("patient.wav");
+    let status = Command::new("sox")
+        .arg(fixtures().join("patient-en-8k.wav"))
+        .arg(&patient_wav)
+        .args(["pad", "0", "9"])
+        .status()
+        .expect("sox");
+    assert!(status.success());
+    let (patient, _) = read_mono(&fixtures().join("patient-en-8k.wav"));
+    let trunk_port = free_udp_port();
+    let trunk = format!("127.0.0.1:{trunk_port}");
+    let server = Server::start(
+        dir.path(),
+        "demo",
+        &[
+            ("SUIFANG_SIP_TRUNK", &trunk),
+            ("SUIFANG_LOG", "suifang=debug,warn"),
+        ],
+    );
+    let mic = repo_root().join("tests/fixtures/webrtc/nurse_en_48k.wav");
+    let mut line = BrowserLine::connect(&repo_root(), &server.base, &mic, "nurse", "nurse-demo-1");
+    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
+
+    // dialling without a claim is refused with the reason
+    let refused = nurse.post("/api/v1/tasks/1/call", json!({}));
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let claim = nurse.post("/api/v1/queue/claim", json!({}));
+    assert_eq!(claim.status, 200, "{}", claim.body);
+    let task = claim.body["task"]["id"].as_i64().expect("task id");
+    let patient_id = claim.body["task"]["patient_id"]
+        .as_i64()
+        .expect("patient id");
+    let supervisor = Client::login(&server, "supervisor", "supervisor-demo-1");
+    let number = supervisor
+        .get(&format!("/api/v1/patients/{patient_id}"))
+        .body["phone"]
+        .as_str()
+        .expect("phone")
+        .to_owned();
+    assert!(
+        number.starts_with('+'),
+        "supervisors see the full number: {number}"
+    );
+    let patient_phone = BaresipPatient::start(&patient_wav, trunk_port, &number);
+    let dialled = nurse.post(&format!("/api/v1/tasks/{task}/call"), json!({}));
+    assert_eq!(dialled.status, 201, "{}", dialled.body);
+    let call_id = dialled.body["id"].as_str().expect("call id").to_owned();
+    assert_eq!(dialled.body["state"], "dialing");
+    // one call at a time per nurse
+    let again = nurse.post(&format!("/api/v1/tasks/{task}/call"), json!({}));
+    assert_eq!(again.status, 409, "{}", again.body);
+
+    let live = wait_for("answer", Duration::from_secs(20), || {
+        let c = nurse.get(&format!("/api/v1/calls/{call_id}")).body;
+        (c["state"] == "answered").then_some(c)
+    });
+    assert_eq!(live["direction"], "outbound");
+    let listed = nurse.get("/api/v1/calls?live=true").body;
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == call_id.as_str()),
+        "{listed}"
+    );
+    let dtmf = nurse.post(
+        &format!("/api/v1/calls/{call_id}/dtmf"),
+        json!({"digits": "1#"}),
+    );
+    assert_eq!(dtmf.status, 200, "{}", dtmf.body);
+
+    // baresip hangs up when its file ends: both legs end, the recording is closed
+    let ended = wait_for("patient hang-up", Duration::from_secs(40), || {
+        let c = nurse.get(&format!("/api/v1/calls/{call_id}")).body;
+        (c["state"] == "ended" && c["recording"]["status"] == "complete").then_some(c)
+    });
+    assert_eq!(ended["end_reason"], "hangup_by_patient", "{ended}");
+    let kinds: Vec<&str> = ended["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    for want in ["dialing", "ringing", "answered", "1#", "hangup_by_patient"] {
+        assert!(kinds.contains(&want), "call log lacks {want}: {kinds:?}");
+    }
+    let stats = line.stats();
+    let state = &stats["state"];
+    eprintln!("browser: {state}");
+    assert!(
+        state["packetsReceived"].as_u64().unwrap_or(0) > 200,
+        "the nurse's browser received the call's audio: {state}"
+    );
+    assert!(
+        state["maxAudioLevel"].as_f64().unwrap_or(0.0) > 0.01,
+        "and it was not silence: {state}"
+    );
+    // the line survives the call, detached and ready for the next one
+    assert_eq!(state["lineState"], "connected");
+
+    let recording = PathBuf::from(ended["recording"]["path"].as_str().expect("path"));
+    assert!(
+        recording.ends_with(format!("{call_id}.wav")),
+        "{}",
+        recording.display()
+    );
+    let secs = ended["recording"]["duration_ms"].as_i64().unwrap() as f64 / 1000.0;
+    assert!((12.0..25.0).contains(&secs), "recorded {secs} s");
+    let (left, right, rate) = read_stereo(&recording);
+    assert_eq!(rate, 8000);
+
+    let consent =
+        suifang::telephony::prompts::decode_8k(&repo_root().join("prompts/audio/consent.wav"))
+            .expect("consent prompt");
+    let nurse_audio = nurse_8k();
+    let consent_on_left = speech_match(&consent, 8000, &left, 8000);
+    let patient_on_right = speech_match(&patient, 8000, &right, 8000);
+    let nurse_on_left = looped_match(&nurse_audio, left.get(40_000..).unwrap_or(&[]));
+    let nurse_on_right = looped_match(&nurse_audio, right.get(40_000..).unwrap_or(&[]));
+    eprintln!(
+        "consent~left {consent_on_left:?} patient~right {patient_on_right:?} \
+         nurse~left {nurse_on_left:.2} nurse~right {nurse_on_right:.2}"
+    );
+    assert!(
+        consent_on_left.corr > 0.6,
+        "the announcement is recorded: {consent_on_left:?}"
+    );
+    assert!(
+        patient_on_right.corr > 0.6,
+        "patient on the right: {patient_on_right:?}"
+    );
+    assert!(nurse_on_left > 0.6, "nurse on the left: {nurse_on_left:.2}");
+    assert!(
+        nurse_on_right < 0.5,
+        "channels are not mixed: {nurse_on_right:.2}"
+    );
+
+    // what the patient heard is what we recorded as sent: the announcement, then the nurse
+    let (heard, heard_rate) = patient_phone.heard();
+    let heard_vs_left = speech_match(&left, 8000, &heard, heard_rate);
+    eprintln!("baresip heard ~ our left channel: {heard_vs_left:?}");
+    assert!(heard_vs_left.corr > 0.6, "{heard_vs_left:?}");
+
+    // the nurse now records the outcome with the call attached
+    let disposed = nurse.post(
+        &format!("/api/v1/tasks/{task}/disposition"),
+        json!({"disposition": "completed", "call_id": call_id}),
+    );
+    assert_eq!(disposed.status, 200, "{}", disposed.body);
+    let final_state: Value = line.quit();
+    assert!(
+        final_state["errors"]
+            .as_array()
+            .is_none_or(|e| e.is_empty()),
+        "browser console errors: {final_state}"
+    );
+}
