@@ -4,29 +4,12 @@
 
 mod common;
 
-use chrono::Timelike;
 use common::{repo_root, Client, Server};
 use serde_json::{json, Value};
 
-/// Midday in the hospital's zone (claims are refused outside calling hours).
+/// A demo server; `tests/common` runs it in a zone where it is midday (calling hours).
 fn start(dir: &std::path::Path) -> Server {
-    let now = chrono::Utc::now();
-    let local = now.with_timezone(&chrono_tz::Asia::Shanghai);
-    let offset = if (9..19).contains(&local.hour()) {
-        0
-    } else {
-        use chrono::TimeZone;
-        chrono_tz::Asia::Shanghai
-            .from_local_datetime(&local.date_naive().and_hms_opt(12, 0, 0).unwrap())
-            .unwrap()
-            .timestamp()
-            - now.timestamp()
-    };
-    Server::start(
-        dir,
-        "demo",
-        &[("SUIFANG_CLOCK_OFFSET_SECONDS", &offset.to_string())],
-    )
+    Server::start(dir, "demo", &[])
 }
 
 fn dispose(nurse: &Client, task: i64, disposition: &str) -> Value {

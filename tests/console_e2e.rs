@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Timelike, Utc};
+use chrono::Utc;
 use common::{repo_root, Client, Server};
 use serde_json::{json, Value};
 use suifang::api::access::ROUTES;
@@ -114,26 +114,9 @@ fn browser(role: &str, server: &Server, args: Value) -> Value {
     out
 }
 
-/// Seconds to add to the server's clock so it is midday in the hospital's zone (Asia/Shanghai,
-/// the default): claims are refused outside calling hours, and tests run at any hour.
-fn midday_offset() -> String {
-    let now = Utc::now();
-    let local = now.with_timezone(&chrono_tz::Asia::Shanghai);
-    if (9..19).contains(&local.hour()) {
-        return "0".into();
-    }
-    let noon = chrono_tz::Asia::Shanghai
-        .from_local_datetime(&local.date_naive().and_hms_opt(12, 0, 0).unwrap())
-        .unwrap();
-    (noon.timestamp() - now.timestamp()).to_string()
-}
-
-fn start(dir: &Path, extra: &[(&str, &str)]) -> (Server, i64) {
-    let offset = midday_offset();
-    let mut env: Vec<(&str, &str)> = vec![("SUIFANG_CLOCK_OFFSET_SECONDS", &offset)];
-    env.extend_from_slice(extra);
-    let server = Server::start(dir, "demo", &env);
-    (server, offset.parse().unwrap())
+/// A demo server; `tests/common` runs it in a zone where it is midday (calling hours).
+fn start(dir: &Path, extra: &[(&str, &str)]) -> Server {
+    Server::start(dir, "demo", extra)
 }
 
 fn free_udp_port() -> u16 {
@@ -181,7 +164,7 @@ fn nurse_claims_answers_abnormally_sees_the_escalation_badge_and_records_the_out
     } else {
         vec![]
     };
-    let (server, _) = start(dir.path(), &extra);
+    let server = start(dir.path(), &extra);
     let nurse = Client::login(&server, "nurse", "nurse-demo-1");
     let queue = nurse.get("/api/v1/queue?limit=100").body;
     let mic = repo_root().join("tests/fixtures/webrtc/nurse_en_48k.wav");
@@ -271,7 +254,7 @@ fn timeline_after(client: &Client, patient: i64) -> Vec<Value> {
 #[test]
 fn doctor_gets_the_live_push_with_a_sound_then_acknowledges_and_resolves() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, _) = start(dir.path(), &[]);
+    let server = start(dir.path(), &[]);
 
     let out = browser("doctor", &server, json!({}));
 
@@ -364,8 +347,8 @@ fn supervisor_sees_the_wallboard_browses_recordings_scores_and_downloads() {
     } else {
         vec![]
     };
-    let (server, offset) = start(dir.path(), &extra);
-    let now = Utc::now().timestamp() + offset;
+    let server = start(dir.path(), &extra);
+    let now = Utc::now().timestamp();
     // a nurse working a task whose call ended (wrap-up) and whose answer escalated
     let nurse = Client::login(&server, "nurse", "nurse-demo-1");
     let task = nurse.post("/api/v1/queue/claim", json!({})).body["task"].clone();
@@ -498,7 +481,7 @@ fn supervisor_sees_the_wallboard_browses_recordings_scores_and_downloads() {
 #[test]
 fn admin_views_users_roster_scripts_and_validates_a_draft() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, _) = start(dir.path(), &[]);
+    let server = start(dir.path(), &[]);
     let admin = Client::login(&server, "admin", "admin-demo-1");
     let users: Vec<Value> = admin.get("/api/v1/users").body["items"]
         .as_array()
@@ -556,7 +539,7 @@ fn printable_report_renders_to_pdf_with_answers_and_a_trend_chart() {
         "pdftotext missing: run scripts/setup.sh (installs poppler-utils)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let (server, _) = start(dir.path(), &[]);
+    let server = start(dir.path(), &[]);
     let (nurse, task) = heart_failure_task(&server);
     let id = task["id"].as_i64().unwrap();
     for (q, v) in [

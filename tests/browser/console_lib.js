@@ -35,8 +35,13 @@ async function openPage(ctx, errors) {
   });
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('requestfailed', (r) => {
-    // the event stream is cut when the page navigates; that is not an error of the page
-    if (!r.url().endsWith('/api/v1/events')) errors.push(`requestfailed: ${r.url()} ${r.failure() && r.failure().errorText}`);
+    // requests still running when the page navigates away are aborted: not an error of the page
+    const why = r.failure() && r.failure().errorText;
+    if (why !== 'net::ERR_ABORTED') errors.push(`requestfailed: ${r.url()} ${why}`);
+  });
+  // a server error's body says what broke (the console error only has the status)
+  page.on('response', async (r) => {
+    if (r.status() >= 500) errors.push(`server error ${r.status()} ${r.url()}: ${await r.text().catch(() => '')}`);
   });
   return page;
 }
