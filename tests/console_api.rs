@@ -151,6 +151,14 @@ fn qa_reviews_recordings_filters_and_script_validation() {
         r.body
     );
 
+    let settings = nurse.get("/api/v1/settings").body;
+    assert_eq!(
+        settings["time_zone"],
+        common::midday_zone(),
+        "consoles show times in the hospital's zone"
+    );
+    assert_eq!(settings["calling_hours"], "08:30-20:00");
+
     let staff = nurse.get("/api/v1/staff").body;
     let names: Vec<&str> = staff["items"]
         .as_array()

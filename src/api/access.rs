@@ -123,6 +123,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/calls/{id}/monitor", RESPONDERS, "Listen, whisper or barge into a live call (audited); mode null stops", || post(calls::monitor)),
     route("GET", "/api/v1/telephony", MANAGERS, "SIP trunk status", || get(calls::status)),
     // console (issue 7): supervisor views, QA, printable report
+    route("GET", "/api/v1/settings", ANY_USER, "Console settings: the hospital's time zone and calling hours", || get(reports::settings)),
     route("GET", "/api/v1/wallboard", MANAGERS, "Live wallboard: agents, queue depth, today's counts, open escalations by age", || get(reports::wallboard)),
     route("GET", "/api/v1/reports", MANAGERS, "Period report (coverage, reach, completion, dials, time to contact and to acknowledge); ?format=csv", || get(reports::report)),
     route("GET", "/api/v1/recordings", DOCTORS, "Recordings browser: filter by date, nurse, patient, disposition, escalated", || get(reports::recordings)),

@@ -296,3 +296,12 @@ pub async fn patient_report(
         .await?;
     Ok(axum::Json(json!(r)))
 }
+
+/// `GET /settings`: what every console page needs to show times right: the hospital's zone
+/// (times are UTC in the API) and calling hours.
+pub async fn settings(State(state): State<AppState>) -> axum::Json<Value> {
+    axum::Json(json!({
+        "time_zone": state.calendar.tz.name(),
+        "calling_hours": state.config.hospital.calling_hours,
+    }))
+}

@@ -3,7 +3,7 @@
 // unmount function (to stop timers and event streams).
 import { api } from './api.js';
 import { t, lang, setLang, applyI18n } from './i18n.js';
-import { $, html, raw, toast, failure } from './ui.js';
+import { $, html, raw, toast, failure, loadSettings } from './ui.js';
 
 const PAGES = {
   nurse: [['queue', 'nav.queue', () => import('./nurse.js')]],
@@ -83,7 +83,7 @@ async function start() {
     $('#login-username').focus();
     return;
   }
-  await loadStaff();
+  await Promise.all([loadStaff(), loadSettings(api)]);
   showUser();
   await route();
 }

@@ -157,7 +157,10 @@ async function loadExcerpt(root, callId) {
     const segs = tr.segments || tr.items || [];
     root.insertAdjacentHTML('beforeend', html`<ol class="transcript small">${segs.slice(0, 40).map((s) => raw(html`<li class="${s.speaker}">
       <span class="ts">${(s.start_ms / 1000).toFixed(1)}s</span> <b>${t(s.speaker === 'agent' ? 'rec.agent' : 'rec.patient_ch')}</b> ${s.text}</li>`))}</ol>`);
-    if (tr.recording_id && await hasRoute('GET', '/recordings/{id}/audio')) root.insertAdjacentHTML('beforeend', html`<audio controls preload="none" src="/api/v1/recordings/${tr.recording_id}/audio"></audio>`);
+    // the transcript names its audio (served with Range, audited by the server)
+    if (tr.audio && /^\/api\/v1\/recordings\/\d+\/audio$/.test(tr.audio) && await hasRoute('GET', '/recordings/{id}/audio')) {
+      root.insertAdjacentHTML('beforeend', html`<audio controls preload="none" src="${tr.audio}"></audio>`);
+    }
   } catch (e) {
     root.insertAdjacentHTML('beforeend', html`<p class="muted">${failure(e, t('inbox.excerpt'))}</p>`);
   }

@@ -7,6 +7,7 @@ import { $, html, raw, fmtTime, toast, failure } from './ui.js';
 import { mountPatient } from './patient.js';
 import { mountScript } from './script-form.js';
 import { createPhone } from './phone.js';
+import { trendCharts } from './charts.js';
 
 const DISPOSITIONS = ['completed', 'no_answer', 'busy', 'wrong_number', 'refused', 'callback_requested', 'deceased'];
 
@@ -81,8 +82,17 @@ export async function mount(view, ctx) {
     phone.render();
     await Promise.all([
       mountPatient($('#patient-panel', view), k.patient_id, ctx, { taskId: k.id }),
-      mountScript($('#script-panel', view), k, ctx, { callId: () => phone.callId() }),
+      mountScript($('#script-panel', view), k, ctx, { callId: () => phone.callId(), onMeasurement: () => refreshTrends(k.patient_id) }),
     ]);
+  }
+
+  /** Redraws the trend charts after an answer added a measurement. */
+  async function refreshTrends(patientId) {
+    try {
+      const r = await api('GET', `/patients/${patientId}/report`);
+      const box = $('#patient-trends', view);
+      if (box) box.innerHTML = trendCharts(r.measurements);
+    } catch (e) { toast(failure(e, t('patient.trends')), 'error'); }
   }
 
   function closeTask() {

@@ -3,7 +3,7 @@
 // (and the article's aria-busy turns false), so print tools can wait for it.
 import { api } from './api.js';
 import { t, lang, setLang, applyI18n } from './i18n.js';
-import { $, html, raw, fmtDate, fmtTime, failure } from './ui.js';
+import { $, html, raw, fmtDate, fmtTime, failure, loadSettings } from './ui.js';
 import { trendCharts } from './charts.js';
 import { answerText } from './script-form.js';
 
@@ -16,6 +16,7 @@ async function render() {
   const root = $('#report');
   let r;
   try {
+    await loadSettings(api);
     r = await api('GET', `/patients/${id}/report`);
   } catch (e) {
     root.innerHTML = html`<p role="alert">${failure(e, t('report.title'))}</p>`;

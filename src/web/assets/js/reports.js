@@ -1,10 +1,11 @@
 // Follow-up quality report for a period, with CSV export.
 import { api } from './api.js';
 import { t } from './i18n.js';
-import { $, html, raw, pct, num, failure } from './ui.js';
+import { $, html, raw, pct, num, failure, timeZone } from './ui.js';
 
-const today = () => new Date().toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' });
-const daysAgo = (n) => new Date(Date.now() - n * 864e5).toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' });
+// YYYY-MM-DD in the hospital's zone (sv-SE formats dates that way)
+const today = () => new Date().toLocaleDateString('sv-SE', { timeZone: timeZone() });
+const daysAgo = (n) => new Date(Date.now() - n * 864e5).toLocaleDateString('sv-SE', { timeZone: timeZone() });
 
 export async function mount(view) {
   view.innerHTML = html`<section class="card" aria-labelledby="rep-title"><h2 id="rep-title">${t('rep.title')}</h2>

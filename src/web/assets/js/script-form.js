@@ -107,6 +107,7 @@ export async function mountScript(root, task, ctx, opts = {}) {
       const r = await api('PUT', `/tasks/${task.id}/answers/${encodeURIComponent(q.id)}`, body);
       state.textContent = '✓ ' + t('script.saved');
       state.className = 'save-state ok';
+      if ((q.measurement || q.kind.type === 'blood_pressure') && opts.onMeasurement) opts.onMeasurement();
       const fresh = (r.escalations || []).filter((e) => e.change !== 'unchanged');
       if (fresh.length) await showEscalations(root, task, ctx, fresh, opts);
     } catch (e) {

@@ -21,7 +21,15 @@ export function html(strings, ...values) {
 }
 export const raw = (s) => ({ __raw: String(s ?? '') });
 
-const zone = 'Asia/Shanghai';
+// The hospital's zone (GET /settings); times in the API are UTC.
+let zone = 'Asia/Shanghai';
+export const timeZone = () => zone;
+export async function loadSettings(api) {
+  try {
+    const s = await api('GET', '/settings');
+    if (s.time_zone) zone = s.time_zone;
+  } catch { /* keep the default */ }
+}
 export function fmtTime(iso, withDate = true) {
   if (!iso) return '–';
   const d = typeof iso === 'number' ? new Date(iso * 1000) : new Date(iso);
