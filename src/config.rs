@@ -50,6 +50,79 @@ pub struct Config {
     pub webrtc: crate::webrtc::WebRtcConfig,
     /// SIP trunk, RTP ports, prompts and recording retention.
     pub sip: crate::telephony::SipConfig,
+    /// Post-call transcription: models, language, worker pool.
+    pub transcription: TranscriptionConfig,
+}
+
+/// Post-call transcription (issue 6). Transcription is on when a whisper model is installed in
+/// `model_dir`; without one the server says so at start-up and works without it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TranscriptionConfig {
+    /// Turn the pipeline off even if a model is installed. Env: `SUIFANG_TRANSCRIPTION`
+    /// (`on`/`off`).
+    pub enabled: bool,
+    /// Where `ggml-NAME.bin` models live. Env: `SUIFANG_MODEL_DIR`. Default `models`.
+    pub model_dir: PathBuf,
+    /// Model name to use (`base`, `tiny.en`, …); default: the largest installed one that can
+    /// transcribe `language`. Env: `SUIFANG_TRANSCRIPTION_MODEL`.
+    pub model: Option<String>,
+    /// `zh` (default; simplified characters), `en`, or `auto` (detect between zh and en).
+    /// Env: `SUIFANG_TRANSCRIPTION_LANGUAGE`.
+    pub language: String,
+    /// Transcriptions running at once (each on its own low-priority thread).
+    pub workers: usize,
+    /// whisper threads per transcription; keep `workers × threads` within the cores left over
+    /// from calls.
+    pub threads: usize,
+    /// Niceness of the transcription threads (Linux), so calls always win the CPU.
+    pub nice: i32,
+    /// How often finished recordings are looked for, in milliseconds.
+    pub poll_millis: u64,
+    /// A job interrupted this many times (server crashes mid-job) is failed, not retried.
+    pub max_attempts: u32,
+    /// Base URL of the whisper.cpp model host for `suifang model fetch` (a mirror works).
+    /// Env: `SUIFANG_MODEL_HOST`.
+    pub model_host: String,
+}
+
+impl Default for TranscriptionConfig {
+    fn default() -> Self {
+        TranscriptionConfig {
+            enabled: true,
+            model_dir: PathBuf::from("models"),
+            model: None,
+            language: "zh".into(),
+            workers: 1,
+            threads: 2,
+            nice: 10,
+            poll_millis: 2000,
+            max_attempts: 3,
+            model_host: "https://huggingface.co/ggerganov/whisper.cpp/resolve/main".into(),
+        }
+    }
+}
+
+impl TranscriptionConfig {
+    /// The language setting as the engine takes it.
+    pub fn language_mode(&self) -> Result<crate::transcribe::LanguageMode, ConfigError> {
+        use crate::transcribe::{Language, LanguageMode};
+        if self.language.eq_ignore_ascii_case("auto") {
+            return Ok(LanguageMode::Detect(vec![Language::Zh, Language::En]));
+        }
+        self.language
+            .parse::<Language>()
+            .map(LanguageMode::Fixed)
+            .map_err(|message| ConfigError::Invalid {
+                key: "transcription.language",
+                message: format!("{message}, or auto"),
+            })
+    }
+
+    /// Whether the configured language needs a multilingual model (anything but English).
+    pub fn needs_multilingual(&self) -> bool {
+        !self.language.eq_ignore_ascii_case("en")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +255,7 @@ impl Default for Config {
             webhook: WebhookConfig::default(),
             webrtc: crate::webrtc::WebRtcConfig::default(),
             sip: crate::telephony::SipConfig::default(),
+            transcription: TranscriptionConfig::default(),
         }
     }
 }
@@ -306,6 +380,30 @@ impl Config {
             })?;
         }
         self.sip.apply_env(&lookup)?;
+        if let Some(v) = lookup("SUIFANG_MODEL_DIR") {
+            self.transcription.model_dir = v.into();
+        }
+        if let Some(v) = lookup("SUIFANG_TRANSCRIPTION_MODEL") {
+            self.transcription.model = Some(v).filter(|m| !m.is_empty());
+        }
+        if let Some(v) = lookup("SUIFANG_TRANSCRIPTION_LANGUAGE") {
+            self.transcription.language = v;
+        }
+        if let Some(v) = lookup("SUIFANG_MODEL_HOST") {
+            self.transcription.model_host = v;
+        }
+        if let Some(v) = lookup("SUIFANG_TRANSCRIPTION") {
+            self.transcription.enabled = match v.to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "SUIFANG_TRANSCRIPTION",
+                        message: format!("`{v}` is not on or off"),
+                    })
+                }
+            };
+        }
         if let Some(v) = lookup("SUIFANG_CLOCK_OFFSET_SECONDS") {
             self.clock.offset_seconds = v.parse().map_err(|_| ConfigError::Invalid {
                 key: "SUIFANG_CLOCK_OFFSET_SECONDS",
@@ -334,6 +432,16 @@ impl Config {
         positive("auth.login_window_minutes", self.auth.login_window_minutes)?;
         self.webrtc.validate()?;
         self.sip.validate()?;
+        self.transcription.language_mode()?;
+        let t = &self.transcription;
+        for (key, value) in [
+            ("transcription.workers", t.workers as i64),
+            ("transcription.threads", t.threads as i64),
+            ("transcription.poll_millis", t.poll_millis as i64),
+            ("transcription.max_attempts", i64::from(t.max_attempts)),
+        ] {
+            positive(key, value)?;
+        }
         self.retry
             .validate()
             .map_err(|message| ConfigError::Invalid {

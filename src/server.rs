@@ -179,6 +179,33 @@ async fn start_sip(state: &AppState) -> Result<Option<crate::calls::Engine>, Ser
     Ok(Some(engine))
 }
 
+/// Says which model transcribes finished calls (or why none does) and starts the pipeline.
+fn start_transcription(
+    state: &AppState,
+    stop: watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    use crate::service::transcription::{availability, run, Availability};
+    let cfg = &state.config.transcription;
+    match availability(cfg) {
+        Availability::On(model) => {
+            tracing::info!(
+                model = %model.name,
+                path = %model.path.display(),
+                language = %cfg.language,
+                workers = cfg.workers,
+                threads = cfg.threads,
+                "transcription on: finished recordings are transcribed with whisper model `{}`",
+                model.name
+            );
+            Some(tokio::spawn(run(state.clone(), model, stop)))
+        }
+        Availability::Off(why) => {
+            tracing::warn!("transcription off: {why}; calls and recordings work without it");
+            None
+        }
+    }
+}
+
 /// Serves until `shutdown` resolves; prints where it listens.
 pub async fn serve(
     prepared: Prepared,
@@ -220,11 +247,12 @@ pub async fn serve(
         state.store.clone(),
         state.clock,
         state.config.webhook.clone(),
-        stop_rx,
+        stop_rx.clone(),
     ));
     if state.config.webhook.enabled() {
         tracing::info!("escalation webhook enabled");
     }
+    let transcription = start_transcription(&state, stop_rx.clone());
     tracing::info!(%local, "suifang listening");
     println!("suifang is listening on http://{local}/");
     let events = state.events.clone();
@@ -241,6 +269,9 @@ pub async fn serve(
     let _ = rebuilder.await;
     let _ = sla.await;
     let _ = webhook.await;
+    if let Some(t) = transcription {
+        let _ = t.await;
+    }
     let _ = lines.await;
     tracing::info!("suifang stopped");
     Ok(())

@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::{
-    admin, calls, escalations, events, patients, queue, reports, scripts, session, AppState,
+    admin, calls, escalations, events, patients, queue, reports, scripts, session, transcripts,
+    AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};
@@ -122,6 +123,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/calls/{id}/transfer", CLINICAL, "Blind transfer to another user's line", || post(calls::transfer)),
     route("POST", "/api/v1/calls/{id}/monitor", RESPONDERS, "Listen, whisper or barge into a live call (audited); mode null stops", || post(calls::monitor)),
     route("GET", "/api/v1/telephony", MANAGERS, "SIP trunk status", || get(calls::status)),
+    route("GET", "/api/v1/calls/{id}/transcript", CALLERS, "A call's transcript: segments in time order with speaker labels (?format=json|vtt|srt, ?transcript=ID; audited)", || get(transcripts::call_transcript)),
+    route("GET", "/api/v1/transcripts/search", CALLERS, "Search transcript segments (?q=, zh or en; trigram index from 3 characters, substring scan below)", || get(transcripts::search)),
+    route("POST", "/api/v1/recordings/{id}/transcribe", MANAGERS, "Transcribe a recording again with another installed model (a new job; earlier transcripts kept)", || post(transcripts::retranscribe)),
+    route("GET", "/api/v1/recordings/{id}/audio", CALLERS, "The recording (WAV, HTTP Range for seeking; every read audited)", || get(transcripts::audio)),
     // console (issue 7): supervisor views, QA, printable report
     route("GET", "/api/v1/settings", ANY_USER, "Console settings: the hospital's time zone and calling hours", || get(reports::settings)),
     route("GET", "/api/v1/wallboard", MANAGERS, "Live wallboard: agents, queue depth, today's counts, open escalations by age", || get(reports::wallboard)),

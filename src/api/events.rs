@@ -38,7 +38,7 @@ pub struct LiveEvent {
 }
 
 impl LiveEvent {
-    fn visible_to(&self, user: &User) -> bool {
+    pub fn visible_to(&self, user: &User) -> bool {
         match &self.audience {
             Audience::Users(ids) => ids.contains(&user.id),
             Audience::Roles(roles) => roles.contains(&user.role),

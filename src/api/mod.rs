@@ -12,6 +12,7 @@ mod queue;
 mod reports;
 mod scripts;
 mod session;
+mod transcripts;
 
 use std::sync::{Arc, Mutex};
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub lines: crate::webrtc::Lines,
     /// The call center (SIP engine and live calls).
     pub calls: crate::telephony::CallCenter,
+    /// Wakes the transcription pipeline (a recording was finalized, a re-transcription asked).
+    pub transcription: crate::service::transcription::Wake,
 }
 
 impl AppState {
@@ -80,6 +83,7 @@ impl AppState {
             events: events::EventBus::default(),
             lines,
             calls,
+            transcription: Default::default(),
         })
     }
 

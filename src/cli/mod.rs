@@ -54,7 +54,8 @@ pub enum Command {
     /// Pathway tools.
     #[command(subcommand)]
     Pathways(PathwaysCommand),
-    /// Whisper models: import a CTranslate2 model offline, list installed ones.
+    /// Whisper models: fetch one (online, checksum-verified), import a CTranslate2 model
+    /// offline, list installed ones.
     #[command(subcommand)]
     Model(transcribe::ModelCommand),
     /// Transcribe recordings (speaker-labelled transcript on stdout, progress on stderr).
@@ -249,7 +250,7 @@ pub fn run(cli: Cli) -> Result<()> {
             rt.block_on(crate::sim::run(opts, samples, server::shutdown_signal()))?;
             Ok(())
         }
-        Command::Model(command) => transcribe::run_model(command),
+        Command::Model(command) => transcribe::run_model(command, &config),
         Command::Transcribe(args) => transcribe::run_transcribe(args),
         Command::Bench(BenchCommand::Transcribe(args)) => transcribe::run_bench(args),
         Command::Bench(BenchCommand::Webrtc { lines, seconds }) => {

@@ -23,6 +23,18 @@ pub enum ModelCommand {
     },
     /// List installed models and say which one transcription would use.
     List,
+    /// Download ggml-NAME.bin from the whisper.cpp model host (transcription.model_host /
+    /// SUIFANG_MODEL_HOST for a mirror) and verify its published SHA-1.
+    Fetch {
+        /// tiny, tiny.en, base, base.en, small, small.en, medium, medium.en, large-v3, …
+        name: String,
+        /// Expected SHA-1 (40 hex digits), for a model whisper.cpp does not list.
+        #[arg(long)]
+        sha1: Option<String>,
+        /// Download again even if the model is installed.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -90,8 +102,9 @@ fn resolve_model(model: Option<PathBuf>, multilingual: bool) -> Result<PathBuf> 
     Ok(picked.path.clone())
 }
 
-pub fn run_model(command: ModelCommand) -> Result<()> {
+pub fn run_model(command: ModelCommand, config: &crate::config::Config) -> Result<()> {
     match command {
+        ModelCommand::Fetch { name, sha1, force } => fetch_model(config, name, sha1, force),
         ModelCommand::ImportCt2 { src, output } => {
             let started = Instant::now();
             let bar = ProgressBar::new(0);
@@ -144,6 +157,53 @@ pub fn run_model(command: ModelCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn fetch_model(
+    config: &crate::config::Config,
+    name: String,
+    sha1: Option<String>,
+    force: bool,
+) -> Result<()> {
+    use crate::transcribe::model::fetch::{fetch, resolve, FetchRequest};
+    let req = FetchRequest {
+        host: config.transcription.model_host.clone(),
+        name,
+        dir: config.transcription.model_dir.clone(),
+        sha1,
+    };
+    let (url, sha) = resolve(&req)?;
+    let dst = req.dir.join(format!("ggml-{}.bin", req.name));
+    if dst.exists() && !force {
+        println!(
+            "{} is already installed (use --force to download it again)",
+            dst.display()
+        );
+        return Ok(());
+    }
+    eprintln!("fetching {url} (SHA-1 {sha})");
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let rt = tokio::runtime::Runtime::new()?;
+    let path = rt
+        .block_on(fetch(&req, |done, total| {
+            if let Some(t) = total {
+                bar.set_length(t);
+            }
+            bar.set_position(done);
+        }))
+        .with_context(|| format!("model {} not installed", req.name))?;
+    bar.finish_and_clear();
+    println!(
+        "{}: verified (SHA-1 {sha}) in {:.1} s",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 pub fn run_transcribe(args: TranscribeArgs) -> Result<()> {

@@ -10,14 +10,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::ServiceError;
-use crate::followup::escalation::webhook::{payload, WebhookEvent};
 use crate::followup::escalation::{CallId, DepartmentCode, FindingContext, PatientId, Source};
 use crate::followup::rules::{evaluate, measurements_from_answers, Answers, Measurement};
 use crate::followup::script::{
     validate_answer, AnswerValue, MeasurementKind, QuestionId, QuestionKind, Script, ScriptCatalog,
 };
 use crate::store::audit::{append, Actor};
-use crate::store::escalations::{self, webhooks, Change, Recorded};
+use crate::store::escalations::{self, Recorded};
 use crate::store::users::User;
 use crate::store::StoreError;
 
@@ -134,19 +133,6 @@ fn history(
     Ok(out)
 }
 
-/// The department whose roster answers for this patient: that of the latest discharge.
-fn patient_department(tx: &Transaction, patient_id: i64) -> Result<String, ServiceError> {
-    let code: Option<String> = tx
-        .query_row(
-            "SELECT d.code FROM discharges x JOIN departments d ON d.id = x.department_id
-             WHERE x.patient_id = ?1 ORDER BY x.discharged_at DESC LIMIT 1",
-            [patient_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(code.unwrap_or_else(|| "general".into()))
-}
-
 /// patient, script, lease owner, lease expiry, status
 type TaskRow = (i64, Option<String>, Option<i64>, Option<i64>, String);
 
@@ -220,7 +206,7 @@ pub fn save_answer(
     let findings = evaluate(script, &answers, &history, now);
     let ctx = FindingContext {
         patient: PatientId(patient_id),
-        department: DepartmentCode(patient_department(tx, patient_id)?),
+        department: DepartmentCode(super::findings::patient_department(tx, patient_id)?),
         source: Source::Answer {
             call: input.call_id.clone().map(CallId),
         },
@@ -228,25 +214,14 @@ pub fn save_answer(
     let roster = escalations::load_roster(tx)?;
     let mut recorded = Vec::new();
     for finding in &findings {
-        let r = escalations::record_finding(tx, finding, &ctx, &roster, now)?;
-        if webhooks_enabled {
-            let event = match r.change {
-                Change::Opened => Some(WebhookEvent::Opened),
-                Change::Raised => Some(WebhookEvent::Raised),
-                Change::Updated | Change::Unchanged => None,
-            };
-            if let (Some(event), Some(event_id)) = (event, r.event_id) {
-                let e = escalations::get(tx, r.id.clone())?;
-                webhooks::enqueue(
-                    tx,
-                    &r.id,
-                    event_id,
-                    &payload(&e, event, &r.notify, now),
-                    now,
-                )?;
-            }
-        }
-        recorded.push(r);
+        recorded.push(super::findings::record(
+            tx,
+            finding,
+            &ctx,
+            &roster,
+            webhooks_enabled,
+            now,
+        )?);
     }
     let actor = Actor {
         id: Some(user.id),

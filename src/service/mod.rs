@@ -4,7 +4,9 @@
 //! commits, so nobody is told of an escalation that was rolled back.
 
 pub mod answers;
+pub mod findings;
 pub mod notify;
+pub mod transcription;
 
 use crate::followup::script::AnswerError;
 use crate::store::StoreError;

@@ -18,6 +18,8 @@ pub mod patients;
 pub mod recordings;
 pub mod reports;
 pub mod tasks;
+pub mod transcript_search;
+pub mod transcripts;
 pub mod users;
 
 use std::path::{Path, PathBuf};

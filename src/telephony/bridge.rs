@@ -29,6 +29,8 @@ pub enum BridgeControl {
         mode: MonitorMode,
         media: LineMedia,
     },
+    /// A monitor switches between listen, whisper and barge.
+    SetMonitorMode { user_id: i64, mode: MonitorMode },
     /// A monitor leaves.
     RemoveMonitor { user_id: i64 },
 }
@@ -137,6 +139,11 @@ pub async fn run(
                 Some(BridgeControl::AddMonitor { user_id, mode, media }) => {
                     monitors.retain(|(id, _, _)| *id != user_id);
                     monitors.push((user_id, mode, Party::new(media)));
+                }
+                Some(BridgeControl::SetMonitorMode { user_id, mode }) => {
+                    for m in monitors.iter_mut().filter(|(id, _, _)| *id == user_id) {
+                        m.1 = mode;
+                    }
                 }
                 Some(BridgeControl::RemoveMonitor { user_id }) => {
                     monitors.retain(|(id, _, _)| *id != user_id);

@@ -143,6 +143,8 @@ struct LiveCall {
     bridge: Option<mpsc::Sender<BridgeControl>>,
     /// Voicemail: hang up when this passes.
     deadline: Option<Instant>,
+    /// Users whose line is attached to this call as monitors.
+    monitors: Vec<i64>,
 }
 
 struct Center {
@@ -238,12 +240,16 @@ impl Center {
             .map(|(h, _)| *h)
             .ok_or_else(|| CallCenterError::NoSuchCall(call_id.clone()))?;
         let supervises = matches!(user.role, Role::Supervisor | Role::Admin);
-        let (own, bridge) = {
+        let (own, bridge, monitoring) = {
             let c = self
                 .calls
                 .get(&handle)
                 .ok_or_else(|| CallCenterError::NoSuchCall(call_id.clone()))?;
-            (c.agent_id == Some(user.id), c.bridge.clone())
+            (
+                c.agent_id == Some(user.id),
+                c.bridge.clone(),
+                c.monitors.contains(&user.id),
+            )
         };
         let is_monitor = matches!(command, CallCommand::Monitor(_) | CallCommand::StopMonitor);
         if !is_monitor && !own && !supervises {
@@ -320,16 +326,27 @@ impl Center {
                 let bridge = bridge.ok_or_else(|| {
                     CallCenterError::Conflict("only bridged calls can be monitored".into())
                 })?;
-                let media = self.state.lines.attach(user.id, true).await.map_err(|e| {
-                    CallCenterError::Conflict(format!("connect your line first: {e}"))
-                })?;
-                let _ = bridge
-                    .send(BridgeControl::AddMonitor {
+                if monitoring {
+                    let change = BridgeControl::SetMonitorMode {
                         user_id: user.id,
                         mode,
-                        media,
-                    })
-                    .await;
+                    };
+                    let _ = bridge.send(change).await;
+                } else {
+                    let media = self.state.lines.attach(user.id, true).await.map_err(|e| {
+                        CallCenterError::Conflict(format!("connect your line first: {e}"))
+                    })?;
+                    let _ = bridge
+                        .send(BridgeControl::AddMonitor {
+                            user_id: user.id,
+                            mode,
+                            media,
+                        })
+                        .await;
+                    if let Some(c) = self.calls.get_mut(&handle) {
+                        c.monitors.push(user.id);
+                    }
+                }
                 self.audit(user, mode.as_str(), &call_id).await?;
                 (mode.as_str(), user.username.clone())
             }
@@ -338,6 +355,9 @@ impl Center {
                     let _ = b
                         .send(BridgeControl::RemoveMonitor { user_id: user.id })
                         .await;
+                }
+                if let Some(c) = self.calls.get_mut(&handle) {
+                    c.monitors.retain(|id| *id != user.id);
                 }
                 ("monitor_stopped", user.username.clone())
             }
@@ -436,6 +456,7 @@ impl Center {
                 state: "dialing",
                 bridge: Some(control),
                 deadline: None,
+                monitors: Vec::new(),
             },
         );
         tracing::info!(call = %call_id, task = task_id, nurse = %user.username, "dialling");
@@ -508,6 +529,8 @@ impl Center {
                     })
                     .await
                     .map(|_| ())
+                    // transcribe it now rather than at the pipeline's next poll
+                    .inspect(|()| self.state.transcription.wake())
             }
             EngineEvent::Registration(reg) => {
                 let text = match reg {
@@ -727,6 +750,7 @@ impl Center {
             state: "ringing",
             bridge: None,
             deadline: None,
+            monitors: Vec::new(),
         };
         let leg = match agent {
             Some((agent_id, media)) => {

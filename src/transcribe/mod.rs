@@ -12,6 +12,7 @@
 //! - [`engine`]: a loaded whisper model that transcribes one channel into timed segments.
 //! - [`transcript`]: a whole recording, channel by channel, labelled agent / patient.
 //! - [`worker`]: low-priority OS threads that run transcriptions for async callers.
+//! - [`export`]: WebVTT and SRT exports of a stored transcript.
 //! - [`bench`]: suifang against faster-whisper: real-time factor, CPU time, error rates.
 //!
 //! ```no_run
@@ -31,6 +32,7 @@
 pub mod audio;
 pub mod bench;
 pub mod engine;
+pub mod export;
 pub mod model;
 pub mod transcript;
 pub mod vad;

@@ -94,6 +94,9 @@ pub enum TranscribeError {
     /// The worker pool has shut down.
     #[error("the transcription workers have stopped")]
     WorkersGone,
+    /// A pool started without a default model was asked to use it.
+    #[error("this transcription pool has no default model: pass one with transcribe_with")]
+    NoDefaultModel,
 }
 
 /// Decodes and transcribes the recording at `path`. Blocking and CPU-heavy.

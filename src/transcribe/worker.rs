@@ -40,43 +40,70 @@ impl Default for WorkerConfig {
 }
 
 struct Job {
+    engine: Arc<Engine>,
     path: PathBuf,
     reply: oneshot::Sender<Result<Transcript, TranscribeError>>,
 }
 
-/// A running pool of transcription threads sharing one loaded model.
+/// A running pool of transcription threads. Each job names the loaded model it runs with, so
+/// one pool serves the default model and re-transcriptions with another.
 pub struct Transcriber {
     tx: Option<mpsc::Sender<Job>>,
     threads: Vec<JoinHandle<()>>,
+    engine: Option<Arc<Engine>>,
 }
 
 impl Transcriber {
     /// Starts `cfg.workers` threads (at least one) that transcribe with `engine`.
     pub fn spawn(engine: Arc<Engine>, cfg: &WorkerConfig) -> std::io::Result<Transcriber> {
+        let mut pool = Transcriber::spawn_pool(cfg)?;
+        pool.engine = Some(engine);
+        Ok(pool)
+    }
+
+    /// Starts `cfg.workers` threads (at least one) without a default model: every job comes
+    /// with its engine ([`transcribe_with`](Self::transcribe_with)).
+    pub fn spawn_pool(cfg: &WorkerConfig) -> std::io::Result<Transcriber> {
         let (tx, rx) = mpsc::channel::<Job>(cfg.queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let mut threads = Vec::new();
         for i in 0..cfg.workers.max(1) {
-            let (engine, rx, nice) = (engine.clone(), rx.clone(), cfg.nice);
+            let (rx, nice) = (rx.clone(), cfg.nice);
             let handle = std::thread::Builder::new()
                 .name(format!("whisper-{i}"))
-                .spawn(move || worker_loop(&engine, &rx, nice))?;
+                .spawn(move || worker_loop(&rx, nice))?;
             threads.push(handle);
         }
         Ok(Transcriber {
             tx: Some(tx),
             threads,
+            engine: None,
         })
     }
 
-    /// Transcribes the recording at `path` on a worker thread. Waits (asynchronously) for room in
-    /// the queue, then for the result. A bad file fails only its own job.
+    /// Transcribes the recording at `path` on a worker thread with the pool's model. Waits
+    /// (asynchronously) for room in the queue, then for the result. A bad file fails only its
+    /// own job.
     pub async fn transcribe(&self, path: PathBuf) -> Result<Transcript, TranscribeError> {
+        let engine = self.engine.clone().ok_or(TranscribeError::NoDefaultModel)?;
+        self.transcribe_with(engine, path).await
+    }
+
+    /// Like [`transcribe`](Self::transcribe), with `engine` (e.g. another installed model).
+    pub async fn transcribe_with(
+        &self,
+        engine: Arc<Engine>,
+        path: PathBuf,
+    ) -> Result<Transcript, TranscribeError> {
         let tx = self.tx.as_ref().ok_or(TranscribeError::WorkersGone)?;
         let (reply, result) = oneshot::channel();
-        tx.send(Job { path, reply })
-            .await
-            .map_err(|_| TranscribeError::WorkersGone)?;
+        tx.send(Job {
+            engine,
+            path,
+            reply,
+        })
+        .await
+        .map_err(|_| TranscribeError::WorkersGone)?;
         result.await.map_err(|_| TranscribeError::WorkersGone)?
     }
 
@@ -104,7 +131,7 @@ impl Drop for Transcriber {
     }
 }
 
-fn worker_loop(engine: &Engine, rx: &Mutex<mpsc::Receiver<Job>>, nice: i32) {
+fn worker_loop(rx: &Mutex<mpsc::Receiver<Job>>, nice: i32) {
     lower_priority(nice);
     loop {
         let job = {
@@ -115,7 +142,7 @@ fn worker_loop(engine: &Engine, rx: &Mutex<mpsc::Receiver<Job>>, nice: i32) {
         };
         let Some(job) = job else { return };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            transcribe_file(engine, &job.path)
+            transcribe_file(&job.engine, &job.path)
         }))
         .unwrap_or_else(|_| Err(TranscribeError::Panicked(job.path.clone())));
         if let Err(e) = &result {

@@ -1,8 +1,11 @@
 //! The JSON messages of the agent WebSocket (`GET /api/v1/agent/ws`).
 //!
-//! Client → server: `offer`, `candidate`, `ping`, `line_check`, `hangup_line`.
+//! Client → server: `offer`, `candidate`, `ping`, `line_check`, `hangup_line`, and the call
+//! commands `dial`, `hangup`, `dtmf`, `mute`, `hold`, `transfer`, `monitor` (the same as the
+//! REST call API, answered with `call` or `error`).
 //! Server → client: `hello`, `answer`, `candidate`, `line_state`, `pong`, `line_check_started`,
-//! `line_check_playing`, `line_check_done`, `error`, `replaced`.
+//! `line_check_playing`, `line_check_done`, `call` (a command's result), `call_event` (live
+//! `call.*` events for this user), `error`, `replaced`.
 //! Anything that does not parse is answered with `{"type":"error","code":"bad_message"}`.
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +44,36 @@ pub enum ClientMessage {
     },
     /// Close the line (the console's "disconnect").
     HangupLine,
+    /// Dial the patient of a task this agent holds.
+    Dial {
+        task_id: i64,
+        #[serde(default)]
+        contact: Option<crate::telephony::routing::Contact>,
+    },
+    Hangup {
+        call_id: String,
+    },
+    Dtmf {
+        call_id: String,
+        digits: String,
+    },
+    Mute {
+        call_id: String,
+        muted: bool,
+    },
+    Hold {
+        call_id: String,
+        held: bool,
+    },
+    Transfer {
+        call_id: String,
+        user_id: i64,
+    },
+    /// Listen, whisper or barge (`mode: null` stops).
+    Monitor {
+        call_id: String,
+        mode: Option<crate::telephony::MonitorMode>,
+    },
 }
 
 /// Connection state of the line, as the browser names it.
@@ -92,6 +125,15 @@ pub enum ServerMessage {
         code: &'static str,
         message: String,
     },
+    /// The result of a call command: the call as `GET /api/v1/calls/{id}` shows it.
+    Call {
+        call: serde_json::Value,
+    },
+    /// A live call event (`call.state`, `call.dtmf`) for this user.
+    CallEvent {
+        name: String,
+        data: serde_json::Value,
+    },
     /// Another socket of the same agent took the line over (a second tab, or a reload whose
     /// old socket had not closed yet); this socket is closed next.
     Replaced,
@@ -127,7 +169,7 @@ pub fn parse(text: &str) -> Result<ClientMessage, ServerMessage> {
     let message: ClientMessage = serde_json::from_str(text).map_err(|e| {
         ServerMessage::bad(format!(
             "expected a JSON object with a known \"type\" (offer, candidate, ping, line_check, \
-             hangup_line): {e}"
+             hangup_line, dial, hangup, dtmf, mute, hold, transfer, monitor): {e}"
         ))
     })?;
     match &message {

@@ -41,7 +41,7 @@ pub async fn agent_ws(
     same_origin(&headers)?;
     let agent = Agent {
         id: user.id,
-        name: user.username,
+        name: user.username.clone(),
     };
     let session = Session {
         lines: state.lines.clone(),
@@ -50,6 +50,9 @@ pub async fn agent_ws(
         clock: state.clock,
         store: state.store.clone(),
         token_hash: session_token(&headers).map(|t| crate::auth::token_hash(&t)),
+        calls: state.calls.clone(),
+        events: state.events.clone(),
+        user,
     };
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
@@ -78,6 +81,9 @@ struct Session {
     store: Store,
     /// The login session the upgrade was authorised with; a socket must not outlive it.
     token_hash: Option<String>,
+    calls: crate::telephony::CallCenter,
+    events: crate::api::events::EventBus,
+    user: crate::store::users::User,
 }
 
 impl Session {
@@ -101,6 +107,7 @@ impl Session {
         let mut open = send(&mut socket, &hello).await;
         let mut recheck = tokio::time::interval(SESSION_RECHECK);
         recheck.reset();
+        let mut live = self.events.subscribe();
         while open {
             tokio::select! {
                 _ = shutdown.changed() => break,
@@ -129,6 +136,17 @@ impl Session {
                     open = send(&mut socket, &message).await && !replaced;
                 }
                 Some(message) = local_rx.recv() => open = send(&mut socket, &message).await,
+                event = live.recv() => match event {
+                    Ok(e) if e.name.starts_with("call.") && e.visible_to(&self.user) => {
+                        let message = ServerMessage::CallEvent { name: e.name, data: e.data };
+                        open = send(&mut socket, &message).await;
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "console socket fell behind the live events");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
             }
         }
         tracing::info!(agent = %self.agent.name, "console socket closed");
@@ -193,6 +211,16 @@ impl Session {
                 .await
             }
             ClientMessage::HangupLine => link.close_line().await,
+            ClientMessage::Dial { .. }
+            | ClientMessage::Hangup { .. }
+            | ClientMessage::Dtmf { .. }
+            | ClientMessage::Mute { .. }
+            | ClientMessage::Hold { .. }
+            | ClientMessage::Transfer { .. }
+            | ClientMessage::Monitor { .. } => {
+                self.spawn_call_command(message, local.clone());
+                Ok(())
+            }
             ClientMessage::LineCheck { seconds } => {
                 if check.as_ref().is_some_and(|c| !c.is_finished()) {
                     Err(super::error::LineError::Busy)
@@ -205,6 +233,42 @@ impl Session {
         if let Err(e) = result {
             reply(ServerMessage::error(&e));
         }
+    }
+
+    /// Runs a call command off the socket's loop (placing a call waits for the trunk) and
+    /// sends back the call or the error.
+    fn spawn_call_command(&self, message: ClientMessage, notify: mpsc::Sender<ServerMessage>) {
+        use crate::telephony::CallCommand;
+        let (call_id, command) = match message {
+            ClientMessage::Dial { task_id, contact } => {
+                (None, CallCommand::Dial { task_id, contact })
+            }
+            ClientMessage::Hangup { call_id } => (Some(call_id), CallCommand::Hangup),
+            ClientMessage::Dtmf { call_id, digits } => (Some(call_id), CallCommand::Dtmf(digits)),
+            ClientMessage::Mute { call_id, muted } => (Some(call_id), CallCommand::Mute(muted)),
+            ClientMessage::Hold { call_id, held } => (Some(call_id), CallCommand::Hold(held)),
+            ClientMessage::Transfer { call_id, user_id } => {
+                (Some(call_id), CallCommand::Transfer { to_user: user_id })
+            }
+            ClientMessage::Monitor { call_id, mode } => (
+                Some(call_id),
+                mode.map_or(CallCommand::StopMonitor, CallCommand::Monitor),
+            ),
+            _ => return,
+        };
+        let (calls, user) = (self.calls.clone(), self.user.clone());
+        tokio::spawn(async move {
+            let message = match calls.command(user, call_id, command).await {
+                Ok(call) => ServerMessage::Call {
+                    call: serde_json::json!(call),
+                },
+                Err(e) => ServerMessage::Error {
+                    code: "call_failed",
+                    message: e.to_string(),
+                },
+            };
+            let _ = notify.send(message).await;
+        });
     }
 
     fn spawn_line_check(

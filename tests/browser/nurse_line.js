@@ -5,6 +5,8 @@
 // the line is connected ({"ready":true,...}), then obeys commands, one per stdin line:
 //   stats   -> prints the softphone state (packets received, audio level…)
 //   reload  -> reloads the page, waits for the line to reconnect, prints the state
+//   dial N  -> dials task N over the socket, waits until the call is answered, prints the state
+//   hangup  -> hangs the call up over the socket, waits until it has ended, prints the state
 //   quit    -> (or end of input) prints the final state and exits
 'use strict';
 const { chromium } = require('playwright-core');
@@ -78,6 +80,16 @@ const snapshot = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.
         await page.reload();
         await page.waitForFunction(connected);
         console.log(JSON.stringify({ reloaded: true, reconnect_ms: Date.now() - t0, state: await snapshot(page) }));
+      } else if (cmd.startsWith('dial ')) {
+        const task = Number(cmd.slice(5));
+        await page.evaluate((t) => window.softphone.dial(t), task);
+        await page.waitForFunction(() => window.softphone.state.call && window.softphone.state.call.state === 'answered',
+          null, { timeout: 30000 });
+        console.log(JSON.stringify({ dialled: true, state: await snapshot(page) }));
+      } else if (cmd === 'hangup') {
+        await page.evaluate(() => window.softphone.callCommand({ type: 'hangup' }));
+        await page.waitForFunction(() => window.softphone.state.call === null, null, { timeout: 30000 });
+        console.log(JSON.stringify({ hung_up: true, state: await snapshot(page) }));
       } else if (cmd === 'quit') {
         break;
       } else if (cmd) {

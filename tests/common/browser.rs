@@ -86,6 +86,16 @@ impl BrowserLine {
         self.send("reload", Duration::from_secs(60))
     }
 
+    /// Dials task `task` from the page (over the socket); returns once answered.
+    pub fn dial(&mut self, task: i64) -> Value {
+        self.send(&format!("dial {task}"), Duration::from_secs(40))
+    }
+
+    /// Hangs up from the page; returns once the call has ended.
+    pub fn hangup(&mut self) -> Value {
+        self.send("hangup", Duration::from_secs(40))
+    }
+
     /// Closes the browser; returns its final state.
     pub fn quit(mut self) -> Value {
         let v = self.send("quit", Duration::from_secs(30));

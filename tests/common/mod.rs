@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod recordings;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_suifang");
 
 pub fn repo_root() -> PathBuf {

@@ -79,6 +79,13 @@ pub enum Source {
         call: CallId,
         /// The phrase that matched.
         phrase: String,
+        /// The patient's segment where it matched first (what the doctor reads).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        segment: Option<String>,
+        /// Link to that second of the recording (`/api/v1/recordings/7/audio#t=65.0`), so the
+        /// doctor can hear it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audio: Option<String>,
     },
 }
 

@@ -444,6 +444,8 @@ fn transcript_source_is_kept() {
     c.source = Source::Transcript {
         call: CallId("call-9".into()),
         phrase: "胸口疼".into(),
+        segment: Some("昨天胸口疼".into()),
+        audio: Some("/api/v1/recordings/3/audio#t=65.0".into()),
     };
     let d = decide(&[], &finding("x", Severity::Emergency, "a"), &c, &r, t0());
     let Decision::Open(new) = d else {

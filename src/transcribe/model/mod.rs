@@ -1,4 +1,5 @@
-//! Whisper model files: importing CTranslate2 (faster-whisper) models as ggml.
+//! Whisper model files: importing CTranslate2 (faster-whisper) models as ggml, and fetching
+//! ggml models from the whisper.cpp host ([`fetch`]) with checksum verification.
 //!
 //! whisper.cpp loads only its own ggml format, usually downloaded from the whisper.cpp model
 //! host. Hospitals often install offline, and faster-whisper users already have CTranslate2
@@ -20,6 +21,7 @@
 
 mod ct2;
 mod error;
+pub mod fetch;
 mod ggml;
 mod installed;
 mod mel;

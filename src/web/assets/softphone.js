@@ -28,6 +28,8 @@
     replaced: false,         // another window took the line over
     codec: null,             // mime type the browser receives, from getStats
     remoteCandidate: null,   // the server address ICE selected, "ip:port"
+    call: null,              // {id, state, muted, held, answeredAt} of this agent's call
+    callEvents: [],          // names and states of call events received, in order
   };
 
   let ws = null;
@@ -145,6 +147,15 @@
         if (state.lineCheck === 'recording' || state.lineCheck === 'playing') state.lineCheck = 'failed';
         log('server error', msg.code, msg.message);
         break;
+      case 'call':
+        onCall(msg.call.id, msg.call.state);
+        break;
+      case 'call_event':
+        state.callEvents.push(`${msg.name}:${msg.data.state || msg.data.digit}`);
+        if (msg.name === 'call.state' && (!state.call || state.call.id === msg.data.call_id)) {
+          onCall(msg.data.call_id, msg.data.state);
+        }
+        break;
       case 'pong': break;
       default: log('unknown message', msg.type);
     }
@@ -239,11 +250,52 @@
   $('disconnect').addEventListener('click', disconnect);
   $('line-check').addEventListener('click', () => lineCheck(Number($('check-seconds').value) || 5));
 
-  window.softphone = { state, login, connect, lineCheck, disconnect, send };
+  // Calls: commands go over the socket; the result (`call`) and live `call_event`s update
+  // state.call. A reload finds a live call again through the call API.
+  function onCall(id, callState) {
+    if (callState === 'ended') {
+      if (state.call && state.call.id === id) state.call = null;
+    } else {
+      const previous = state.call && state.call.id === id ? state.call : { muted: false, held: false };
+      state.call = { ...previous, id, state: callState };
+      if (callState === 'answered' && !state.call.answeredAt) state.call.answeredAt = Date.now();
+    }
+    renderCall();
+  }
+  function renderCall() {
+    const c = state.call;
+    $('call-state').textContent = c ? c.state : 'none';
+    for (const id of ['hangup', 'mute', 'hold', 'dtmf']) $(id).disabled = !c;
+    $('dial').disabled = !!c;
+    $('mute').setAttribute('aria-pressed', String(!!(c && c.muted)));
+    $('hold').setAttribute('aria-pressed', String(!!(c && c.held)));
+    $('call-timer').textContent = c && c.answeredAt
+      ? new Date(Date.now() - c.answeredAt).toISOString().slice(14, 19) : '';
+  }
+  setInterval(renderCall, 1000);
+  const callCommand = (msg) => { if (state.call) send({ ...msg, call_id: state.call.id }); };
+  const dial = (taskId) => send({ type: 'dial', task_id: Number(taskId) });
+  $('dial').addEventListener('click', () => dial($('dial-task').value));
+  $('hangup').addEventListener('click', () => callCommand({ type: 'hangup' }));
+  $('dtmf').addEventListener('click', () => callCommand({ type: 'dtmf', digits: $('dtmf-digits').value }));
+  $('mute').addEventListener('click', () => {
+    state.call.muted = !state.call.muted;
+    callCommand({ type: 'mute', muted: state.call.muted });
+  });
+  $('hold').addEventListener('click', () => {
+    state.call.held = !state.call.held;
+    callCommand({ type: 'hold', held: state.call.held });
+  });
+
+  window.softphone = { state, login, connect, lineCheck, disconnect, send, dial, callCommand };
 
   // Already logged in (e.g. a reload): show the line and reconnect it if it was connected.
   api('GET', '/api/v1/me').then((r) => {
     showUser(r.user);
+    api('GET', '/api/v1/calls?live=true').then((calls) => {
+      const mine = (calls.items || []).find((c) => c.agent_id === r.user.id);
+      if (mine) onCall(mine.id, mine.state);
+    }).catch(() => {});
     if (sessionStorage.getItem(WANT_LINE) === '1') connect();
   }).catch(() => render());
 })();

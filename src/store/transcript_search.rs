@@ -1,0 +1,103 @@
+//! Full-text search over transcript segments.
+//!
+//! `transcript_fts` uses SQLite's FTS5 `trigram` tokenizer: Chinese has no spaces between words,
+//! so a word tokenizer would index whole clauses; trigrams match any substring of three or more
+//! characters in Chinese and English alike (case-insensitively). A trigram index cannot answer
+//! a query shorter than three characters (two-character words such as 胸痛 are common), so those
+//! fall back to a `LIKE` substring scan of the segments, which is slower but exact.
+
+use rusqlite::{params, Connection};
+use serde::Serialize;
+
+use super::transcripts::{RecordingId, TranscriptId};
+use super::StoreError;
+use crate::followup::rules::Speaker;
+
+/// How a query was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchMode {
+    /// The FTS5 trigram index (three characters or more).
+    Fts,
+    /// A substring scan (queries of one or two characters).
+    Substring,
+}
+
+/// One matching segment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub segment_id: i64,
+    pub transcript_id: TranscriptId,
+    pub recording_id: RecordingId,
+    pub call_id: String,
+    pub model: String,
+    pub speaker: Speaker,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub text: String,
+}
+
+/// Shortest query the trigram index can answer, in characters.
+pub const TRIGRAM_MIN_CHARS: usize = 3;
+
+/// Segments containing `q` (a literal substring, not FTS syntax), newest transcripts first.
+pub fn search(
+    conn: &Connection,
+    q: &str,
+    limit: i64,
+) -> Result<(SearchMode, Vec<Hit>), StoreError> {
+    let q = q.trim();
+    if q.is_empty() {
+        return Err(StoreError::Invalid("q: must not be empty".into()));
+    }
+    const COLUMNS: &str = "s.id, s.transcript_id, t.recording_id, r.call_id, t.model, s.channel,
+        s.start_ms, s.end_ms, s.text";
+    let (mode, sql, arg) = if q.chars().count() >= TRIGRAM_MIN_CHARS {
+        // A quoted FTS5 string is a phrase: with trigrams, any substring. Quotes inside are
+        // doubled, so user input never reaches FTS5's query syntax.
+        let phrase = format!("\"{}\"", q.replace('"', "\"\""));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM transcript_fts f
+             JOIN transcript_segments s ON s.id = f.rowid
+             JOIN transcripts t ON t.id = s.transcript_id
+             JOIN recordings r ON r.id = t.recording_id
+             WHERE transcript_fts MATCH ?1 AND t.status = 'done'
+             ORDER BY t.id DESC, s.start_ms LIMIT ?2"
+        );
+        (SearchMode::Fts, sql, phrase)
+    } else {
+        let pattern = format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let sql = format!(
+            "SELECT {COLUMNS} FROM transcript_segments s
+             JOIN transcripts t ON t.id = s.transcript_id
+             JOIN recordings r ON r.id = t.recording_id
+             WHERE s.text LIKE ?1 ESCAPE '\\' AND t.status = 'done'
+             ORDER BY t.id DESC, s.start_ms LIMIT ?2"
+        );
+        (SearchMode::Substring, sql, pattern)
+    };
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![arg, limit], |r| {
+        Ok(Hit {
+            segment_id: r.get(0)?,
+            transcript_id: TranscriptId(r.get(1)?),
+            recording_id: RecordingId(r.get(2)?),
+            call_id: r.get(3)?,
+            model: r.get(4)?,
+            speaker: if r.get::<_, String>(5)? == "patient" {
+                Speaker::Patient
+            } else {
+                Speaker::Agent
+            },
+            start_ms: r.get::<_, i64>(6)?.max(0) as u64,
+            end_ms: r.get::<_, i64>(7)?.max(0) as u64,
+            text: r.get(8)?,
+        })
+    })?;
+    Ok((mode, rows.collect::<Result<_, _>>()?))
+}

@@ -1,0 +1,256 @@
+//! Acceptance (issue 5): a nurse dials from the softphone page over the socket; a supervisor's
+//! line whispers into the call (the patient and the recording must not get it), then barges
+//! (now they must); the supervisor's browser receives the call's audio; a reload of the nurse's
+//! page keeps the call and the line comes back; the nurse's hang-up ends the patient's leg.
+//!
+//! The nurse's microphone is silent here, so whatever reaches the patient's ear in a window
+//! can only be the supervisor: near-silence while whispering, the supervisor's speech while
+//! barging. (That the patient hears the nurse is shown by `call_center.rs`.)
+
+#[path = "common/browser.rs"]
+mod browser;
+mod common;
+#[path = "common/patient_phone.rs"]
+mod patient_phone;
+#[path = "common/sip_peers.rs"]
+mod sip_peers;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use browser::BrowserLine;
+use common::{repo_root, Client, Server};
+use patient_phone::{looped_match, BaresipPatient};
+use serde_json::{json, Value};
+use sip_peers::{fixtures, free_udp_port, read_mono, read_stereo, require_baresip};
+
+fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn sox(args: &[&str]) {
+    let status = Command::new("sox").args(args).status().expect("sox");
+    assert!(status.success(), "sox {args:?}");
+}
+
+#[test]
+fn supervisor_whispers_to_the_nurse_only_and_a_reload_keeps_the_call() {
+    if !require_baresip("supervisor_whispers_to_the_nurse_only_and_a_reload_keeps_the_call") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = |name: &str| dir.path().join(name).display().to_string();
+    // the patient speaks, then stays on the line until the nurse hangs up
+    sox(&[
+        &fixtures().join("patient-en-8k.wav").display().to_string(),
+        &d("patient.wav"),
+        "pad",
+        "0",
+        "40",
+    ]);
+    // the supervisor's microphone: a different voice, at the browser's rate
+    let coach_src = repo_root().join("tests/fixtures/webrtc/other_en_8k.wav");
+    sox(&[
+        &coach_src.display().to_string(),
+        "-r",
+        "48000",
+        &d("coach-48k.wav"),
+    ]);
+    let (coach, _) = read_mono(&coach_src);
+    sox(&[
+        "-n",
+        "-r",
+        "48000",
+        "-c",
+        "1",
+        "-b",
+        "16",
+        &d("silent-nurse.wav"),
+        "trim",
+        "0",
+        "10",
+    ]);
+
+    let trunk_port = free_udp_port();
+    let trunk = format!("127.0.0.1:{trunk_port}");
+    let server = Server::start(dir.path(), "demo", &[("SUIFANG_SIP_TRUNK", &trunk)]);
+    let nurse_mic = PathBuf::from(d("silent-nurse.wav"));
+    let mut nurse_line = BrowserLine::connect(
+        &repo_root(),
+        &server.base,
+        &nurse_mic,
+        "nurse",
+        "nurse-demo-1",
+    );
+    let mut coach_line = BrowserLine::connect(
+        &repo_root(),
+        &server.base,
+        &PathBuf::from(d("coach-48k.wav")),
+        "supervisor",
+        "supervisor-demo-1",
+    );
+    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
+    let supervisor = Client::login(&server, "supervisor", "supervisor-demo-1");
+    let claim = nurse.post("/api/v1/queue/claim", json!({}));
+    assert_eq!(claim.status, 200, "{}", claim.body);
+    let task = claim.body["task"]["id"].as_i64().expect("task");
+    let patient_id = claim.body["task"]["patient_id"].as_i64().expect("patient");
+    let number = supervisor
+        .get(&format!("/api/v1/patients/{patient_id}"))
+        .body["phone"]
+        .as_str()
+        .expect("phone")
+        .to_owned();
+    let patient_phone =
+        BaresipPatient::start(&PathBuf::from(d("patient.wav")), trunk_port, &number);
+
+    // dial from the page: the command and the call events travel over the socket
+    let dialled = nurse_line.dial(task);
+    let answered = Instant::now();
+    let sleep_until = |secs: f64| {
+        let at = answered + Duration::from_secs_f64(secs);
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+    };
+    let call_id = dialled["state"]["call"]["id"]
+        .as_str()
+        .expect("call id")
+        .to_owned();
+    let seen: Vec<String> = serde_json::from_value(dialled["state"]["callEvents"].clone()).unwrap();
+    assert!(
+        seen.contains(&"call.state:answered".to_string()),
+        "{seen:?}"
+    );
+
+    // a nurse may not monitor; the supervisor may, and it is audited
+    let refused = nurse.post(
+        &format!("/api/v1/calls/{call_id}/monitor"),
+        json!({"mode": "listen"}),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    sleep_until(5.0); // past the consent announcement
+    let monitor = |mode: Value| {
+        let r = supervisor.post(
+            &format!("/api/v1/calls/{call_id}/monitor"),
+            json!({ "mode": mode }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    monitor(json!("whisper"));
+    sleep_until(12.0);
+    let coach_state = coach_line.stats()["state"].clone();
+    eprintln!("supervisor browser: {coach_state}");
+    assert!(
+        coach_state["packetsReceived"].as_u64().unwrap_or(0) > 100,
+        "{coach_state}"
+    );
+    assert!(
+        coach_state["maxAudioLevel"].as_f64().unwrap_or(0.0) > 0.01,
+        "{coach_state}"
+    );
+    monitor(json!("barge"));
+    let barge_at = answered.elapsed().as_secs_f64();
+    sleep_until(barge_at + 4.5);
+    monitor(Value::Null);
+
+    // the nurse reloads mid-call: the call stays up, the line and the call view come back
+    let before = nurse_line.stats()["state"]["packetsReceived"]
+        .as_u64()
+        .unwrap_or(0);
+    let reloaded = nurse_line.reload();
+    eprintln!("reload: {}", reloaded["reconnect_ms"]);
+    let live = nurse.get(&format!("/api/v1/calls/{call_id}")).body;
+    assert_eq!(live["state"], "answered", "{live}");
+    std::thread::sleep(Duration::from_secs(3));
+    let after = nurse_line.stats()["state"].clone();
+    assert_eq!(
+        after["call"]["id"],
+        call_id.as_str(),
+        "the page finds its call again: {after}"
+    );
+    assert!(
+        after["packetsReceived"].as_u64().unwrap_or(0) > 50,
+        "audio flows after the reload (before: {before}): {after}"
+    );
+
+    // the nurse hangs up from the page: the patient's leg ends too
+    let hung = nurse_line.hangup();
+    assert!(hung["state"]["call"].is_null(), "{hung}");
+    let ended = wait_for("recording", Duration::from_secs(20), || {
+        let c = nurse.get(&format!("/api/v1/calls/{call_id}")).body;
+        (c["recording"]["status"] == "complete").then_some(c)
+    });
+    assert_eq!(ended["end_reason"], "hangup_by_agent", "{ended}");
+    let kinds: Vec<&str> = ended["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    for want in ["whisper", "barge", "monitor_stopped"] {
+        assert!(kinds.contains(&want), "{want} in {kinds:?}");
+    }
+    let audit = Client::login(&server, "admin", "admin-demo-1")
+        .get("/api/v1/audit")
+        .body;
+    assert!(
+        audit.to_string().contains("call_whisper"),
+        "whisper is audited: {audit}"
+    );
+
+    // whisper is in neither the patient's ear nor the record; the nurse is in both
+    let (heard, rate) = patient_phone.heard();
+    assert_eq!(rate, 8000);
+    let recording = PathBuf::from(ended["recording"]["path"].as_str().unwrap());
+    let (left, _right, _) = read_stereo(&recording);
+    let window = |v: &[i16], from: f64, to: f64| {
+        let (a, b) = ((from * 8000.0) as usize, (to * 8000.0) as usize);
+        v.get(a..b.min(v.len())).unwrap_or(&[]).to_vec()
+    };
+    let rms = |v: &[i16]| {
+        (v.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / v.len().max(1) as f64).sqrt()
+    };
+    let (w0, w1) = (6.5, 11.0);
+    let (b0, b1) = (barge_at + 1.0, barge_at + 4.0);
+    let whisper_heard = rms(&window(&heard, w0, w1));
+    let whisper_recorded = rms(&window(&left, w0, w1));
+    let barge_heard = rms(&window(&heard, b0, b1));
+    let barge_recorded = rms(&window(&left, b0, b1));
+    let coach_in_barge = looped_match(&coach, &window(&heard, b0 - 1.0, b1 + 0.5));
+    eprintln!(
+        "rms while whispering: heard {whisper_heard:.0} recorded {whisper_recorded:.0}; \
+         while barging: heard {barge_heard:.0} recorded {barge_recorded:.0}, coach~heard {coach_in_barge:.2}"
+    );
+    assert!(
+        whisper_heard < 150.0,
+        "the patient never hears a whisper: rms {whisper_heard:.0}"
+    );
+    assert!(
+        whisper_recorded < 150.0,
+        "a whisper is not recorded: rms {whisper_recorded:.0}"
+    );
+    assert!(
+        barge_heard > 600.0,
+        "a barge reaches the patient: rms {barge_heard:.0}"
+    );
+    assert!(
+        barge_recorded > 600.0,
+        "and the recording: rms {barge_recorded:.0}"
+    );
+
+    let final_nurse: Value = nurse_line.quit();
+    assert!(
+        final_nurse["errors"]
+            .as_array()
+            .is_none_or(|e| e.is_empty()),
+        "{final_nurse}"
+    );
+    coach_line.quit();
+}
