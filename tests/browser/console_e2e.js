@@ -145,6 +145,12 @@ async function supervisor(out, page, shot) {
     out.seeked_to_ms = start;
     await page.waitForSelector('svg.waveform', { timeout: 10000 });
   }
+  if (out.transcript_api) {
+    await page.fill('#rec-q', args.search || 'droopy');
+    await page.click('#rec-search button[type=submit]');
+    await page.waitForSelector('#rec-search-results :is(li, p)');
+    out.search_hits = await page.$$eval('#rec-search-results li button', (bs) => bs.map((b) => ({ call: b.dataset.call, text: b.textContent.trim() })));
+  }
   await page.check('#qa-form input[name=identity_checked][value="1"]');
   await page.fill('#qa-comment', 'e2e review');
   await page.click('#qa-form button[type=submit]');
