@@ -473,7 +473,9 @@ fn supervisor_sees_the_wallboard_browses_recordings_scores_and_downloads() {
     if has_route("GET", "/api/v1/calls/{id}/transcript") {
         assert_eq!(out["transcript_lines"], 3, "{out:#}");
         assert_eq!(out["seeked_to_ms"], 4000);
-        let hits = out["search_hits"].as_array().expect("transcript search ran");
+        let hits = out["search_hits"]
+            .as_array()
+            .expect("transcript search ran");
         assert_eq!(hits.len(), 1, "{hits:?}");
         assert_eq!(hits[0]["call"], call.as_str());
         assert!(hits[0]["text"].as_str().unwrap().contains("droopy"));
