@@ -128,6 +128,22 @@ fn nurse_claims_answers_abnormally_sees_the_escalation_badge_and_records_the_out
     assert_eq!(task["status"], "completed", "{task:#}");
     assert_eq!(task["last_disposition"], "completed");
     assert_eq!(out["nav_en"], "Today's queue", "language switch");
+    let callback = nurse
+        .get(&format!("/api/v1/tasks/{}", out["callback_task"]))
+        .body;
+    assert_eq!(
+        callback["last_disposition"], "callback_requested",
+        "{callback:#}"
+    );
+    assert_eq!(callback["status"], "pending");
+    assert_eq!(
+        callback["next_attempt_at"]
+            .as_str()
+            .unwrap()
+            .replace(".000Z", "Z"),
+        out["callback_at"].as_str().unwrap().replace(".000Z", "Z"),
+        "the call-back is scheduled at the time the nurse chose"
+    );
     if calls {
         let call_id = out["call_id"].as_str().expect("call placed");
         assert_eq!(out["call_states"], "ended");

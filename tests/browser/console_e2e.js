@@ -68,6 +68,22 @@ async function nurse(out, page, shot) {
   out.disposed = true;
   await shot('disposed');
 
+  // next task: the patient asks to be called back tomorrow afternoon
+  await page.keyboard.press('n');
+  await page.waitForFunction((prev) => {
+    const f = document.querySelector('#script-form');
+    return f && Number(f.dataset.task) !== prev;
+  }, out.task_id);
+  out.callback_task = Number(await page.getAttribute('#script-form', 'data-task'));
+  await page.selectOption('#disposition', 'callback_requested');
+  const at = new Date(Date.now() + 24 * 3600e3);
+  const local = `${at.getFullYear()}-${String(at.getMonth() + 1).padStart(2, '0')}-${String(at.getDate()).padStart(2, '0')}T14:00`;
+  await page.fill('#callback-at', local);
+  out.callback_at = new Date(local).toISOString();
+  await shot('callback');
+  await page.click('#disp-submit');
+  await page.waitForSelector('#task-info .muted');
+
   await page.click('#lang');
   await page.waitForFunction(() => document.documentElement.lang === 'en');
   out.nav_en = (await page.textContent('#nav')).trim();
