@@ -32,6 +32,26 @@ fn start(dir: &Path, extra: &[(&str, &str)]) -> Server {
     Server::start(dir, "demo", extra)
 }
 
+/// A demo server with the simulated patient phone on a free UDP port when the call API is
+/// served. A probed port can be taken by a parallel test before the server binds it: try
+/// again with another port (the server exits at once when its bind fails).
+fn start_with_patient(dir: &Path) -> (Server, bool) {
+    if !has_route("POST", "/api/v1/tasks/{id}/call") {
+        return (start(dir, &[]), false);
+    }
+    for attempt in 1..=3 {
+        let sim = format!("127.0.0.1:{}", free_udp_port());
+        let started =
+            std::panic::catch_unwind(|| start(dir, &[("SUIFANG_DEMO_SIM_PATIENT", sim.as_str())]));
+        match started {
+            Ok(server) => return (server, true),
+            Err(e) if attempt == 3 => std::panic::resume_unwind(e),
+            Err(_) => eprintln!("server start {attempt} failed (port {sim} taken?); retrying"),
+        }
+    }
+    unreachable!("the loop returns or panics")
+}
+
 fn staff_names(server: &Server) -> std::collections::HashMap<i64, String> {
     let admin = Client::login(server, "admin", "admin-demo-1");
     admin.get("/api/v1/users").body["items"]
@@ -63,14 +83,7 @@ fn audit_actions(server: &Server) -> Vec<(String, String, String, String)> {
 #[test]
 fn nurse_claims_answers_abnormally_sees_the_escalation_badge_and_records_the_outcome() {
     let dir = tempfile::tempdir().unwrap();
-    let calls = has_route("POST", "/api/v1/tasks/{id}/call");
-    let sim = format!("127.0.0.1:{}", free_udp_port());
-    let extra: Vec<(&str, &str)> = if calls {
-        vec![("SUIFANG_DEMO_SIM_PATIENT", &sim)]
-    } else {
-        vec![]
-    };
-    let server = start(dir.path(), &extra);
+    let (server, calls) = start_with_patient(dir.path());
     let nurse = Client::login(&server, "nurse", "nurse-demo-1");
     let queue = nurse.get("/api/v1/queue?limit=100").body;
     let mic = repo_root().join("tests/fixtures/webrtc/nurse_en_48k.wav");
@@ -211,14 +224,7 @@ fn doctor_gets_the_live_push_with_a_sound_then_acknowledges_and_resolves() {
 #[test]
 fn supervisor_sees_the_wallboard_browses_recordings_scores_and_downloads() {
     let dir = tempfile::tempdir().unwrap();
-    let live = has_route("POST", "/api/v1/tasks/{id}/call");
-    let sim = format!("127.0.0.1:{}", free_udp_port());
-    let extra: Vec<(&str, &str)> = if live {
-        vec![("SUIFANG_DEMO_SIM_PATIENT", &sim)]
-    } else {
-        vec![]
-    };
-    let server = start(dir.path(), &extra);
+    let (server, live) = start_with_patient(dir.path());
     let now = Utc::now().timestamp();
     // a nurse working a task whose call ended (wrap-up) and whose answer escalated
     let nurse = Client::login(&server, "nurse", "nurse-demo-1");
