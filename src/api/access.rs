@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::{
-    admin, calls, escalations, events, patients, queue, scripts, session, transcripts, AppState,
+    admin, calls, escalations, events, patients, queue, reports, scripts, session, transcripts,
+    AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};
@@ -66,6 +67,7 @@ const MANAGERS: Access = Access::Roles(&[Supervisor, Admin]);
 const ADMIN: Access = Access::Roles(&[Admin]);
 const DOCTORS: Access = Access::Roles(&[Supervisor, Doctor, Admin]);
 const RESPONDERS: Access = Access::Roles(&[Supervisor, Doctor]);
+const QA: Access = Access::Roles(&[Supervisor]);
 const PUBLIC: Access = Access::Public;
 const ANY_USER: Access = Access::Authenticated;
 
@@ -125,6 +127,17 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/transcripts/search", CALLERS, "Search transcript segments (?q=, zh or en; trigram index from 3 characters, substring scan below)", || get(transcripts::search)),
     route("POST", "/api/v1/recordings/{id}/transcribe", MANAGERS, "Transcribe a recording again with another installed model (a new job; earlier transcripts kept)", || post(transcripts::retranscribe)),
     route("GET", "/api/v1/recordings/{id}/audio", CALLERS, "The recording (WAV, HTTP Range for seeking; every read audited)", || get(transcripts::audio)),
+    // console (issue 7): supervisor views, QA, printable report
+    route("GET", "/api/v1/settings", ANY_USER, "Console settings: the hospital's time zone and calling hours", || get(reports::settings)),
+    route("GET", "/api/v1/wallboard", MANAGERS, "Live wallboard: agents, queue depth, today's counts, open escalations by age", || get(reports::wallboard)),
+    route("GET", "/api/v1/reports", MANAGERS, "Period report (coverage, reach, completion, dials, time to contact and to acknowledge); ?format=csv", || get(reports::report)),
+    route("GET", "/api/v1/recordings", DOCTORS, "Recordings browser: filter by date, nurse, patient, disposition, escalated", || get(reports::recordings)),
+    route("GET", "/api/v1/recordings/{id}/download", MANAGERS, "Download a recording's WAV (audited)", || get(reports::download)),
+    route("GET", "/api/v1/calls/{id}/reviews", MANAGERS, "QA reviews of a call", || get(reports::reviews)),
+    route("POST", "/api/v1/calls/{id}/reviews", QA, "Score a call on the QA rubric (audited)", || post(reports::add_review)),
+    route("POST", "/api/v1/scripts/validate", ADMIN, "Check a draft script (TOML) without saving it; lists every error with its line", || post(scripts::validate)),
+    route("GET", "/api/v1/staff", CLINICAL, "Names and roles of active users (who an escalation went to)", || get(admin::staff)),
+    route("GET", "/api/v1/patients/{id}/report", CLINICAL, "Printable follow-up report data: pathway progress, answers, trends, escalations (audited)", || get(reports::patient_report)),
     route("GET", "/api/v1/agent/ws", CALLERS, "Agent line signaling (WebSocket: offer/answer/candidates, line check)", || get(crate::webrtc::ws::agent_ws)),
 ];
 

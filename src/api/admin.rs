@@ -120,3 +120,17 @@ pub async fn audit_recent(State(state): State<AppState>) -> Result<axum::Json<Va
 pub async fn audit_verify(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
     Ok(axum::Json(json!(state.store.read(verify).await?)))
 }
+
+/// `GET /staff`: names and roles of active users, so consoles can say who an escalation went
+/// to and who made a call without the admin-only user list.
+pub async fn staff(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    let items: Vec<Value> = state
+        .store
+        .read(users::list_users)
+        .await?
+        .into_iter()
+        .filter(|u| u.active)
+        .map(|u| json!({"id": u.id, "display_name": u.display_name, "role": u.role, "department": u.department}))
+        .collect();
+    Ok(axum::Json(json!({"items": items})))
+}

@@ -9,6 +9,7 @@ mod escalations;
 pub mod events;
 mod patients;
 mod queue;
+mod reports;
 mod scripts;
 mod session;
 mod transcripts;

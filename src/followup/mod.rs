@@ -3,6 +3,7 @@
 
 pub mod escalation;
 pub mod import;
+pub mod metrics;
 pub mod pathway;
 pub mod patient;
 pub mod phone;

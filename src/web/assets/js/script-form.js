@@ -1,0 +1,151 @@
+// The task's follow-up script as a form. Every answer autosaves on change
+// (PUT /tasks/{id}/answers/{question}); the server evaluates the rules at once, and when an
+// answer opens or raises an escalation a live badge says so and to whom.
+import { api } from './api.js';
+import { t } from './i18n.js';
+import { $, $$, html, raw, bi, failure } from './ui.js';
+
+/** Stored answer value ({type, value} or {type, systolic, diastolic}) → display text. */
+export function answerText(v) {
+  if (v == null) return '';
+  if (typeof v !== 'object') return String(v);
+  const bp = v.systolic != null ? v : v.value && v.value.systolic != null ? v.value : null;
+  if (bp) return `${bp.systolic}/${bp.diastolic} mmHg`;
+  if (v.type === 'yes_no') return v.value ? t('script.yes') : t('script.no');
+  if (v.value !== undefined) return typeof v.value === 'object' ? JSON.stringify(v.value) : String(v.value);
+  return JSON.stringify(v);
+}
+
+function field(q, saved) {
+  const k = q.kind;
+  const id = `q-${q.id}`;
+  const v = saved ? saved.value : null;
+  const val = v && v.value !== undefined ? v.value : null;
+  switch (k.type) {
+    case 'yes_no':
+      return html`<fieldset class="yesno" id="${id}"><legend>${bi(q.text)}</legend>
+        <label><input type="radio" name="${q.id}" value="true" ${val === true ? raw('checked') : ''}> ${t('script.yes')}</label>
+        <label><input type="radio" name="${q.id}" value="false" ${val === false ? raw('checked') : ''}> ${t('script.no')}</label></fieldset>`;
+    case 'number':
+      return html`<label for="${id}">${bi(q.text)}</label>
+        <span class="with-unit"><input id="${id}" name="${q.id}" type="number" inputmode="decimal" min="${k.min}" max="${k.max}"
+          step="${k.decimals ? 1 / 10 ** k.decimals : 1}" value="${val ?? ''}"> ${k.unit}</span>`;
+    case 'blood_pressure':
+      return html`<fieldset id="${id}" class="bp"><legend>${bi(q.text)}</legend>
+        <label>${t('script.systolic')} <input name="${q.id}" data-part="systolic" type="number" min="40" max="300" value="${val && val.systolic != null ? val.systolic : ''}"></label> /
+        <label>${t('script.diastolic')} <input name="${q.id}" data-part="diastolic" type="number" min="20" max="200" value="${val && val.diastolic != null ? val.diastolic : ''}"></label> mmHg</fieldset>`;
+    case 'choice':
+      return html`<label for="${id}">${bi(q.text)}</label>
+        <select id="${id}" name="${q.id}"><option value=""></option>${k.options.map((o) => raw(html`<option value="${o.id}" ${val === o.id ? raw('selected') : ''}>${bi(o.label)}</option>`))}</select>`;
+    case 'scale':
+      return html`<label for="${id}">${bi(q.text)} (0–${k.max})</label>
+        <input id="${id}" name="${q.id}" type="number" min="0" max="${k.max}" step="1" value="${val ?? ''}">`;
+    default:
+      return html`<label for="${id}">${bi(q.text)}</label>
+        <textarea id="${id}" name="${q.id}" rows="2" maxlength="${k.max_chars || 1000}">${val ?? ''}</textarea>`;
+  }
+}
+
+function valueOf(form, q) {
+  const inputs = $$(`[name="${q.id}"]`, form);
+  switch (q.kind.type) {
+    case 'yes_no': {
+      const c = inputs.find((i) => i.checked);
+      return c ? c.value === 'true' : undefined;
+    }
+    case 'blood_pressure': {
+      const s = inputs.find((i) => i.dataset.part === 'systolic').value;
+      const d = inputs.find((i) => i.dataset.part === 'diastolic').value;
+      return s && d ? { systolic: Number(s), diastolic: Number(d) } : undefined;
+    }
+    case 'number': case 'scale':
+      return inputs[0].value === '' ? undefined : Number(inputs[0].value);
+    default:
+      return inputs[0].value === '' ? undefined : inputs[0].value;
+  }
+}
+
+/**
+ * Renders the script of `task` into `root`. `opts.callId()` gives the live call (answers record
+ * it); `opts.onEscalation(info)` is told about escalations the answers opened.
+ */
+export async function mountScript(root, task, ctx, opts = {}) {
+  if (!task.script_code) {
+    root.innerHTML = html`<p class="muted">${t('script.none')}</p>`;
+    return;
+  }
+  let script, saved;
+  try {
+    [script, saved] = await Promise.all([
+      api('GET', `/scripts/${encodeURIComponent(task.script_code)}`),
+      api('GET', `/tasks/${task.id}/answers`),
+    ]);
+  } catch (e) {
+    root.innerHTML = html`<p class="error" role="alert">${failure(e, t('script.title'))}</p>`;
+    return;
+  }
+  const byQ = new Map(saved.items.map((a) => [a.question_id, a]));
+  root.innerHTML = html`<h3>${t('script.title')} · ${bi(script.title)} <small>v${script.version}</small></h3>
+    <div id="escalation-badges" class="badges" aria-live="assertive"></div>
+    <form id="script-form" class="script" data-script="${script.code}" data-task="${task.id}" novalidate>
+      ${script.questions.map((q) => raw(html`<div class="q" data-q="${q.id}">${raw(field(q, byQ.get(q.id)))}
+        ${q.show_if_text ? raw(html`<small class="muted">${t('script.shown_if', { cond: q.show_if_text })}</small>`) : ''}
+        <span class="save-state" id="state-${q.id}" aria-live="polite"></span></div>`))}
+    </form>`;
+  const form = $('#script-form', root);
+  const timers = new Map();
+  const save = async (q) => {
+    const value = valueOf(form, q);
+    if (value === undefined) return;
+    const state = $(`#state-${q.id}`, root);
+    state.textContent = t('script.saving');
+    state.className = 'save-state';
+    try {
+      const body = { value };
+      const callId = opts.callId && opts.callId();
+      if (callId) body.call_id = callId;
+      const r = await api('PUT', `/tasks/${task.id}/answers/${encodeURIComponent(q.id)}`, body);
+      state.textContent = '✓ ' + t('script.saved');
+      state.className = 'save-state ok';
+      if ((q.measurement || q.kind.type === 'blood_pressure') && opts.onMeasurement) opts.onMeasurement();
+      const fresh = (r.escalations || []).filter((e) => e.change !== 'unchanged');
+      if (fresh.length) await showEscalations(root, task, ctx, fresh, opts);
+    } catch (e) {
+      state.textContent = e.message;
+      state.className = 'save-state error';
+    }
+  };
+  form.addEventListener('change', (ev) => {
+    const q = script.questions.find((x) => x.id === ev.target.name);
+    if (!q) return;
+    clearTimeout(timers.get(q.id));
+    save(q);
+  });
+  form.addEventListener('input', (ev) => {
+    const q = script.questions.find((x) => x.id === ev.target.name);
+    if (!q || q.kind.type === 'yes_no' || q.kind.type === 'choice') return;
+    clearTimeout(timers.get(q.id));
+    timers.set(q.id, setTimeout(() => save(q), 1200));
+  });
+  form.addEventListener('submit', (ev) => ev.preventDefault());
+}
+
+/** Badges for escalations the answers opened: severity from the patient's timeline. */
+async function showEscalations(root, task, ctx, fresh, opts) {
+  let byId = new Map();
+  try {
+    const tl = await api('GET', `/patients/${task.patient_id}/timeline`);
+    byId = new Map(tl.items.filter((i) => i.kind === 'escalation').map((i) => [i.escalation.id, i.escalation]));
+  } catch { /* badge without severity */ }
+  const box = $('#escalation-badges', root);
+  for (const e of fresh) {
+    const full = byId.get(e.id);
+    const sev = full ? full.severity : 'high';
+    const who = [...new Set((e.notify || []).map((n) => ctx.name(n.user)))].join(', ') || '—';
+    const old = $(`[data-escalation="${e.id}"]`, box);
+    const badge = html`<p class="escalation-badge sev-${sev}" data-escalation="${e.id}" role="alert">⚠ ${t('script.escalated', { sev: t('sev.' + sev), who })}
+      ${full ? raw(html`<small>(${full.key.rule})</small>`) : ''}</p>`;
+    if (old) old.outerHTML = badge; else box.insertAdjacentHTML('beforeend', badge);
+    if (opts.onEscalation) opts.onEscalation({ ...e, severity: sev });
+  }
+}
