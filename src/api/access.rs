@@ -114,6 +114,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/audit", ADMIN, "Recent audit entries", || get(admin::audit_recent)),
     route("GET", "/api/v1/audit/verify", ADMIN, "Verify the audit hash chain", || get(admin::audit_verify)),
     route("POST", "/api/v1/tasks/{id}/call", CALLERS, "Dial the task's patient and bridge the call to your agent line", || post(calls::dial)),
+    route("POST", "/api/v1/patients/{id}/call", RESPONDERS, "Call a patient outside the queue (doctors about an escalation; audited), bridged to your line", || post(calls::dial_patient)),
     route("GET", "/api/v1/calls", CLINICAL, "Calls (?live=true: the ones in progress; ?patient_id=N)", || get(calls::list)),
     route("GET", "/api/v1/calls/{id}", CLINICAL, "One call with its recording and log", || get(calls::get_one)),
     route("POST", "/api/v1/calls/{id}/hangup", CLINICAL, "Hang up a live call", || post(calls::hangup)),

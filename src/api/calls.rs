@@ -26,6 +26,9 @@ impl From<CallCenterError> for ApiError {
             CallCenterError::Refused(DialRefusal::NoTask(id)) => {
                 ApiError::not_found(format!("task {id}"))
             }
+            CallCenterError::Refused(DialRefusal::NoPatient(id)) => {
+                ApiError::not_found(format!("patient {id}"))
+            }
             CallCenterError::Refused(DialRefusal::Store(s)) | CallCenterError::Store(s) => s.into(),
             CallCenterError::Refused(_) | CallCenterError::Conflict(_) => {
                 ApiError::conflict(message)
@@ -67,6 +70,35 @@ pub async fn dial(
     let call = state
         .calls
         .command(user, None, CallCommand::Dial { task_id, contact })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(call))))
+}
+
+/// `POST /api/v1/patients/{id}/call`: a doctor (or supervisor) calls a patient outside the
+/// queue, e.g. about an escalation; audited, bridged to the caller's line like any call.
+pub async fn dial_patient(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(patient_id): ApiPath<i64>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let contact = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<DialBody>(&body)
+            .map_err(|e| ApiError::invalid("body", e.to_string()))?
+            .contact
+    };
+    let call = state
+        .calls
+        .command(
+            user,
+            None,
+            CallCommand::DialPatient {
+                patient_id,
+                contact,
+            },
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(json!(call))))
 }

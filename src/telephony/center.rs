@@ -53,6 +53,11 @@ pub enum CallCommand {
         task_id: i64,
         contact: Option<Contact>,
     },
+    /// A call to a patient outside the queue (a doctor following up an escalation).
+    DialPatient {
+        patient_id: i64,
+        contact: Option<Contact>,
+    },
     Hangup,
     Dtmf(String),
     Mute(bool),
@@ -231,8 +236,15 @@ impl Center {
         call_id: Option<String>,
         command: CallCommand,
     ) -> Result<CallView, CallCenterError> {
-        if let CallCommand::Dial { task_id, contact } = command {
-            return self.dial(user, task_id, contact).await;
+        match command {
+            CallCommand::Dial { task_id, contact } => {
+                return self.dial(user, Some(task_id), None, contact).await
+            }
+            CallCommand::DialPatient {
+                patient_id,
+                contact,
+            } => return self.dial(user, None, Some(patient_id), contact).await,
+            _ => {}
         }
         let call_id = call_id.unwrap_or_default();
         let handle = self
@@ -259,7 +271,9 @@ impl Center {
         }
         let sip_err = |e: crate::calls::CallsError| CallCenterError::Sip(e.to_string());
         let (kind, detail) = match command {
-            CallCommand::Dial { .. } => unreachable!("handled above"),
+            CallCommand::Dial { .. } | CallCommand::DialPatient { .. } => {
+                unreachable!("dialling is handled above")
+            }
             CallCommand::Hangup => {
                 self.engine.hangup(handle).await.map_err(sip_err)?;
                 ("hangup_requested", user.username.clone())
@@ -358,7 +372,8 @@ impl Center {
                         c.monitors.push(user.id);
                     }
                 }
-                self.audit(user, mode.as_str(), &call_id).await?;
+                self.audit(user, mode.as_str(), &call_id, String::new())
+                    .await?;
                 (mode.as_str(), user.username.clone())
             }
             CallCommand::StopMonitor => {
@@ -383,10 +398,12 @@ impl Center {
         self.view(&call_id).await
     }
 
+    /// Places a call for a task the user holds, or (`task_id` `None`) to a patient directly.
     async fn dial(
         &mut self,
         user: &User,
-        task_id: i64,
+        task_id: Option<i64>,
+        patient_id: Option<i64>,
         contact: Option<Contact>,
     ) -> Result<CallView, CallCenterError> {
         if self.agent_busy(user.id) {
@@ -398,8 +415,16 @@ impl Center {
         let target = self
             .state
             .store
-            .read(move |conn| Ok(routing::dial_target(conn, task_id, uid, contact, now)))
+            .read(move |conn| {
+                Ok(match (task_id, patient_id) {
+                    (Some(task), _) => routing::dial_target(conn, task, uid, contact, now),
+                    (None, patient) => {
+                        routing::patient_target(conn, patient.unwrap_or_default(), contact)
+                    }
+                })
+            })
             .await??;
+
         let domain = self.state.config.sip.domain().ok_or_else(|| {
             CallCenterError::Conflict("no SIP trunk is configured (sip.trunk)".into())
         })?;
@@ -418,7 +443,7 @@ impl Center {
                     tx,
                     &NewCall {
                         id,
-                        task_id: Some(task_id),
+                        task_id,
                         patient_id: Some(t.patient_id),
                         agent_id: Some(uid),
                         direction: "outbound",
@@ -430,6 +455,11 @@ impl Center {
                 )
             })
             .await?;
+        if task_id.is_none() {
+            // a call outside the queue opens a patient's record without a task: audit it
+            let detail = format!("patient {} outside the queue", target.patient_id);
+            self.audit(user, "dialled", &call_id, detail).await?;
+        }
         let (leg, ends) = SipSide::recorded(&call_id).split();
         let handle = match self.engine.place_call_leg(uri, leg).await {
             Ok(h) => h,
@@ -460,7 +490,7 @@ impl Center {
             handle,
             LiveCall {
                 id: call_id.clone(),
-                task_id: Some(task_id),
+                task_id,
                 patient_id: Some(target.patient_id),
                 agent_id: Some(uid),
                 inbound: false,
@@ -470,7 +500,7 @@ impl Center {
                 monitors: Vec::new(),
             },
         );
-        tracing::info!(call = %call_id, task = task_id, nurse = %user.username, "dialling");
+        tracing::info!(call = %call_id, task = ?task_id, user = %user.username, "dialling");
         self.publish_state(handle, None);
         self.view(&call_id).await
     }
@@ -825,13 +855,19 @@ impl Center {
         }
     }
 
-    async fn audit(&self, user: &User, action: &str, call_id: &str) -> Result<(), StoreError> {
+    async fn audit(
+        &self,
+        user: &User,
+        action: &str,
+        call_id: &str,
+        detail: String,
+    ) -> Result<(), StoreError> {
         let who = crate::api::actor(user);
         let (action, id, now) = (format!("call_{action}"), call_id.to_owned(), self.now());
         self.state
             .store
             .write(move |tx| {
-                crate::store::audit::append(tx, &who, &action, "call", Some(&id), "", now)
+                crate::store::audit::append(tx, &who, &action, "call", Some(&id), &detail, now)
             })
             .await
     }

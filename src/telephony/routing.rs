@@ -36,6 +36,8 @@ pub struct DialTarget {
 pub enum DialRefusal {
     #[error("task {0} does not exist")]
     NoTask(i64),
+    #[error("patient {0} does not exist")]
+    NoPatient(i64),
     #[error("you do not hold task {0}: claim it first (a lease expires if not renewed)")]
     NotYours(i64),
     #[error("task {task} is already {status}")]
@@ -120,6 +122,40 @@ pub fn dial_target(
     } else {
         Contact::Primary
     });
+    let number = match contact {
+        Contact::Primary => phone,
+        Contact::Alternate => alt.ok_or(DialRefusal::NoAlternate)?,
+    };
+    Ok(DialTarget {
+        patient_id,
+        number,
+        contact,
+    })
+}
+
+/// A patient's number for a call outside the queue (a doctor calling about an escalation).
+pub fn patient_target(
+    conn: &Connection,
+    patient_id: i64,
+    contact: Option<Contact>,
+) -> Result<DialTarget, DialRefusal> {
+    let row: Option<(String, Option<String>, bool, bool)> = conn
+        .query_row(
+            "SELECT phone, alt_phone, do_not_call, deceased FROM patients WHERE id = ?1",
+            [patient_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((phone, alt, dnc, deceased)) = row else {
+        return Err(DialRefusal::NoPatient(patient_id));
+    };
+    if deceased {
+        return Err(DialRefusal::Deceased);
+    }
+    if dnc {
+        return Err(DialRefusal::DoNotCall);
+    }
+    let contact = contact.unwrap_or(Contact::Primary);
     let number = match contact {
         Contact::Primary => phone,
         Contact::Alternate => alt.ok_or(DialRefusal::NoAlternate)?,
