@@ -70,7 +70,11 @@ fn nurse_in_chromium_calls_a_baresip_patient_through_the_trunk() {
     let doctor = Client::login(&server, "doctor", "doctor-demo-1");
     let no_line = doctor.post("/api/v1/patients/1/call", json!({}));
     assert_eq!(no_line.status, 409, "{}", no_line.body);
-    assert!(no_line.body.to_string().contains("line"), "{}", no_line.body);
+    assert!(
+        no_line.body.to_string().contains("line"),
+        "{}",
+        no_line.body
+    );
     let nobody = doctor.post("/api/v1/patients/99999/call", json!({}));
     assert_eq!(nobody.status, 404, "{}", nobody.body);
     // dialling without a claim is refused with the reason

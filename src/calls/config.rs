@@ -13,6 +13,8 @@ use crate::sip::uri::SipUri;
 pub struct EngineConfig {
     /// Where the SIP socket binds (port 0 picks a free one).
     pub sip_bind: SocketAddr,
+    /// UDP, or TCP (a listener on the same port; requests to the trunk over TCP).
+    pub transport: crate::sip::ua::Transport,
     /// The trunk/proxy every request goes to; `None` sends to the target URI's IP.
     pub outbound_proxy: Option<SocketAddr>,
     /// User part of our From.
@@ -38,6 +40,7 @@ impl EngineConfig {
     pub fn loopback(recordings_dir: PathBuf) -> Self {
         Self {
             sip_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            transport: crate::sip::ua::Transport::Udp,
             outbound_proxy: None,
             from_user: "suifang".to_owned(),
             credentials: None,

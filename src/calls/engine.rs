@@ -12,12 +12,13 @@ use tokio::time::Instant;
 use super::config::EngineConfig;
 use super::leg::LegAudio;
 use super::media_session::{bind_rtp, MediaCommand, MediaSession, RtpSockets};
+use super::tcp::{TcpEvent, TcpSide};
 use super::CallsError;
 use crate::media::recorder::{recording_path, RecordingInfo};
 use crate::rtp::dtmf::DtmfDigit;
 use crate::sip::negotiate::{LocalMedia, NegotiatedMedia};
 use crate::sip::ua::{
-    CallEvent, CallHandle, Endpoint, EndpointConfig, EndpointOutput, RegistrationState,
+    CallEvent, CallHandle, Endpoint, EndpointConfig, EndpointOutput, RegistrationState, Transport,
 };
 use crate::sip::uri::SipUri;
 
@@ -113,14 +114,30 @@ impl Engine {
             what: "SIP local address".into(),
             source,
         })?;
+        let tcp = match cfg.transport {
+            Transport::Udp => None,
+            Transport::Tcp => {
+                // the same port number as the UDP socket, so one address serves both
+                let listener = tokio::net::TcpListener::bind(sip_addr)
+                    .await
+                    .map_err(|source| CallsError::Io {
+                        what: format!("bind SIP TCP {sip_addr}"),
+                        source,
+                    })?;
+                Some(TcpSide::start(listener))
+            }
+        };
         let mut ep_cfg = EndpointConfig::new(sip_addr);
+        ep_cfg.transport = cfg.transport;
+        ep_cfg.timers.reliable = cfg.transport == Transport::Tcp;
         ep_cfg.outbound_proxy = cfg.outbound_proxy;
         ep_cfg.from_user.clone_from(&cfg.from_user);
         ep_cfg.credentials.clone_from(&cfg.credentials);
         ep_cfg.ring_timeout = cfg.ring_timeout;
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (ev_tx, ev_rx) = mpsc::channel(1024);
-        let task = tokio::spawn(run(cfg, Endpoint::new(ep_cfg), socket, cmd_rx, ev_tx));
+        let io = SipIo { udp: socket, tcp };
+        let task = tokio::spawn(run(cfg, Endpoint::new(ep_cfg), io, cmd_rx, ev_tx));
         Ok(Self {
             commands: cmd_tx,
             events: ev_rx,
@@ -230,10 +247,29 @@ impl Engine {
     }
 }
 
+/// The engine's SIP sockets: always UDP, plus TCP when configured.
+struct SipIo {
+    udp: UdpSocket,
+    tcp: Option<TcpSide>,
+}
+
+impl SipIo {
+    async fn send(&mut self, to: SocketAddr, data: Vec<u8>) {
+        match self.tcp.as_mut() {
+            Some(tcp) => tcp.send(to, data).await,
+            None => {
+                if let Err(e) = self.udp.send_to(&data, to).await {
+                    tracing::warn!(%to, error = %e, "SIP send failed");
+                }
+            }
+        }
+    }
+}
+
 async fn run(
     cfg: EngineConfig,
     mut ep: Endpoint,
-    socket: UdpSocket,
+    mut io: SipIo,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<EngineEvent>,
 ) {
@@ -250,11 +286,7 @@ async fn run(
         // Outputs first: results of the previous turn (or of start-up registration).
         while let Some(out) = ep.poll_output() {
             match out {
-                EndpointOutput::Transmit { to, data } => {
-                    if let Err(e) = socket.send_to(&data, to).await {
-                        tracing::warn!(%to, error = %e, "SIP send failed");
-                    }
-                }
+                EndpointOutput::Transmit { to, data } => io.send(to, data).await,
                 EndpointOutput::Registration(state) => {
                     tracing::info!(?state, "SIP registration");
                     let _ = events.send(EngineEvent::Registration(state)).await;
@@ -270,7 +302,20 @@ async fn run(
         }
         let wake = ep.poll_timeout().map(Instant::from_std);
         tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
+            Some(ev) = async {
+                match io.tcp.as_mut() {
+                    Some(t) => t.events.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match ev {
+                TcpEvent::Accepted(peer, writer) => {
+                    if let Some(t) = io.tcp.as_mut() {
+                        t.register(peer, writer);
+                    }
+                }
+                TcpEvent::Message(data, from) => ep.handle_datagram(&data, from, Instant::now().into_std()),
+            },
+            r = io.udp.recv_from(&mut buf) => match r {
                 Ok((n, from)) => ep.handle_datagram(buf.get(..n).unwrap_or(&[]), from, Instant::now().into_std()),
                 Err(e) => tracing::warn!(error = %e, "SIP receive failed"),
             },

@@ -11,6 +11,7 @@ mod engine;
 mod error;
 mod leg;
 mod media_session;
+mod tcp;
 
 pub use config::EngineConfig;
 pub use engine::{Engine, EngineEvent};

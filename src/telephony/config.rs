@@ -21,6 +21,9 @@ pub struct SipConfig {
     /// Where the SIP socket listens (UDP). Env: `SUIFANG_SIP_BIND`. Default `0.0.0.0:5060`;
     /// port 0 picks a free port (tests).
     pub bind: SocketAddr,
+    /// `udp` or `tcp` (SIP to the trunk over TCP; suifang then also listens on TCP at `bind`).
+    /// Env: `SUIFANG_SIP_TRANSPORT`.
+    pub transport: crate::sip::ua::Transport,
     /// The trunk (PBX or PSTN gateway) every outbound call goes to, `host:port`.
     /// Env: `SUIFANG_SIP_TRUNK`. The demo points it at its simulated patient phone.
     pub trunk: Option<SocketAddr>,
@@ -63,6 +66,7 @@ impl Default for SipConfig {
         SipConfig {
             enabled: true,
             bind: SocketAddr::from(([0, 0, 0, 0], 5060)),
+            transport: crate::sip::ua::Transport::Udp,
             trunk: None,
             trunk_domain: None,
             from_user: "suifang".into(),
@@ -103,6 +107,18 @@ impl SipConfig {
         }
         if let Some(v) = lookup("SUIFANG_SIP_BIND") {
             self.bind = parse_addr("SUIFANG_SIP_BIND", &v)?;
+        }
+        if let Some(v) = lookup("SUIFANG_SIP_TRANSPORT") {
+            self.transport = match v.to_ascii_lowercase().as_str() {
+                "udp" => crate::sip::ua::Transport::Udp,
+                "tcp" => crate::sip::ua::Transport::Tcp,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "SUIFANG_SIP_TRANSPORT",
+                        message: format!("`{v}` is not udp or tcp"),
+                    })
+                }
+            };
         }
         if let Some(v) = lookup("SUIFANG_SIP_TRUNK") {
             self.trunk = Some(parse_addr("SUIFANG_SIP_TRUNK", &v)?);
@@ -169,6 +185,7 @@ impl SipConfig {
         };
         Ok(EngineConfig {
             sip_bind: self.bind,
+            transport: self.transport,
             outbound_proxy: self.trunk,
             from_user: self.from_user.clone(),
             credentials: match (&self.username, &self.password) {

@@ -44,6 +44,9 @@ impl std::fmt::Debug for Credentials {
 pub struct EndpointConfig {
     /// Our address as put in Via and Contact (the socket's bound address).
     pub local_addr: SocketAddr,
+    /// The transport our requests go over (Via, Contact); TCP also turns retransmissions off
+    /// (`timers.reliable`, §17.1.1.2).
+    pub transport: Transport,
     /// Send every request here (the trunk/proxy); if `None`, to the Request-URI's IP.
     pub outbound_proxy: Option<SocketAddr>,
     /// User part of our From address.
@@ -67,6 +70,7 @@ impl EndpointConfig {
     pub fn new(local_addr: SocketAddr) -> Self {
         Self {
             local_addr,
+            transport: Transport::Udp,
             outbound_proxy: None,
             from_user: "suifang".to_owned(),
             from_domain: local_addr.ip().to_string(),
@@ -75,6 +79,25 @@ impl EndpointConfig {
             timers: TimerConfig::default(),
             ring_timeout: Duration::from_secs(45),
             codecs: vec![G711::Pcmu, G711::Pcma],
+        }
+    }
+}
+
+/// SIP transport of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    #[default]
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    /// As written in a Via header.
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
         }
     }
 }
@@ -554,7 +577,7 @@ impl Endpoint {
     pub(super) fn new_via(&mut self) -> Via {
         let branch = format!("{BRANCH_COOKIE}{}", self.random_hex(8));
         Via::new(
-            "UDP",
+            self.cfg.transport.via_name(),
             &self.cfg.local_addr.ip().to_string(),
             self.cfg.local_addr.port(),
             &branch,
@@ -573,7 +596,15 @@ impl Endpoint {
             IpAddr::V6(ip) => format!("[{ip}]"),
             IpAddr::V4(ip) => ip.to_string(),
         };
-        format!("<sip:{}@{host}:{}>", self.cfg.from_user, a.port())
+        let transport = match self.cfg.transport {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+        };
+        format!(
+            "<sip:{}@{host}:{}{transport}>",
+            self.cfg.from_user,
+            a.port()
+        )
     }
 
     /// Where to send a request: the outbound proxy, else the first Route, else the

@@ -12,7 +12,9 @@ mod uac;
 mod uas;
 
 pub use dialog::Dialog;
-pub use endpoint::{CallEvent, CallHandle, Credentials, Endpoint, EndpointConfig, EndpointOutput};
+pub use endpoint::{
+    CallEvent, CallHandle, Credentials, Endpoint, EndpointConfig, EndpointOutput, Transport,
+};
 pub use outcome::{CallOutcome, Party};
 pub use register::RegistrationState;
 
