@@ -1,0 +1,118 @@
+//! Placing a call: for a task the nurse holds, or to a patient outside the queue.
+
+use tokio::sync::mpsc;
+
+use super::*;
+
+impl Center {
+    /// Places a call for a task the user holds, or (`task_id` `None`) to a patient directly.
+    pub(super) async fn dial(
+        &mut self,
+        user: &User,
+        task_id: Option<i64>,
+        patient_id: Option<i64>,
+        contact: Option<Contact>,
+    ) -> Result<CallView, CallCenterError> {
+        if self.agent_busy(user.id) {
+            return Err(CallCenterError::Conflict(
+                "you are already on a call: hang up first".into(),
+            ));
+        }
+        let (uid, now) = (user.id, self.now());
+        let target = self
+            .state
+            .store
+            .read(move |conn| {
+                Ok(match (task_id, patient_id) {
+                    (Some(task), _) => routing::dial_target(conn, task, uid, contact, now),
+                    (None, patient) => {
+                        routing::patient_target(conn, patient.unwrap_or_default(), contact)
+                    }
+                })
+            })
+            .await??;
+
+        let domain = self.state.config.sip.domain().ok_or_else(|| {
+            CallCenterError::Conflict("no SIP trunk is configured (sip.trunk)".into())
+        })?;
+        let uri = SipUri::parse(&format!("sip:{}@{domain}", target.number))
+            .map_err(|e| CallCenterError::Sip(format!("bad number {}: {e}", target.number)))?;
+        let media = self.state.lines.attach(user.id, true).await.map_err(|e| {
+            CallCenterError::Conflict(format!("connect your line before dialling: {e}"))
+        })?;
+        let call_id = new_call_id(self.state.clock.now());
+        let row = (call_id.clone(), target.clone());
+        self.state
+            .store
+            .write(move |tx| {
+                let (id, t) = &row;
+                db::insert(
+                    tx,
+                    &NewCall {
+                        id,
+                        task_id,
+                        patient_id: Some(t.patient_id),
+                        agent_id: Some(uid),
+                        direction: "outbound",
+                        remote_number: Some(&t.number),
+                        contact: Some(t.contact.as_str()),
+                        state: "dialing",
+                    },
+                    now,
+                )
+            })
+            .await?;
+        if task_id.is_none() {
+            // a call outside the queue opens a patient's record without a task: audit it
+            let detail = format!("patient {} outside the queue", target.patient_id);
+            self.audit(user, "dialled", &call_id, detail).await?;
+        }
+        let (leg, ends) = SipSide::recorded(&call_id).split();
+        let handle = match self.engine.place_call_leg(uri, leg).await {
+            Ok(h) => h,
+            Err(e) => {
+                let (id, reason) = (call_id.clone(), format!("not placed: {e}"));
+                self.state
+                    .store
+                    .write(move |tx| {
+                        let end = CallEnd {
+                            reason: &reason,
+                            disposition: None,
+                            sip_status: None,
+                        };
+                        db::end(tx, &id, &end, now)
+                    })
+                    .await?;
+                return Err(CallCenterError::Sip(e.to_string()));
+            }
+        };
+        let (control, control_rx) = mpsc::channel(8);
+        tokio::spawn(bridge::run(
+            ends,
+            media,
+            self.prompts.consent.clone(),
+            control_rx,
+        ));
+        self.calls.insert(
+            handle,
+            LiveCall {
+                id: call_id.clone(),
+                task_id,
+                patient_id: Some(target.patient_id),
+                agent_id: Some(uid),
+                inbound: false,
+                state: "dialing",
+                bridge: Some(control),
+                deadline: None,
+                monitors: Vec::new(),
+            },
+        );
+        tracing::info!(call = %call_id, task = ?task_id, user = %user.username, "dialling");
+        self.publish_state(handle, None);
+        self.view(&call_id).await
+    }
+
+    pub(super) fn agent_busy(&self, user_id: i64) -> bool {
+        self.calls.values().any(|c| c.agent_id == Some(user_id))
+    }
+}

@@ -1,0 +1,242 @@
+//! Engine events: call progress, answer, DTMF, recordings, the end of a call.
+
+use serde_json::json;
+
+use super::*;
+
+impl Center {
+    pub(super) async fn engine_event(&mut self, event: EngineEvent) {
+        let result = match event {
+            EngineEvent::Call { call, event } => self.call_event(call, event).await,
+            EngineEvent::Dtmf { call, digit } => {
+                let Some(c) = self.calls.get(&call) else {
+                    return;
+                };
+                let d = digit
+                    .digit
+                    .map_or_else(|| format!("event {}", digit.event), String::from);
+                let (id, now) = (c.id.clone(), self.now());
+                let publish = json!({ "call_id": c.id, "digit": d, "task_id": c.task_id });
+                let audience = audience(c.agent_id);
+                self.state.events.publish(LiveEvent {
+                    name: "call.dtmf".into(),
+                    audience,
+                    data: publish,
+                });
+                self.state
+                    .store
+                    .write(move |tx| db::log(tx, &id, "dtmf", Some(&d), now))
+                    .await
+                    .map(|_| ())
+            }
+            EngineEvent::RecordingStarted { call, path } => {
+                let Some(id) = self.calls.get(&call).map(|c| c.id.clone()) else {
+                    return;
+                };
+                let now = self.now();
+                self.state
+                    .store
+                    .write(move |tx| db::recording_started(tx, &id, &path, now))
+                    .await
+                    .map(|_| ())
+            }
+            EngineEvent::Recording { call: _, info } => {
+                // the call may be gone already: find it by the file name
+                let id = info
+                    .path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let now = self.now();
+                let ms = i64::try_from(info.duration.as_millis()).unwrap_or(i64::MAX);
+                tracing::info!(call = %id, seconds = ms / 1000, path = %info.path.display(), "recording closed");
+                self.state
+                    .store
+                    .write(move |tx| {
+                        db::recording_finished(
+                            tx,
+                            &id,
+                            &info.path,
+                            &info.sha256,
+                            ms,
+                            "complete",
+                            now,
+                        )
+                    })
+                    .await
+                    .map(|_| ())
+                    // transcribe it now rather than at the pipeline's next poll
+                    .inspect(|()| self.state.transcription.wake())
+            }
+            EngineEvent::Registration(reg) => {
+                let text = match reg {
+                    RegistrationState::Registered { expires } => {
+                        format!("registered ({} s)", expires.as_secs())
+                    }
+                    other => format!("{other:?}").to_lowercase(),
+                };
+                self.status.send_modify(|s| s.registration = Some(text));
+                Ok(())
+            }
+            EngineEvent::MediaFailed { call, error } => {
+                tracing::error!(?call, %error, "call media failed");
+                let Some(id) = self.calls.get(&call).map(|c| c.id.clone()) else {
+                    return;
+                };
+                let now = self.now();
+                self.state
+                    .store
+                    .write(move |tx| db::log(tx, &id, "media_failed", Some(&error), now))
+                    .await
+                    .map(|_| ())
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "call center could not record an event");
+        }
+    }
+
+    pub(super) async fn call_event(
+        &mut self,
+        handle: CallHandle,
+        event: CallEvent,
+    ) -> Result<(), StoreError> {
+        match event {
+            CallEvent::Incoming { from, .. } => {
+                let caller = from.uri.user.clone().unwrap_or_default();
+                self.inbound(handle, caller).await
+            }
+            CallEvent::Progress { .. } => {
+                if self
+                    .calls
+                    .get(&handle)
+                    .is_some_and(|c| c.state == "dialing")
+                {
+                    self.set_state(handle, "ringing").await?;
+                }
+                Ok(())
+            }
+            CallEvent::Answered { .. } => {
+                let Some(c) = self.calls.get(&handle) else {
+                    return Ok(());
+                };
+                if let Some(b) = &c.bridge {
+                    let _ = b.send(BridgeControl::Answered).await;
+                }
+                let state = if c.deadline.is_some() {
+                    "voicemail"
+                } else {
+                    "answered"
+                };
+                self.set_state(handle, state).await
+            }
+            CallEvent::MediaChanged { .. } => Ok(()),
+            CallEvent::Ended { outcome } => self.ended(handle, outcome).await,
+        }
+    }
+
+    pub(super) async fn ended(
+        &mut self,
+        handle: CallHandle,
+        outcome: CallOutcome,
+    ) -> Result<(), StoreError> {
+        let Some(mut call) = self.calls.remove(&handle) else {
+            return Ok(());
+        };
+        let mut record = end_record(outcome);
+        if call.deadline.is_some() {
+            record.reason = "voicemail".into();
+        }
+        if call.inbound || call.state != "dialing" && call.state != "ringing" {
+            record.disposition = None;
+        }
+        let (id, now, task, agent) = (
+            call.id.clone(),
+            self.state.clock.now(),
+            call.task_id,
+            call.agent_id,
+        );
+        let (policy, locale) = (self.state.config.retry.clone(), self.state.locale);
+        let rec = record.clone();
+        let disposed = self
+            .state
+            .store
+            .write(move |tx| {
+                let end = CallEnd {
+                    reason: &rec.reason,
+                    disposition: rec.disposition.map(|d| d.as_str()),
+                    sip_status: rec.sip_status,
+                };
+                db::end(tx, &id, &end, now.timestamp())?;
+                let (Some(d), Some(task_id), Some(user_id)) = (rec.disposition, task, agent) else {
+                    return Ok(None);
+                };
+                let input = crate::store::tasks::DispositionInput {
+                    task_id,
+                    user_id,
+                    disposition: d,
+                    callback_at: None,
+                    note: Some(&rec.reason),
+                    call_id: Some(&id),
+                };
+                match crate::store::tasks::record_disposition(tx, &input, &policy, &locale, now) {
+                    Ok(task) => Ok(Some(task)),
+                    // the lease ran out meanwhile: the nurse records it by hand
+                    Err(e) => {
+                        tracing::warn!(task = task_id, error = ?e, "could not dispose the task");
+                        Ok(None)
+                    }
+                }
+            })
+            .await?;
+        tracing::info!(call = %call.id, reason = %record.reason, disposed = disposed.is_some(), "call ended");
+        call.state = "ended";
+        let data = json!({
+            "call_id": call.id, "task_id": call.task_id, "patient_id": call.patient_id,
+            "agent_id": call.agent_id, "direction": if call.inbound { "inbound" } else { "outbound" },
+            "state": "ended", "reason": record.reason,
+            "disposition": record.disposition.map(|d| d.as_str()),
+            "task": disposed,
+        });
+        self.state.events.publish(LiveEvent {
+            name: "call.state".into(),
+            audience: audience(call.agent_id),
+            data,
+        });
+        Ok(())
+    }
+
+    pub(super) async fn set_state(
+        &mut self,
+        handle: CallHandle,
+        state: &'static str,
+    ) -> Result<(), StoreError> {
+        let Some(c) = self.calls.get_mut(&handle) else {
+            return Ok(());
+        };
+        c.state = state;
+        let (id, now) = (c.id.clone(), self.state.clock.now().timestamp());
+        self.state
+            .store
+            .write(move |tx| db::set_state(tx, &id, state, now))
+            .await?;
+        self.publish_state(handle, None);
+        Ok(())
+    }
+
+    pub(super) fn publish_state(&self, handle: CallHandle, reason: Option<&str>) {
+        let Some(c) = self.calls.get(&handle) else {
+            return;
+        };
+        self.state.events.publish(LiveEvent {
+            name: "call.state".into(),
+            audience: audience(c.agent_id),
+            data: json!({
+                "call_id": c.id, "task_id": c.task_id, "patient_id": c.patient_id,
+                "agent_id": c.agent_id, "direction": if c.inbound { "inbound" } else { "outbound" },
+                "state": c.state, "reason": reason,
+            }),
+        });
+    }
+}
