@@ -410,6 +410,27 @@ fn malformed_input_is_dropped_or_answered_400() {
             .collect::<Vec<_>>(),
         vec![400]
     );
+    // §18.3: a request whose datagram ends before its Content-Length still gets its 400, and
+    // so does one whose Content-Length or CSeq method is wrong while its head is readable
+    for (i, (cl, cseq)) in [
+        ("500", "OPTIONS"),
+        ("-5", "OPTIONS"),
+        ("99999999999999999999", "OPTIONS"),
+        ("5", "INVITE"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let bad = format!(
+            "OPTIONS sip:s@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcl{i}\r\n\
+             From: <sip:a@b>;tag=1\r\nTo: <sip:s@h>\r\nCall-ID: cl{i}@x\r\nCSeq: 1 {cseq}\r\n\
+             Content-Length: {cl}\r\n\r\nv=0\r\n"
+        );
+        h.ep.handle_datagram(bad.as_bytes(), h.peer, h.now);
+        h.pump();
+        let statuses: Vec<u16> = h.take_responses().iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![400], "Content-Length {cl}, CSeq {cseq}");
+    }
 }
 
 #[test]
