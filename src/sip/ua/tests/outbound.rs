@@ -251,6 +251,27 @@ fn silent_trunk_is_unreachable_after_timer_b() {
 }
 
 #[test]
+fn silent_trunk_is_unreachable_even_when_the_ring_timeout_fires_first() {
+    // a ring timeout shorter than Timer B must not turn a dead trunk into "no answer"
+    // (which would dispose the task and use up the patient's attempt)
+    let mut h = Harness::with_config(|c| c.ring_timeout = Duration::from_secs(4));
+    h.call();
+    h.advance(Duration::from_secs(10));
+    assert!(
+        h.take_requests(Method::Cancel).is_empty(),
+        "no CANCEL before a provisional response (§9.1)"
+    );
+    assert!(h.take_events().is_empty());
+    h.advance(Duration::from_secs(23));
+    assert_eq!(
+        h.take_events(),
+        vec![CallEvent::Ended {
+            outcome: CallOutcome::Unreachable
+        }]
+    );
+}
+
+#[test]
 fn digest_challenge_is_answered_once() {
     let mut h = Harness::with_config(|c| {
         c.credentials = Some(Credentials {
