@@ -220,3 +220,143 @@ fn a_call_back_is_routed_to_the_patients_nurse_when_her_line_is_up() {
         "browser console errors: {last}"
     );
 }
+
+#[test]
+fn a_call_back_while_the_only_nurse_is_on_a_call_goes_to_voicemail() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !require_baresip("a_call_back_while_the_only_nurse_is_on_a_call_goes_to_voicemail") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trunk_port = free_udp_port();
+    let trunk = format!("127.0.0.1:{trunk_port}");
+    let suifang = Suifang::start(dir.path(), &[("SUIFANG_SIP_TRUNK", &trunk)]);
+    let supervisor = suifang.login("supervisor", "supervisor-demo-1");
+    let nurse = suifang.login("nurse", "nurse-demo-1");
+    let nurse_id = nurse.get("/api/v1/me").body["user"]["id"].as_i64().expect("me");
+    let nurses = suifang.login("admin", "admin-demo-1").get("/api/v1/users").body;
+    let other_nurses = nurses["items"]
+        .as_array()
+        .or(nurses.as_array())
+        .map(|u| {
+            u.iter()
+                .filter(|u| u["role"] == "nurse" && u["active"] == true && u["id"] != nurse_id)
+                .count()
+        })
+        .unwrap_or_else(|| panic!("users list: {nurses}"));
+    assert_eq!(other_nurses, 0, "the demo has one nurse, so nobody else can take it");
+    let mic = repo_root().join("tests/fixtures/webrtc/nurse_en_48k.wav");
+    let _line = BrowserLine::connect(
+        &repo_root(),
+        &suifang.server.base,
+        &mic,
+        "nurse",
+        "nurse-demo-1",
+    );
+
+    // the nurse is on a call with patient A...
+    let claim = nurse.post("/api/v1/queue/claim", serde_json::json!({}));
+    assert_eq!(claim.status, 200, "{}", claim.body);
+    let task = claim.body["task"]["id"].as_i64().expect("task");
+    let a_id = claim.body["task"]["patient_id"].as_i64().expect("patient");
+    let a_number = supervisor.get(&format!("/api/v1/patients/{a_id}")).body["phone"]
+        .as_str()
+        .expect("phone")
+        .to_owned();
+    let speech_wav = fixtures().join("patient-en-8k.wav");
+    let long = padded(&speech_wav, 30, dir.path(), "a.wav");
+    let _a = Baresip::start(&long, &a_number, trunk_port, None);
+    let dialled = nurse.post(&format!("/api/v1/tasks/{task}/call"), serde_json::json!({}));
+    assert_eq!(dialled.status, 201, "{}", dialled.body);
+    let busy_call = dialled.body["id"].as_str().expect("id").to_owned();
+    wait_for("A answered", Duration::from_secs(20), || {
+        (call(&nurse, &busy_call)["state"] == "answered").then_some(())
+    });
+
+    // ...when patient B calls back
+    let b = demo_patients(&supervisor)
+        .into_iter()
+        .find(|p| p["id"] != a_id && p["deceased"] == false && p["phone"].is_string())
+        .expect("a second patient");
+    let b_id = b["id"].as_i64().expect("id");
+    let b_wav = padded(&speech_wav, 3, dir.path(), "b.wav");
+    let target = format!("sip:hotline@{}", suifang.sip);
+    let b_phone = Baresip::start(
+        &b_wav,
+        b["phone"].as_str().expect("phone"),
+        free_udp_port(),
+        Some(&target),
+    );
+    let ended = ended_inbound(&supervisor, b_id, Duration::from_secs(40));
+    eprintln!("B while the nurse is busy: {ended}");
+    assert_eq!(ended["end_reason"], "voicemail", "{ended}");
+    assert!(ended["agent_id"].is_null(), "{ended}");
+    // A's call went on undisturbed, still the nurse's
+    let a_call = call(&nurse, &busy_call);
+    assert_eq!(a_call["state"], "answered", "{a_call}");
+    assert_eq!(a_call["agent_id"], nurse_id, "{a_call}");
+    let prompt = suifang::telephony::prompts::decode_8k(
+        &repo_root().join("prompts/audio/voicemail.wav"),
+    )
+    .expect("voicemail prompt");
+    let (heard, rate) = b_phone.heard();
+    let m = speech_match(&prompt, 8000, &heard, rate);
+    assert!(m.corr > 0.6, "B heard the voicemail prompt: {m:?}");
+    let hangup = nurse.post(
+        &format!("/api/v1/calls/{busy_call}/hangup"),
+        serde_json::json!({}),
+    );
+    assert_eq!(hangup.status, 200, "{}", hangup.body);
+}
+
+#[test]
+fn a_voicemail_is_cut_at_its_limit_and_an_unknown_caller_stays_unattached() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !require_baresip("a_voicemail_is_cut_at_its_limit_and_an_unknown_caller_stays_unattached")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("suifang.toml");
+    std::fs::write(&config, "[sip]\nvoicemail_max_seconds = 8\n").expect("config");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let suifang = Suifang::start(&data, &[("SUIFANG_CONFIG", &config.display().to_string())]);
+    let supervisor = suifang.login("supervisor", "supervisor-demo-1");
+    let unknown = "+8613912345678";
+    assert!(
+        demo_patients(&supervisor)
+            .iter()
+            .all(|p| p["phone"] != unknown && p["alt_phone"] != unknown),
+        "{unknown} must not be a demo patient's number"
+    );
+    // talks, then would stay on for 40 s: the limit must end it
+    let wav = padded(&fixtures().join("patient-en-8k.wav"), 40, dir.path(), "p.wav");
+    let target = format!("sip:hotline@{}", suifang.sip);
+    let started = std::time::Instant::now();
+    let phone = Baresip::start(&wav, unknown, free_udp_port(), Some(&target));
+    let id = wait_for("the unknown caller's row", Duration::from_secs(15), || {
+        let live = supervisor.get("/api/v1/calls?live=true").body;
+        live["items"].as_array()?.iter().find_map(|c| {
+            (c["direction"] == "inbound")
+                .then(|| c["id"].as_str().map(str::to_owned))
+                .flatten()
+        })
+    });
+    let ended = wait_for("the voicemail to be cut", Duration::from_secs(25), || {
+        let c = call(&supervisor, &id);
+        (c["state"] == "ended" && c["recording"]["status"] == "complete").then_some(c)
+    });
+    let took = started.elapsed();
+    eprintln!("cut voicemail after {took:?}: {ended}");
+    assert_eq!(ended["end_reason"], "voicemail", "{ended}");
+    assert!(ended["patient_id"].is_null(), "unknown caller: {ended}");
+    assert!(ended["agent_id"].is_null(), "{ended}");
+    let ms = ended["recording"]["duration_ms"].as_i64().expect("duration");
+    assert!(
+        (7_500..=10_000).contains(&ms),
+        "recorded up to the 8 s limit (+ the 1 s check): {ms} ms"
+    );
+    assert!(took < Duration::from_secs(20), "ended by us, not by baresip: {took:?}");
+    phone.stop();
+}
