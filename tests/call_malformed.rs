@@ -139,7 +139,11 @@ fn malformed_sip_is_refused_or_dropped_and_the_server_keeps_serving() {
     let mut cases: Vec<(String, Vec<u8>, Expect)> = vec![
         ("empty".into(), Vec::new(), Expect::Drop),
         ("one NUL".into(), vec![0], Expect::Drop),
-        ("a start line only".into(), b"INVITE sip:x SIP/2.0".to_vec(), Expect::Drop),
+        (
+            "a start line only".into(),
+            b"INVITE sip:x SIP/2.0".to_vec(),
+            Expect::Drop,
+        ),
         (
             "a response matching no transaction".into(),
             b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKnone\r\n\r\n".to_vec(),
@@ -198,18 +202,27 @@ fn malformed_sip_is_refused_or_dropped_and_the_server_keeps_serving() {
         ),
         (
             "Content-Length far beyond the datagram".into(),
-            request("INVITE", local, "huge1", "Content-Type: application/sdp\r\n", good_sdp)
-                .replace(
-                    &format!("Content-Length: {}", good_sdp.len()),
-                    "Content-Length: 4294967296",
-                )
-                .into_bytes(),
+            request(
+                "INVITE",
+                local,
+                "huge1",
+                "Content-Type: application/sdp\r\n",
+                good_sdp,
+            )
+            .replace(
+                &format!("Content-Length: {}", good_sdp.len()),
+                "Content-Length: 4294967296",
+            )
+            .into_bytes(),
             Expect::Answer(&[400]),
         ),
         (
             "Content-Length that overflows u64".into(),
             request("OPTIONS", local, "huge2", "", "")
-                .replace("Content-Length: 0", "Content-Length: 999999999999999999999999999")
+                .replace(
+                    "Content-Length: 0",
+                    "Content-Length: 999999999999999999999999999",
+                )
                 .into_bytes(),
             Expect::Answer(&[400]),
         ),

@@ -228,8 +228,14 @@ impl Floor {
         assert!(ended["recording"].is_null(), "{what}: nothing to record");
         let after = task(&self.nurse, task_id);
         eprintln!("{what}: task {before} -> {after}");
-        assert_eq!(after["last_disposition"], case.disposition, "{what}: {after}");
-        assert!(after["lease_owner"].is_null(), "{what}: lease released: {after}");
+        assert_eq!(
+            after["last_disposition"], case.disposition,
+            "{what}: {after}"
+        );
+        assert!(
+            after["lease_owner"].is_null(),
+            "{what}: lease released: {after}"
+        );
         if case.disposition == "wrong_number" {
             let patient = self
                 .supervisor
@@ -281,9 +287,17 @@ impl Floor {
             (c["state"] == "ended").then_some(c)
         });
         if by_nurse {
-            assert!(started.elapsed() < RING_TIMEOUT, "{what}: {:?}", started.elapsed());
+            assert!(
+                started.elapsed() < RING_TIMEOUT,
+                "{what}: {:?}",
+                started.elapsed()
+            );
         } else {
-            assert!(started.elapsed() >= RING_TIMEOUT, "{what}: {:?}", started.elapsed());
+            assert!(
+                started.elapsed() >= RING_TIMEOUT,
+                "{what}: {:?}",
+                started.elapsed()
+            );
         }
         assert_eq!(
             sipp.wait(Duration::from_secs(10)),

@@ -22,7 +22,10 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -46,6 +49,10 @@ impl Suifang {
         c.arg("demo")
             .env("SUIFANG_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("SUIFANG_TRANSCRIPTION", "off");
+        // SUIFANG_TEST_LOG=suifang=debug shows the server's log when a test is investigated
+        if let Ok(filter) = std::env::var("SUIFANG_TEST_LOG") {
+            c.env("SUIFANG_LOG", filter);
+        }
         for (k, v) in env {
             c.env(k, v);
         }
@@ -318,4 +325,48 @@ pub fn call(client: &Client, id: &str) -> serde_json::Value {
     let r = client.get(&format!("/api/v1/calls/{id}"));
     assert_eq!(r.status, 200, "GET call {id}: {}", r.body);
     r.body
+}
+
+/// Whether `rec` holds the speech of `reference` (both 8 kHz), forgiving small shifts: the
+/// worst, over the 2 s chunks of `reference` that carry speech, of each chunk's envelope
+/// correlation with `rec` at a lag that follows the previous chunk's within ±200 ms (the first
+/// chunk within ±500 ms of the whole file's best lag).
+///
+/// One correlation over the whole file is fragile on a loaded machine: when the sender stalls,
+/// the recorder's jitter buffer underruns, writes silence and primes again, shifting the rest
+/// of the channel by ~80 ms each time, and the whole-file correlation drops to ~0.65 though
+/// every word is there. Following the lag chunk by chunk forgives such shifts, while the
+/// narrow windows keep other speech from matching by chance (see the self-test in
+/// `call_inbound`).
+pub fn chunked_match(reference: &[i16], rec: &[i16]) -> f64 {
+    use suifang::media::envelope::{best_lag_correlation, pearson, rms_envelope};
+    const CHUNK: usize = 100; // 20 ms frames
+    let a = rms_envelope(reference, 8000, 20);
+    let b = rms_envelope(rec, 8000, 20);
+    let mut lag = best_lag_correlation(&a, &b, 100).lag_frames;
+    let mut slack = 25;
+    let loud = a.iter().copied().fold(0.0, f64::max);
+    let mut worst = f64::INFINITY;
+    for start in (0..a.len()).step_by(CHUNK) {
+        let part = &a[start..(start + CHUNK).min(a.len())];
+        let speech = part.iter().filter(|&&e| e > loud * 0.1).count();
+        if part.len() < CHUNK / 2 || speech < part.len() / 4 {
+            continue; // a short tail or a pause: nothing to find
+        }
+        let (best, at_lag) = (lag - slack..=lag + slack)
+            .filter_map(|l| {
+                let at = usize::try_from(start as i64 + l).ok()?;
+                let window = b.get(at..at + part.len())?;
+                Some((pearson(part, window), l))
+            })
+            .fold(
+                (f64::NEG_INFINITY, lag),
+                |x, y| if y.0 > x.0 { y } else { x },
+            );
+        worst = worst.min(best.max(-1.0));
+        lag = at_lag;
+        slack = 10;
+    }
+    assert!(worst.is_finite(), "the reference holds no speech");
+    worst
 }
