@@ -180,6 +180,27 @@ pub fn parse_datagram(buf: &[u8]) -> Result<Message, SipError> {
     assemble(start, headers, body)
 }
 
+/// The request line and headers of a datagram that [`parse_datagram`] refused for its framing
+/// or body (a Content-Length beyond the datagram, negative or junk; a CSeq method that
+/// disagrees), without the body. RFC 3261 §18.3: when a request's datagram ends before the
+/// body Content-Length announced, the element SHOULD answer 400 — this is what lets the
+/// endpoint address that 400. `None` when even the head is not a request.
+pub fn request_head(buf: &[u8]) -> Option<Request> {
+    if buf.len() > MAX_MESSAGE_LEN {
+        return None;
+    }
+    let (head_len, _) = find_header_end(buf)?;
+    match parse_head(buf.get(..head_len)?).ok()? {
+        (StartLine::Request(method, uri), headers) => Some(Request {
+            method,
+            uri,
+            headers,
+            body: Vec::new(),
+        }),
+        (StartLine::Response(..), _) => None,
+    }
+}
+
 /// Parses one message from the front of a stream buffer (TCP). Returns `Ok(None)` when more
 /// bytes are needed, else the message and how many bytes it used. Content-Length is mandatory
 /// on streams (§18.3).

@@ -99,7 +99,9 @@ pub fn log(
 
 /// Moves a live call to `state` (ringing, answered, held, voicemail…).
 pub fn set_state(tx: &Transaction, call_id: &str, state: &str, now: i64) -> Result<(), StoreError> {
-    let answered = state == "answered";
+    // A voicemail is an answered SIP call too (200 OK sent): its answer time is when the
+    // greeting started, so reports can tell taken messages from calls that never connected.
+    let answered = matches!(state, "answered" | "voicemail");
     let changed = tx.execute(
         "UPDATE calls SET state = ?2,
                 answered_at = CASE WHEN ?3 AND answered_at IS NULL THEN ?4 ELSE answered_at END

@@ -15,7 +15,7 @@ use crate::media::g711::G711;
 use crate::sip::hdr::{Via, BRANCH_COOKIE};
 use crate::sip::message::{Message, Request, Response};
 use crate::sip::negotiate::{LocalMedia, NegotiatedMedia};
-use crate::sip::parse::parse_datagram;
+use crate::sip::parse::{parse_datagram, request_head};
 use crate::sip::transaction::{
     ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, TimerConfig, TxKey, TxOutput,
 };
@@ -402,7 +402,11 @@ impl Endpoint {
             Ok(m) => m,
             Err(e) => {
                 self.malformed += 1;
-                tracing::debug!(%from, error = %e, "dropping unparsable SIP datagram");
+                tracing::debug!(%from, error = %e, "unparsable SIP datagram");
+                // a request whose head is readable still gets its 400 (§18.3); the rest is dropped
+                if let Some(req) = request_head(data) {
+                    self.bad_request(&req, &e, from);
+                }
                 return;
             }
         };
@@ -412,15 +416,21 @@ impl Endpoint {
                 if let Err(e) = req.validate() {
                     self.malformed += 1;
                     tracing::debug!(%from, error = %e, "invalid SIP request");
-                    if req.top_via().is_ok() && req.method != crate::sip::Method::Ack {
-                        let mut r = Response::for_request(&req, 400, None);
-                        r.reason = format!("Bad Request ({e})").replace(['\r', '\n'], " ");
-                        self.transmit(from, r.to_bytes());
-                    }
+                    self.bad_request(&req, &e, from);
                     return;
                 }
                 self.handle_request(req, from, now);
             }
+        }
+    }
+
+    /// Answers a malformed request 400 with the reason, when it has a Via to answer to and
+    /// is not an ACK (which gets no response, §17.2.1).
+    fn bad_request(&mut self, req: &Request, why: &SipError, from: SocketAddr) {
+        if req.top_via().is_ok() && req.method != crate::sip::Method::Ack {
+            let mut r = Response::for_request(req, 400, None);
+            r.reason = format!("Bad Request ({why})").replace(['\r', '\n'], " ");
+            self.transmit(from, r.to_bytes());
         }
     }
 

@@ -353,11 +353,13 @@ impl Endpoint {
     pub(super) fn on_client_timeout(&mut self, call: CallHandle, method: &Method, _now: Instant) {
         match method {
             Method::Invite => {
-                let outcome = self
-                    .calls
-                    .get(&call)
-                    .and_then(|c| c.cancel)
-                    .unwrap_or(CallOutcome::Unreachable);
+                // Timer B (§17.1.1.2) with not even a provisional response: the trunk never
+                // answered, so the patient's phone never rang — whatever we meant to cancel
+                // for (a ring timeout shorter than Timer B, the nurse giving up) is moot.
+                let outcome = match self.calls.get(&call) {
+                    Some(c) if c.got_provisional => c.cancel.unwrap_or(CallOutcome::Unreachable),
+                    _ => CallOutcome::Unreachable,
+                };
                 self.end_call(call, outcome);
             }
             Method::Bye => self.end_call(call, CallOutcome::Completed { by: Party::Local }),

@@ -251,6 +251,27 @@ fn silent_trunk_is_unreachable_after_timer_b() {
 }
 
 #[test]
+fn silent_trunk_is_unreachable_even_when_the_ring_timeout_fires_first() {
+    // a ring timeout shorter than Timer B must not turn a dead trunk into "no answer"
+    // (which would dispose the task and use up the patient's attempt)
+    let mut h = Harness::with_config(|c| c.ring_timeout = Duration::from_secs(4));
+    h.call();
+    h.advance(Duration::from_secs(10));
+    assert!(
+        h.take_requests(Method::Cancel).is_empty(),
+        "no CANCEL before a provisional response (§9.1)"
+    );
+    assert!(h.take_events().is_empty());
+    h.advance(Duration::from_secs(23));
+    assert_eq!(
+        h.take_events(),
+        vec![CallEvent::Ended {
+            outcome: CallOutcome::Unreachable
+        }]
+    );
+}
+
+#[test]
 fn digest_challenge_is_answered_once() {
     let mut h = Harness::with_config(|c| {
         c.credentials = Some(Credentials {
@@ -410,6 +431,27 @@ fn malformed_input_is_dropped_or_answered_400() {
             .collect::<Vec<_>>(),
         vec![400]
     );
+    // §18.3: a request whose datagram ends before its Content-Length still gets its 400, and
+    // so does one whose Content-Length or CSeq method is wrong while its head is readable
+    for (i, (cl, cseq)) in [
+        ("500", "OPTIONS"),
+        ("-5", "OPTIONS"),
+        ("99999999999999999999", "OPTIONS"),
+        ("5", "INVITE"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let bad = format!(
+            "OPTIONS sip:s@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcl{i}\r\n\
+             From: <sip:a@b>;tag=1\r\nTo: <sip:s@h>\r\nCall-ID: cl{i}@x\r\nCSeq: 1 {cseq}\r\n\
+             Content-Length: {cl}\r\n\r\nv=0\r\n"
+        );
+        h.ep.handle_datagram(bad.as_bytes(), h.peer, h.now);
+        h.pump();
+        let statuses: Vec<u16> = h.take_responses().iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![400], "Content-Length {cl}, CSeq {cseq}");
+    }
 }
 
 #[test]

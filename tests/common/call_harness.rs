@@ -1,0 +1,372 @@
+//! Shared pieces of the call-center acceptance tests (`call_outcomes`, `call_inbound`,
+//! `call_crash`, `call_malformed`): the real `suifang demo` binary with its stdout captured
+//! (the SIP address and the crash-recovery line are printed there), a sipp UAS bound to a
+//! *fixed* port (the trunk address is fixed at start-up, so successive one-call sipps must
+//! take turns on it), a baresip phone that answers or dials as a demo patient, and polling.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::{command, free_port, Client, Server};
+use crate::sip_peers::{fixtures, free_tcp_port, free_udp_port, read_mono};
+
+/// Polls `f` every 100 ms until it returns `Some`, or panics naming `what`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A running `suifang demo` whose stdout lines are kept for the test to read.
+pub struct Suifang {
+    /// The process and its HTTP base (killed on drop).
+    pub server: Server,
+    /// Where its SIP socket listens, as it printed.
+    pub sip: SocketAddr,
+    stdout: Arc<Mutex<Vec<String>>>,
+}
+
+impl Suifang {
+    /// Starts `suifang demo` on `data_dir` with transcription off (whisper would compete for
+    /// the two cores with the media path under test) and `env` on top; returns once health
+    /// answers and the SIP address has been printed.
+    pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Suifang {
+        let port = free_port();
+        let mut c = command(data_dir);
+        c.arg("demo")
+            .env("SUIFANG_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("SUIFANG_TRANSCRIPTION", "off");
+        // SUIFANG_TEST_LOG=suifang=debug shows the server's log when a test is investigated
+        if let Ok(filter) = std::env::var("SUIFANG_TEST_LOG") {
+            c.env("SUIFANG_LOG", filter);
+        }
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn suifang demo");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().expect("stdout");
+        let sink = Arc::clone(&stdout);
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                eprintln!("suifang stdout: {line}");
+                sink.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+            }
+        });
+        let mut server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            data_dir: data_dir.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while ureq::get(&server.url("/api/v1/health")).call().is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("suifang exited during start-up: {status}");
+            }
+            assert!(Instant::now() < deadline, "suifang did not become healthy");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut s = Suifang {
+            server,
+            sip: SocketAddr::from(([0, 0, 0, 0], 0)),
+            stdout,
+        };
+        let line = wait_for("the SIP address on stdout", Duration::from_secs(10), || {
+            s.stdout_line("suifang SIP is listening on udp:")
+        });
+        s.sip = line
+            .rsplit("udp:")
+            .next()
+            .and_then(|a| a.trim().parse().ok())
+            .unwrap_or_else(|| panic!("cannot parse the SIP address in {line:?}"));
+        s
+    }
+
+    /// The first stdout line containing `needle`.
+    pub fn stdout_line(&self, needle: &str) -> Option<String> {
+        self.stdout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|l| l.contains(needle))
+            .cloned()
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.server.child.try_wait(), Ok(None))
+    }
+
+    /// `kill -9`: no shutdown path runs, nothing is flushed or finalised.
+    pub fn kill9(mut self) {
+        // std's Child::kill is SIGKILL on Unix
+        self.server.child.kill().expect("SIGKILL suifang");
+        let status = self.server.child.wait().expect("reap suifang");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "{status}"
+        );
+    }
+
+    pub fn login(&self, user: &str, password: &str) -> Client {
+        Client::login(&self.server, user, password)
+    }
+}
+
+/// Waits until something holds UDP `port` on loopback (a peer we started has bound it).
+pub fn wait_until_bound(port: u16, limit: Duration) {
+    wait_for(&format!("udp port {port} to be bound"), limit, || {
+        UdpSocket::bind(("127.0.0.1", port)).is_err().then_some(())
+    });
+}
+
+/// sipp playing `scenario` once as a UAS on the fixed `port` (the server's trunk).
+pub struct FixedSipp {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl FixedSipp {
+    pub fn uas(scenario: &str, port: u16) -> FixedSipp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("scenario.xml");
+        std::fs::write(&path, scenario).expect("write scenario");
+        let child = Command::new("sipp")
+            .arg("-sf")
+            .arg(&path)
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-mi", "127.0.0.1", "-mp", &free_udp_port().to_string()])
+            .args(["-m", "1", "-nostdin", "-trace_err"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sipp");
+        wait_until_bound(port, Duration::from_secs(5));
+        FixedSipp { child, _dir: dir }
+    }
+
+    /// sipp as a UAC running `scenario` once against `remote`; `-s` names the request user.
+    pub fn uac(scenario: &str, remote: SocketAddr) -> FixedSipp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("scenario.xml");
+        std::fs::write(&path, scenario).expect("write scenario");
+        let child = Command::new("sipp")
+            .arg(remote.to_string())
+            .arg("-sf")
+            .arg(&path)
+            .args(["-s", "hotline", "-i", "127.0.0.1"])
+            .args(["-p", &free_udp_port().to_string()])
+            .args(["-mi", "127.0.0.1", "-mp", &free_udp_port().to_string()])
+            .args(["-m", "1", "-nostdin", "-trace_err"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sipp");
+        FixedSipp { child, _dir: dir }
+    }
+
+    /// sipp's exit code (0 = its scenario passed), or `None` after killing it on timeout.
+    pub fn wait(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+
+    /// The error log sipp wrote with `-trace_err`, for a failure message.
+    pub fn errors(&self) -> String {
+        std::fs::read_dir(self._dir.path())
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with("_errors.log"))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .collect()
+    }
+}
+
+impl Drop for FixedSipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A baresip softphone whose account is a patient's number: it auto-answers calls to that
+/// number, or dials `dial` at start (its From is then the patient's number); it sends `wav`
+/// (hanging up when the file ends) and dumps what it receives.
+pub struct Baresip {
+    child: Child,
+    dumps: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Baresip {
+    pub fn start(wav: &Path, number: &str, sip_port: u16, dial: Option<&str>) -> Baresip {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("baresip");
+        let dumps = dir.path().join("dumps");
+        std::fs::create_dir_all(&conf).expect("mkdir");
+        std::fs::create_dir_all(&dumps).expect("mkdir");
+        let rtp_base = free_udp_port();
+        let config = std::fs::read_to_string(fixtures().join("baresip/config"))
+            .expect("config")
+            .replace("@AUDIO_8K_WAV@", &wav.display().to_string())
+            .replace("@RECORD_DIR@", &dumps.display().to_string())
+            .replace("127.0.0.1:5080", &format!("127.0.0.1:{sip_port}"))
+            .replace("20000-20099", &format!("{rtp_base}-{}", rtp_base + 9))
+            .replace("127.0.0.1:4444", &format!("127.0.0.1:{}", free_tcp_port()));
+        std::fs::write(conf.join("config"), config).expect("write config");
+        let accounts = std::fs::read_to_string(fixtures().join("baresip/accounts"))
+            .expect("accounts")
+            .replace("127.0.0.1:5080", &format!("127.0.0.1:{sip_port}"))
+            .replace("sip:patient@", &format!("sip:{number}@"));
+        std::fs::write(conf.join("accounts"), accounts).expect("write accounts");
+        let mut cmd = Command::new("baresip");
+        cmd.args(["-f", &conf.display().to_string(), "-t", "90"]);
+        if let Some(target) = dial {
+            cmd.args(["-e", &format!("/dial {target}")]);
+        }
+        let child = cmd
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start baresip");
+        if dial.is_none() {
+            wait_until_bound(sip_port, Duration::from_secs(5));
+        }
+        Baresip {
+            child,
+            dumps,
+            _dir: dir,
+        }
+    }
+
+    /// What baresip received (its `dump-*-dec.wav`), once it is written.
+    pub fn heard(&self) -> (Vec<i16>, u32) {
+        let dec = wait_for("baresip's dump-*-dec.wav", Duration::from_secs(10), || {
+            std::fs::read_dir(&self.dumps)
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        });
+        // sndfile finalises the header when the call ends; the call is over when we ask
+        read_mono(&dec)
+    }
+
+    /// Stops baresip (its dumps are closed at call end, before this).
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `src` followed by `secs` of silence, at 8 kHz for baresip: the call lasts as long as that.
+pub fn padded(src: &Path, secs: u32, dir: &Path, name: &str) -> PathBuf {
+    let out = dir.join(name);
+    let status = Command::new("sox")
+        .arg(src)
+        .arg(&out)
+        .args(["pad", "0", &secs.to_string()])
+        .status()
+        .expect("sox");
+    assert!(status.success(), "sox pad failed");
+    out
+}
+
+/// A demo patient (id, full number) as a supervisor sees it, chosen by `pick`.
+pub fn demo_patients(supervisor: &Client) -> Vec<serde_json::Value> {
+    let r = supervisor.get("/api/v1/patients?limit=200");
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("patients list: {}", r.body))
+}
+
+/// A call row with its log, as the API returns it.
+pub fn call(client: &Client, id: &str) -> serde_json::Value {
+    let r = client.get(&format!("/api/v1/calls/{id}"));
+    assert_eq!(r.status, 200, "GET call {id}: {}", r.body);
+    r.body
+}
+
+/// Whether `rec` holds the speech of `reference` (both 8 kHz), forgiving small shifts: the
+/// worst, over the 2 s chunks of `reference` that carry speech, of each chunk's envelope
+/// correlation with `rec` at a lag that follows the previous chunk's within ±200 ms (the first
+/// chunk within ±500 ms of the whole file's best lag).
+///
+/// One correlation over the whole file is fragile on a loaded machine: when the sender stalls,
+/// the recorder's jitter buffer underruns, writes silence and primes again, shifting the rest
+/// of the channel by ~80 ms each time, and the whole-file correlation drops to ~0.65 though
+/// every word is there. Following the lag chunk by chunk forgives such shifts, while the
+/// narrow windows keep other speech from matching by chance (see the self-test in
+/// `call_inbound`).
+pub fn chunked_match(reference: &[i16], rec: &[i16]) -> f64 {
+    use suifang::media::envelope::{best_lag_correlation, pearson, rms_envelope};
+    const CHUNK: usize = 100; // 20 ms frames
+    let a = rms_envelope(reference, 8000, 20);
+    let b = rms_envelope(rec, 8000, 20);
+    let mut lag = best_lag_correlation(&a, &b, 100).lag_frames;
+    let mut slack = 25;
+    let loud = a.iter().copied().fold(0.0, f64::max);
+    let mut worst = f64::INFINITY;
+    for start in (0..a.len()).step_by(CHUNK) {
+        let part = &a[start..(start + CHUNK).min(a.len())];
+        let speech = part.iter().filter(|&&e| e > loud * 0.1).count();
+        if part.len() < CHUNK / 2 || speech < part.len() / 4 {
+            continue; // a short tail or a pause: nothing to find
+        }
+        let (best, at_lag) = (lag - slack..=lag + slack)
+            .filter_map(|l| {
+                let at = usize::try_from(start as i64 + l).ok()?;
+                let window = b.get(at..at + part.len())?;
+                Some((pearson(part, window), l))
+            })
+            .fold(
+                (f64::NEG_INFINITY, lag),
+                |x, y| if y.0 > x.0 { y } else { x },
+            );
+        worst = worst.min(best.max(-1.0));
+        lag = at_lag;
+        slack = 10;
+    }
+    assert!(worst.is_finite(), "the reference holds no speech");
+    worst
+}
