@@ -10,6 +10,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::counters::MediaCounters;
 use super::engine::EngineEvent;
 use super::leg::AgentSource;
 use super::CallsError;
@@ -68,6 +69,8 @@ pub(super) struct MediaSession {
     /// Where to record, if this leg is recorded.
     pub(super) recording: Option<PathBuf>,
     pub(super) ssrc: u32,
+    /// Engine-wide tallies this task adds to.
+    pub(super) counters: Arc<MediaCounters>,
 }
 
 impl MediaSession {
@@ -87,6 +90,7 @@ impl MediaSession {
             tap,
             recording,
             ssrc,
+            counters,
         } = self;
         let mut dtmf_out: VecDeque<DtmfSlot> = VecDeque::new();
         let mut event_ts = 0u32;
@@ -146,6 +150,8 @@ impl MediaSession {
                                 if let Ok(frame) = rx.try_recv() {
                                     let n = frame.len().min(FRAME);
                                     agent[..n].copy_from_slice(&frame[..n]);
+                                } else {
+                                    counters.underrun();
                                 }
                             }
                         }
@@ -185,6 +191,7 @@ impl MediaSession {
                             if pkt.write_to(&mut out).is_ok() {
                                 match socket.send_to(&out, dest).await {
                                     Ok(_) => {
+                                        counters.packet_out();
                                         sent_packets = sent_packets.wrapping_add(1);
                                         sent_octets = sent_octets.wrapping_add(pkt.payload.len() as u32);
                                     }
@@ -214,7 +221,10 @@ impl MediaSession {
                                 last_packet_len = decoded.len().clamp(1, 8 * FRAME);
                                 pending.extend(decoded.iter().copied());
                             }
-                            Playout::Lost => pending.extend(std::iter::repeat_n(0i16, last_packet_len)),
+                            Playout::Lost => {
+                                counters.lost();
+                                pending.extend(std::iter::repeat_n(0i16, last_packet_len));
+                            }
                             Playout::Buffering => break,
                         }
                     }
@@ -249,6 +259,7 @@ impl MediaSession {
                     }
                     let Ok(pkt) = RtpPacket::parse(data) else { continue };
                     let now = Instant::now().into_std();
+                    counters.packet_in();
                     rx_stats.on_packet(&pkt, now);
                     match dtmf.as_mut() {
                         Some(rx) if pkt.payload_type == rx.payload_type() => {

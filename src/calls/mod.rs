@@ -7,12 +7,14 @@
 //! call state and finished recordings come back as [`EngineEvent`]s on a bounded channel.
 
 mod config;
+mod counters;
 mod engine;
 mod error;
 mod leg;
 mod media_session;
 
 pub use config::EngineConfig;
+pub use counters::{MediaCounters, Snapshot as MediaSnapshot};
 pub use engine::{Engine, EngineEvent};
 pub use error::CallsError;
 pub use leg::{bridge_pair, AgentSource, LegAudio, FRAME_CHANNEL_DEPTH, FRAME_SAMPLES};
