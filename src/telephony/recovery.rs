@@ -22,7 +22,7 @@ pub struct Recovery {
 
 /// Repairs and closes what a previous process left open.
 pub fn sweep(store: &Store, now: i64) -> Result<Recovery, StoreError> {
-    let unfinished = store.read_blocking(|conn| calls::unfinished_recordings(conn))?;
+    let unfinished = store.read_blocking(calls::unfinished_recordings)?;
     let mut recovery = Recovery::default();
     for (id, call_id, path) in unfinished {
         let outcome = repair(&path);
