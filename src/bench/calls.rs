@@ -389,22 +389,41 @@ async fn run_suifang(
     let rss_loaded = rss_bytes("self").unwrap_or(0);
     let window = c1.since(&c0);
 
-    // Hang up every leg and collect the recordings.
+    // Hang up every call, paced like the ramp (1 000 BYEs at once overflow sipp's socket and
+    // wait for retransmissions), and collect the recordings.
     tally.hanging_up = true;
-    for call in tally.legs.keys().copied().collect::<Vec<_>>() {
-        engine.hangup(call).await?;
+    let mut by_call: Vec<(usize, CallHandle)> =
+        tally.legs.iter().map(|(h, l)| (l.call, *h)).collect();
+    by_call.sort_by_key(|(call, _)| *call);
+    let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(2 * rate)));
+    let mut legs = by_call.into_iter().map(|(_, h)| h).peekable();
+    while legs.peek().is_some() {
+        tokio::select! {
+            _ = pace.tick() => {
+                for call in legs.by_ref().take(2) {
+                    engine.hangup(call).await?;
+                }
+            }
+            Some(ev) = engine.next_event() => tally.on_event(ev),
+        }
     }
     let recorded_legs = tally
         .answered
         .iter()
         .filter(|(_, patient)| *patient)
         .count();
-    let drain_until = Instant::now() + Duration::from_secs(30);
+    let drain_until = Instant::now() + Duration::from_secs(40);
     while tally.recordings.len() < recorded_legs && Instant::now() < drain_until {
         match tokio::time::timeout_at(drain_until, engine.next_event()).await {
             Ok(Some(ev)) => tally.on_event(ev),
             Ok(None) | Err(_) => break,
         }
+    }
+    if tally.recordings.len() < recorded_legs {
+        eprintln!(
+            "bench calls: only {} of {recorded_legs} recordings closed within 40 s of the last hang-up",
+            tally.recordings.len()
+        );
     }
     engine.shutdown().await;
     let sipp_codes = (
@@ -437,10 +456,14 @@ async fn run_suifang(
         "sipp exit codes (0 = every call completed): agents {:?}, patients {:?}",
         sipp_codes.0, sipp_codes.1
     ));
-    if tally.ended_early + tally.media_failed + unreadable > 0 || established < n {
+    if tally.ended_early + tally.media_failed + unreadable > 0
+        || established < n
+        || tally.recordings.len() < recorded_legs
+    {
         notes.push(format!(
-            "{} of {n} calls established; {} legs ended early, {} media failures, {unreadable} unreadable recordings; first: {}",
+            "{} of {n} calls established, {} of {recorded_legs} recordings closed; {} legs ended early, {} media failures, {unreadable} unreadable recordings; first: {}",
             established,
+            tally.recordings.len(),
             tally.ended_early,
             tally.media_failed,
             tally.first_failure.as_deref().unwrap_or("-")
@@ -550,7 +573,7 @@ fn print_relay(title: &str, r: &RelayFigures) {
             r.right.audio_frames
         ),
         Some((t, files)) => println!(
-            "  recorded gaps: {} packets (20 ms frames) missing by sequence number in {} streams; {} packets in {files} pcap files",
+            "  recorded gaps: {} sequence jumps (20 ms frames lost or reordered) in {} streams; {} packets in {files} pcap files (packets are recorded when they arrive, not on a 20 ms clock)",
             t.missing, t.streams, t.packets
         ),
     }

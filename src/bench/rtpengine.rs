@@ -146,7 +146,8 @@ fn sdp_port(sdp: &str) -> Option<u16> {
 struct GenTally {
     sent: AtomicU64,
     received: AtomicU64,
-    /// Packets missing by sequence number at the receiving phone.
+    /// Sequence numbers skipped at the receiving phone (lost, or reordered: a late packet
+    /// still counts as received).
     lost: AtomicU64,
 }
 
@@ -340,7 +341,7 @@ pub(super) async fn run(
     drop(daemon);
 
     let mut notes = vec![format!(
-        "phones: {} packets sent, {} received, {} missing by sequence number (in the window: {} sent, {} received, {} missing)",
+        "phones: {} packets sent, {} received, {} sequence jumps (lost or reordered; in the window: {} sent, {} received, {} jumps)",
         g1.0, g1.1, g1.2, g1.0 - g0.0, g1.1 - g0.1, g1.2 - g0.2
     )];
     if calls.len() < n || delete_failures > 0 {
