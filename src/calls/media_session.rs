@@ -129,8 +129,11 @@ impl MediaSession {
         let mut rtcp_buf = vec![0u8; 1500];
         loop {
             tokio::select! {
-                _ = tick.tick() => {
+                scheduled = tick.tick() => {
                     let now = Instant::now().into_std();
+                    // A tick firing a whole frame late is one of a catch-up burst after this
+                    // task was not scheduled for a while.
+                    let catching_up = Instant::now().saturating_duration_since(scheduled) >= Duration::from_millis(20);
                     // Agent → patient (left channel = exactly what we sent).
                     agent.fill(0);
                     if answered {
@@ -146,7 +149,10 @@ impl MediaSession {
                             AgentSource::Live(rx) => {
                                 // Keep at most two frames queued: the sender's clock may run
                                 // slightly fast, and latency matters more than a lost 20 ms.
-                                while rx.len() > 2 {
+                                // Not while catching up: the frames queued during our stall are
+                                // exactly the ones the burst of ticks is about to send, and
+                                // dropping them turned every stall into silence.
+                                while !catching_up && rx.len() > 2 {
                                     let _ = rx.try_recv();
                                 }
                                 if let Ok(frame) = rx.try_recv() {
@@ -331,7 +337,15 @@ impl MediaSession {
         let stats = inbound.jitter.stats();
         tracing::info!(?call, latched = ?inbound.latch.latched(), dropped = inbound.latch.dropped(), ?stats, "media ended");
         match recorder {
-            Some(r) => r.finalize().map(Some).map_err(CallsError::from),
+            // Closing rewrites the header and hashes the whole file (SHA-256): file work that
+            // must not hold up the worker thread the other calls' 20 ms ticks run on.
+            Some(r) => match tokio::task::spawn_blocking(move || r.finalize()).await {
+                Ok(done) => done.map(Some).map_err(CallsError::from),
+                Err(e) => Err(CallsError::Io {
+                    what: "finalizing the recording".into(),
+                    source: std::io::Error::other(e.to_string()),
+                }),
+            },
             None => Ok(None),
         }
     }
