@@ -2,6 +2,13 @@
 # Benchmarks that anyone can run. Idempotent: what is already there is not installed again.
 #
 #   scripts/bench.sh transcribe [--language en|zh] [--threads N] [--repeat N] [FILES…]
+#   scripts/bench.sh calls [--calls N] [--seconds S] [--rate R] [--keep]
+#
+# calls: N concurrent bridged, recorded SIP calls through suifang's call engine against sipp
+# phones on loopback, then the same load through rtpengine (userspace forwarding, pcap
+# recording); prints CPU and memory per call, packets relayed and recorded gaps side by side.
+#   - installs sipp (sip-tester) and rtpengine (rtpengine-daemon) with apt-get unless present;
+#   - builds suifang in release mode and runs `bench calls --compare rtpengine`.
 #
 # transcribe: suifang (whisper.cpp, VAD, per-channel batching) against faster-whisper (int8 and
 # float32, same model size and thread count) on the shipped espeak call recordings; prints RTF,
@@ -16,7 +23,24 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 what="${1:-}"
-[ "$what" = transcribe ] || { echo "usage: scripts/bench.sh transcribe [suifang bench transcribe options]" >&2; exit 2; }
+case "$what" in
+  transcribe) ;;
+  calls)
+    shift
+    need=()
+    command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+    command -v rtpengine >/dev/null 2>&1 || need+=(rtpengine-daemon)
+    if [ ${#need[@]} -gt 0 ]; then
+      echo "bench: installing ${need[*]}" >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >&2
+    fi
+    cd "$repo"
+    cargo build --release --quiet --bin suifang
+    bin="${CARGO_TARGET_DIR:-$repo/target}/release/suifang"
+    exec env SUIFANG_LOG="${SUIFANG_LOG:-warn}" "$bin" bench calls --compare rtpengine "$@"
+    ;;
+  *) echo "usage: scripts/bench.sh transcribe|calls [options of suifang bench transcribe|calls]" >&2; exit 2 ;;
+esac
 shift
 
 venv="${FW_VENV:-$HOME/.cache/suifang/fw-venv}"

@@ -1,9 +1,15 @@
 //! `suifang bench …`: benchmarks that print figures (not tests; speed is shown, not asserted).
 
+pub mod bencode;
+pub mod calls;
 pub mod dial;
 pub mod escalation;
+pub mod gaps;
 pub mod harness;
+pub mod pcap;
+pub mod procstat;
 pub mod queue;
+pub mod rtpengine;
 
 /// p-th percentile (0–100) of sorted samples.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::config::EngineConfig;
+use super::counters::MediaCounters;
 use super::leg::LegAudio;
 use super::media_session::{bind_rtp, MediaCommand, MediaSession, RtpSockets};
 use super::tcp::{TcpEvent, TcpSide};
@@ -98,6 +99,7 @@ pub struct Engine {
     commands: mpsc::Sender<Command>,
     events: mpsc::Receiver<EngineEvent>,
     sip_addr: SocketAddr,
+    counters: Arc<MediaCounters>,
     task: JoinHandle<()>,
 }
 
@@ -137,11 +139,20 @@ impl Engine {
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (ev_tx, ev_rx) = mpsc::channel(1024);
         let io = SipIo { udp: socket, tcp };
-        let task = tokio::spawn(run(cfg, Endpoint::new(ep_cfg), io, cmd_rx, ev_tx));
+        let counters = Arc::new(MediaCounters::default());
+        let task = tokio::spawn(run(
+            cfg,
+            Endpoint::new(ep_cfg),
+            io,
+            cmd_rx,
+            ev_tx,
+            counters.clone(),
+        ));
         Ok(Self {
             commands: cmd_tx,
             events: ev_rx,
             sip_addr,
+            counters,
             task,
         })
     }
@@ -149,6 +160,11 @@ impl Engine {
     /// The bound SIP address (useful with port 0).
     pub fn sip_addr(&self) -> SocketAddr {
         self.sip_addr
+    }
+
+    /// Packet and playout tallies over all calls (for benchmarks and health figures).
+    pub fn media_counters(&self) -> Arc<MediaCounters> {
+        self.counters.clone()
     }
 
     /// Places a call; `recording_id` names the WAV (the domain call id), `agent_audio` is 8 kHz
@@ -272,6 +288,7 @@ async fn run(
     mut io: SipIo,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<EngineEvent>,
+    counters: Arc<MediaCounters>,
 ) {
     let mut calls: HashMap<CallHandle, CallMedia> = HashMap::new();
     let mut buf = vec![0u8; 65_535];
@@ -292,7 +309,7 @@ async fn run(
                     let _ = events.send(EngineEvent::Registration(state)).await;
                 }
                 EndpointOutput::Event { call, event } => {
-                    on_event(&cfg, &mut calls, &events, call, &event);
+                    on_event(&cfg, &mut calls, &events, &counters, call, &event);
                     let _ = events.send(EngineEvent::Call { call, event }).await;
                 }
             }
@@ -391,6 +408,7 @@ fn on_event(
     cfg: &EngineConfig,
     calls: &mut HashMap<CallHandle, CallMedia>,
     events: &mpsc::Sender<EngineEvent>,
+    counters: &Arc<MediaCounters>,
     call: CallHandle,
     event: &CallEvent,
 ) {
@@ -402,7 +420,7 @@ fn on_event(
             // 183 with SDP: record the patient side's announcements/ring-back from now on
             // (a "number not in service" message is evidence for the wrong-number outcome),
             // but send nothing until the call is answered.
-            start_media(cfg, calls, events, call, media, false);
+            start_media(cfg, calls, events, counters, call, media, false);
         }
         CallEvent::Answered { media } => {
             let running = calls.get(&call).and_then(|c| c.media.as_ref());
@@ -412,7 +430,7 @@ fn on_event(
                         tracing::warn!(?call, "media task busy; answer not applied");
                     }
                 }
-                None => start_media(cfg, calls, events, call, media, true),
+                None => start_media(cfg, calls, events, counters, call, media, true),
             }
         }
         CallEvent::MediaChanged { media } => {
@@ -475,6 +493,7 @@ fn start_media(
     cfg: &EngineConfig,
     calls: &mut HashMap<CallHandle, CallMedia>,
     events: &mpsc::Sender<EngineEvent>,
+    counters: &Arc<MediaCounters>,
     call: CallHandle,
     media: &NegotiatedMedia,
     answered: bool,
@@ -517,6 +536,7 @@ fn start_media(
         tap: leg.tap,
         recording,
         ssrc: rand::random(),
+        counters: counters.clone(),
     };
     let tx = events.clone();
     cm.stop = Some(stop_tx);

@@ -10,6 +10,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::counters::MediaCounters;
 use super::engine::EngineEvent;
 use super::leg::AgentSource;
 use super::CallsError;
@@ -68,6 +69,8 @@ pub(super) struct MediaSession {
     /// Where to record, if this leg is recorded.
     pub(super) recording: Option<PathBuf>,
     pub(super) ssrc: u32,
+    /// Engine-wide tallies this task adds to.
+    pub(super) counters: Arc<MediaCounters>,
 }
 
 impl MediaSession {
@@ -87,6 +90,7 @@ impl MediaSession {
             tap,
             recording,
             ssrc,
+            counters,
         } = self;
         let mut dtmf_out: VecDeque<DtmfSlot> = VecDeque::new();
         let mut event_ts = 0u32;
@@ -96,9 +100,12 @@ impl MediaSession {
         };
         let mut muted = false;
         let mut hold: Option<(Arc<Vec<i16>>, usize)> = None;
-        let mut latch = RtpLatch::new(LatchPolicy::AnyFirst, media.remote);
-        let mut jitter = JitterBuffer::new(JitterConfig::default());
-        let mut dtmf = media.telephone_event_pt.map(DtmfReceiver::new);
+        let mut inbound = Inbound {
+            latch: RtpLatch::new(LatchPolicy::AnyFirst, media.remote),
+            stats: ReceiverStats::new(8000, Instant::now().into_std()),
+            dtmf: media.telephone_event_pt.map(DtmfReceiver::new),
+            jitter: JitterBuffer::new(JitterConfig::default()),
+        };
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
         let (mut seq, mut ts, mut pos) = (rand::random::<u16>(), rand::random::<u32>(), 0usize);
@@ -117,14 +124,16 @@ impl MediaSession {
             Duration::from_secs(5),
         );
         rtcp_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut rx_stats = ReceiverStats::new(8000, Instant::now().into_std());
         let (mut sent_packets, mut sent_octets) = (0u32, 0u32);
         let mut rtcp_peer: Option<SocketAddr> = None;
         let mut rtcp_buf = vec![0u8; 1500];
         loop {
             tokio::select! {
-                _ = tick.tick() => {
+                scheduled = tick.tick() => {
                     let now = Instant::now().into_std();
+                    // A tick firing a whole frame late is one of a catch-up burst after this
+                    // task was not scheduled for a while.
+                    let catching_up = Instant::now().saturating_duration_since(scheduled) >= Duration::from_millis(20);
                     // Agent → patient (left channel = exactly what we sent).
                     agent.fill(0);
                     if answered {
@@ -140,12 +149,17 @@ impl MediaSession {
                             AgentSource::Live(rx) => {
                                 // Keep at most two frames queued: the sender's clock may run
                                 // slightly fast, and latency matters more than a lost 20 ms.
-                                while rx.len() > 2 {
+                                // Not while catching up: the frames queued during our stall are
+                                // exactly the ones the burst of ticks is about to send, and
+                                // dropping them turned every stall into silence.
+                                while !catching_up && rx.len() > 2 {
                                     let _ = rx.try_recv();
                                 }
                                 if let Ok(frame) = rx.try_recv() {
                                     let n = frame.len().min(FRAME);
                                     agent[..n].copy_from_slice(&frame[..n]);
+                                } else {
+                                    counters.underrun();
                                 }
                             }
                         }
@@ -162,7 +176,7 @@ impl MediaSession {
                         }
                     }
                     if answered && media.may_send() {
-                        if let Some(dest) = latch.destination() {
+                        if let Some(dest) = inbound.latch.destination() {
                             let pkt = match (dtmf_out.pop_front(), media.telephone_event_pt) {
                                 // RFC 4733 §2.5.1.2: one timestamp for all packets of an event;
                                 // no audio is sent while the event lasts.
@@ -185,6 +199,7 @@ impl MediaSession {
                             if pkt.write_to(&mut out).is_ok() {
                                 match socket.send_to(&out, dest).await {
                                     Ok(_) => {
+                                        counters.packet_out();
                                         sent_packets = sent_packets.wrapping_add(1);
                                         sent_octets = sent_octets.wrapping_add(pkt.payload.len() as u32);
                                     }
@@ -202,8 +217,14 @@ impl MediaSession {
                     // Packets may carry 10/20/30 ms: decode into a FIFO and pop packets only
                     // while it holds less than one frame; a lost packet becomes silence of the
                     // last packet's length.
+                    // After a scheduling stall the ticks fire in a burst and may all run before
+                    // the receive branch: move what the kernel already holds into the jitter
+                    // buffer first, so a packet that has arrived is never played out as lost.
+                    while let Ok((n, src)) = socket.try_recv_from(&mut buf) {
+                        inbound.on_datagram(buf.get(..n).unwrap_or(&[]), src, &media, &counters, now);
+                    }
                     while pending.len() < FRAME {
-                        match jitter.pop(now) {
+                        match inbound.jitter.pop(now) {
                             Playout::Packet(p) => {
                                 let codec = if p.payload_type == media.payload_type {
                                     media.codec
@@ -214,7 +235,10 @@ impl MediaSession {
                                 last_packet_len = decoded.len().clamp(1, 8 * FRAME);
                                 pending.extend(decoded.iter().copied());
                             }
-                            Playout::Lost => pending.extend(std::iter::repeat_n(0i16, last_packet_len)),
+                            Playout::Lost => {
+                                counters.lost();
+                                pending.extend(std::iter::repeat_n(0i16, last_packet_len));
+                            }
                             Playout::Buffering => break,
                         }
                     }
@@ -234,40 +258,21 @@ impl MediaSession {
                         // A slow consumer loses frames instead of delaying this call.
                         let _ = t.try_send(patient.clone());
                     }
-                    if let Some(rx) = dtmf.as_mut() {
+                    if let Some(rx) = inbound.dtmf.as_mut() {
                         rx.handle_timeout(now);
-                        while let Some(d) = rx.poll() {
-                            let _ = events.try_send(EngineEvent::Dtmf { call, digit: d });
-                        }
                     }
+                    inbound.report_digits(call, &events);
                 }
                 r = socket.recv_from(&mut buf) => {
                     let (n, src) = r.map_err(|source| CallsError::Io { what: "RTP receive".into(), source })?;
-                    let data = buf.get(..n).unwrap_or(&[]);
-                    if looks_like_rtcp(data) || !latch.accept(src) {
-                        continue;
-                    }
-                    let Ok(pkt) = RtpPacket::parse(data) else { continue };
-                    let now = Instant::now().into_std();
-                    rx_stats.on_packet(&pkt, now);
-                    match dtmf.as_mut() {
-                        Some(rx) if pkt.payload_type == rx.payload_type() => {
-                            rx.push(&pkt, now);
-                            while let Some(d) = rx.poll() {
-                                let _ = events.try_send(EngineEvent::Dtmf { call, digit: d });
-                            }
-                        }
-                        _ if pkt.payload_type == media.payload_type || G711::from_payload_type(pkt.payload_type).is_some() => {
-                            jitter.push(pkt, now);
-                        }
-                        _ => {}
-                    }
+                    inbound.on_datagram(buf.get(..n).unwrap_or(&[]), src, &media, &counters, Instant::now().into_std());
+                    inbound.report_digits(call, &events);
                 }
                 _ = rtcp_tick.tick() => {
                     // Send to where the peer's RTCP comes from, else RTP port + 1.
-                    let dest = rtcp_peer.or_else(|| latch.destination().map(|a| SocketAddr::new(a.ip(), a.port().wrapping_add(1))));
+                    let dest = rtcp_peer.or_else(|| inbound.latch.destination().map(|a| SocketAddr::new(a.ip(), a.port().wrapping_add(1))));
                     let now = Instant::now().into_std();
-                    let blocks: Vec<_> = rx_stats.report_block(now).into_iter().collect();
+                    let blocks: Vec<_> = inbound.stats.report_block(now).into_iter().collect();
                     let report = if sent_packets > 0 {
                         let info = SenderInfo {
                             ntp_timestamp: ntp_timestamp(std::time::SystemTime::now()),
@@ -288,14 +293,14 @@ impl MediaSession {
                 r = rtcp.recv_from(&mut rtcp_buf) => {
                     let Ok((n, src)) = r else { continue };
                     // Only from the media peer's host (the latch's policy, at IP level).
-                    if latch.destination().is_some_and(|d| d.ip() != src.ip()) {
+                    if inbound.latch.destination().is_some_and(|d| d.ip() != src.ip()) {
                         continue;
                     }
                     rtcp_peer.get_or_insert(src);
                     for report in RtcpReport::parse_compound(rtcp_buf.get(..n).unwrap_or(&[])).unwrap_or_default() {
                         if let RtcpReport::Sender { ssrc: s, info, .. } = &report {
-                            if Some(*s) == rx_stats.ssrc() {
-                                rx_stats.on_sender_report(info.ntp_timestamp, Instant::now().into_std());
+                            if Some(*s) == inbound.stats.ssrc() {
+                                inbound.stats.on_sender_report(info.ntp_timestamp, Instant::now().into_std());
                             }
                         }
                         tracing::debug!(?call, ?report, "RTCP received");
@@ -303,7 +308,7 @@ impl MediaSession {
                 }
                 cmd = commands.recv() => match cmd {
                     Some(MediaCommand::Update(m)) => {
-                        latch.set_sdp_addr(m.remote);
+                        inbound.latch.set_sdp_addr(m.remote);
                         media = m;
                     }
                     Some(MediaCommand::Mute(m)) => muted = m,
@@ -311,7 +316,7 @@ impl MediaSession {
                     Some(MediaCommand::Answered(m)) => {
                         // Early media may come from an announcement server; the answer's
                         // media may not. Latch afresh.
-                        latch = RtpLatch::new(LatchPolicy::AnyFirst, m.remote);
+                        inbound.latch = RtpLatch::new(LatchPolicy::AnyFirst, m.remote);
                         media = m;
                         answered = true;
                     }
@@ -329,16 +334,73 @@ impl MediaSession {
                 _ = stop.changed() => break,
             }
         }
-        let stats = jitter.stats();
-        tracing::info!(?call, latched = ?latch.latched(), dropped = latch.dropped(), ?stats, "media ended");
+        let stats = inbound.jitter.stats();
+        tracing::info!(?call, latched = ?inbound.latch.latched(), dropped = inbound.latch.dropped(), ?stats, "media ended");
         match recorder {
-            Some(r) => r.finalize().map(Some).map_err(CallsError::from),
+            // Closing rewrites the header and hashes the whole file (SHA-256): file work that
+            // must not hold up the worker thread the other calls' 20 ms ticks run on.
+            Some(r) => match tokio::task::spawn_blocking(move || r.finalize()).await {
+                Ok(done) => done.map(Some).map_err(CallsError::from),
+                Err(e) => Err(CallsError::Io {
+                    what: "finalizing the recording".into(),
+                    source: std::io::Error::other(e.to_string()),
+                }),
+            },
             None => Ok(None),
         }
     }
 }
 
-/// Binds the first free even port of `range` on `ip`.
+/// The receive side of a leg: the source we latched to, reception statistics (for RTCP), DTMF
+/// and the jitter buffer. Fed when a datagram wakes the task and at every tick.
+struct Inbound {
+    latch: RtpLatch,
+    stats: ReceiverStats,
+    dtmf: Option<DtmfReceiver>,
+    jitter: JitterBuffer,
+}
+
+impl Inbound {
+    /// Takes one datagram from the RTP socket: RTCP (it has its own socket; a peer muxing it is
+    /// not supported), other sources than the latched one and unknown payload types are dropped.
+    fn on_datagram(
+        &mut self,
+        data: &[u8],
+        src: SocketAddr,
+        media: &NegotiatedMedia,
+        counters: &MediaCounters,
+        now: std::time::Instant,
+    ) {
+        if looks_like_rtcp(data) || !self.latch.accept(src) {
+            return;
+        }
+        let Ok(pkt) = RtpPacket::parse(data) else {
+            return;
+        };
+        counters.packet_in();
+        self.stats.on_packet(&pkt, now);
+        match self.dtmf.as_mut() {
+            Some(rx) if pkt.payload_type == rx.payload_type() => rx.push(&pkt, now),
+            _ if pkt.payload_type == media.payload_type
+                || G711::from_payload_type(pkt.payload_type).is_some() =>
+            {
+                self.jitter.push(pkt, now);
+            }
+            _ => {}
+        }
+    }
+
+    /// Reports the key presses detected so far.
+    fn report_digits(&mut self, call: CallHandle, events: &mpsc::Sender<EngineEvent>) {
+        if let Some(rx) = self.dtmf.as_mut() {
+            while let Some(digit) = rx.poll() {
+                // a full event queue drops a digit rather than stall the media clock
+                let _ = events.try_send(EngineEvent::Dtmf { call, digit });
+            }
+        }
+    }
+}
+
 /// The RTP socket of a call and its RTCP companion on port + 1 (RFC 3550 §11).
 pub(super) struct RtpSockets {
     pub(super) rtp: UdpSocket,

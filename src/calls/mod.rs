@@ -7,6 +7,7 @@
 //! call state and finished recordings come back as [`EngineEvent`]s on a bounded channel.
 
 mod config;
+mod counters;
 mod engine;
 mod error;
 mod leg;
@@ -14,6 +15,7 @@ mod media_session;
 mod tcp;
 
 pub use config::EngineConfig;
+pub use counters::{MediaCounters, Snapshot as MediaSnapshot};
 pub use engine::{Engine, EngineEvent};
 pub use error::CallsError;
 pub use leg::{bridge_pair, AgentSource, LegAudio, FRAME_CHANNEL_DEPTH, FRAME_SAMPLES};

@@ -164,11 +164,37 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// N concurrent bridged, recorded SIP calls (sipp phones on loopback): CPU and memory per
+    /// call, packets relayed, recorded gaps; `--compare rtpengine` runs the same load through
+    /// rtpengine (userspace) and prints both.
+    Calls {
+        #[arg(long, default_value_t = 10)]
+        calls: usize,
+        /// Measured window once every call is up.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Calls placed per second while ramping up.
+        #[arg(long, default_value_t = 20)]
+        rate: u32,
+        /// Also run this relay under the same load.
+        #[arg(long, value_enum)]
+        compare: Option<CompareWith>,
+        /// Keep the work directory (recordings, sipp logs, pcaps).
+        #[arg(long)]
+        keep: bool,
+    },
     /// Answer saved → escalation pushed to a connected doctor (HTTP + SSE), p50/p99.
     Escalation {
         #[arg(long, default_value_t = 1000)]
         answers: usize,
     },
+}
+
+/// Relays `bench calls` can compare against.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareWith {
+    /// Sipwise rtpengine (Debian `rtpengine-daemon`), userspace forwarding, pcap recording.
+    Rtpengine,
 }
 
 fn open_store(config: &Config) -> Result<Store> {
@@ -288,6 +314,22 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench(BenchCommand::Dial { dials, seconds }) => {
             crate::bench::dial::run(dials, seconds)?;
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Calls {
+            calls,
+            seconds,
+            rate,
+            compare,
+            keep,
+        }) => {
+            crate::bench::calls::run(crate::bench::calls::CallsBenchOptions {
+                calls,
+                seconds,
+                rate,
+                compare_rtpengine: compare == Some(CompareWith::Rtpengine),
+                keep,
+            })?;
             Ok(())
         }
         Command::Bench(BenchCommand::Escalation { answers }) => {

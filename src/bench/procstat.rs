@@ -1,0 +1,81 @@
+//! Process figures for the benchmarks: CPU seconds and resident memory of this process
+//! (getrusage, /proc/self) or of another one (/proc/PID), and the open-files limit.
+
+/// Linux's USER_HZ: /proc reports CPU times in 1/100 s on every mainstream architecture.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// User + system CPU seconds of this process (all threads), from getrusage(2).
+pub fn self_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes into the zeroed struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return f64::NAN;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// User + system CPU seconds of process `pid` (all threads), from /proc/PID/stat.
+pub fn pid_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state …": comm may hold spaces, so count fields after the last ')'.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / TICKS_PER_SECOND)
+}
+
+/// Resident set size of process `pid` ("self" for this one) in bytes, from VmRSS.
+pub fn rss_bytes(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Raises the soft open-files limit to `wanted` (or the hard limit if lower); returns the
+/// (old, new) soft limits. Every call leg holds two sockets and the recorded leg a file, and
+/// child processes (sipp, rtpengine) inherit the raised limit.
+pub fn raise_nofile(wanted: u64) -> std::io::Result<(u64, u64)> {
+    // SAFETY: get/setrlimit read and write only the struct we pass.
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let old = lim.rlim_cur;
+    if old >= wanted {
+        return Ok((old, old));
+    }
+    lim.rlim_cur = wanted.min(lim.rlim_max);
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((old, lim.rlim_cur))
+}
+
+/// The 1-minute load average, from /proc/loadavg (the machine is shared: figures need it).
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_cpu_memory_and_a_load_figure() {
+        assert!(self_cpu_seconds() >= 0.0);
+        assert!(rss_bytes("self").is_some_and(|b| b > 0));
+        assert!(pid_cpu_seconds(std::process::id()).is_some());
+        assert!(load_average().is_some());
+    }
+}

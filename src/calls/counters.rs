@@ -1,0 +1,71 @@
+//! Engine-wide media counters: how many RTP packets the engine took in and sent out, and how
+//! often a 20 ms tick had nothing to play. Benchmarks and health checks read them while calls
+//! run.
+//!
+//! Media tasks only add (relaxed atomics, one add per packet); readers take a [`Snapshot`] and
+//! subtract two of them for a window. No lock on the media path, and no call's state is shared:
+//! these are write-only tallies, not state anybody acts on.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Running totals over every call of one engine since it started.
+#[derive(Debug, Default)]
+pub struct MediaCounters {
+    rtp_in: AtomicU64,
+    rtp_out: AtomicU64,
+    playout_lost: AtomicU64,
+    live_underruns: AtomicU64,
+}
+
+/// The counters at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// RTP packets accepted by the latch (audio and DTMF).
+    pub rtp_in: u64,
+    /// RTP packets sent.
+    pub rtp_out: u64,
+    /// 20 ms ticks where the jitter buffer declared a packet lost (silence was recorded).
+    pub playout_lost: u64,
+    /// Ticks where a bridged (live) source had no frame ready (silence was sent).
+    pub live_underruns: u64,
+}
+
+impl Snapshot {
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &Snapshot) -> Snapshot {
+        Snapshot {
+            rtp_in: self.rtp_in.saturating_sub(earlier.rtp_in),
+            rtp_out: self.rtp_out.saturating_sub(earlier.rtp_out),
+            playout_lost: self.playout_lost.saturating_sub(earlier.playout_lost),
+            live_underruns: self.live_underruns.saturating_sub(earlier.live_underruns),
+        }
+    }
+}
+
+impl MediaCounters {
+    /// The current totals.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            rtp_in: self.rtp_in.load(Ordering::Relaxed),
+            rtp_out: self.rtp_out.load(Ordering::Relaxed),
+            playout_lost: self.playout_lost.load(Ordering::Relaxed),
+            live_underruns: self.live_underruns.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(super) fn packet_in(&self) {
+        self.rtp_in.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn packet_out(&self) {
+        self.rtp_out.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn lost(&self) {
+        self.playout_lost.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn underrun(&self) {
+        self.live_underruns.fetch_add(1, Ordering::Relaxed);
+    }
+}
