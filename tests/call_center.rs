@@ -120,6 +120,12 @@ fn nurse_in_chromium_calls_a_baresip_patient_through_the_trunk() {
             .any(|c| c["id"] == call_id.as_str()),
         "{listed}"
     );
+    let bad = nurse.post(
+        &format!("/api/v1/calls/{call_id}/dtmf"),
+        json!({"digits": "1x"}),
+    );
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.to_string().contains("digits"), "{}", bad.body);
     let dtmf = nurse.post(
         &format!("/api/v1/calls/{call_id}/dtmf"),
         json!({"digits": "1#"}),

@@ -33,6 +33,7 @@ impl From<CallCenterError> for ApiError {
             CallCenterError::Refused(_) | CallCenterError::Conflict(_) => {
                 ApiError::conflict(message)
             }
+            CallCenterError::Invalid { field, message } => ApiError::invalid(field, message),
             CallCenterError::NotYourCall => {
                 ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
             }
@@ -52,6 +53,17 @@ pub struct DialBody {
     pub contact: Option<Contact>,
 }
 
+/// The `contact` of a dial request; an empty body is allowed (dial the number the retry
+/// policy picked, or the patient's primary number).
+fn requested_contact(body: &[u8]) -> Result<Option<Contact>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice::<DialBody>(body)
+        .map(|b| b.contact)
+        .map_err(|e| ApiError::invalid("body", e.to_string()))
+}
+
 /// `POST /api/v1/tasks/{id}/call`: dial the task's patient and bridge to the caller's line.
 pub async fn dial(
     State(state): State<AppState>,
@@ -59,14 +71,7 @@ pub async fn dial(
     ApiPath(task_id): ApiPath<i64>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    // an empty body is allowed: dial the number the retry policy picked
-    let contact = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        serde_json::from_slice::<DialBody>(&body)
-            .map_err(|e| ApiError::invalid("body", e.to_string()))?
-            .contact
-    };
+    let contact = requested_contact(&body)?;
     let call = state
         .calls
         .command(user, None, CallCommand::Dial { task_id, contact })
@@ -82,13 +87,7 @@ pub async fn dial_patient(
     ApiPath(patient_id): ApiPath<i64>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let contact = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        serde_json::from_slice::<DialBody>(&body)
-            .map_err(|e| ApiError::invalid("body", e.to_string()))?
-            .contact
-    };
+    let contact = requested_contact(&body)?;
     let call = state
         .calls
         .command(
@@ -133,12 +132,6 @@ pub async fn dtmf(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<DtmfBody>,
 ) -> Result<Json<Value>, ApiError> {
-    if body.digits.is_empty()
-        || body.digits.len() > 32
-        || !body.digits.chars().all(|c| "0123456789*#ABCD".contains(c))
-    {
-        return Err(ApiError::invalid("digits", "must be 1–32 of 0-9 * # A-D"));
-    }
     command(&state, user, id, CallCommand::Dtmf(body.digits)).await
 }
 

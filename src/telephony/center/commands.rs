@@ -58,9 +58,10 @@ impl Center {
                     || digits.len() > 32
                     || !digits.chars().all(|c| "0123456789*#ABCD".contains(c))
                 {
-                    return Err(CallCenterError::Conflict(
-                        "digits must be 1–32 of 0-9 * # A-D".into(),
-                    ));
+                    return Err(CallCenterError::Invalid {
+                        field: "digits",
+                        message: "must be 1–32 of 0-9 * # A-D",
+                    });
                 }
                 self.engine
                     .send_dtmf(handle, &digits)

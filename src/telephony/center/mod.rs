@@ -40,6 +40,11 @@ pub enum CallCenterError {
     Refused(#[from] DialRefusal),
     #[error("{0}")]
     Conflict(String),
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: &'static str,
+    },
     #[error("only the call's own nurse or a supervisor may do that")]
     NotYourCall,
     #[error("the SIP engine: {0}")]
