@@ -383,16 +383,35 @@ fn a_voicemail_is_cut_at_its_limit_and_an_unknown_caller_stays_unattached() {
         "p.wav",
     );
     let target = format!("sip:hotline@{}", suifang.sip);
-    let started = std::time::Instant::now();
-    let phone = Baresip::start(&wav, unknown, free_udp_port(), Some(&target));
-    let id = wait_for("the unknown caller's row", Duration::from_secs(15), || {
+    let inbound_row = || {
         let live = supervisor.get("/api/v1/calls?live=true").body;
         live["items"].as_array()?.iter().find_map(|c| {
             (c["direction"] == "inbound")
                 .then(|| c["id"].as_str().map(str::to_owned))
                 .flatten()
         })
-    });
+    };
+    // baresip now and then never sends its startup `/dial` (seen once in CI, the server saw
+    // no INVITE at all): give the phone up to three starts; suifang must answer every time
+    let (mut started, mut phone, mut id) = (std::time::Instant::now(), None, None);
+    for _ in 0..3 {
+        started = std::time::Instant::now();
+        let p = Baresip::start(&wav, unknown, free_udp_port(), Some(&target));
+        let deadline = started + Duration::from_secs(6);
+        while id.is_none() && std::time::Instant::now() < deadline {
+            id = inbound_row();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if id.is_some() {
+            phone = Some(p);
+            break;
+        }
+        eprintln!("baresip placed no call within 6 s; starting it again");
+        p.stop();
+    }
+    let (Some(id), Some(phone)) = (id, phone) else {
+        panic!("no inbound call row after three baresip starts");
+    };
     let ended = wait_for("the voicemail to be cut", Duration::from_secs(25), || {
         let c = call(&supervisor, &id);
         (c["state"] == "ended" && c["recording"]["status"] == "complete").then_some(c)
