@@ -8,6 +8,8 @@
 
 #[path = "common/browser.rs"]
 mod browser;
+#[path = "common/call_harness.rs"]
+mod call_harness;
 mod common;
 #[path = "common/patient_phone.rs"]
 mod patient_phone;
@@ -16,25 +18,15 @@ mod sip_peers;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use browser::BrowserLine;
+use call_harness::{wait_for, Baresip};
 use common::{repo_root, Client, Server};
-use patient_phone::{looped_match, nurse_8k, BaresipPatient};
+use patient_phone::{looped_match, nurse_8k};
 use serde_json::{json, Value};
 use sip_peers::{fixtures, free_udp_port, read_mono, read_stereo, require_baresip};
 use suifang::media::envelope::speech_match;
-
-fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn nurse_in_chromium_calls_a_baresip_patient_through_the_trunk() {
@@ -97,7 +89,7 @@ fn nurse_in_chromium_calls_a_baresip_patient_through_the_trunk() {
         number.starts_with('+'),
         "supervisors see the full number: {number}"
     );
-    let patient_phone = BaresipPatient::start(&patient_wav, trunk_port, &number);
+    let patient_phone = Baresip::start(&patient_wav, &number, trunk_port, None);
     let dialled = nurse.post(&format!("/api/v1/tasks/{task}/call"), json!({}));
     assert_eq!(dialled.status, 201, "{}", dialled.body);
     let call_id = dialled.body["id"].as_str().expect("call id").to_owned();

@@ -10,6 +10,8 @@
 
 #[path = "common/browser.rs"]
 mod browser;
+#[path = "common/call_harness.rs"]
+mod call_harness;
 mod common;
 #[path = "common/patient_phone.rs"]
 mod patient_phone;
@@ -21,21 +23,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use browser::BrowserLine;
+use call_harness::{wait_for, Baresip};
 use common::{repo_root, Client, Server};
-use patient_phone::{looped_match, BaresipPatient};
+use patient_phone::looped_match;
 use serde_json::{json, Value};
 use sip_peers::{fixtures, free_udp_port, read_mono, read_stereo, require_baresip};
-
-fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn sox(args: &[&str]) {
     let status = Command::new("sox").args(args).status().expect("sox");
@@ -110,8 +102,7 @@ fn supervisor_whispers_to_the_nurse_only_and_a_reload_keeps_the_call() {
         .as_str()
         .expect("phone")
         .to_owned();
-    let patient_phone =
-        BaresipPatient::start(&PathBuf::from(d("patient.wav")), trunk_port, &number);
+    let patient_phone = Baresip::start(&PathBuf::from(d("patient.wav")), &number, trunk_port, None);
 
     // dial from the page: the command and the call events travel over the socket
     let dialled = nurse_line.dial(task);
