@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 
 use super::harness::{err, BenchError, DemoServer};
 use super::percentile;
+use super::procstat::{thread_cpu_seconds_between, thread_ticks};
 use crate::sip::message::Response;
 use crate::webrtc::probe::Probe;
 use crate::webrtc::{Agent, AudioFrame, FRAME_SAMPLES};
@@ -36,44 +37,12 @@ fn runtime(name: &'static str) -> Result<tokio::runtime::Runtime, BenchError> {
         .map_err(err)
 }
 
-/// CPU ticks used so far by each thread whose name starts with `prefix` (Linux `/proc`).
-fn cpu_ticks(prefix: &str) -> std::collections::HashMap<String, u64> {
-    let mut ticks = std::collections::HashMap::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return ticks;
-    };
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        if !stat[open + 1..close].starts_with(prefix) {
-            continue;
-        }
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        let used: u64 = [11, 12]
-            .iter()
-            .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
-            .sum();
-        ticks.insert(task.file_name().to_string_lossy().into_owned(), used);
-    }
-    ticks
-}
-
-/// CPU of the server's threads over `seconds`, as % of one core. Counted per thread, so a
-/// pool thread that exits in between does not make the figure negative (its last slice is
-/// lost instead, which is small).
+/// CPU of the server's threads over `seconds`, as % of one core.
 fn measure(seconds: u64) -> f64 {
-    let (before, t0) = (cpu_ticks(SERVER_THREADS), Instant::now());
+    let (before, t0) = (thread_ticks(SERVER_THREADS), Instant::now());
     std::thread::sleep(Duration::from_secs(seconds));
-    let after = cpu_ticks(SERVER_THREADS);
-    let used: u64 = after
-        .iter()
-        .map(|(tid, t)| t.saturating_sub(before.get(tid).copied().unwrap_or(0)))
-        .sum();
-    used as f64 / 100.0 / t0.elapsed().as_secs_f64() * 100.0
+    let used = thread_cpu_seconds_between(&before, &thread_ticks(SERVER_THREADS));
+    used / t0.elapsed().as_secs_f64() * 100.0
 }
 
 /// A trunk that notes when each INVITE arrives and refuses it with 503.

@@ -26,6 +26,49 @@ pub fn pid_cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / TICKS_PER_SECOND)
 }
 
+/// CPU ticks used so far by each of this process's threads whose name starts with `prefix`,
+/// by thread id (Linux `/proc/self/task`). Names are cut to 15 bytes by the kernel, and so is
+/// `prefix`.
+pub fn thread_ticks(prefix: &str) -> std::collections::HashMap<String, u64> {
+    let prefix = prefix.get(..prefix.len().min(15)).unwrap_or(prefix);
+    let mut ticks = std::collections::HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return ticks;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // "tid (comm) state …": comm may hold spaces, so split at the parentheses
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !stat[open + 1..close].starts_with(prefix) {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let used: u64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+            .sum();
+        ticks.insert(task.file_name().to_string_lossy().into_owned(), used);
+    }
+    ticks
+}
+
+/// CPU seconds the threads in `after` used since `before`, counted per thread: a pool thread
+/// that exited in between loses its last slice instead of making the figure negative.
+pub fn thread_cpu_seconds_between(
+    before: &std::collections::HashMap<String, u64>,
+    after: &std::collections::HashMap<String, u64>,
+) -> f64 {
+    let used: u64 = after
+        .iter()
+        .map(|(tid, t)| t.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum();
+    used as f64 / TICKS_PER_SECOND
+}
+
 /// Resident set size of process `pid` ("self" for this one) in bytes, from VmRSS.
 pub fn rss_bytes(pid: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -70,6 +113,21 @@ pub fn load_average() -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thread_cpu_is_counted_per_thread() {
+        assert!(!thread_ticks("").is_empty(), "this thread is listed");
+        let before = [("1", 100), ("2", 40)]
+            .map(|(k, v)| (k.to_string(), v))
+            .into_iter()
+            .collect();
+        // thread 2 exited, thread 3 is new
+        let after = [("1", 350), ("3", 100)]
+            .map(|(k, v)| (k.to_string(), v))
+            .into_iter()
+            .collect();
+        assert_eq!(thread_cpu_seconds_between(&before, &after), 3.5);
+    }
 
     #[test]
     fn this_process_has_cpu_memory_and_a_load_figure() {

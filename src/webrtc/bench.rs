@@ -6,7 +6,6 @@
 //! threads named `suifang-line` is the server's cost (ICE consent, SRTP both ways, G.711
 //! decode/encode, pacing) and the probes' cost is reported apart. Linux only (`/proc`).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -18,11 +17,10 @@ use super::frame::{AudioFrame, FRAME_DURATION, FRAME_SAMPLES};
 use super::line::Agent;
 use super::probe::Probe;
 use super::registry::Lines;
+use crate::bench::procstat::{thread_cpu_seconds_between, thread_ticks};
 
 const LINE_THREADS: &str = "suifang-line";
 const PROBE_THREADS: &str = "bench-probe";
-/// Linux's USER_HZ: /proc reports CPU times in 1/100 s on every mainstream architecture.
-const TICKS_PER_SECOND: f64 = 100.0;
 
 /// Result of one run.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -56,42 +54,6 @@ fn runtime(name: &'static str, threads: usize) -> std::io::Result<tokio::runtime
         .thread_name(name)
         .enable_all()
         .build()
-}
-
-/// CPU ticks per thread-name prefix, from `/proc/self/task/*/stat`.
-fn cpu_ticks_by_name() -> HashMap<String, u64> {
-    let mut ticks = HashMap::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return ticks;
-    };
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        // "tid (comm) state ppid … utime stime …": comm may hold spaces, so split at the parens
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let name = stat[open + 1..close].to_string();
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        let (Some(utime), Some(stime)) = (fields.get(11), fields.get(12)) else {
-            continue;
-        };
-        let used = utime.parse::<u64>().unwrap_or(0) + stime.parse::<u64>().unwrap_or(0);
-        *ticks.entry(name).or_insert(0) += used;
-    }
-    ticks
-}
-
-fn cpu_seconds(ticks: &HashMap<String, u64>, prefix: &str) -> f64 {
-    // thread names are cut to 15 bytes by the kernel
-    let prefix = &prefix[..prefix.len().min(15)];
-    ticks
-        .iter()
-        .filter(|(name, _)| name.starts_with(prefix))
-        .map(|(_, t)| *t as f64)
-        .sum::<f64>()
-        / TICKS_PER_SECOND
 }
 
 /// Runs `lines` lines for `seconds` of streaming. Call from a thread that is not inside a
@@ -139,7 +101,7 @@ pub fn run(lines: usize, seconds: u64) -> Result<LineBenchReport, BenchError> {
     }
 
     // stream for `seconds`, measuring CPU from just after all lines are up
-    let before = cpu_ticks_by_name();
+    let (line_before, probe_before) = (thread_ticks(LINE_THREADS), thread_ticks(PROBE_THREADS));
     let started = Instant::now();
     let echoed = probe_rt.block_on(async move {
         let mut tasks = Vec::new();
@@ -175,13 +137,8 @@ pub fn run(lines: usize, seconds: u64) -> Result<LineBenchReport, BenchError> {
         total
     });
     let elapsed = started.elapsed().as_secs_f64();
-    let after = cpu_ticks_by_name();
-    let diff: HashMap<String, u64> = after
-        .iter()
-        .map(|(k, v)| (k.clone(), v.saturating_sub(*before.get(k).unwrap_or(&0))))
-        .collect();
-    let line_cpu = cpu_seconds(&diff, LINE_THREADS);
-    let probe_cpu = cpu_seconds(&diff, PROBE_THREADS);
+    let line_cpu = thread_cpu_seconds_between(&line_before, &thread_ticks(LINE_THREADS));
+    let probe_cpu = thread_cpu_seconds_between(&probe_before, &thread_ticks(PROBE_THREADS));
 
     let _ = stop.send(true);
     if line_rt
@@ -204,19 +161,4 @@ pub fn run(lines: usize, seconds: u64) -> Result<LineBenchReport, BenchError> {
         frames_heard: echoed,
         connect_ms_p50: connect_ms.get(connect_ms.len() / 2).copied().unwrap_or(0),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_this_threads_cpu() {
-        let t = cpu_ticks_by_name();
-        assert!(!t.is_empty());
-        let mut m = HashMap::new();
-        m.insert("suifang-line".to_string(), 250);
-        m.insert("other".to_string(), 100);
-        assert_eq!(cpu_seconds(&m, LINE_THREADS), 2.5);
-    }
 }
