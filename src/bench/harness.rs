@@ -143,3 +143,19 @@ impl DemoServer {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Timelike};
+
+    #[test]
+    fn the_midday_zone_is_at_noon_every_hour() {
+        for hour in 0..24 {
+            let now = chrono::Utc
+                .with_ymd_and_hms(2026, 11, 25, hour, 30, 0)
+                .unwrap();
+            let tz: chrono_tz::Tz = super::midday_zone(now).parse().unwrap();
+            assert_eq!(now.with_timezone(&tz).hour(), 12, "at {hour}:30 UTC");
+        }
+    }
+}

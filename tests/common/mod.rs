@@ -25,19 +25,7 @@ pub fn free_port() -> u16 {
 /// A fixed-offset zone where it is now around noon, so tests that claim tasks are inside
 /// calling hours whenever they run (the default zone would refuse claims at night).
 pub fn midday_zone() -> String {
-    let hour = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-        / 3600
-        % 24) as i64;
-    let offset = 12 - hour; // -11..=12
-    match offset {
-        0 => "Etc/GMT".to_string(),
-        // POSIX sign: Etc/GMT-8 is UTC+8
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    }
+    suifang::bench::harness::midday_zone(chrono::Utc::now())
 }
 
 /// A `suifang` command with an isolated data dir and the repo's prompts.
