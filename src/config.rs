@@ -52,6 +52,32 @@ pub struct Config {
     pub sip: crate::telephony::SipConfig,
     /// Post-call transcription: models, language, worker pool.
     pub transcription: TranscriptionConfig,
+    /// How long recordings' audio is kept.
+    pub recordings: RecordingsConfig,
+}
+
+/// Recording retention. Only the audio is deleted: the call, its recording row (SHA-256,
+/// duration), transcript and answers stay in the patient record, and each deletion is audited.
+/// A recording is kept whatever its age while its patient has an unresolved escalation, while
+/// it waits for transcription, or while someone has put it on hold
+/// (`PUT /api/v1/recordings/{id}/hold`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordingsConfig {
+    /// Days the audio is kept; 0 keeps it forever (the default: deleting clinical audio must be
+    /// a decision). Env: `SUIFANG_RECORDING_RETENTION_DAYS`.
+    pub retention_days: u32,
+    /// How often old recordings are looked for, in minutes (also once at start-up).
+    pub sweep_interval_minutes: u64,
+}
+
+impl Default for RecordingsConfig {
+    fn default() -> Self {
+        RecordingsConfig {
+            retention_days: 0,
+            sweep_interval_minutes: 60,
+        }
+    }
 }
 
 /// Post-call transcription (issue 6). Transcription is on when a whisper model is installed in
@@ -256,6 +282,7 @@ impl Default for Config {
             webrtc: crate::webrtc::WebRtcConfig::default(),
             sip: crate::telephony::SipConfig::default(),
             transcription: TranscriptionConfig::default(),
+            recordings: RecordingsConfig::default(),
         }
     }
 }
@@ -404,6 +431,12 @@ impl Config {
                 }
             };
         }
+        if let Some(v) = lookup("SUIFANG_RECORDING_RETENTION_DAYS") {
+            self.recordings.retention_days = v.parse().map_err(|_| ConfigError::Invalid {
+                key: "SUIFANG_RECORDING_RETENTION_DAYS",
+                message: format!("`{v}` is not a whole number of days (0 keeps recordings forever)"),
+            })?;
+        }
         if let Some(v) = lookup("SUIFANG_CLOCK_OFFSET_SECONDS") {
             self.clock.offset_seconds = v.parse().map_err(|_| ConfigError::Invalid {
                 key: "SUIFANG_CLOCK_OFFSET_SECONDS",
@@ -439,6 +472,10 @@ impl Config {
             ("transcription.threads", t.threads as i64),
             ("transcription.poll_millis", t.poll_millis as i64),
             ("transcription.max_attempts", i64::from(t.max_attempts)),
+            (
+                "recordings.sweep_interval_minutes",
+                self.recordings.sweep_interval_minutes as i64,
+            ),
         ] {
             positive(key, value)?;
         }

@@ -197,6 +197,30 @@ fn start_transcription(
     }
 }
 
+/// Starts the retention sweeper when a retention period is configured, and says what is kept.
+fn start_retention(
+    state: &AppState,
+    stop: watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let cfg = &state.config.recordings;
+    if cfg.retention_days == 0 {
+        tracing::info!("recordings are kept forever ([recordings] retention_days = 0)");
+        return None;
+    }
+    println!(
+        "recordings: audio is deleted after {} days (held recordings and those of patients with an open escalation are kept)",
+        cfg.retention_days
+    );
+    Some(tokio::spawn(crate::service::retention::worker(
+        state.store.clone(),
+        state.config.recordings_path(),
+        state.clock,
+        cfg.retention_days,
+        std::time::Duration::from_secs(cfg.sweep_interval_minutes.max(1) * 60),
+        stop,
+    )))
+}
+
 /// Serves until `shutdown` resolves; prints where it listens.
 pub async fn serve(
     prepared: Prepared,
@@ -255,6 +279,7 @@ pub async fn serve(
         tracing::info!("escalation webhook enabled");
     }
     let transcription = start_transcription(&state, stop_rx.clone());
+    let retention = start_retention(&state, stop_rx.clone());
     tracing::info!(%local, "suifang listening");
     println!("suifang is listening on http://{local}/");
     let events = state.events.clone();
@@ -271,6 +296,9 @@ pub async fn serve(
     let _ = rebuilder.await;
     let _ = sla.await;
     let _ = webhook.await;
+    if let Some(r) = retention {
+        let _ = r.await;
+    }
     if let Some(t) = transcription {
         let _ = t.await;
     }

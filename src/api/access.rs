@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::{
-    admin, calls, escalations, events, patients, queue, reports, scripts, session, transcripts,
+    admin, calls, escalations, events, patients, queue, reports, retention, scripts, session,
+    transcripts,
     AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
@@ -133,7 +134,9 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/wallboard", MANAGERS, "Live wallboard: agents, queue depth, today's counts, open escalations by age", || get(reports::wallboard)),
     route("GET", "/api/v1/reports", MANAGERS, "Period report (coverage, reach, completion, dials, time to contact and to acknowledge); ?format=csv", || get(reports::report)),
     route("GET", "/api/v1/recordings", DOCTORS, "Recordings browser: filter by date, nurse, patient, disposition, escalated", || get(reports::recordings)),
-    route("GET", "/api/v1/recordings/{id}/download", MANAGERS, "Download a recording's WAV (audited)", || get(reports::download)),
+    route("GET", "/api/v1/recordings/{id}/download", MANAGERS, "Download a recording's WAV (audited); 410 once retention deleted the audio", || get(reports::download)),
+    route("PUT", "/api/v1/recordings/{id}/hold", MANAGERS, "Keep a recording whatever its age ({\"reason\"}; audited)", || put(retention::hold)),
+    route("DELETE", "/api/v1/recordings/{id}/hold", MANAGERS, "Release a hold: the recording follows [recordings] retention_days again (audited)", || delete(retention::release)),
     route("GET", "/api/v1/calls/{id}/reviews", MANAGERS, "QA reviews of a call", || get(reports::reviews)),
     route("POST", "/api/v1/calls/{id}/reviews", QA, "Score a call on the QA rubric (audited)", || post(reports::add_review)),
     route("POST", "/api/v1/scripts/validate", ADMIN, "Check a draft script (TOML) without saving it; lists every error with its line", || post(scripts::validate)),

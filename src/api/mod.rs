@@ -10,6 +10,7 @@ pub mod events;
 mod patients;
 mod queue;
 mod reports;
+mod retention;
 mod scripts;
 mod session;
 mod transcripts;

@@ -156,6 +156,7 @@ pub async fn download(
         .store
         .read(move |c| rec::recording_file(c, id))
         .await?;
+    super::retention::ensure_audio_kept(&state, id).await?;
     let full = {
         let p = std::path::PathBuf::from(&path);
         if p.is_absolute() {

@@ -230,6 +230,7 @@ pub async fn retranscribe(
     if let Availability::Off(why) = availability(cfg) {
         return Err(ApiError::conflict(format!("transcription is off: {why}")));
     }
+    super::retention::ensure_audio_kept(&state, id).await?;
     let installed = installed_models(&cfg.model_dir)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     if !installed.iter().any(|m| m.name == body.model) {
@@ -282,6 +283,7 @@ pub async fn audio(
         .store
         .read(move |c| db::recording(c, RecordingId(id)))
         .await?;
+    super::retention::ensure_audio_kept(&state, id).await?;
     let path = resolve_recording_path(&state.config.recordings_path(), &rec.path);
     let file = tokio::fs::File::open(&path).await.map_err(|e| {
         tracing::warn!(recording = id, path = %path.display(), error = %e, "recording file unreadable");

@@ -6,6 +6,7 @@
 pub mod answers;
 pub mod findings;
 pub mod notify;
+pub mod retention;
 pub mod transcription;
 
 use crate::followup::script::AnswerError;

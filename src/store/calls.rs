@@ -39,6 +39,8 @@ pub struct RecordingView {
     pub status: String,
     pub sha256: Option<String>,
     pub duration_ms: Option<i64>,
+    /// When the retention policy deleted the audio (Unix seconds); the row stays.
+    pub purged_at: Option<i64>,
 }
 
 /// One entry of a call's log.
@@ -257,7 +259,7 @@ pub fn end_interrupted(tx: &Transaction, now: i64) -> Result<Vec<String>, StoreE
 
 const CALL_COLUMNS: &str = "c.id, c.task_id, c.patient_id, c.agent_id, c.direction, c.contact,
     c.state, c.started_at, c.answered_at, c.ended_at, c.end_reason, c.disposition, c.sip_status,
-    r.id, r.path, r.status, r.sha256, r.duration_ms";
+    r.id, r.path, r.status, r.sha256, r.duration_ms, r.purged_at";
 
 fn call_from_row(r: &rusqlite::Row) -> rusqlite::Result<CallView> {
     let recording = match r.get::<_, Option<i64>>(13)? {
@@ -267,6 +269,7 @@ fn call_from_row(r: &rusqlite::Row) -> rusqlite::Result<CallView> {
             status: r.get(15)?,
             sha256: r.get(16)?,
             duration_ms: r.get(17)?,
+            purged_at: r.get(18)?,
         }),
         None => None,
     };

@@ -17,6 +17,7 @@ pub mod patient_report;
 pub mod patients;
 pub mod recordings;
 pub mod reports;
+pub mod retention;
 pub mod tasks;
 pub mod transcript_search;
 pub mod transcripts;

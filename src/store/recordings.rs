@@ -46,6 +46,10 @@ pub struct RecordingRow {
     pub transcribed: bool,
     /// Latest QA total (0–12) if the call was reviewed.
     pub review_total: Option<i64>,
+    /// When the retention policy deleted the audio (the row and transcript stay).
+    pub purged_at: Option<DateTime<Utc>>,
+    /// Why the recording is kept whatever its age, if someone put it on hold.
+    pub hold_reason: Option<String>,
 }
 
 /// An escalation of the patient opened during the call or within an hour after it counts as
@@ -110,7 +114,8 @@ pub fn list(
             EXISTS(SELECT 1 FROM transcripts x WHERE x.recording_id = r.id AND x.status = 'done'),
             (SELECT identity_checked + consent_announced + script_followed + red_flags_handled
                 + communication + documentation FROM call_reviews v WHERE v.call_id = c.id
-                ORDER BY v.created_at DESC, v.id DESC LIMIT 1)
+                ORDER BY v.created_at DESC, v.id DESC LIMIT 1),
+            r.purged_at, r.hold_reason
          {from} {filter} ORDER BY c.started_at DESC, r.id DESC LIMIT ?{} OFFSET ?{}",
         n + 1,
         n + 2
@@ -136,6 +141,8 @@ pub fn list(
             escalated: r.get(12)?,
             transcribed: r.get(13)?,
             review_total: r.get(14)?,
+            purged_at: r.get::<_, Option<i64>>(15)?.map(ts),
+            hold_reason: r.get(16)?,
         })
     })?;
     Ok((rows.collect::<Result<_, _>>()?, total))

@@ -195,4 +195,8 @@ impl Client {
     pub fn post(&self, path: &str, body: serde_json::Value) -> Reply {
         self.request("POST", path, Some(&body.to_string()), "application/json")
     }
+
+    pub fn put(&self, path: &str, body: serde_json::Value) -> Reply {
+        self.request("PUT", path, Some(&body.to_string()), "application/json")
+    }
 }
