@@ -23,6 +23,9 @@ pub enum BridgeControl {
     Answered,
     /// Another agent takes over the nurse's place (blind transfer).
     SwapAgent(LineMedia),
+    /// The nurse hung up before the patient answered: her line is free for the next call
+    /// while the SIP leg finishes cancelling.
+    ReleaseAgent,
     /// A supervisor or doctor joins.
     AddMonitor {
         user_id: i64,
@@ -121,7 +124,7 @@ pub async fn run(
         to_patient,
     } = ends;
     let mut mixer = Mixer::new();
-    let mut nurse = Party::new(agent);
+    let mut nurse = Some(Party::new(agent));
     let mut monitors: Vec<(i64, MonitorMode, Party)> = Vec::new();
     let mut answered = false;
     let mut control_open = true;
@@ -135,7 +138,8 @@ pub async fn run(
                         mixer.announce(pcm.clone());
                     }
                 }
-                Some(BridgeControl::SwapAgent(media)) => nurse = Party::new(media),
+                Some(BridgeControl::SwapAgent(media)) => nurse = Some(Party::new(media)),
+                Some(BridgeControl::ReleaseAgent) => nurse = None,
                 Some(BridgeControl::AddMonitor { user_id, mode, media }) => {
                     monitors.retain(|(id, _, _)| *id != user_id);
                     monitors.push((user_id, mode, Party::new(media)));
@@ -156,7 +160,7 @@ pub async fn run(
                 let mut patient = SILENCE;
                 let n = frame.len().min(FRAME_SAMPLES);
                 patient[..n].copy_from_slice(&frame[..n]);
-                let nurse_frame = nurse.next_frame();
+                let nurse_frame = nurse.as_mut().and_then(Party::next_frame);
                 let monitor_frames: Vec<Option<Frame>> =
                     monitors.iter_mut().map(|(_, _, p)| p.next_frame()).collect();
                 let inputs: Vec<(MonitorMode, Option<&Frame>)> = monitors
@@ -168,7 +172,9 @@ pub async fn run(
                 if answered {
                     let _ = to_patient.try_send(mixed.to_patient.to_vec());
                 }
-                nurse.hear(mixed.to_nurse);
+                if let Some(nurse) = &nurse {
+                    nurse.hear(mixed.to_nurse);
+                }
                 for ((_, _, party), frame) in monitors.iter().zip(mixed.to_monitors) {
                     party.hear(frame);
                 }

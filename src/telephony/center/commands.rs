@@ -51,6 +51,7 @@ impl Center {
             }
             CallCommand::Hangup => {
                 self.engine.hangup(handle).await.map_err(sip_err)?;
+                self.release_unanswered(handle).await;
                 ("hangup_requested", user.username.clone())
             }
             CallCommand::Dtmf(digits) => {

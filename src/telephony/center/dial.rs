@@ -105,6 +105,7 @@ impl Center {
                 bridge: Some(control),
                 deadline: None,
                 monitors: Vec::new(),
+                released: false,
             },
         );
         tracing::info!(call = %call_id, task = ?task_id, user = %user.username, "dialling");
@@ -113,6 +114,33 @@ impl Center {
     }
 
     pub(super) fn agent_busy(&self, user_id: i64) -> bool {
-        self.calls.values().any(|c| c.agent_id == Some(user_id))
+        self.calls
+            .values()
+            .any(|c| c.agent_id == Some(user_id) && !c.released)
+    }
+
+    /// After the nurse hung up an outbound call nobody answered yet: frees her line at once.
+    /// Without this she would wait for the trunk's first response before the CANCEL can go
+    /// out, or for Timer B (32 s) when the trunk never responds.
+    pub(super) async fn release_unanswered(&mut self, handle: CallHandle) {
+        let Some(c) = self.calls.get_mut(&handle) else {
+            return;
+        };
+        if c.inbound || c.released || !matches!(c.state, "dialing" | "ringing") {
+            return;
+        }
+        c.released = true;
+        if let Some(bridge) = &c.bridge {
+            let _ = bridge.send(BridgeControl::ReleaseAgent).await;
+        }
+        self.state.events.publish(LiveEvent {
+            name: "call.state".into(),
+            audience: Audience::Users(c.agent_id.into_iter().collect()),
+            data: serde_json::json!({
+                "call_id": c.id, "task_id": c.task_id, "patient_id": c.patient_id,
+                "agent_id": c.agent_id, "direction": "outbound", "state": "released",
+                "reason": "hung up before an answer; the trunk is told as soon as it responds",
+            }),
+        });
     }
 }

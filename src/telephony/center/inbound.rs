@@ -68,6 +68,7 @@ impl Center {
             bridge: None,
             deadline: None,
             monitors: Vec::new(),
+                released: false,
         };
         let leg = match agent {
             Some((agent_id, media)) => {

@@ -159,6 +159,9 @@ struct LiveCall {
     deadline: Option<Instant>,
     /// Users whose line is attached to this call as monitors.
     monitors: Vec<i64>,
+    /// The nurse hung up before an answer and is free again; the SIP leg is still being
+    /// cancelled (a CANCEL may only follow a provisional response, RFC 3261 §9.1).
+    released: bool,
 }
 
 struct Center {

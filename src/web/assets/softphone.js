@@ -253,7 +253,7 @@
   // Calls: commands go over the socket; the result (`call`) and live `call_event`s update
   // state.call. A reload finds a live call again through the call API.
   function onCall(id, callState) {
-    if (callState === 'ended' || callState === 'transferred') {
+    if (callState === 'ended' || callState === 'transferred' || callState === 'released') {
       if (state.call && state.call.id === id) state.call = null;
     } else {
       const previous = state.call && state.call.id === id ? state.call : { muted: false, held: false };

@@ -131,7 +131,8 @@ export function createPhone(root, { getTask, onCallEnded, lineOnly = false } = {
     const before = state.call;
     state.call = { ...(before || {}), ...update };
     if (update.state === 'answered' && !state.call.answeredAt) state.call.answeredAt = Date.now();
-    if (update.state === 'ended') {
+    // 'released': she hung up before an answer; the server finishes cancelling on its own
+    if (update.state === 'ended' || update.state === 'released') {
       clearInterval(timer);
       timer = null;
       if (onCallEnded) onCallEnded(state.call);
