@@ -434,7 +434,9 @@ impl Config {
         if let Some(v) = lookup("SUIFANG_RECORDING_RETENTION_DAYS") {
             self.recordings.retention_days = v.parse().map_err(|_| ConfigError::Invalid {
                 key: "SUIFANG_RECORDING_RETENTION_DAYS",
-                message: format!("`{v}` is not a whole number of days (0 keeps recordings forever)"),
+                message: format!(
+                    "`{v}` is not a whole number of days (0 keeps recordings forever)"
+                ),
             })?;
         }
         if let Some(v) = lookup("SUIFANG_CLOCK_OFFSET_SECONDS") {

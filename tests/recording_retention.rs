@@ -39,10 +39,14 @@ fn voicemail_from(suifang: &Suifang, supervisor: &common::Client, patient: &Valu
                 .flatten()
         })
     });
-    wait_for("the voicemail to be recorded", Duration::from_secs(10), || {
-        let c = call(supervisor, &id);
-        (c["state"] == "ended" && c["recording"]["status"] == "complete").then_some(c)
-    })
+    wait_for(
+        "the voicemail to be recorded",
+        Duration::from_secs(10),
+        || {
+            let c = call(supervisor, &id);
+            (c["state"] == "ended" && c["recording"]["status"] == "complete").then_some(c)
+        },
+    )
 }
 
 fn recording_id(call: &Value) -> i64 {
@@ -124,7 +128,11 @@ fn old_audio_is_deleted_with_an_audit_trail_and_held_recordings_are_kept() {
     let supervisor = suifang.login("supervisor", "supervisor-demo-1");
     let gone = supervisor.get(&format!("/api/v1/recordings/{expired_id}/audio"));
     assert_eq!(gone.status, 410, "{}", gone.body);
-    assert_eq!(gone.body["code"], "recording_purged", "{}", gone.body);
+    assert_eq!(
+        gone.body["error"]["code"], "recording_purged",
+        "{}",
+        gone.body
+    );
     let download = supervisor.get(&format!("/api/v1/recordings/{expired_id}/download"));
     assert_eq!(download.status, 410, "{}", download.body);
     let kept = supervisor.get(&format!("/api/v1/recordings/{held_id}/audio"));
@@ -136,7 +144,10 @@ fn old_audio_is_deleted_with_an_audit_trail_and_held_recordings_are_kept() {
         row["recording"]["sha256"], expired["recording"]["sha256"],
         "{row}"
     );
-    assert_eq!(row["recording"]["duration_ms"], expired["recording"]["duration_ms"]);
+    assert_eq!(
+        row["recording"]["duration_ms"],
+        expired["recording"]["duration_ms"]
+    );
     let list = supervisor.get("/api/v1/recordings?limit=50");
     assert_eq!(list.status, 200, "{}", list.body);
     let item = |id: i64| -> Value {
@@ -145,7 +156,11 @@ fn old_audio_is_deleted_with_an_audit_trail_and_held_recordings_are_kept() {
             .and_then(|a| a.iter().find(|r| r["recording_id"] == id).cloned())
             .unwrap_or_else(|| panic!("recording {id} not listed: {}", list.body))
     };
-    assert!(item(expired_id)["purged_at"].is_string(), "{}", item(expired_id));
+    assert!(
+        item(expired_id)["purged_at"].is_string(),
+        "{}",
+        item(expired_id)
+    );
     assert_eq!(item(held_id)["purged_at"], Value::Null);
     assert_eq!(item(held_id)["hold_reason"], "complaint 2026-117");
 
@@ -160,14 +175,23 @@ fn old_audio_is_deleted_with_an_audit_trail_and_held_recordings_are_kept() {
     assert_eq!(audit.status, 200, "{}", audit.body);
     let entries = audit.body["items"].as_array().cloned().unwrap_or_default();
     let has = |action: &str, id: i64| {
-        entries
-            .iter()
-            .any(|e| e["action"] == action && e["entity_id"] == id.to_string())
+        entries.iter().any(|e| {
+            e["action"] == action
+                && e["entity_id"].as_str().and_then(|s| s.parse::<i64>().ok()) == Some(id)
+        })
     };
-    assert!(has("purge_audio", expired_id), "purge audited: {}", audit.body);
+    assert!(
+        has("purge_audio", expired_id),
+        "purge audited: {}",
+        audit.body
+    );
     assert!(has("hold", held_id), "hold audited");
     assert!(!has("purge_audio", held_id));
     let verify = admin.get("/api/v1/audit/verify");
     assert_eq!(verify.status, 200, "{}", verify.body);
-    assert_eq!(verify.body["ok"], true, "audit chain intact: {}", verify.body);
+    assert!(
+        verify.body["broken_at"].is_null() && verify.body["rows"].as_i64() > Some(0),
+        "audit chain intact: {}",
+        verify.body
+    );
 }

@@ -11,8 +11,7 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::{
     admin, calls, escalations, events, patients, queue, reports, retention, scripts, session,
-    transcripts,
-    AppState,
+    transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};

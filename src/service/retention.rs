@@ -54,10 +54,10 @@ pub async fn sweep(
         .await?
     {
         let path = resolve_recording_path(recordings_dir, Path::new(&stored));
-        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-            if remove(&path, &mut report).await.is_some() {
-                report.leftovers += 1;
-            }
+        if tokio::fs::try_exists(&path).await.unwrap_or(false)
+            && remove(&path, &mut report).await.is_some()
+        {
+            report.leftovers += 1;
         }
     }
     loop {
@@ -94,7 +94,10 @@ pub async fn sweep(
 /// Removes one file; returns its size, or `None` if it could not be removed (recorded in the
 /// report). A file that is already gone counts as removed.
 async fn remove(path: &Path, report: &mut SweepReport) -> Option<u64> {
-    let size = tokio::fs::metadata(path).await.map(|m| m.len()).unwrap_or(0);
+    let size = tokio::fs::metadata(path)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
     match tokio::fs::remove_file(path).await {
         Ok(()) => Some(size),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(0),
@@ -180,19 +183,27 @@ mod tests {
             "0 days keeps everything"
         );
         let r = sweep(&store, &recordings, 30, now).await.expect("sweep");
-        assert_eq!((r.purged, r.bytes_freed, r.leftovers), (1, 4096, 0), "{r:?}");
+        assert_eq!(
+            (r.purged, r.bytes_freed, r.leftovers),
+            (1, 4096, 0),
+            "{r:?}"
+        );
         assert!(!recordings.join("old/c1.wav").exists());
         assert!(recordings.join("old/c2.wav").exists(), "11 days old: kept");
         let sha: String = store
             .read(|c| {
-                Ok(c.query_row("SELECT sha256 FROM recordings WHERE id = 1", [], |r| {
-                    r.get(0)
-                })?)
+                Ok(
+                    c.query_row("SELECT sha256 FROM recordings WHERE id = 1", [], |r| {
+                        r.get(0)
+                    })?,
+                )
             })
             .await
             .expect("row");
         assert_eq!(sha, "aa");
-        let again = sweep(&store, &recordings, 30, now + 60).await.expect("sweep");
+        let again = sweep(&store, &recordings, 30, now + 60)
+            .await
+            .expect("sweep");
         assert_eq!(again, SweepReport::default(), "nothing twice");
     }
 
@@ -202,12 +213,17 @@ mod tests {
         // as if the server died after marking, before deleting
         store
             .write(|tx| {
-                tx.execute("UPDATE recordings SET purged_at = ?1 WHERE id = 1", [30 * DAY])?;
+                tx.execute(
+                    "UPDATE recordings SET purged_at = ?1 WHERE id = 1",
+                    [30 * DAY],
+                )?;
                 Ok(())
             })
             .await
             .expect("mark");
-        let r = sweep(&store, &recordings, 30, 31 * DAY).await.expect("sweep");
+        let r = sweep(&store, &recordings, 30, 31 * DAY)
+            .await
+            .expect("sweep");
         assert_eq!((r.purged, r.leftovers), (0, 1), "{r:?}");
         assert!(!recordings.join("old/c1.wav").exists());
     }

@@ -227,7 +227,10 @@ mod tests {
             .write_blocking(move |tx| mark_purged(tx, &rec, 30, 6_000))
             .expect("mark again");
         assert!(first && !again);
-        assert!(due(&store, 10_000).is_empty(), "a purged recording is not due again");
+        assert!(
+            due(&store, 10_000).is_empty(),
+            "a purged recording is not due again"
+        );
         let audited: i64 = store
             .read_blocking(|c| {
                 Ok(c.query_row(
@@ -301,7 +304,10 @@ mod tests {
                 Ok(())
             })
             .expect("escalation");
-        assert!(due(&store, 2_000).is_empty(), "evidence of an open escalation");
+        assert!(
+            due(&store, 2_000).is_empty(),
+            "evidence of an open escalation"
+        );
         store
             .write_blocking(|tx| {
                 tx.execute("UPDATE escalations SET status = 'resolved'", [])?;

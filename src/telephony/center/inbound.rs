@@ -68,7 +68,7 @@ impl Center {
             bridge: None,
             deadline: None,
             monitors: Vec::new(),
-                released: false,
+            released: false,
         };
         let leg = match agent {
             Some((agent_id, media)) => {
