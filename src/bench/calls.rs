@@ -449,8 +449,8 @@ async fn run_suifang(
     .unwrap_or_default();
 
     let mut notes = vec![format!(
-        "engine counters in the window: {} jitter-buffer losses (silence recorded), {} bridged frames not ready in time (silence sent)",
-        window.playout_lost, window.live_underruns
+        "engine counters in the window: {} jitter-buffer losses (silence recorded), {} bridged frames not ready in time (silence sent), {} bridged frames dropped to bound latency",
+        window.playout_lost, window.live_underruns, window.live_trimmed
     )];
     notes.push(format!(
         "sipp exit codes (0 = every call completed): agents {:?}, patients {:?}",

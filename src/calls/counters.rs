@@ -15,6 +15,7 @@ pub struct MediaCounters {
     rtp_out: AtomicU64,
     playout_lost: AtomicU64,
     live_underruns: AtomicU64,
+    live_trimmed: AtomicU64,
 }
 
 /// The counters at one instant.
@@ -28,6 +29,8 @@ pub struct Snapshot {
     pub playout_lost: u64,
     /// Ticks where a bridged (live) source had no frame ready (silence was sent).
     pub live_underruns: u64,
+    /// Bridged frames dropped to bring standing latency back down (see `media::cushion`).
+    pub live_trimmed: u64,
 }
 
 impl Snapshot {
@@ -38,6 +41,7 @@ impl Snapshot {
             rtp_out: self.rtp_out.saturating_sub(earlier.rtp_out),
             playout_lost: self.playout_lost.saturating_sub(earlier.playout_lost),
             live_underruns: self.live_underruns.saturating_sub(earlier.live_underruns),
+            live_trimmed: self.live_trimmed.saturating_sub(earlier.live_trimmed),
         }
     }
 }
@@ -50,6 +54,7 @@ impl MediaCounters {
             rtp_out: self.rtp_out.load(Ordering::Relaxed),
             playout_lost: self.playout_lost.load(Ordering::Relaxed),
             live_underruns: self.live_underruns.load(Ordering::Relaxed),
+            live_trimmed: self.live_trimmed.load(Ordering::Relaxed),
         }
     }
 
@@ -67,5 +72,9 @@ impl MediaCounters {
 
     pub(super) fn underrun(&self) {
         self.live_underruns.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn trimmed(&self) {
+        self.live_trimmed.fetch_add(1, Ordering::Relaxed);
     }
 }

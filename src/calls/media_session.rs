@@ -14,6 +14,7 @@ use super::counters::MediaCounters;
 use super::engine::EngineEvent;
 use super::leg::AgentSource;
 use super::CallsError;
+use crate::media::cushion::{Cushion, CushionConfig};
 use crate::media::g711::G711;
 use crate::media::recorder::{RecordingInfo, StereoRecorder};
 use crate::rtp::dtmf::{key_press_payloads, DtmfReceiver};
@@ -100,6 +101,7 @@ impl MediaSession {
         };
         let mut muted = false;
         let mut hold: Option<(Arc<Vec<i16>>, usize)> = None;
+        let mut cushion: Cushion<Vec<i16>> = Cushion::new(CushionConfig::default());
         let mut inbound = Inbound {
             latch: RtpLatch::new(LatchPolicy::AnyFirst, media.remote),
             stats: ReceiverStats::new(8000, Instant::now().into_std()),
@@ -136,6 +138,13 @@ impl MediaSession {
                     let catching_up = Instant::now().saturating_duration_since(scheduled) >= Duration::from_millis(20);
                     // Agent → patient (left channel = exactly what we sent).
                     agent.fill(0);
+                    if !answered {
+                        // What the other side said before the answer is stale by then.
+                        if let AgentSource::Live(rx) = &mut source {
+                            take_frames(rx, &mut cushion);
+                            cushion.keep_newest();
+                        }
+                    }
                     if answered {
                         // Agent audio starts at the answer; the left channel is silent before.
                         match &mut source {
@@ -147,19 +156,28 @@ impl MediaSession {
                                 pos += FRAME;
                             }
                             AgentSource::Live(rx) => {
-                                // Keep at most two frames queued: the sender's clock may run
-                                // slightly fast, and latency matters more than a lost 20 ms.
-                                // Not while catching up: the frames queued during our stall are
-                                // exactly the ones the burst of ticks is about to send, and
-                                // dropping them turned every stall into silence.
-                                while !catching_up && rx.len() > 2 {
-                                    let _ = rx.try_recv();
+                                // The other task ticks on its own 20 ms clock; the cushion
+                                // keeps a frame or two in hand so its tick landing just after
+                                // ours is not 20 ms of silence (see media::cushion).
+                                take_frames(rx, &mut cushion);
+                                if cushion.starved() {
+                                    // The producer's tick is most likely due as well (both
+                                    // came out of the same stall, or it landed a moment after
+                                    // ours): let it run once before sending silence.
+                                    tokio::task::yield_now().await;
+                                    take_frames(rx, &mut cushion);
                                 }
-                                if let Ok(frame) = rx.try_recv() {
+                                let before = cushion.stats();
+                                if let Some(frame) = cushion.pop(catching_up) {
                                     let n = frame.len().min(FRAME);
                                     agent[..n].copy_from_slice(&frame[..n]);
-                                } else {
+                                }
+                                let after = cushion.stats();
+                                if after.underruns > before.underruns {
                                     counters.underrun();
+                                }
+                                if after.trimmed > before.trimmed {
+                                    counters.trimmed();
                                 }
                             }
                         }
@@ -429,4 +447,11 @@ pub(super) async fn bind_rtp(
         }
     }
     Err(CallsError::NoRtpPort { first, last })
+}
+
+/// Moves the frames a bridged source queued into the cushion.
+fn take_frames(rx: &mut mpsc::Receiver<Vec<i16>>, cushion: &mut Cushion<Vec<i16>>) {
+    while let Ok(frame) = rx.try_recv() {
+        cushion.push(frame);
+    }
 }

@@ -4,6 +4,7 @@
 //! Everything here works on plain `i16` PCM slices so the RTP layer, the bridge and the recorder
 //! can share it without knowing about each other.
 
+pub mod cushion;
 pub mod envelope;
 pub mod error;
 pub mod g711;

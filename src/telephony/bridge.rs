@@ -3,18 +3,13 @@
 //! frame; the bridge answers with one frame to send to the patient and one frame for each
 //! browser, mixed by [`Mixer`]. Nothing is sent to the patient before the answer.
 
-use std::collections::VecDeque;
-
 use tokio::sync::mpsc;
 
 use super::mixer::{Frame, Mixer, MonitorMode, SILENCE};
 use super::prompts::Pcm;
 use crate::calls::{AgentSource, LegAudio, FRAME_CHANNEL_DEPTH, FRAME_SAMPLES};
+use crate::media::cushion::{Cushion, CushionConfig};
 use crate::webrtc::{AudioFrame, LineMedia};
-
-/// Frames of a browser's microphone kept waiting: more than this and the oldest are dropped
-/// (latency is worth more than 20 ms of speech).
-const MAX_MIC_BACKLOG: usize = 3;
 
 /// Changes to a running bridge.
 #[derive(Debug)]
@@ -38,29 +33,29 @@ pub enum BridgeControl {
     RemoveMonitor { user_id: i64 },
 }
 
-/// A browser taking part: its line and the microphone frames not yet mixed.
+/// A browser taking part: its line and the microphone frames not yet mixed. The microphone
+/// runs on the browser's clock and arrives with network jitter; the cushion keeps a frame or
+/// two in hand and bounds the latency (see `media::cushion`).
 struct Party {
     media: LineMedia,
-    backlog: VecDeque<Frame>,
+    mic: Cushion<Frame>,
 }
 
 impl Party {
     fn new(media: LineMedia) -> Party {
         Party {
             media,
-            backlog: VecDeque::with_capacity(MAX_MIC_BACKLOG + 1),
+            mic: Cushion::new(CushionConfig::default()),
         }
     }
 
     /// Takes in what the microphone sent since the last tick; returns this tick's frame.
-    fn next_frame(&mut self) -> Option<Frame> {
+    /// `catching_up`: the SIP leg's frames are queued behind this one (the bridge fell behind).
+    fn next_frame(&mut self, catching_up: bool) -> Option<Frame> {
         while let Ok(f) = self.media.from_agent.try_recv() {
-            self.backlog.push_back(f.0);
-            if self.backlog.len() > MAX_MIC_BACKLOG {
-                self.backlog.pop_front();
-            }
+            self.mic.push(f.0);
         }
-        self.backlog.pop_front()
+        self.mic.pop(catching_up)
     }
 
     fn hear(&self, frame: Frame) {
@@ -160,9 +155,12 @@ pub async fn run(
                 let mut patient = SILENCE;
                 let n = frame.len().min(FRAME_SAMPLES);
                 patient[..n].copy_from_slice(&frame[..n]);
-                let nurse_frame = nurse.as_mut().and_then(Party::next_frame);
-                let monitor_frames: Vec<Option<Frame>> =
-                    monitors.iter_mut().map(|(_, _, p)| p.next_frame()).collect();
+                let behind = !from_patient.is_empty();
+                let nurse_frame = nurse.as_mut().and_then(|p| p.next_frame(behind));
+                let monitor_frames: Vec<Option<Frame>> = monitors
+                    .iter_mut()
+                    .map(|(_, _, p)| p.next_frame(behind))
+                    .collect();
                 let inputs: Vec<(MonitorMode, Option<&Frame>)> = monitors
                     .iter()
                     .zip(&monitor_frames)
