@@ -330,6 +330,18 @@ impl Floor {
             "the trunk port is free"
         );
         let (task_id, _, before) = self.claim_new();
+        // She gives up before the trunk said anything: her line is free at once (the CANCEL
+        // must wait for a provisional, RFC 3261 §9.1, which never comes), so she can dial
+        // again without waiting for Timer B.
+        let first = self
+            .nurse
+            .post(&format!("/api/v1/tasks/{task_id}/call"), json!({}));
+        assert_eq!(first.status, 201, "{}", first.body);
+        let first_id = first.body["id"].as_str().expect("call id").to_owned();
+        let hangup = self
+            .nurse
+            .post(&format!("/api/v1/calls/{first_id}/hangup"), json!({}));
+        assert!(hangup.status < 300, "{}", hangup.body);
         let ended = dial_until_ended(&self.nurse, task_id, Duration::from_secs(60));
         eprintln!("dead trunk: {ended}");
         assert_eq!(ended["end_reason"], "trunk_unreachable", "{ended}");
