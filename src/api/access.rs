@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::{
-    admin, calls, escalations, events, patients, queue, reports, retention, scripts, session,
-    transcripts, AppState,
+    admin, agents, calls, escalations, events, patients, queue, reports, retention, scripts,
+    session, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};
@@ -124,6 +124,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/calls/{id}/transfer", CLINICAL, "Blind transfer to another user's line", || post(calls::transfer)),
     route("POST", "/api/v1/calls/{id}/monitor", RESPONDERS, "Listen, whisper or barge into a live call (audited); mode null stops", || post(calls::monitor)),
     route("GET", "/api/v1/telephony", MANAGERS, "SIP trunk status", || get(calls::status)),
+    route("PUT", "/api/v1/users/{id}/sip", ADMIN, "Set an agent's desk-phone extension and SIP password ({\"extension\", \"password\"}; only digest hashes are stored; audited)", || put(agents::set)),
+    route("DELETE", "/api/v1/users/{id}/sip", ADMIN, "Remove an agent's desk-phone extension (audited)", || delete(agents::remove)),
+    route("GET", "/api/v1/telephony/extensions", MANAGERS, "Agents' desk-phone extensions", || get(agents::extensions)),
+    route("GET", "/api/v1/telephony/registrations", MANAGERS, "Registered desk phones: agent, extension, contact, source, transport, expiry, user agent", || get(agents::registrations)),
     route("GET", "/api/v1/calls/{id}/transcript", CALLERS, "A call's transcript: segments in time order with speaker labels (?format=json|vtt|srt, ?transcript=ID; audited)", || get(transcripts::call_transcript)),
     route("GET", "/api/v1/transcripts/search", CALLERS, "Search transcript segments (?q=, zh or en; trigram index from 3 characters, substring scan below)", || get(transcripts::search)),
     route("POST", "/api/v1/recordings/{id}/transcribe", MANAGERS, "Transcribe a recording again with another installed model (a new job; earlier transcripts kept)", || post(transcripts::retranscribe)),

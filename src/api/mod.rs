@@ -3,6 +3,7 @@
 
 pub mod access;
 mod admin;
+mod agents;
 mod calls;
 pub mod error;
 mod escalations;
@@ -114,6 +115,8 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
+
+pub(crate) use agents::differs_from_login;
 
 /// Audits in the same write transaction as the change it records.
 pub(crate) fn actor(user: &crate::store::users::User) -> crate::store::audit::Actor {

@@ -33,6 +33,8 @@ pub struct EngineConfig {
     pub registrar: Option<SipUri>,
     /// Requested registration lifetime in seconds.
     pub register_expires: u32,
+    /// Serve REGISTER for agents' desk phones (and authenticate their INVITEs), if set.
+    pub agent_registrar: Option<crate::sip::registrar::RegistrarConfig>,
 }
 
 impl EngineConfig {
@@ -50,6 +52,7 @@ impl EngineConfig {
             ring_timeout: Duration::from_secs(45),
             registrar: None,
             register_expires: 3600,
+            agent_registrar: None,
         }
     }
 }

@@ -18,8 +18,10 @@ use super::CallsError;
 use crate::media::recorder::{recording_path, RecordingInfo};
 use crate::rtp::dtmf::DtmfDigit;
 use crate::sip::negotiate::{LocalMedia, NegotiatedMedia};
+use crate::sip::registrar::{Registrar, RegistrarEvent};
 use crate::sip::ua::{
-    CallEvent, CallHandle, Endpoint, EndpointConfig, EndpointOutput, RegistrationState, Transport,
+    CallEvent, CallHandle, CallOptions, Endpoint, EndpointConfig, EndpointOutput,
+    RegistrationState, Transport,
 };
 use crate::sip::uri::SipUri;
 
@@ -57,6 +59,8 @@ pub enum EngineEvent {
     },
     /// Registration with the configured registrar changed.
     Registration(RegistrationState),
+    /// Our registrar bound, refreshed or removed a desk phone, or refused credentials.
+    Registrar(RegistrarEvent),
     /// Recording or media failed for a call (the call itself may continue).
     MediaFailed {
         /// Which call.
@@ -66,12 +70,15 @@ pub enum EngineEvent {
     },
 }
 
-enum Command {
+pub(super) enum Command {
     Place {
         target: SipUri,
+        options: CallOptions,
         leg: LegAudio,
         reply: oneshot::Sender<Result<CallHandle, CallsError>>,
     },
+    /// Desk phones: accounts, bindings, ringing (see `agents.rs`).
+    Agents(super::agents::AgentCommand),
     Answer {
         call: CallHandle,
         leg: LegAudio,
@@ -136,18 +143,15 @@ impl Engine {
         ep_cfg.from_user.clone_from(&cfg.from_user);
         ep_cfg.credentials.clone_from(&cfg.credentials);
         ep_cfg.ring_timeout = cfg.ring_timeout;
+        let mut endpoint = Endpoint::new(ep_cfg);
+        if let Some(r) = cfg.agent_registrar.clone() {
+            endpoint.set_registrar(Some(Registrar::new(r, Instant::now().into_std())));
+        }
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (ev_tx, ev_rx) = mpsc::channel(1024);
         let io = SipIo { udp: socket, tcp };
         let counters = Arc::new(MediaCounters::default());
-        let task = tokio::spawn(run(
-            cfg,
-            Endpoint::new(ep_cfg),
-            io,
-            cmd_rx,
-            ev_tx,
-            counters.clone(),
-        ));
+        let task = tokio::spawn(run(cfg, endpoint, io, cmd_rx, ev_tx, counters.clone()));
         Ok(Self {
             commands: cmd_tx,
             events: ev_rx,
@@ -189,8 +193,26 @@ impl Engine {
         target: SipUri,
         leg: LegAudio,
     ) -> Result<CallHandle, CallsError> {
+        self.place_call_with(target, CallOptions::default(), leg)
+            .await
+    }
+
+    /// Places a call with per-call options, e.g. to a registered desk phone (its address, a
+    /// caller name for its display, a shorter ring timeout).
+    pub async fn place_call_with(
+        &self,
+        target: SipUri,
+        options: CallOptions,
+        leg: LegAudio,
+    ) -> Result<CallHandle, CallsError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Place { target, leg, reply }).await?;
+        self.send(Command::Place {
+            target,
+            options,
+            leg,
+            reply,
+        })
+        .await?;
         rx.await.map_err(|_| CallsError::EngineStopped)?
     }
 
@@ -244,7 +266,7 @@ impl Engine {
     }
 
     /// Hands a command to the engine task; the only error is that the task has stopped.
-    async fn send(&self, command: Command) -> Result<(), CallsError> {
+    pub(super) async fn send(&self, command: Command) -> Result<(), CallsError> {
         self.commands
             .send(command)
             .await
@@ -312,6 +334,9 @@ async fn run(
                     on_event(&cfg, &mut calls, &events, &counters, call, &event);
                     let _ = events.send(EngineEvent::Call { call, event }).await;
                 }
+                EndpointOutput::Registrar(e) => {
+                    let _ = events.send(EngineEvent::Registrar(e)).await;
+                }
             }
         }
         if shutting_down && calls.is_empty() {
@@ -340,11 +365,12 @@ async fn run(
                 ep.handle_timeout(Instant::now().into_std());
             }
             cmd = commands.recv(), if !shutting_down => match cmd {
-                Some(Command::Place { target, leg, reply }) => {
+                Some(Command::Place { target, options, leg, reply }) => {
                     port_cursor = port_cursor.wrapping_add(1);
-                    let r = place(&cfg, &mut ep, &mut calls, target, leg, port_cursor).await;
+                    let r = place(&cfg, &mut ep, &mut calls, (target, options), leg, port_cursor).await;
                     let _ = reply.send(r);
                 }
+                Some(Command::Agents(cmd)) => super::agents::handle(&mut ep, cmd),
                 Some(Command::Answer { call, leg, reply }) => {
                     port_cursor = port_cursor.wrapping_add(1);
                     let r = answer(&cfg, &mut ep, &mut calls, call, leg, port_cursor).await;
@@ -376,7 +402,7 @@ async fn place(
     cfg: &EngineConfig,
     ep: &mut Endpoint,
     calls: &mut HashMap<CallHandle, CallMedia>,
-    target: SipUri,
+    (target, options): (SipUri, CallOptions),
     leg: LegAudio,
     port_cursor: u16,
 ) -> Result<CallHandle, CallsError> {
@@ -390,7 +416,7 @@ async fn place(
         })?
         .port();
     let local = LocalMedia::g711(cfg.rtp_ip, port, u64::from(rand::random::<u32>()));
-    let call = ep.place_call(target, local, Instant::now().into_std())?;
+    let call = ep.place_call_with(target, local, options, Instant::now().into_std())?;
     calls.insert(
         call,
         CallMedia {

@@ -91,6 +91,21 @@ pub enum ImportCommand {
 pub enum UserCommand {
     /// Add a user; the password is read from standard input.
     Add(UserAdd),
+    /// Set an agent's SIP desk-phone extension; the SIP password is read from standard input
+    /// (only its digest hashes are stored). `--remove` takes the extension away.
+    Sip(UserSip),
+}
+
+#[derive(Args, Debug)]
+pub struct UserSip {
+    #[arg(long)]
+    pub username: String,
+    /// 2–6 digits: the phone's SIP user name and auth user.
+    #[arg(long, required_unless_present = "remove")]
+    pub extension: Option<String>,
+    /// Remove the user's extension instead (her desk phone is unregistered).
+    #[arg(long, conflicts_with = "extension")]
+    pub remove: bool,
 }
 
 #[derive(Args, Debug)]
@@ -239,6 +254,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Import(ImportCommand::Patients { file }) => import_patients(&config, &file),
         Command::User(UserCommand::Add(args)) => add_user(&config, args),
+        Command::User(UserCommand::Sip(args)) => user_sip(&config, args),
         Command::Audit(AuditCommand::Verify) => {
             let store = open_store(&config)?;
             let report = store.read_blocking(audit::verify)?;
@@ -475,6 +491,50 @@ fn report_lines<T>(
         errors.len(),
         file.display()
     )
+}
+
+fn user_sip(config: &Config, args: UserSip) -> Result<()> {
+    let store = open_store(config)?;
+    let now = Clock::with_offset_seconds(config.clock.offset_seconds)
+        .now()
+        .timestamp();
+    let name = args.username.clone();
+    let found = store.read_blocking(move |c| crate::store::users::user_for_login(c, &name))?;
+    let Some((user, login_hash)) = found else {
+        bail!("no user `{}`", args.username);
+    };
+    let actor = audit::Actor::system("cli");
+    let Some(extension) = args.extension else {
+        let removed = store.write_blocking(move |tx| {
+            crate::store::agents::remove_extension(tx, &actor, user.id, now)
+        })?;
+        if !removed {
+            bail!("{} has no SIP extension", args.username);
+        }
+        println!("SIP extension of {} removed", args.username);
+        return Ok(());
+    };
+    crate::store::agents::check_extension(&extension)?;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("SIP password for extension {extension}: ");
+    }
+    let mut password = String::new();
+    stdin.lock().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\n', '\r']).to_string();
+    crate::store::agents::check_sip_password(&password)?;
+    crate::api::differs_from_login(&password, &login_hash).map_err(anyhow::Error::msg)?;
+    let realm = config.sip.registrar_realm.clone();
+    let ha1 = crate::sip::registrar::Ha1::compute(&extension, &realm, &password);
+    let (ext, r) = (extension.clone(), realm.clone());
+    store.write_blocking(move |tx| {
+        crate::store::agents::set_extension(tx, &actor, user.id, &ext, &r, &ha1, now)
+    })?;
+    println!(
+        "{} has SIP extension {extension} (realm {realm}); point the desk phone at this server's SIP port with user and auth user {extension}",
+        args.username
+    );
+    Ok(())
 }
 
 fn add_user(config: &Config, args: UserAdd) -> Result<()> {

@@ -23,7 +23,8 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    fn parse(s: &str) -> Option<Self> {
+    /// Parses an `algorithm=` token (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
         Some(match s.to_ascii_uppercase().as_str() {
             "MD5" => Algorithm::Md5,
             "MD5-SESS" => Algorithm::Md5Sess,
@@ -33,7 +34,8 @@ impl Algorithm {
         })
     }
 
-    fn as_str(self) -> &'static str {
+    /// The token as written in a challenge.
+    pub fn as_str(self) -> &'static str {
         match self {
             Algorithm::Md5 => "MD5",
             Algorithm::Md5Sess => "MD5-sess",
@@ -42,7 +44,8 @@ impl Algorithm {
         }
     }
 
-    fn hash(self, data: &str) -> String {
+    /// Lower-case hex digest of `data` with this algorithm's hash.
+    pub fn hash(self, data: &str) -> String {
         match self {
             Algorithm::Md5 | Algorithm::Md5Sess => hex::encode(Md5::digest(data.as_bytes())),
             Algorithm::Sha256 | Algorithm::Sha256Sess => {
@@ -69,8 +72,8 @@ pub struct Challenge {
     pub stale: bool,
 }
 
-/// Splits `k=v, k="v, with comma"` auth-params.
-fn auth_params(s: &str) -> Vec<(String, String)> {
+/// Splits `k=v, k="v, with comma"` auth-params (names lower-cased).
+pub(crate) fn auth_params(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = s.trim();
     while !rest.is_empty() {

@@ -156,6 +156,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         408 => "Request Timeout",
         415 => "Unsupported Media Type",
         416 => "Unsupported URI Scheme",
+        423 => "Interval Too Brief",
         480 => "Temporarily Unavailable",
         481 => "Call/Transaction Does Not Exist",
         482 => "Loop Detected",

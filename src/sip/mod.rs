@@ -23,6 +23,7 @@ pub mod headers;
 pub mod message;
 pub mod negotiate;
 pub mod parse;
+pub mod registrar;
 pub mod sdp;
 pub mod transaction;
 pub mod ua;

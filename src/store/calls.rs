@@ -28,6 +28,8 @@ pub struct CallView {
     pub end_reason: Option<String>,
     pub disposition: Option<String>,
     pub sip_status: Option<u16>,
+    /// Where the agent took the call: `browser` (her agent line) or `desk_phone`.
+    pub agent_device: Option<String>,
     pub recording: Option<RecordingView>,
 }
 
@@ -121,6 +123,15 @@ pub fn set_agent(tx: &Transaction, call_id: &str, agent_id: i64) -> Result<(), S
     tx.execute(
         "UPDATE calls SET agent_id = ?2 WHERE id = ?1",
         params![call_id, agent_id],
+    )?;
+    Ok(())
+}
+
+/// Records where the agent takes the call (`browser` or `desk_phone`).
+pub fn set_agent_device(tx: &Transaction, call_id: &str, device: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE calls SET agent_device = ?2 WHERE id = ?1",
+        params![call_id, device],
     )?;
     Ok(())
 }
@@ -259,7 +270,7 @@ pub fn end_interrupted(tx: &Transaction, now: i64) -> Result<Vec<String>, StoreE
 
 const CALL_COLUMNS: &str = "c.id, c.task_id, c.patient_id, c.agent_id, c.direction, c.contact,
     c.state, c.started_at, c.answered_at, c.ended_at, c.end_reason, c.disposition, c.sip_status,
-    r.id, r.path, r.status, r.sha256, r.duration_ms, r.purged_at";
+    r.id, r.path, r.status, r.sha256, r.duration_ms, r.purged_at, c.agent_device";
 
 fn call_from_row(r: &rusqlite::Row) -> rusqlite::Result<CallView> {
     let recording = match r.get::<_, Option<i64>>(13)? {
@@ -287,6 +298,7 @@ fn call_from_row(r: &rusqlite::Row) -> rusqlite::Result<CallView> {
         end_reason: r.get(10)?,
         disposition: r.get(11)?,
         sip_status: r.get(12)?,
+        agent_device: r.get(19)?,
         recording,
     })
 }

@@ -9,6 +9,8 @@ use serde::Deserialize;
 
 use crate::calls::EngineConfig;
 use crate::config::ConfigError;
+use crate::sip::auth::Algorithm;
+use crate::sip::registrar::RegistrarConfig;
 use crate::sip::ua::Credentials;
 
 /// Telephony settings. Field docs are the config reference (README.md copies them).
@@ -59,6 +61,27 @@ pub struct SipConfig {
     pub voicemail_beep: String,
     /// Longest voicemail message, in seconds.
     pub voicemail_max_seconds: u64,
+    /// Serve REGISTER so agents' SIP desk phones can register (`suifang user sip` sets their
+    /// extension and password), and authenticate calls they place.
+    pub registrar: bool,
+    /// Digest realm of the registrar. Changing it invalidates every stored SIP password.
+    pub registrar_realm: String,
+    /// Digest algorithms offered to desk phones, in preference order: `MD5` (default) and/or
+    /// `SHA-256`. Offer SHA-256 only if every phone supports it: baresip 1.0, for one, refuses
+    /// a challenge that includes an algorithm it lacks.
+    pub registrar_algorithms: Vec<String>,
+    /// Shortest registration accepted, seconds (shorter: 423 Interval Too Brief).
+    pub registrar_min_expires: u32,
+    /// Longest registration granted, seconds (longer requests are shortened).
+    pub registrar_max_expires: u32,
+    /// Seconds a digest nonce may be used before the phone must take a fresh one (`stale`).
+    pub registrar_nonce_seconds: u64,
+    /// Seconds an agent's desk phone rings (before a click-to-call is dropped, or a call-back
+    /// moves on to the next nurse).
+    pub agent_ring_seconds: u64,
+    /// Country code of national numbers dialled from desk phones (`13800000001` →
+    /// `+8613800000001`; a leading trunk `0` is dropped).
+    pub country_code: String,
 }
 
 impl Default for SipConfig {
@@ -83,6 +106,14 @@ impl Default for SipConfig {
             voicemail_prompt: "voicemail.wav".into(),
             voicemail_beep: "beep.wav".into(),
             voicemail_max_seconds: 120,
+            registrar: true,
+            registrar_realm: "suifang".into(),
+            registrar_algorithms: vec!["MD5".into()],
+            registrar_min_expires: 60,
+            registrar_max_expires: 3600,
+            registrar_nonce_seconds: 300,
+            agent_ring_seconds: 20,
+            country_code: "86".into(),
         }
     }
 }
@@ -159,6 +190,25 @@ impl SipConfig {
                     .into(),
             });
         }
+        self.registrar_config()?;
+        // (a call-back rings a desk phone only while this long is left before the caller's
+        // ring timeout; with a longer value desk phones take no call-backs)
+        if self.agent_ring_seconds == 0 {
+            return Err(ConfigError::Invalid {
+                key: "sip.agent_ring_seconds",
+                message: "must be positive".into(),
+            });
+        }
+        if self.country_code.is_empty()
+            || self.country_code.len() > 3
+            || !self.country_code.chars().all(|c| c.is_ascii_digit())
+            || self.country_code.starts_with('0')
+        {
+            return Err(ConfigError::Invalid {
+                key: "sip.country_code",
+                message: format!("`{}` is not a country code like 86", self.country_code),
+            });
+        }
         if self.register && self.trunk.is_none() {
             return Err(ConfigError::Invalid {
                 key: "sip.register",
@@ -201,6 +251,68 @@ impl SipConfig {
             ring_timeout: Duration::from_secs(self.ring_timeout_seconds),
             registrar,
             register_expires: self.register_expires,
+            agent_registrar: if self.registrar {
+                Some(self.registrar_config()?)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// The registrar's settings (checked), whether or not it is on.
+    pub fn registrar_config(&self) -> Result<RegistrarConfig, ConfigError> {
+        let invalid = |key, message: String| ConfigError::Invalid { key, message };
+        if self.registrar_realm.trim().is_empty() || self.registrar_realm.contains('"') {
+            return Err(invalid(
+                "sip.registrar_realm",
+                "must be non-empty, without quotes".into(),
+            ));
+        }
+        let mut algorithms = Vec::new();
+        for name in &self.registrar_algorithms {
+            match Algorithm::parse(name) {
+                Some(a @ (Algorithm::Md5 | Algorithm::Sha256)) if !algorithms.contains(&a) => {
+                    algorithms.push(a)
+                }
+                _ => {
+                    return Err(invalid(
+                        "sip.registrar_algorithms",
+                        format!("`{name}`: use SHA-256 and/or MD5, each once"),
+                    ))
+                }
+            }
+        }
+        if algorithms.is_empty() {
+            return Err(invalid(
+                "sip.registrar_algorithms",
+                "name at least one".into(),
+            ));
+        }
+        if self.registrar_min_expires == 0
+            || self.registrar_min_expires > self.registrar_max_expires
+        {
+            return Err(invalid(
+                "sip.registrar_min_expires",
+                format!(
+                    "must be positive and at most sip.registrar_max_expires ({})",
+                    self.registrar_max_expires
+                ),
+            ));
+        }
+        if self.registrar_nonce_seconds == 0 {
+            return Err(invalid(
+                "sip.registrar_nonce_seconds",
+                "must be positive".into(),
+            ));
+        }
+        Ok(RegistrarConfig {
+            realm: self.registrar_realm.clone(),
+            algorithms,
+            nonce_lifetime: Duration::from_secs(self.registrar_nonce_seconds),
+            min_expires: self.registrar_min_expires,
+            max_expires: self.registrar_max_expires,
+            default_expires: self.registrar_max_expires,
+            ..RegistrarConfig::default()
         })
     }
 
@@ -248,5 +360,53 @@ mod tests {
         c.validate().unwrap();
         c.rtp_port_max = c.rtp_port_min;
         assert!(c.validate().unwrap_err().to_string().contains("rtp_port"));
+    }
+
+    #[test]
+    fn registrar_keys_are_checked_and_name_the_key() {
+        let ok = SipConfig::default();
+        let r = ok.registrar_config().unwrap();
+        assert_eq!(r.algorithms, vec![Algorithm::Md5]);
+        let both = SipConfig {
+            registrar_algorithms: vec!["SHA-256".into(), "md5".into()],
+            ..SipConfig::default()
+        };
+        assert_eq!(
+            both.registrar_config().unwrap().algorithms,
+            vec![Algorithm::Sha256, Algorithm::Md5]
+        );
+        assert_eq!((r.min_expires, r.max_expires), (60, 3600));
+        type Edit = fn(&mut SipConfig);
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                |c| c.registrar_algorithms = vec!["MD5-sess".into()],
+                "sip.registrar_algorithms",
+            ),
+            (
+                |c| c.registrar_algorithms = vec!["MD5".into(), "md5".into()],
+                "sip.registrar_algorithms",
+            ),
+            (
+                |c| c.registrar_algorithms.clear(),
+                "sip.registrar_algorithms",
+            ),
+            (
+                |c| c.registrar_min_expires = 7200,
+                "sip.registrar_min_expires",
+            ),
+            (|c| c.registrar_realm = String::new(), "sip.registrar_realm"),
+            (
+                |c| c.registrar_nonce_seconds = 0,
+                "sip.registrar_nonce_seconds",
+            ),
+            (|c| c.agent_ring_seconds = 0, "sip.agent_ring_seconds"),
+            (|c| c.country_code = "+86".into(), "sip.country_code"),
+        ];
+        for (edit, key) in cases {
+            let mut c = SipConfig::default();
+            edit(&mut c);
+            let err = c.validate().expect_err(key).to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
     }
 }

@@ -13,6 +13,7 @@
 pub mod bridge;
 pub mod center;
 pub mod config;
+pub mod desk_line;
 pub mod mixer;
 pub mod outcome;
 pub mod prompts;

@@ -48,6 +48,8 @@ pub enum DialRefusal {
     Deceased,
     #[error("the patient has no alternate contact number")]
     NoAlternate,
+    #[error("the number is no patient's")]
+    UnknownNumber,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -167,6 +169,78 @@ pub fn patient_target(
     })
 }
 
+/// The E.164 form of a number dialled on a desk phone: `+8613800000001` and
+/// `008613800000001` as they are, a national number (`13800000001`, `010…` with its trunk
+/// `0`) prefixed with `country_code`. URI parameters (`;phone-context=…`) and visual
+/// separators are dropped. `None` for anything that is not a phone number (an extension).
+pub fn dialled_number(user: &str, country_code: &str) -> Option<String> {
+    let number = user.split(';').next().unwrap_or_default();
+    let compact: String = number
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    let international = if compact.starts_with('+') || compact.starts_with("00") {
+        compact
+    } else if compact.len() >= 7 && compact.chars().all(|c| c.is_ascii_digit()) {
+        let national = compact.strip_prefix('0').unwrap_or(&compact);
+        format!("+{country_code}{national}")
+    } else {
+        return None;
+    };
+    PhoneNumber::parse(&international)
+        .ok()
+        .map(|n| n.as_str().to_owned())
+}
+
+/// A number dialled on `user_id`'s desk phone matched to a patient (primary or alternate
+/// number; refused for the deceased and do-not-call), and the task the nurse holds for that
+/// patient, if any.
+pub fn desk_dial_target(
+    conn: &Connection,
+    number: &str,
+    user_id: i64,
+    now: i64,
+) -> Result<(DialTarget, Option<i64>), DialRefusal> {
+    let row: Option<(i64, String, bool, bool)> = conn
+        .query_row(
+            "SELECT id, phone, do_not_call, deceased FROM patients
+             WHERE phone = ?1 OR alt_phone = ?1 ORDER BY phone = ?1 DESC, id LIMIT 1",
+            [number],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((patient_id, phone, dnc, deceased)) = row else {
+        return Err(DialRefusal::UnknownNumber);
+    };
+    if deceased {
+        return Err(DialRefusal::Deceased);
+    }
+    if dnc {
+        return Err(DialRefusal::DoNotCall);
+    }
+    let task: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM followup_tasks WHERE patient_id = ?1 AND status = 'pending'
+               AND lease_owner = ?2 AND lease_expires_at > ?3 ORDER BY id LIMIT 1",
+            rusqlite::params![patient_id, user_id, now],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let contact = if phone == number {
+        Contact::Primary
+    } else {
+        Contact::Alternate
+    };
+    Ok((
+        DialTarget {
+            patient_id,
+            number: number.to_owned(),
+            contact,
+        },
+        task,
+    ))
+}
+
 /// A caller matched to a patient, and the nurses to offer the call to, best first: the
 /// patient's own nurse, then the nurse who last spoke with them, then every other active
 /// nurse.
@@ -220,4 +294,30 @@ pub fn inbound_route(conn: &Connection, caller: &str) -> Result<InboundRoute, St
         number,
         candidates,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_dialled_on_desk_phones() {
+        for (dialled, want) in [
+            ("+8613800000001", Some("+8613800000001")),
+            ("008613800000001", Some("+8613800000001")),
+            ("13800000001", Some("+8613800000001")),
+            ("01088886666", Some("+861088886666")),
+            ("138-0000-0001;phone-context=+86", Some("+8613800000001")),
+            ("1001", None),
+            ("hotline", None),
+            ("+0123", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                dialled_number(dialled, "86").as_deref(),
+                want,
+                "{dialled:?}"
+            );
+        }
+    }
 }

@@ -3,168 +3,28 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::dialog::Dialog;
 use super::outcome::CallOutcome;
-use super::register::{Registration, RegistrationState};
-use crate::media::g711::G711;
+use super::register::Registration;
 use crate::sip::hdr::{Via, BRANCH_COOKIE};
 use crate::sip::message::{Message, Request, Response};
 use crate::sip::negotiate::{LocalMedia, NegotiatedMedia};
 use crate::sip::parse::{parse_datagram, request_head};
+use crate::sip::registrar::Registrar;
 use crate::sip::transaction::{
-    ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, TimerConfig, TxKey, TxOutput,
+    ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, TxKey, TxOutput,
 };
 use crate::sip::uri::{NameAddr, SipUri};
 use crate::sip::SipError;
 
-/// Username and password for the trunk's digest challenges.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// Digest username.
-    pub user: String,
-    /// Digest password.
-    pub password: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Static settings of an endpoint (one per SIP socket / trunk).
-#[derive(Debug, Clone)]
-pub struct EndpointConfig {
-    /// Our address as put in Via and Contact (the socket's bound address).
-    pub local_addr: SocketAddr,
-    /// The transport our requests go over (Via, Contact); TCP also turns retransmissions off
-    /// (`timers.reliable`, §17.1.1.2).
-    pub transport: Transport,
-    /// Send every request here (the trunk/proxy); if `None`, to the Request-URI's IP.
-    pub outbound_proxy: Option<SocketAddr>,
-    /// User part of our From address.
-    pub from_user: String,
-    /// Host part of our From address (the trunk's domain).
-    pub from_domain: String,
-    /// Digest credentials, if the trunk challenges.
-    pub credentials: Option<Credentials>,
-    /// User-Agent header value.
-    pub user_agent: String,
-    /// Transaction timers.
-    pub timers: TimerConfig,
-    /// How long an outbound call may ring before we CANCEL it (outcome: no answer).
-    pub ring_timeout: Duration,
-    /// Codecs we accept, in preference order.
-    pub codecs: Vec<G711>,
-}
-
-impl EndpointConfig {
-    /// Defaults for a UDP endpoint on `local_addr` without a proxy.
-    pub fn new(local_addr: SocketAddr) -> Self {
-        Self {
-            local_addr,
-            transport: Transport::Udp,
-            outbound_proxy: None,
-            from_user: "suifang".to_owned(),
-            from_domain: local_addr.ip().to_string(),
-            credentials: None,
-            user_agent: concat!("suifang/", env!("CARGO_PKG_VERSION")).to_owned(),
-            timers: TimerConfig::default(),
-            ring_timeout: Duration::from_secs(45),
-            codecs: vec![G711::Pcmu, G711::Pcma],
-        }
-    }
-}
-
-/// SIP transport of an endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    #[default]
-    Udp,
-    Tcp,
-}
-
-impl Transport {
-    /// As written in a Via header.
-    pub fn via_name(self) -> &'static str {
-        match self {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-        }
-    }
-}
-
-/// Local handle of a call (stable for its lifetime, never reused by one endpoint).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallHandle(pub u64);
-
-/// What happened to a call.
-// Signalling events are a handful per call; boxing the big variant would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallEvent {
-    /// An inbound INVITE: answer with [`Endpoint::answer`] or refuse with [`Endpoint::reject`].
-    Incoming {
-        /// Caller (match the patient by `from.uri.user`).
-        from: NameAddr,
-        /// Who they called (an agent extension or the hotline).
-        to: NameAddr,
-        /// Negotiated media from their offer, if the INVITE carried one.
-        media: Option<NegotiatedMedia>,
-    },
-    /// 180/183 for an outbound call; `early_media` when the provisional carried SDP.
-    Progress {
-        /// Status code.
-        status: u16,
-        /// Where early media (ring-back, announcements) comes from.
-        early_media: Option<NegotiatedMedia>,
-    },
-    /// The call is up; start RTP with these parameters.
-    Answered {
-        /// Negotiated media.
-        media: NegotiatedMedia,
-    },
-    /// A re-INVITE changed the media (hold, resume, new address).
-    MediaChanged {
-        /// New parameters.
-        media: NegotiatedMedia,
-    },
-    /// The call is over; the handle is dead after this.
-    Ended {
-        /// How it ended.
-        outcome: CallOutcome,
-    },
-}
-
-/// Something for the I/O shell to do.
-#[allow(clippy::large_enum_variant)] // see CallEvent
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndpointOutput {
-    /// Send a datagram.
-    Transmit {
-        /// Destination.
-        to: SocketAddr,
-        /// Serialised SIP message.
-        data: Vec<u8>,
-    },
-    /// Registration status changed (see [`Endpoint::register`]).
-    Registration(RegistrationState),
-    /// Report a call event.
-    Event {
-        /// Which call.
-        call: CallHandle,
-        /// What happened.
-        event: CallEvent,
-    },
-}
+pub use super::types::{
+    CallEvent, CallHandle, CallOptions, Credentials, EndpointConfig, EndpointOutput, Transport,
+};
 
 #[allow(clippy::large_enum_variant)] // one per transaction, stored once in a map
 pub(super) enum ClientTx {
@@ -223,6 +83,8 @@ pub(super) struct Call {
     pub(super) ack: Option<(SocketAddr, Request)>,
     /// True when our last 2xx to a re-INVITE carried an offer (answer comes in the ACK).
     pub(super) offer_in_2xx: bool,
+    /// Where this call's requests go instead of the outbound proxy: a desk phone's address.
+    pub(super) dest: Option<SocketAddr>,
 }
 
 /// The sans-IO SIP endpoint. See the module docs.
@@ -236,6 +98,7 @@ pub struct Endpoint {
     out: VecDeque<EndpointOutput>,
     malformed: u64,
     pub(super) registration: Option<Registration>,
+    pub(super) registrar: Option<Registrar>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -271,6 +134,7 @@ impl Endpoint {
             out: VecDeque::new(),
             malformed: 0,
             registration: None,
+            registrar: None,
         }
     }
 
@@ -296,7 +160,28 @@ impl Endpoint {
 
     /// Next thing to do.
     pub fn poll_output(&mut self) -> Option<EndpointOutput> {
-        self.out.pop_front()
+        self.out.pop_front().or_else(|| {
+            self.registrar
+                .as_mut()?
+                .poll_event()
+                .map(EndpointOutput::Registrar)
+        })
+    }
+
+    /// Serves REGISTER with `registrar` (agents' desk phones) and has it authenticate INVITEs
+    /// from agent extensions; without one REGISTER is answered 405.
+    pub fn set_registrar(&mut self, registrar: Option<Registrar>) {
+        self.registrar = registrar;
+    }
+
+    /// The registrar, if any.
+    pub fn registrar(&self) -> Option<&Registrar> {
+        self.registrar.as_ref()
+    }
+
+    /// The registrar, to change accounts or restore bindings.
+    pub fn registrar_mut(&mut self) -> Option<&mut Registrar> {
+        self.registrar.as_mut()
     }
 
     /// When [`Endpoint::handle_timeout`] is next needed.
@@ -311,7 +196,8 @@ impl Endpoint {
         });
         let r = self.calls.values().filter_map(|c| c.ring_deadline);
         let reg = self.registration.as_ref().and_then(|r| r.refresh_at);
-        c.chain(s).chain(r).chain(reg).min()
+        let bindings = self.registrar.as_ref().and_then(Registrar::poll_timeout);
+        c.chain(s).chain(r).chain(reg).chain(bindings).min()
     }
 
     /// Fires due timers of every transaction and call.
@@ -365,6 +251,11 @@ impl Endpoint {
             .map(|(h, _)| *h)
             .collect();
         self.registration_timer(now);
+        if let Some(r) = self.registrar.as_mut() {
+            if r.poll_timeout().is_some_and(|t| t <= now) {
+                r.handle_timeout(now);
+            }
+        }
         for h in ringing_too_long {
             let pending_cancel = self.calls.get_mut(&h).map(|c| {
                 c.ring_deadline = None;
@@ -615,6 +506,15 @@ impl Endpoint {
             self.cfg.from_user,
             a.port()
         )
+    }
+
+    /// Where a request of `call` goes: the call's own destination (a desk phone), else
+    /// [`Endpoint::next_hop`].
+    pub(super) fn call_hop(&self, call: CallHandle, req: &Request) -> Result<SocketAddr, SipError> {
+        match self.calls.get(&call).and_then(|c| c.dest) {
+            Some(dest) => Ok(dest),
+            None => self.next_hop(req),
+        }
     }
 
     /// Where to send a request: the outbound proxy, else the first Route, else the

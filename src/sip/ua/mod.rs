@@ -8,12 +8,14 @@ mod dialog;
 mod endpoint;
 mod outcome;
 mod register;
+mod types;
 mod uac;
 mod uas;
 
 pub use dialog::Dialog;
 pub use endpoint::{
-    CallEvent, CallHandle, Credentials, Endpoint, EndpointConfig, EndpointOutput, Transport,
+    CallEvent, CallHandle, CallOptions, Credentials, Endpoint, EndpointConfig, EndpointOutput,
+    Transport,
 };
 pub use outcome::{CallOutcome, Party};
 pub use register::RegistrationState;

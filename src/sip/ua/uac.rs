@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::dialog::Dialog;
-use super::endpoint::{Call, CallEvent, CallHandle, Endpoint, Phase};
+use super::endpoint::{Call, CallEvent, CallHandle, CallOptions, Endpoint, Phase};
 use super::outcome::{CallOutcome, Party};
 use crate::sip::auth::Challenge;
 use crate::sip::message::{Method, Request, Response};
@@ -22,6 +22,18 @@ impl Endpoint {
         local_media: LocalMedia,
         now: Instant,
     ) -> Result<CallHandle, SipError> {
+        self.place_call_with(target, local_media, CallOptions::default(), now)
+    }
+
+    /// [`Endpoint::place_call`] with per-call options (a desk phone's address, the caller name
+    /// it shows, a shorter ring timeout).
+    pub fn place_call_with(
+        &mut self,
+        target: SipUri,
+        local_media: LocalMedia,
+        options: CallOptions,
+        now: Instant,
+    ) -> Result<CallHandle, SipError> {
         let handle = self.new_handle();
         let tag = self.new_tag();
         let call_id = self.new_call_id();
@@ -32,6 +44,7 @@ impl Endpoint {
             None,
         ));
         from.set_tag(&tag);
+        from.display = options.display_name.clone();
         let mut invite = Request::new(Method::Invite, target.clone());
         invite.headers.push("Via", via.to_string());
         invite.headers.push("Max-Forwards", "70");
@@ -48,7 +61,10 @@ impl Endpoint {
             .push("User-Agent", self.cfg.user_agent.clone());
         invite.headers.push("Content-Type", "application/sdp");
         invite.body = local_media.offer().to_string().into_bytes();
-        let dest = self.next_hop(&invite)?;
+        let dest = match options.dest {
+            Some(d) => d,
+            None => self.next_hop(&invite)?,
+        };
         let key = TxKey::for_client_request(&invite)?;
         self.calls.insert(
             handle,
@@ -65,9 +81,10 @@ impl Endpoint {
                 got_provisional: false,
                 cancel: None,
                 cancel_sent: false,
-                ring_deadline: Some(now + self.cfg.ring_timeout),
+                ring_deadline: Some(now + options.ring_timeout.unwrap_or(self.cfg.ring_timeout)),
                 ack: None,
                 offer_in_2xx: false,
+                dest: options.dest,
             },
         );
         self.start_client(invite, Some(handle), dest, now)?;
@@ -129,7 +146,7 @@ impl Endpoint {
         for r in inv.headers.values("Route") {
             cancel.headers.push("Route", r);
         }
-        if let Ok(dest) = self.next_hop(&cancel) {
+        if let Ok(dest) = self.call_hop(call, &cancel) {
             if let Err(e) = self.start_client(cancel, Some(call), dest, now) {
                 tracing::warn!(error = %e, "could not send CANCEL");
             }
@@ -146,7 +163,7 @@ impl Endpoint {
         };
         c.phase = Phase::Terminating;
         let bye = dialog.request(Method::Bye, &via, 70);
-        match self.next_hop(&bye) {
+        match self.call_hop(call, &bye) {
             Ok(dest) => {
                 if self.start_client(bye, Some(call), dest, now).is_err() {
                     self.end_call(call, CallOutcome::Completed { by: Party::Local });
@@ -254,7 +271,7 @@ impl Endpoint {
         c.phase = Phase::Confirmed;
         let cancel = c.cancel;
         let early = c.early_media.clone();
-        let Ok(dest) = self.next_hop(&ack) else {
+        let Ok(dest) = self.call_hop(call, &ack) else {
             self.end_call(
                 call,
                 CallOutcome::Failed {
@@ -331,7 +348,7 @@ impl Endpoint {
         c.auth_tried = true;
         c.invite = invite.clone();
         c.invite_key = key;
-        let Ok(dest) = self.next_hop(&invite) else {
+        let Ok(dest) = self.call_hop(call, &invite) else {
             return false;
         };
         self.start_client(invite, Some(call), dest, now).is_ok()

@@ -8,6 +8,7 @@ use super::endpoint::{Call, CallEvent, CallHandle, Endpoint, Phase, ServerEntry,
 use super::outcome::{CallOutcome, Party};
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::negotiate::{negotiate, LocalMedia, NegotiatedMedia};
+use crate::sip::registrar::InviteAuth;
 use crate::sip::sdp::SessionDescription;
 use crate::sip::transaction::{ServerInvite, ServerNonInvite, TxKey, TxState};
 use crate::sip::SipError;
@@ -52,7 +53,7 @@ impl Endpoint {
             .and_then(|t| t.tag().map(str::to_owned))
             .is_some();
         match (&req.method, in_dialog) {
-            (Method::Invite, false) => self.on_new_invite(req, key, now),
+            (Method::Invite, false) => self.on_new_invite(req, key, from, now),
             (Method::Invite, true) => self.on_reinvite(req, key, now),
             (Method::Bye, _) => self.on_bye(req, key, now),
             (Method::Options, _) => {
@@ -63,6 +64,12 @@ impl Endpoint {
                 self.respond(&key, r, now);
             }
             (Method::Info, true) => self.respond_in_dialog(&req, &key, 200, now),
+            (Method::Register, _) if self.registrar.is_some() => {
+                if let Some(registrar) = self.registrar.as_mut() {
+                    let r = registrar.handle_register(&req, from, now);
+                    self.respond(&key, r, now);
+                }
+            }
             _ => {
                 let tag = self.new_tag();
                 let mut r = Response::for_request(&req, 405, Some(&tag));
@@ -88,8 +95,17 @@ impl Endpoint {
         self.respond(key, Response::for_request(req, status, None), now);
     }
 
-    fn on_new_invite(&mut self, req: Request, key: TxKey, now: Instant) {
+    fn on_new_invite(&mut self, req: Request, key: TxKey, source: SocketAddr, now: Instant) {
         self.respond(&key, Response::for_request(&req, 100, None), now);
+        // an agent's desk phone must prove who it is; the trunk's calls pass as they are
+        let agent = match self.registrar.as_mut() {
+            None => None,
+            Some(registrar) => match registrar.authenticate_invite(&req, source, now) {
+                InviteAuth::NotAgent => None,
+                InviteAuth::Agent(id) => Some(id),
+                InviteAuth::Refused(r) => return self.respond(&key, r, now),
+            },
+        };
         let media = match self.remote_media(&req.body) {
             Ok(m) => m,
             Err(e) => {
@@ -109,6 +125,7 @@ impl Endpoint {
         let (Ok(from), Ok(to)) = (req.from_addr(), req.to_addr()) else {
             return;
         };
+        let request_uri = req.uri.clone();
         let handle = self.new_handle();
         if let Some(e) = self.server.get_mut(&key) {
             e.call = Some(handle);
@@ -132,9 +149,20 @@ impl Endpoint {
                 ring_deadline: Some(now + self.cfg.ring_timeout),
                 ack: None,
                 offer_in_2xx: false,
+                // our requests to a desk phone go back where it called from, not to the trunk
+                dest: agent.as_ref().map(|_| source),
             },
         );
-        self.emit(handle, CallEvent::Incoming { from, to, media });
+        self.emit(
+            handle,
+            CallEvent::Incoming {
+                from,
+                to,
+                request_uri,
+                media,
+                agent,
+            },
+        );
     }
 
     fn remote_media(&self, body: &[u8]) -> Result<Option<NegotiatedMedia>, SipError> {

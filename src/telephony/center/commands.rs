@@ -2,7 +2,9 @@
 
 use serde_json::json;
 
+use super::desk::DeskRole;
 use super::*;
+use crate::webrtc::LineMedia;
 
 impl Center {
     pub(super) async fn request(
@@ -43,6 +45,15 @@ impl Center {
         let is_monitor = matches!(command, CallCommand::Monitor(_) | CallCommand::StopMonitor);
         if !is_monitor && !own && !supervises {
             return Err(CallCenterError::NotYourCall);
+        }
+        let agent_ringing = self
+            .calls
+            .get(&handle)
+            .is_some_and(|c| c.state == "agent_ringing");
+        if agent_ringing && !matches!(command, CallCommand::Hangup) {
+            return Err(CallCenterError::Conflict(
+                "the nurse's desk phone is still ringing: the patient is not called yet".into(),
+            ));
         }
         let sip_err = |e: crate::calls::CallsError| CallCenterError::Sip(e.to_string());
         let (kind, detail) = match command {
@@ -87,37 +98,43 @@ impl Center {
                 (if h { "hold" } else { "resume" }, user.username.clone())
             }
             CallCommand::Transfer { to_user } => {
-                let bridge = bridge.ok_or_else(|| {
-                    CallCenterError::Conflict("only bridged calls can be transferred".into())
-                })?;
+                if bridge.is_none() {
+                    return Err(CallCenterError::Conflict(
+                        "only bridged calls can be transferred".into(),
+                    ));
+                }
                 if self.agent_busy(to_user) {
                     return Err(CallCenterError::Conflict(format!(
                         "user {to_user} is already on a call"
                     )));
                 }
-                let media = self.state.lines.attach(to_user, true).await.map_err(|e| {
-                    CallCenterError::Conflict(format!("user {to_user} cannot take the call: {e}"))
-                })?;
-                let _ = bridge.send(BridgeControl::SwapAgent(media)).await;
-                let previous = self
-                    .calls
-                    .get_mut(&handle)
-                    .and_then(|c| c.agent_id.replace(to_user));
-                // the nurse who handed the call on is no longer in its audience: tell her
-                self.state.events.publish(LiveEvent {
-                    name: "call.state".into(),
-                    audience: Audience::Users(previous.into_iter().collect()),
-                    data: json!({ "call_id": call_id, "state": "transferred", "agent_id": to_user }),
-                });
-                let id = call_id.clone();
-                self.state
-                    .store
-                    .write(move |tx| db::set_agent(tx, &id, to_user))
-                    .await?;
-                (
-                    "transferred",
-                    format!("{} -> user {to_user}", user.username),
-                )
+                let detail = format!("{} -> user {to_user}", user.username);
+                match self.state.lines.attach(to_user, true).await {
+                    Ok(media) => {
+                        self.complete_transfer(handle, to_user, media, None).await?;
+                        ("transferred", detail)
+                    }
+                    // no browser line: ring their desk phone, and hand over when it answers
+                    Err(e) => match self.desk_binding(to_user).await {
+                        Some(binding) => {
+                            let display = "suifang transfer".to_owned();
+                            self.ring_desk(
+                                to_user,
+                                &binding,
+                                display,
+                                handle,
+                                DeskRole::TransferTo,
+                            )
+                            .await?;
+                            ("transfer_ringing", detail)
+                        }
+                        None => {
+                            return Err(CallCenterError::Conflict(format!(
+                                "user {to_user} cannot take the call: {e}"
+                            )))
+                        }
+                    },
+                }
             }
             CallCommand::Monitor(mode) => {
                 // supervisors monitor in every mode; a doctor may only join as third party
@@ -173,5 +190,50 @@ impl Center {
             .await?;
         self.publish_state(handle, None);
         self.view(&call_id).await
+    }
+
+    /// Hands the call to `to_user` on `media` (a browser line, or the line of the desk phone
+    /// `desk`); the previous nurse is told, and her desk phone, if she was on one, let go.
+    pub(super) async fn complete_transfer(
+        &mut self,
+        handle: CallHandle,
+        to_user: i64,
+        media: LineMedia,
+        desk: Option<CallHandle>,
+    ) -> Result<(), StoreError> {
+        let Some(c) = self.calls.get_mut(&handle) else {
+            if let Some(d) = desk {
+                let _ = self.engine.hangup(d).await;
+            }
+            return Ok(());
+        };
+        let Some(bridge) = c.bridge.clone() else {
+            return Ok(());
+        };
+        let _ = bridge.send(BridgeControl::SwapAgent(media)).await;
+        let previous = c.agent_id.replace(to_user);
+        let old_desk = std::mem::replace(&mut c.desk, desk);
+        let call_id = c.id.clone();
+        // the nurse who handed the call on is no longer in its audience: tell her
+        self.state.events.publish(LiveEvent {
+            name: "call.state".into(),
+            audience: Audience::Users(previous.into_iter().collect()),
+            data: json!({ "call_id": call_id, "state": "transferred", "agent_id": to_user }),
+        });
+        if let Some(d) = old_desk {
+            let _ = self.engine.hangup(d).await;
+        }
+        let device = if desk.is_some() {
+            "desk_phone"
+        } else {
+            "browser"
+        };
+        self.state
+            .store
+            .write(move |tx| {
+                db::set_agent(tx, &call_id, to_user)?;
+                db::set_agent_device(tx, &call_id, device)
+            })
+            .await
     }
 }

@@ -2,6 +2,7 @@
 
 use tokio::sync::mpsc;
 
+use super::desk::{AgentEnd, DeskRole};
 use super::*;
 
 impl Center {
@@ -37,9 +38,13 @@ impl Center {
         })?;
         let uri = SipUri::parse(&format!("sip:{}@{domain}", target.number))
             .map_err(|e| CallCenterError::Sip(format!("bad number {}: {e}", target.number)))?;
-        let media = self.state.lines.attach(user.id, true).await.map_err(|e| {
-            CallCenterError::Conflict(format!("connect your line before dialling: {e}"))
-        })?;
+        // her browser line when it is connected, else her registered desk phone
+        let end = self.agent_end(user.id).await?;
+        let device = end.device();
+        let state = match end {
+            AgentEnd::Browser(_) => "dialing",
+            AgentEnd::Desk(_) => "agent_ringing",
+        };
         let call_id = new_call_id(self.state.clock.now());
         let row = (call_id.clone(), target.clone());
         self.state
@@ -56,10 +61,11 @@ impl Center {
                         direction: "outbound",
                         remote_number: Some(&t.number),
                         contact: Some(t.contact.as_str()),
-                        state: "dialing",
+                        state,
                     },
                     now,
-                )
+                )?;
+                db::set_agent_device(tx, id, device)
             })
             .await?;
         if task_id.is_none() {
@@ -67,21 +73,51 @@ impl Center {
             let detail = format!("patient {} outside the queue", target.patient_id);
             self.audit(user, "dialled", &call_id, detail).await?;
         }
+        let media = match end {
+            AgentEnd::Browser(media) => media,
+            AgentEnd::Desk(binding) => {
+                // click-to-call: her phone rings first, the patient is dialled when she answers
+                let display = match task_id {
+                    Some(t) => format!("suifang task {t}"),
+                    None => format!("suifang patient {}", target.patient_id),
+                };
+                let role = DeskRole::Dial { uri };
+                let placed = self
+                    .ring_desk(uid, &binding, display, CallHandle(0), role)
+                    .await;
+                let desk = match placed {
+                    Ok(h) => h,
+                    Err(e) => {
+                        self.end_not_placed(&call_id, &e.to_string()).await?;
+                        return Err(e);
+                    }
+                };
+                self.calls.insert(
+                    desk,
+                    LiveCall {
+                        id: call_id.clone(),
+                        task_id,
+                        patient_id: Some(target.patient_id),
+                        agent_id: Some(uid),
+                        inbound: false,
+                        state,
+                        bridge: None,
+                        deadline: None,
+                        monitors: Vec::new(),
+                        released: false,
+                        desk: Some(desk),
+                    },
+                );
+                tracing::info!(call = %call_id, task = ?task_id, user = %user.username, extension = %binding.extension, "ringing the nurse's desk phone");
+                self.publish_state(desk, None);
+                return self.view(&call_id).await;
+            }
+        };
         let (leg, ends) = SipSide::recorded(&call_id).split();
         let handle = match self.engine.place_call_leg(uri, leg).await {
             Ok(h) => h,
             Err(e) => {
-                let (id, reason) = (call_id.clone(), format!("not placed: {e}"));
-                self.state
-                    .store
-                    .write(move |tx| {
-                        let end = CallEnd {
-                            reason: &reason,
-                            disposition: None,
-                            sip_status: None,
-                        };
-                        db::end(tx, &id, &end, now)
-                    })
+                self.end_not_placed(&call_id, &format!("not placed: {e}"))
                     .await?;
                 return Err(CallCenterError::Sip(e.to_string()));
             }
@@ -106,6 +142,7 @@ impl Center {
                 deadline: None,
                 monitors: Vec::new(),
                 released: false,
+                desk: None,
             },
         );
         tracing::info!(call = %call_id, task = ?task_id, user = %user.username, "dialling");
@@ -113,10 +150,26 @@ impl Center {
         self.view(&call_id).await
     }
 
+    async fn end_not_placed(&self, call_id: &str, reason: &str) -> Result<(), StoreError> {
+        let (id, reason, now) = (call_id.to_owned(), reason.to_owned(), self.now());
+        self.state
+            .store
+            .write(move |tx| {
+                let end = CallEnd {
+                    reason: &reason,
+                    disposition: None,
+                    sip_status: None,
+                };
+                db::end(tx, &id, &end, now)
+            })
+            .await
+    }
+
     pub(super) fn agent_busy(&self, user_id: i64) -> bool {
         self.calls
             .values()
             .any(|c| c.agent_id == Some(user_id) && !c.released)
+            || self.desk.values().any(|d| d.user_id == user_id)
     }
 
     /// After the nurse hung up an outbound call nobody answered yet: frees her line at once.
@@ -126,13 +179,21 @@ impl Center {
         let Some(c) = self.calls.get_mut(&handle) else {
             return;
         };
-        if c.inbound || c.released || !matches!(c.state, "dialing" | "ringing") {
+        if c.inbound || c.released || !matches!(c.state, "agent_ringing" | "dialing" | "ringing") {
             return;
         }
         c.released = true;
         if let Some(bridge) = &c.bridge {
             let _ = bridge.send(BridgeControl::ReleaseAgent).await;
         }
+        let desk = c.desk.take();
+        if let Some(d) = desk {
+            // her desk phone is let go too (when it is not what ended already)
+            let _ = self.engine.hangup(d).await;
+        }
+        let Some(c) = self.calls.get(&handle) else {
+            return;
+        };
         self.state.events.publish(LiveEvent {
             name: "call.state".into(),
             audience: Audience::Users(c.agent_id.into_iter().collect()),

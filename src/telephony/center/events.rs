@@ -8,6 +8,14 @@ impl Center {
     pub(super) async fn engine_event(&mut self, event: EngineEvent) {
         let result = match event {
             EngineEvent::Call { call, event } => self.call_event(call, event).await,
+            EngineEvent::Dtmf { call, digit } if self.desk.contains_key(&call) => {
+                // the nurse pressed a key on her desk phone: it goes on to the patient
+                if let Some(key) = digit.digit {
+                    self.desk_dtmf(call, key).await;
+                }
+                Ok(())
+            }
+            EngineEvent::Registrar(e) => self.registrar_event(e).await,
             EngineEvent::Dtmf { call, digit } => {
                 let Some(c) = self.calls.get(&call) else {
                     return;
@@ -102,7 +110,15 @@ impl Center {
         handle: CallHandle,
         event: CallEvent,
     ) -> Result<(), StoreError> {
+        if self.desk.contains_key(&handle) {
+            return self.desk_event(handle, event).await;
+        }
         match event {
+            CallEvent::Incoming {
+                agent: Some(agent),
+                request_uri,
+                ..
+            } => self.desk_outbound(handle, agent, request_uri).await,
             CallEvent::Incoming { from, .. } => {
                 let caller = from.uri.user.clone().unwrap_or_default();
                 self.inbound(handle, caller).await
@@ -124,6 +140,10 @@ impl Center {
                 if let Some(b) = &c.bridge {
                     let _ = b.send(BridgeControl::Answered).await;
                 }
+                self.stop_ringback(handle);
+                let Some(c) = self.calls.get(&handle) else {
+                    return Ok(());
+                };
                 let state = if c.deadline.is_some() {
                     "voicemail"
                 } else {
@@ -144,6 +164,8 @@ impl Center {
         let Some(mut call) = self.calls.remove(&handle) else {
             return Ok(());
         };
+        // the nurse's desk phone (or one rung for a transfer) is hung up with the call
+        self.hang_up_desks_of(handle).await;
         let mut record = end_record(outcome);
         if call.deadline.is_some() {
             record.reason = "voicemail".into();
@@ -226,9 +248,13 @@ impl Center {
     }
 
     pub(super) fn publish_state(&self, handle: CallHandle, reason: Option<&str>) {
-        let Some(c) = self.calls.get(&handle) else {
-            return;
-        };
+        if let Some(c) = self.calls.get(&handle) {
+            self.publish_live(c, reason);
+        }
+    }
+
+    /// `call.state` with the call's state now, to its nurse and the floor.
+    pub(super) fn publish_live(&self, c: &LiveCall, reason: Option<&str>) {
         self.state.events.publish(LiveEvent {
             name: "call.state".into(),
             audience: audience(c.agent_id),

@@ -4,15 +4,18 @@
 //! tasks of unanswered calls and publishes `call.*` live events. One owner means no locks and
 //! no two places that could disagree about a call's state.
 
+mod agents;
 mod commands;
+mod desk;
 mod dial;
 mod events;
 mod inbound;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
 
 use super::bridge::{self, BridgeControl, SipSide};
@@ -91,6 +94,7 @@ struct Request {
 pub struct CallCenter {
     tx: mpsc::Sender<Request>,
     status: watch::Receiver<TrunkStatus>,
+    agents_changed: Arc<Notify>,
 }
 
 /// What the admin page shows about the trunk.
@@ -101,23 +105,36 @@ pub struct TrunkStatus {
     pub trunk: Option<String>,
     pub registration: Option<String>,
     pub live_calls: usize,
+    /// Agents' desk phones may register (`sip.registrar`).
+    pub registrar: bool,
+    /// Agents whose desk phone may register (extension and SIP password set).
+    pub agent_accounts: usize,
+    /// Desk phone bindings now (details: `GET /api/v1/telephony/registrations`).
+    pub desk_phones: usize,
 }
 
 /// The actor's end of the handle; [`run`] consumes it.
 pub struct CallCenterInbox {
     rx: mpsc::Receiver<Request>,
     status: watch::Sender<TrunkStatus>,
+    agents_changed: Arc<Notify>,
 }
 
 impl CallCenter {
     pub fn channel() -> (CallCenter, CallCenterInbox) {
         let (tx, rx) = mpsc::channel(256);
         let (status_tx, status) = watch::channel(TrunkStatus::default());
+        let agents_changed = Arc::new(Notify::new());
         (
-            CallCenter { tx, status },
+            CallCenter {
+                tx,
+                status,
+                agents_changed: agents_changed.clone(),
+            },
             CallCenterInbox {
                 rx,
                 status: status_tx,
+                agents_changed,
             },
         )
     }
@@ -145,6 +162,12 @@ impl CallCenter {
     pub fn status(&self) -> TrunkStatus {
         self.status.borrow().clone()
     }
+
+    /// An agent's SIP credentials changed: the registrar takes them at once (it also looks
+    /// for changes made by the command line every few seconds).
+    pub fn agents_changed(&self) {
+        self.agents_changed.notify_one();
+    }
 }
 
 struct LiveCall {
@@ -162,6 +185,8 @@ struct LiveCall {
     /// The nurse hung up before an answer and is free again; the SIP leg is still being
     /// cancelled (a CANCEL may only follow a provisional response, RFC 3261 §9.1).
     released: bool,
+    /// The agent's desk phone leg, when she takes the call on her desk phone.
+    desk: Option<CallHandle>,
 }
 
 struct Center {
@@ -169,6 +194,16 @@ struct Center {
     engine: Engine,
     prompts: Prompts,
     calls: HashMap<CallHandle, LiveCall>,
+    /// Legs to agents' desk phones, by their own handle.
+    desk: HashMap<CallHandle, desk::DeskLeg>,
+    /// Played to a nurse on her desk phone while the patient's phone rings.
+    ringback: Arc<Vec<i16>>,
+    /// The accounts last given to the registrar (to notice changes).
+    agents: Vec<crate::sip::registrar::AgentAccount>,
+    /// Desk phone bindings now (extension, contact).
+    bindings: HashSet<(String, String)>,
+    /// When a failed desk-phone login of (user, address) was last audited.
+    auth_audited: HashMap<String, Instant>,
     status: watch::Sender<TrunkStatus>,
 }
 
@@ -178,6 +213,7 @@ enum Input {
     Request(Request),
     Engine(EngineEvent),
     Tick,
+    AgentsChanged,
     Stop,
 }
 
@@ -190,7 +226,11 @@ pub async fn run(
     prompts: Prompts,
     mut stop: watch::Receiver<bool>,
 ) {
-    let CallCenterInbox { mut rx, status } = inbox;
+    let CallCenterInbox {
+        mut rx,
+        status,
+        agents_changed,
+    } = inbox;
     let Some(engine) = engine else {
         // Telephony is off: answer every command with a clear error.
         loop {
@@ -210,20 +250,33 @@ pub async fn run(
         trunk: sip.trunk.map(|t| t.to_string()),
         registration: sip.register.then(|| "registering".to_owned()),
         live_calls: 0,
+        registrar: sip.registrar,
+        agent_accounts: 0,
+        desk_phones: 0,
     });
     let mut center = Center {
         state,
         engine,
         prompts,
         calls: HashMap::new(),
+        desk: HashMap::new(),
+        ringback: crate::telephony::desk_line::ringback_tone(),
+        agents: Vec::new(),
+        bindings: HashSet::new(),
+        auth_audited: HashMap::new(),
         status,
     };
+    if center.state.config.sip.registrar {
+        center.load_agents(true).await;
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut ticks = 0u64;
     loop {
         let input = tokio::select! {
             r = rx.recv() => r.map_or(Input::Stop, Input::Request),
             e = center.engine.next_event() => e.map_or(Input::Stop, Input::Engine),
             _ = tick.tick() => Input::Tick,
+            _ = agents_changed.notified() => Input::AgentsChanged,
             _ = stop.changed() => Input::Stop,
         };
         match input {
@@ -232,7 +285,19 @@ pub async fn run(
                 let _ = r.reply.send(result);
             }
             Input::Engine(e) => center.engine_event(e).await,
-            Input::Tick => center.expire_voicemails().await,
+            Input::Tick => {
+                center.expire_voicemails().await;
+                ticks += 1;
+                // changes made with `suifang user sip` while the server runs
+                if ticks % 5 == 0 && center.state.config.sip.registrar {
+                    center.load_agents(false).await;
+                }
+            }
+            Input::AgentsChanged => {
+                if center.state.config.sip.registrar {
+                    center.load_agents(false).await;
+                }
+            }
             Input::Stop => break,
         }
         let live = center.calls.len();

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+mod desk;
 mod inbound;
 mod outbound;
 mod register;
@@ -24,6 +25,7 @@ pub(super) struct Harness {
     sent: Vec<(SocketAddr, Message)>,
     events: Vec<(CallHandle, CallEvent)>,
     registrations: Vec<RegistrationState>,
+    registrar_events: Vec<crate::sip::registrar::RegistrarEvent>,
 }
 
 impl Harness {
@@ -41,6 +43,7 @@ impl Harness {
             sent: Vec::new(),
             events: Vec::new(),
             registrations: Vec::new(),
+            registrar_events: Vec::new(),
         }
     }
 
@@ -67,6 +70,7 @@ impl Harness {
                 }
                 EndpointOutput::Event { call, event } => self.events.push((call, event)),
                 EndpointOutput::Registration(state) => self.registrations.push(state),
+                EndpointOutput::Registrar(e) => self.registrar_events.push(e),
             }
         }
     }
