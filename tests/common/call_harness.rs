@@ -229,6 +229,35 @@ pub struct Baresip {
 
 impl Baresip {
     pub fn start(wav: &Path, number: &str, sip_port: u16, dial: Option<&str>) -> Baresip {
+        let accounts = std::fs::read_to_string(fixtures().join("baresip/accounts"))
+            .expect("accounts")
+            .replace("127.0.0.1:5080", &format!("127.0.0.1:{sip_port}"))
+            .replace("sip:patient@", &format!("sip:{number}@"));
+        Self::with_account(wav, &accounts, sip_port, dial)
+    }
+
+    /// An agent's desk phone: registers `extension` at suifang's `registrar` with digest
+    /// (`password`), answers calls itself when `auto_answer`, sends `wav` and dumps what it
+    /// hears. Listens on `sip_port`.
+    pub fn desk_phone(
+        wav: &Path,
+        extension: &str,
+        password: &str,
+        registrar: SocketAddr,
+        sip_port: u16,
+        auto_answer: bool,
+        dial: Option<&str>,
+    ) -> Baresip {
+        let mode = if auto_answer { "auto" } else { "manual" };
+        let account = format!(
+            "<sip:{extension}@{registrar}>;auth_user={extension};auth_pass={password};\
+             regint=600;answermode={mode};audio_codecs=PCMU,PCMA\n"
+        );
+        Self::with_account(wav, &account, sip_port, dial)
+    }
+
+    /// baresip with this `accounts` file, listening on `sip_port`.
+    pub fn with_account(wav: &Path, accounts: &str, sip_port: u16, dial: Option<&str>) -> Baresip {
         let dir = tempfile::tempdir().expect("tempdir");
         let conf = dir.path().join("baresip");
         let dumps = dir.path().join("dumps");
@@ -243,10 +272,6 @@ impl Baresip {
             .replace("20000-20099", &format!("{rtp_base}-{}", rtp_base + 9))
             .replace("127.0.0.1:4444", &format!("127.0.0.1:{}", free_tcp_port()));
         std::fs::write(conf.join("config"), config).expect("write config");
-        let accounts = std::fs::read_to_string(fixtures().join("baresip/accounts"))
-            .expect("accounts")
-            .replace("127.0.0.1:5080", &format!("127.0.0.1:{sip_port}"))
-            .replace("sip:patient@", &format!("sip:{number}@"));
         std::fs::write(conf.join("accounts"), accounts).expect("write accounts");
         let mut cmd = Command::new("baresip");
         cmd.args(["-f", &conf.display().to_string(), "-t", "90"]);
@@ -295,6 +320,28 @@ impl Drop for Baresip {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts a baresip that dials at start-up and waits until `placed` sees its call; baresip
+/// now and then never sends its startup `/dial` (the server sees no INVITE at all), so it
+/// gets up to three starts, 8 s each.
+pub fn dialling<T>(
+    mut start: impl FnMut() -> Baresip,
+    mut placed: impl FnMut() -> Option<T>,
+) -> (Baresip, T) {
+    for _ in 0..3 {
+        let phone = start();
+        let deadline = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < deadline {
+            if let Some(v) = placed() {
+                return (phone, v);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("baresip placed no call within 8 s; starting it again");
+        phone.stop();
+    }
+    panic!("baresip placed no call in three starts");
 }
 
 /// `src` followed by `secs` of silence, at 8 kHz for baresip: the call lasts as long as that.
