@@ -33,6 +33,8 @@ pub struct EngineConfig {
     pub registrar: Option<SipUri>,
     /// Requested registration lifetime in seconds.
     pub register_expires: u32,
+    /// Ping this trunk URI with OPTIONS at this interval, if set.
+    pub trunk_keepalive: Option<(SipUri, Duration)>,
     /// Serve REGISTER for agents' desk phones (and authenticate their INVITEs), if set.
     pub agent_registrar: Option<crate::sip::registrar::RegistrarConfig>,
 }
@@ -52,6 +54,7 @@ impl EngineConfig {
             ring_timeout: Duration::from_secs(45),
             registrar: None,
             register_expires: 3600,
+            trunk_keepalive: None,
             agent_registrar: None,
         }
     }

@@ -21,7 +21,7 @@ use crate::sip::negotiate::{LocalMedia, NegotiatedMedia};
 use crate::sip::registrar::{Registrar, RegistrarEvent};
 use crate::sip::ua::{
     CallEvent, CallHandle, CallOptions, Endpoint, EndpointConfig, EndpointOutput,
-    RegistrationState, Transport,
+    RegistrationState, Transport, TrunkHealth,
 };
 use crate::sip::uri::SipUri;
 
@@ -59,6 +59,8 @@ pub enum EngineEvent {
     },
     /// Registration with the configured registrar changed.
     Registration(RegistrationState),
+    /// An OPTIONS ping to the trunk was answered, or not.
+    TrunkHealth(TrunkHealth),
     /// Our registrar bound, refreshed or removed a desk phone, or refused credentials.
     Registrar(RegistrarEvent),
     /// Recording or media failed for a call (the call itself may continue).
@@ -321,6 +323,9 @@ async fn run(
             tracing::warn!(error = %e, "cannot register");
         }
     }
+    if let Some((target, every)) = cfg.trunk_keepalive.clone() {
+        ep.keep_alive(target, every, Instant::now().into_std());
+    }
     loop {
         // Outputs first: results of the previous turn (or of start-up registration).
         while let Some(out) = ep.poll_output() {
@@ -333,6 +338,9 @@ async fn run(
                 EndpointOutput::Event { call, event } => {
                     on_event(&cfg, &mut calls, &events, &counters, call, &event);
                     let _ = events.send(EngineEvent::Call { call, event }).await;
+                }
+                EndpointOutput::TrunkHealth(health) => {
+                    let _ = events.send(EngineEvent::TrunkHealth(health)).await;
                 }
                 EndpointOutput::Registrar(e) => {
                     let _ = events.send(EngineEvent::Registrar(e)).await;

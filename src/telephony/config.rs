@@ -42,6 +42,9 @@ pub struct SipConfig {
     pub register: bool,
     /// Requested registration lifetime in seconds.
     pub register_expires: u32,
+    /// Seconds between OPTIONS pings to the trunk (its health in `GET /api/v1/telephony`);
+    /// 0 turns them off.
+    pub options_interval_seconds: u64,
     /// Address RTP binds to and announces in SDP. Env: `SUIFANG_SIP_RTP_IP`.
     pub rtp_ip: IpAddr,
     /// First RTP port (even ports are used; one per call leg).
@@ -97,6 +100,7 @@ impl Default for SipConfig {
             password: None,
             register: false,
             register_expires: 3600,
+            options_interval_seconds: 30,
             rtp_ip: IpAddr::from([127, 0, 0, 1]),
             rtp_port_min: 30000,
             rtp_port_max: 39998,
@@ -233,6 +237,20 @@ impl SipConfig {
         } else {
             None
         };
+        let trunk_keepalive = match (self.trunk, self.options_interval_seconds) {
+            (Some(_), secs) if secs > 0 => {
+                let domain = self.domain().unwrap_or_default();
+                let target =
+                    crate::sip::uri::SipUri::parse(&format!("sip:{domain}")).map_err(|e| {
+                        ConfigError::Invalid {
+                            key: "sip.trunk_domain",
+                            message: e.to_string(),
+                        }
+                    })?;
+                Some((target, Duration::from_secs(secs)))
+            }
+            _ => None,
+        };
         Ok(EngineConfig {
             sip_bind: self.bind,
             transport: self.transport,
@@ -251,6 +269,7 @@ impl SipConfig {
             ring_timeout: Duration::from_secs(self.ring_timeout_seconds),
             registrar,
             register_expires: self.register_expires,
+            trunk_keepalive,
             agent_registrar: if self.registrar {
                 Some(self.registrar_config()?)
             } else {

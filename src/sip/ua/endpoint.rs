@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::dialog::Dialog;
+use super::keepalive::Keepalive;
 use super::outcome::CallOutcome;
 use super::register::Registration;
 use crate::sip::hdr::{Via, BRANCH_COOKIE};
@@ -99,6 +100,7 @@ pub struct Endpoint {
     malformed: u64,
     pub(super) registration: Option<Registration>,
     pub(super) registrar: Option<Registrar>,
+    pub(super) keepalive: Option<Keepalive>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -135,6 +137,7 @@ impl Endpoint {
             malformed: 0,
             registration: None,
             registrar: None,
+            keepalive: None,
         }
     }
 
@@ -197,7 +200,13 @@ impl Endpoint {
         let r = self.calls.values().filter_map(|c| c.ring_deadline);
         let reg = self.registration.as_ref().and_then(|r| r.refresh_at);
         let bindings = self.registrar.as_ref().and_then(Registrar::poll_timeout);
-        c.chain(s).chain(r).chain(reg).chain(bindings).min()
+        let ping = self.keepalive.as_ref().and_then(|k| k.next_at);
+        c.chain(s)
+            .chain(r)
+            .chain(reg)
+            .chain(bindings)
+            .chain(ping)
+            .min()
     }
 
     /// Fires due timers of every transaction and call.
@@ -251,6 +260,7 @@ impl Endpoint {
             .map(|(h, _)| *h)
             .collect();
         self.registration_timer(now);
+        self.keepalive_timer(now);
         if let Some(r) = self.registrar.as_mut() {
             if r.poll_timeout().is_some_and(|t| t <= now) {
                 r.handle_timeout(now);
@@ -364,12 +374,18 @@ impl Endpoint {
                     None if key.method == crate::sip::Method::Register => {
                         self.on_register_response(key, resp, now)
                     }
+                    None if key.method == crate::sip::Method::Options => {
+                        self.on_options_response(key, &resp, now)
+                    }
                     None => {}
                 },
                 TxOutput::Timeout => match call {
                     Some(c) => self.on_client_timeout(c, &key.method, now),
                     None if key.method == crate::sip::Method::Register => {
                         self.on_register_timeout(key, now)
+                    }
+                    None if key.method == crate::sip::Method::Options => {
+                        self.on_options_timeout(key)
                     }
                     None => {}
                 },

@@ -6,6 +6,7 @@
 
 mod dialog;
 mod endpoint;
+mod keepalive;
 mod outcome;
 mod register;
 mod types;
@@ -17,6 +18,7 @@ pub use endpoint::{
     CallEvent, CallHandle, CallOptions, Credentials, Endpoint, EndpointConfig, EndpointOutput,
     Transport,
 };
+pub use keepalive::TrunkHealth;
 pub use outcome::{CallOutcome, Party};
 pub use register::RegistrationState;
 

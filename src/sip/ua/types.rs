@@ -10,6 +10,7 @@ use crate::sip::registrar::{AgentIdentity, RegistrarEvent};
 use crate::sip::transaction::TimerConfig;
 use crate::sip::uri::{NameAddr, SipUri};
 
+use super::keepalive::TrunkHealth;
 use super::outcome::CallOutcome;
 use super::register::RegistrationState;
 
@@ -153,6 +154,8 @@ pub enum EndpointOutput {
     },
     /// Registration status changed (see [`Endpoint::register`]).
     Registration(RegistrationState),
+    /// The result of an OPTIONS ping to the trunk (see [`Endpoint::keep_alive`]).
+    TrunkHealth(TrunkHealth),
     /// Our registrar bound, refreshed or removed a desk phone, or refused credentials.
     Registrar(RegistrarEvent),
     /// Report a call event.

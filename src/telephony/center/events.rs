@@ -77,6 +77,31 @@ impl Center {
                     // transcribe it now rather than at the pipeline's next poll
                     .inspect(|()| self.state.transcription.wake())
             }
+            EngineEvent::TrunkHealth(health) => {
+                let reachable = matches!(health, TrunkHealth::Reachable { .. });
+                let was = self.status.borrow().trunk_reachable;
+                match (was, health) {
+                    (Some(false) | None, TrunkHealth::Reachable { status, round_trip }) => {
+                        tracing::info!(
+                            status,
+                            rtt_ms = round_trip.as_millis() as u64,
+                            "SIP trunk answers OPTIONS"
+                        )
+                    }
+                    (Some(true) | None, TrunkHealth::Unreachable) => tracing::warn!(
+                        "SIP trunk does not answer OPTIONS: outbound calls will fail until it does"
+                    ),
+                    _ => {}
+                }
+                self.status.send_modify(|s| {
+                    s.trunk_reachable = Some(reachable);
+                    if let TrunkHealth::Reachable { status, round_trip } = health {
+                        s.trunk_rtt_ms = Some(round_trip.as_millis() as u64);
+                        s.trunk_ping_status = Some(status);
+                    }
+                });
+                Ok(())
+            }
             EngineEvent::Registration(reg) => {
                 let text = match reg {
                     RegistrationState::Registered { expires } => {

@@ -26,7 +26,7 @@ use crate::api::events::{Audience, LiveEvent};
 use crate::api::AppState;
 use crate::auth::role::Role;
 use crate::calls::{AgentSource, Engine, EngineEvent, LegAudio};
-use crate::sip::ua::{CallEvent, CallHandle, CallOutcome, RegistrationState};
+use crate::sip::ua::{CallEvent, CallHandle, CallOutcome, RegistrationState, TrunkHealth};
 use crate::sip::uri::SipUri;
 use crate::store::calls::{self as db, CallEnd, CallView, NewCall};
 use crate::store::users::User;
@@ -104,6 +104,12 @@ pub struct TrunkStatus {
     pub sip_addr: Option<String>,
     pub trunk: Option<String>,
     pub registration: Option<String>,
+    /// What the last OPTIONS ping to the trunk found (`None`: not pinged yet, or pings off).
+    pub trunk_reachable: Option<bool>,
+    /// Round trip of the last answered ping, milliseconds.
+    pub trunk_rtt_ms: Option<u64>,
+    /// Status of the last answered ping (a PBX may answer 405 and still route calls).
+    pub trunk_ping_status: Option<u16>,
     pub live_calls: usize,
     /// Agents' desk phones may register (`sip.registrar`).
     pub registrar: bool,
@@ -249,6 +255,9 @@ pub async fn run(
         sip_addr: Some(engine.sip_addr().to_string()),
         trunk: sip.trunk.map(|t| t.to_string()),
         registration: sip.register.then(|| "registering".to_owned()),
+        trunk_reachable: None,
+        trunk_rtt_ms: None,
+        trunk_ping_status: None,
         live_calls: 0,
         registrar: sip.registrar,
         agent_accounts: 0,

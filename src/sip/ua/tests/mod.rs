@@ -8,6 +8,7 @@ use super::*;
 
 mod desk;
 mod inbound;
+mod keepalive;
 mod outbound;
 mod register;
 use crate::media::g711::G711;
@@ -25,6 +26,7 @@ pub(super) struct Harness {
     sent: Vec<(SocketAddr, Message)>,
     events: Vec<(CallHandle, CallEvent)>,
     registrations: Vec<RegistrationState>,
+    trunk_health: Vec<TrunkHealth>,
     registrar_events: Vec<crate::sip::registrar::RegistrarEvent>,
 }
 
@@ -43,6 +45,7 @@ impl Harness {
             sent: Vec::new(),
             events: Vec::new(),
             registrations: Vec::new(),
+            trunk_health: Vec::new(),
             registrar_events: Vec::new(),
         }
     }
@@ -71,6 +74,7 @@ impl Harness {
                 EndpointOutput::Event { call, event } => self.events.push((call, event)),
                 EndpointOutput::Registration(state) => self.registrations.push(state),
                 EndpointOutput::Registrar(e) => self.registrar_events.push(e),
+                EndpointOutput::TrunkHealth(h) => self.trunk_health.push(h),
             }
         }
     }
