@@ -10,10 +10,13 @@
 //!
 //! The cushion keeps a couple of frames in hand. It starts playing once `target` frames are
 //! queued; an underrun plays nothing (the caller sends silence) but does not re-prime, since the
-//! late frame raises the level again by itself when it lands. Latency is kept bounded from the
-//! other side: when the level has stayed above the target for a whole window (a producer burst
-//! after a stall, or a browser whose clock runs fast) one frame is dropped, the quietest of the
-//! oldest few so speech is cut as little as possible. Sans-IO: one `push` per frame, one `pop`
+//! late frame raises the level again by itself when it lands. It also adapts: each underrun
+//! allows one more frame of standing latency (up to `max_extra`), given back one frame per
+//! `calm_pops` without an underrun, so a call on a jittery path stops losing frames while a
+//! quiet one keeps the lowest latency. Latency is kept bounded from the other side: when the
+//! level has stayed above the allowed level for a whole window (a producer burst after a stall,
+//! or a browser whose clock runs fast) one frame is dropped, the quietest of the oldest few so
+//! speech is cut as little as possible. Sans-IO: one `push` per frame, one `pop`
 //! per tick; no clock.
 
 use std::collections::VecDeque;
@@ -29,6 +32,10 @@ pub struct CushionConfig {
     /// Hard cap on queued frames; the oldest go beyond it (memory stays bounded whatever the
     /// producer does).
     pub max_frames: usize,
+    /// Frames of latency the cushion may add above `target` after underruns.
+    pub max_extra: usize,
+    /// Pops without an underrun after which one extra frame is given back.
+    pub calm_pops: usize,
 }
 
 impl Default for CushionConfig {
@@ -37,6 +44,8 @@ impl Default for CushionConfig {
             target: 2,
             window: 50,
             max_frames: 25,
+            max_extra: 2,
+            calm_pops: 500,
         }
     }
 }
@@ -82,6 +91,9 @@ pub struct Cushion<T> {
     /// Lowest level seen at a pop in the current window, and pops so far in it.
     window_min: usize,
     window_pops: usize,
+    /// Frames allowed above the target after recent underruns, and pops since the last one.
+    extra: usize,
+    calm: usize,
     stats: CushionStats,
 }
 
@@ -91,7 +103,9 @@ impl<T: FrameLevel> Cushion<T> {
         let cfg = CushionConfig {
             target: cfg.target.max(1),
             window: cfg.window.max(1),
-            max_frames: cfg.max_frames.max(cfg.target.max(1) + 1),
+            max_frames: cfg.max_frames.max(cfg.target.max(1) + cfg.max_extra + 1),
+            max_extra: cfg.max_extra,
+            calm_pops: cfg.calm_pops.max(1),
         };
         Cushion {
             frames: VecDeque::with_capacity(cfg.max_frames),
@@ -99,6 +113,8 @@ impl<T: FrameLevel> Cushion<T> {
             playing: false,
             window_min: usize::MAX,
             window_pops: 0,
+            extra: 0,
+            calm: 0,
             stats: CushionStats::default(),
         }
     }
@@ -158,9 +174,18 @@ impl<T: FrameLevel> Cushion<T> {
             self.watch_latency();
         }
         match self.frames.pop_front() {
-            Some(f) => Some(f),
+            Some(f) => {
+                self.calm += 1;
+                if self.calm >= self.cfg.calm_pops && self.extra > 0 {
+                    self.extra -= 1;
+                    self.calm = 0;
+                }
+                Some(f)
+            }
             None => {
                 self.stats.underruns += 1;
+                self.extra = (self.extra + 1).min(self.cfg.max_extra);
+                self.calm = 0;
                 None
             }
         }
@@ -177,7 +202,7 @@ impl<T: FrameLevel> Cushion<T> {
         if self.window_pops < self.cfg.window {
             return;
         }
-        if self.window_min > self.cfg.target {
+        if self.window_min > self.cfg.target + self.extra {
             self.drop_quietest();
         }
         self.reset_window();
@@ -276,7 +301,7 @@ mod tests {
         let cfg = CushionConfig {
             target: 2,
             window: 10,
-            max_frames: 25,
+            ..CushionConfig::default()
         };
         let mut c = Cushion::new(cfg);
         // a burst of 6 extra frames after a stall, then one per tick
@@ -303,7 +328,7 @@ mod tests {
         let cfg = CushionConfig {
             target: 1,
             window: 1,
-            max_frames: 25,
+            ..CushionConfig::default()
         };
         let mut c = Cushion::new(cfg);
         for level in [500, 3, 400, 300, 200] {
@@ -320,6 +345,8 @@ mod tests {
             target: 2,
             window: 2,
             max_frames: 5,
+            max_extra: 0,
+            ..CushionConfig::default()
         };
         let mut c = Cushion::new(cfg);
         for i in 0..8 {
@@ -331,6 +358,38 @@ mod tests {
             assert!(c.pop(true).is_some());
         }
         assert_eq!(c.stats().trimmed, 0);
+    }
+
+    #[test]
+    fn after_an_underrun_the_late_frame_is_kept_as_cushion_until_things_calm_down() {
+        let cfg = CushionConfig {
+            window: 10,
+            calm_pops: 100,
+            ..CushionConfig::default()
+        };
+        let mut c = Cushion::new(cfg);
+        let mut next = 1;
+        // the producer stalls for two ticks (one more than the cushion holds: an underrun),
+        // then catches up with three frames at once
+        for period in 0..400 {
+            let pushes = match period {
+                5 | 6 => 0,
+                7 => 3,
+                _ => 1,
+            };
+            for _ in 0..pushes {
+                c.push(frame(next));
+                next += 1;
+            }
+            c.pop(false);
+            if period == 50 {
+                // the extra frame is still there: one more late tick is absorbed
+                assert_eq!(c.stats().trimmed, 0, "not trimmed while recently starved");
+            }
+        }
+        assert_eq!(c.stats().underruns, 1);
+        // calm for long enough: the extra frame was given back
+        assert_eq!(c.stats().trimmed, 1, "{:?}", c.stats());
     }
 
     #[test]
