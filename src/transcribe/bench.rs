@@ -23,11 +23,13 @@ pub struct BenchCase {
     pub language: Language,
 }
 
-/// Totals of one engine over all cases.
+/// Figures of one engine on one recording, or summed over several.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunStats {
     /// Engine and settings, e.g. "suifang (whisper.cpp f16)".
     pub engine: String,
+    /// The recording's file name ("total" for sums).
+    pub file: String,
     /// Seconds of audio (per recording, not per channel).
     pub audio_s: f64,
     /// Wall-clock seconds spent transcribing.
@@ -56,6 +58,29 @@ impl RunStats {
         self.errors += edit_distance(&r, &h);
         self.reference_len += r.len();
     }
+
+    /// The sum of `runs` (one engine on several recordings), labelled `file`.
+    pub fn total(runs: &[RunStats], file: &str) -> RunStats {
+        let mut t = RunStats {
+            engine: runs.first().map(|r| r.engine.clone()).unwrap_or_default(),
+            file: file.to_string(),
+            ..Default::default()
+        };
+        for r in runs {
+            t.audio_s += r.audio_s;
+            t.wall_s += r.wall_s;
+            t.cpu_s += r.cpu_s;
+            t.errors += r.errors;
+            t.reference_len += r.reference_len;
+        }
+        t
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Why a benchmark run failed.
@@ -116,18 +141,20 @@ pub fn process_cpu_seconds() -> f64 {
 
 /// Runs suifang's pipeline (decode, VAD, per-channel batched whisper) on every case, `repeat`
 /// times each, keeping the fastest run: the machine may be shared, and the minimum is the least
-/// disturbed measurement.
+/// disturbed measurement. One result per case.
 pub fn run_suifang(
     engine: &Engine,
     label: &str,
     cases: &[BenchCase],
     repeat: usize,
-) -> Result<RunStats, BenchError> {
-    let mut stats = RunStats {
-        engine: label.to_string(),
-        ..Default::default()
-    };
+) -> Result<Vec<RunStats>, BenchError> {
+    let mut all = Vec::new();
     for case in cases {
+        let mut stats = RunStats {
+            engine: label.to_string(),
+            file: file_name(&case.path),
+            ..Default::default()
+        };
         let mut best: Option<(f64, f64, Transcript)> = None;
         for _ in 0..repeat.max(1) {
             let (wall0, cpu0) = (Instant::now(), process_cpu_seconds());
@@ -150,8 +177,9 @@ pub fn run_suifang(
                 .collect();
             stats.add_text(case.language, reference, &text.join(" "));
         }
+        all.push(stats);
     }
-    Ok(stats)
+    Ok(all)
 }
 
 /// How to run faster-whisper.
@@ -169,16 +197,36 @@ pub struct FasterWhisper {
     pub compute_type: String,
     /// Runs per file; the fastest is kept.
     pub repeat: usize,
+    /// Use faster-whisper's own Silero voice-activity filter (`vad_filter=True`).
+    pub vad: bool,
+    /// Beam size: 1 is greedy like suifang (faster-whisper's own default is 5).
+    pub beam: usize,
 }
 
-/// Runs faster-whisper (greedy, no VAD, per channel like suifang) on every case.
-pub fn run_faster_whisper(fw: &FasterWhisper, cases: &[BenchCase]) -> Result<RunStats, BenchError> {
-    let mut stats = RunStats {
-        engine: format!("faster-whisper ({})", fw.compute_type),
-        ..Default::default()
-    };
+impl FasterWhisper {
+    /// The row label.
+    pub fn label(&self) -> String {
+        format!(
+            "faster-whisper {}{}{}",
+            self.compute_type,
+            if self.vad { ", Silero VAD" } else { "" },
+            if self.beam > 1 {
+                format!(", beam {}", self.beam)
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+/// Runs faster-whisper (greedy, per channel like suifang; its VAD filter only if asked) on every
+/// case. One result per case.
+pub fn run_faster_whisper(
+    fw: &FasterWhisper,
+    cases: &[BenchCase],
+) -> Result<Vec<RunStats>, BenchError> {
     let Some(language) = cases.first().map(|c| c.language) else {
-        return Ok(stats);
+        return Ok(Vec::new());
     };
     if cases.iter().any(|c| c.language != language) {
         return Err(BenchError::FasterWhisper(
@@ -193,6 +241,8 @@ pub fn run_faster_whisper(fw: &FasterWhisper, cases: &[BenchCase]) -> Result<Run
         .args(["--compute-type", &fw.compute_type])
         .args(["--language", language.code()])
         .args(["--repeat", &fw.repeat.max(1).to_string()])
+        .args(["--beam", &fw.beam.max(1).to_string()])
+        .args(fw.vad.then_some("--vad"))
         .args(cases.iter().map(|c| c.path.as_os_str()))
         .output()
         .map_err(|e| {
@@ -209,7 +259,13 @@ pub fn run_faster_whisper(fw: &FasterWhisper, cases: &[BenchCase]) -> Result<Run
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut lines = stdout.lines().filter(|l| l.starts_with('{'));
+    let mut all = Vec::new();
     for case in cases {
+        let mut stats = RunStats {
+            engine: fw.label(),
+            file: file_name(&case.path),
+            ..Default::default()
+        };
         let line = lines.next().ok_or_else(|| {
             BenchError::FasterWhisper(format!("no result for {}", case.path.display()))
         })?;
@@ -227,30 +283,44 @@ pub fn run_faster_whisper(fw: &FasterWhisper, cases: &[BenchCase]) -> Result<Run
         for (text, reference) in texts.iter().zip(&case.reference) {
             stats.add_text(case.language, reference, text.as_str().unwrap_or(""));
         }
+        all.push(stats);
     }
-    Ok(stats)
+    Ok(all)
 }
 
-/// A side-by-side table; ratios are relative to the first row (suifang).
+/// A side-by-side table of one recording (or of totals). The ratio columns compare each row
+/// with the first (suifang): how many times its wall-clock time and its CPU time are
+/// suifang's, so 2.00 means suifang has twice that row's throughput.
 pub fn report(rows: &[RunStats]) -> String {
     let mut s = format!(
-        "{:<34} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10}\n",
-        "engine", "audio s", "wall s", "RTF", "CPU s", "err rate", "speed ×"
+        "{:<38} {:>7} {:>7} {:>6} {:>7} {:>8} {:>10} {:>10}\n",
+        "engine", "audio s", "wall s", "RTF", "CPU s", "err rate", "time ×sf", "CPU ×sf"
     );
-    let base = rows.first().map(|r| r.wall_s).unwrap_or(1.0);
+    let (base_wall, base_cpu) = rows
+        .first()
+        .map(|r| (r.wall_s, r.cpu_s))
+        .unwrap_or((1.0, 1.0));
     for r in rows {
         s.push_str(&format!(
-            "{:<34} {:>8.1} {:>8.2} {:>8.3} {:>8.2} {:>9.1}% {:>10.2}\n",
+            "{:<38} {:>7.1} {:>7.2} {:>6.3} {:>7.2} {:>7.1}% {:>10.2} {:>10.2}\n",
             r.engine,
             r.audio_s,
             r.wall_s,
             r.rtf(),
             r.cpu_s,
             100.0 * r.error_rate(),
-            r.wall_s / base.max(1e-9),
+            r.wall_s / base_wall.max(1e-9),
+            r.cpu_s / base_cpu.max(1e-9),
         ));
     }
     s
+}
+
+/// Whether `ours` meets the goal against `theirs`: at least `factor` times the
+/// throughput (wall clock) at an error rate no worse.
+pub fn meets_goal(ours: &RunStats, theirs: &RunStats, factor: f64) -> bool {
+    theirs.wall_s >= factor * ours.wall_s
+        && ours.errors * theirs.reference_len.max(1) <= theirs.errors * ours.reference_len.max(1)
 }
 
 /// Reference text per channel of `wav`: from `NAME.ref` if present ("agent|patient TEXT" per
@@ -297,5 +367,36 @@ mod tests {
         let h = units(Language::Zh, "我最近血亚很高,还有点心痛");
         assert_eq!((r.len(), edit_distance(&r, &h)), (12, 1));
         assert_eq!(edit_distance(&r, &[]), 12);
+    }
+
+    #[test]
+    fn totals_ratios_and_the_goal() {
+        let run = |engine: &str, wall_s: f64, cpu_s: f64, errors: usize| RunStats {
+            engine: engine.into(),
+            file: "a.wav".into(),
+            audio_s: 60.0,
+            wall_s,
+            cpu_s,
+            errors,
+            reference_len: 100,
+        };
+        let ours = [run("suifang", 1.0, 2.0, 5), run("suifang", 3.0, 4.0, 5)];
+        let t = RunStats::total(&ours, "total");
+        assert_eq!((t.audio_s, t.wall_s, t.cpu_s), (120.0, 4.0, 6.0));
+        assert_eq!(
+            (t.errors, t.reference_len, t.file.as_str()),
+            (10, 200, "total")
+        );
+        let theirs = RunStats::total(&[run("fw", 6.0, 9.0, 10)], "total");
+        let table = report(&[t.clone(), theirs.clone()]);
+        assert!(
+            table.lines().nth(2).unwrap().ends_with("1.50       1.50"),
+            "{table}"
+        );
+        // 6 s against 4 s is exactly 1.5×; same error rate (5 %) is "no worse".
+        assert!(meets_goal(&t, &theirs, 1.5));
+        assert!(!meets_goal(&t, &theirs, 1.6));
+        let better = RunStats::total(&[run("fw", 6.0, 9.0, 4)], "total");
+        assert!(!meets_goal(&t, &better, 1.5), "their 4 % beats our 5 %");
     }
 }

@@ -1,10 +1,10 @@
 //! The whisper engine: one loaded model, transcribing one channel of audio at a time.
 //!
 //! A channel is first cut into speech regions by [`vad`](super::vad); the regions are joined
-//! with short pauses into one buffer so whisper runs as few 30 s windows as possible (it pads
-//! every window to 30 s, so one call per region would waste most of the time), and segment
-//! times are mapped back to the recording. Calls are blocking and CPU-heavy: run them on
-//! dedicated threads (see [`worker`](super::worker)), never on tokio's.
+//! with short pauses and cut into windows of up to 30 s ([`batch`](super::batch)), each run with
+//! an encoder context sized to it, and segment times are mapped back to the recording. Calls are
+//! blocking and CPU-heavy: run them on dedicated threads (see [`worker`](super::worker)), never
+//! on tokio's.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,7 +14,10 @@ use whisper_rs::{
     WhisperState,
 };
 
-use super::audio::SAMPLE_RATE;
+use super::batch::{
+    cs_to_samples, join, samples_to_ms, split_by_region, windows, Piece, Speech, Tok,
+    FULL_AUDIO_CTX, MAX_WINDOW_MS,
+};
 use super::vad::{speech_regions, VadConfig};
 
 /// A language the hospital transcribes.
@@ -82,6 +85,9 @@ pub struct EngineConfig {
     pub logprob_threshold: f32,
     /// Voice-activity settings.
     pub vad: VadConfig,
+    /// Run whisper's encoder on a context sized to each window instead of the full 30 s
+    /// (much faster for short windows; `false` only to measure what it buys).
+    pub fit_audio_ctx: bool,
 }
 
 impl Default for EngineConfig {
@@ -92,6 +98,7 @@ impl Default for EngineConfig {
             no_speech_threshold: 0.6,
             logprob_threshold: -1.0,
             vad: VadConfig::default(),
+            fit_audio_ctx: true,
         }
     }
 }
@@ -162,9 +169,6 @@ pub struct Engine {
     cfg: EngineConfig,
     path: PathBuf,
 }
-
-/// Silence put between joined speech regions, so whisper ends a segment there.
-const JOIN_GAP_MS: u32 = 300;
 
 impl Engine {
     /// Loads the ggml model at `model` (0.1–0.3 s for base from the page cache).
@@ -304,30 +308,7 @@ impl Engine {
 
     /// The speech regions of `samples` joined with short pauses, or `None` if there is none.
     fn speech(&self, samples: &[f32]) -> Option<Speech> {
-        let regions = speech_regions(samples, &self.cfg.vad);
-        if regions.is_empty() {
-            return None;
-        }
-        let total: usize = regions.iter().map(|r| r.len()).sum();
-        let gap = (SAMPLE_RATE * JOIN_GAP_MS / 1000) as usize;
-        let mut audio = Vec::with_capacity(total + gap * regions.len());
-        let mut map = Vec::with_capacity(regions.len());
-        for r in &regions {
-            if !audio.is_empty() {
-                audio.resize(audio.len() + gap, 0.0);
-            }
-            map.push(Piece {
-                joined: audio.len(),
-                recording: r.start,
-                len: r.len(),
-            });
-            audio.extend_from_slice(&samples[r.clone()]);
-        }
-        Some(Speech {
-            audio,
-            map,
-            speech_ms: samples_to_ms(total),
-        })
+        join(samples, &speech_regions(samples, &self.cfg.vad))
     }
 
     /// The configured language, or the most probable allowed one. English-only models always
@@ -359,8 +340,9 @@ impl Engine {
         Ok(best)
     }
 
-    /// Runs whisper on the joined `audio` and keeps the segments that hold real speech, split
-    /// where they cross from one speech region to the next and timed in recording time.
+    /// Runs whisper on the joined `audio`, window by window, and keeps the segments that hold
+    /// real speech, split where they cross from one speech region to the next and timed in
+    /// recording time.
     fn run(
         &self,
         state: &mut WhisperState,
@@ -368,24 +350,38 @@ impl Engine {
         language: Language,
         map: &[Piece],
     ) -> Result<Vec<Segment>, EngineError> {
-        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        params.set_n_threads(self.cfg.threads as i32);
-        params.set_language(Some(language.code()));
-        if let Some(prompt) = language.initial_prompt() {
-            params.set_initial_prompt(prompt);
-        }
-        params.set_print_special(false);
-        params.set_print_progress(false);
-        params.set_print_realtime(false);
-        params.set_print_timestamps(false);
-        params.set_suppress_blank(true);
-        // Per-token times let a segment that spans two regions be split between them.
-        params.set_token_timestamps(true);
-        params.set_no_speech_thold(self.cfg.no_speech_threshold);
-        state.full(params, audio)?;
-
-        let eot = self.ctx.token_eot();
         let mut out: Vec<Segment> = Vec::new();
+        for window in windows(map, MAX_WINDOW_MS) {
+            let audio_ctx = if self.cfg.fit_audio_ctx {
+                window.audio_ctx()
+            } else {
+                FULL_AUDIO_CTX
+            };
+            let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+            params.set_n_threads(self.cfg.threads as i32);
+            params.set_language(Some(language.code()));
+            if let Some(prompt) = language.initial_prompt() {
+                params.set_initial_prompt(prompt);
+            }
+            params.set_print_special(false);
+            params.set_print_progress(false);
+            params.set_print_realtime(false);
+            params.set_print_timestamps(false);
+            params.set_suppress_blank(true);
+            // Per-token times let a segment that spans two regions be split between them.
+            params.set_token_timestamps(true);
+            params.set_no_speech_thold(self.cfg.no_speech_threshold);
+            params.set_audio_ctx(audio_ctx as i32);
+            state.full(params, &audio[window.range.clone()])?;
+            self.collect(state, window.range.start, &map[window.pieces], &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Appends the segments of the last whisper call (on a window starting at `offset` in the
+    /// joined buffer, holding the regions `map`) to `out`, dropping invented text on silence.
+    fn collect(&self, state: &WhisperState, offset: usize, map: &[Piece], out: &mut Vec<Segment>) {
+        let eot = self.ctx.token_eot();
         for seg in state.as_iter() {
             let no_speech_prob = seg.no_speech_probability();
             let tokens: Vec<Tok> = (0..seg.n_tokens())
@@ -396,12 +392,21 @@ impl Engine {
                     Tok {
                         bytes: t.to_bytes().unwrap_or_default().to_vec(),
                         p: d.p,
-                        // centiseconds → samples of the joined buffer
-                        t0: cs_to_samples(d.t0.max(seg.start_timestamp())),
-                        t1: cs_to_samples(d.t1.min(seg.end_timestamp()).max(d.t0)),
+                        // centiseconds of the window → samples of the joined buffer
+                        t0: cs_to_samples(d.t0.max(seg.start_timestamp()), offset),
+                        t1: cs_to_samples(d.t1.min(seg.end_timestamp()).max(d.t0), offset),
                     }
                 })
                 .collect();
+            // A marker such as "[BLANK_AUDIO]" must be recognised before its tokens are split
+            // between regions.
+            let whole: Vec<u8> = tokens
+                .iter()
+                .flat_map(|t| t.bytes.iter().copied())
+                .collect();
+            if is_non_speech(&String::from_utf8_lossy(&whole)) {
+                continue;
+            }
             for group in split_by_region(&tokens, map) {
                 let text = String::from_utf8_lossy(&group.bytes).trim().to_string();
                 let mean_logprob = mean(
@@ -435,87 +440,7 @@ impl Engine {
                 });
             }
         }
-        Ok(out)
     }
-}
-
-/// A channel's speech regions joined into one buffer, with the way back to recording time.
-struct Speech {
-    audio: Vec<f32>,
-    map: Vec<Piece>,
-    speech_ms: u64,
-}
-
-/// Where a speech region sits in the joined buffer and in the recording (in samples).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Piece {
-    joined: usize,
-    recording: usize,
-    len: usize,
-}
-
-/// A text token of a whisper segment, timed in joined-buffer samples.
-#[derive(Debug, Clone, PartialEq)]
-struct Tok {
-    bytes: Vec<u8>,
-    p: f32,
-    t0: usize,
-    t1: usize,
-}
-
-/// Consecutive tokens of one region, timed in recording samples.
-#[derive(Debug, Clone, PartialEq)]
-struct Group {
-    bytes: Vec<u8>,
-    probs: Vec<f32>,
-    start: usize,
-    end: usize,
-}
-
-fn cs_to_samples(cs: i64) -> usize {
-    (cs.max(0) as u64 * u64::from(SAMPLE_RATE) / 100) as usize
-}
-
-/// The region a joined-buffer position belongs to: the one containing it, else (in a gap) the
-/// next one, else the last.
-fn region_of(at: usize, map: &[Piece]) -> usize {
-    map.iter()
-        .position(|p| at < p.joined + p.len)
-        .unwrap_or(map.len().saturating_sub(1))
-}
-
-/// Groups tokens by the region their middle falls in and maps their times to the recording,
-/// clamped to the region (whisper's token times are approximate). Text bytes are joined before
-/// decoding because a CJK character can span tokens.
-fn split_by_region(tokens: &[Tok], map: &[Piece]) -> Vec<Group> {
-    let mut groups: Vec<(usize, Group)> = Vec::new();
-    for t in tokens {
-        let r = region_of((t.t0 + t.t1) / 2, map);
-        let piece = map[r];
-        let to_rec = |at: usize| piece.recording + at.saturating_sub(piece.joined).min(piece.len);
-        let (start, end) = (to_rec(t.t0), to_rec(t.t1));
-        match groups.last_mut() {
-            Some((gr, g)) if *gr == r => {
-                g.bytes.extend_from_slice(&t.bytes);
-                g.probs.push(t.p);
-                g.end = g.end.max(end);
-            }
-            _ => groups.push((
-                r,
-                Group {
-                    bytes: t.bytes.clone(),
-                    probs: vec![t.p],
-                    start,
-                    end: end.max(start),
-                },
-            )),
-        }
-    }
-    groups.into_iter().map(|(_, g)| g).collect()
-}
-
-fn samples_to_ms(n: usize) -> u64 {
-    n as u64 * 1000 / u64::from(SAMPLE_RATE)
 }
 
 fn mean(v: &[f32]) -> f32 {
@@ -547,58 +472,6 @@ mod tests {
         for t in ["I have chest pain.", "我最近血压很高"] {
             assert!(!is_non_speech(t), "{t:?}");
         }
-    }
-
-    #[test]
-    fn tokens_are_split_at_region_boundaries_and_mapped_to_recording_time() {
-        // Two regions: recording 1.0–3.0 s and 10.0–11.0 s, joined at 0–2 s and 2.3–3.3 s.
-        let sr = SAMPLE_RATE as usize;
-        let map = [
-            Piece {
-                joined: 0,
-                recording: sr,
-                len: 2 * sr,
-            },
-            Piece {
-                joined: 2 * sr + sr * 3 / 10,
-                recording: 10 * sr,
-                len: sr,
-            },
-        ];
-        let tok = |s: &str, t0: f32, t1: f32| Tok {
-            bytes: s.as_bytes().to_vec(),
-            p: 0.5,
-            t0: (t0 * sr as f32) as usize,
-            t1: (t1 * sr as f32) as usize,
-        };
-        // "我" split over two tokens must survive the join.
-        let wo = "我".as_bytes();
-        let tokens = vec![
-            tok(" Hello", 0.1, 0.5),
-            tok(" there", 0.5, 1.9),
-            Tok {
-                bytes: wo[..1].to_vec(),
-                p: 0.9,
-                t0: 2 * sr + sr / 2,
-                t1: 2 * sr + sr * 6 / 10,
-            },
-            Tok {
-                bytes: wo[1..].to_vec(),
-                p: 0.7,
-                t0: 2 * sr + sr * 6 / 10,
-                t1: 3 * sr,
-            },
-            tok("很好", 3.0, 3.6),
-        ];
-        let g = split_by_region(&tokens, &map);
-        assert_eq!(g.len(), 2);
-        assert_eq!(String::from_utf8_lossy(&g[0].bytes), " Hello there");
-        assert_eq!((g[0].start, g[0].end), (sr + sr / 10, sr + sr * 19 / 10));
-        assert_eq!(String::from_utf8_lossy(&g[1].bytes), "我很好");
-        // Times past the region's end are clamped to it.
-        assert_eq!(g[1].end, 11 * sr);
-        assert!(g[1].start >= 10 * sr);
-        assert_eq!(g[1].probs, vec![0.9, 0.7, 0.5]);
     }
 
     #[test]

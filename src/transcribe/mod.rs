@@ -3,12 +3,14 @@
 //! Each channel of a stereo recording (left agent, right patient) is transcribed on its own, so
 //! speaker labels come for free; a voice-activity step keeps silence away from whisper (it costs
 //! a 30 s window and whisper invents text there), and the speech of one channel is batched into
-//! as few whisper windows as possible.
+//! as few whisper windows as possible, each encoded only as long as it is.
 //!
 //! - [`model`]: whisper model files; imports CTranslate2 (faster-whisper) models as ggml so that
 //!   offline installs need only PyPI; lists installed models.
 //! - [`audio`]: decodes recordings into per-channel 16 kHz f32 (channel 0 agent, 1 patient).
 //! - [`vad`]: finds speech regions per channel, so silence never reaches whisper.
+//! - `batch`: joins a channel's speech regions, cuts them into windows of up to 30 s with an
+//!   encoder context sized to each, and maps whisper's times back to the recording.
 //! - [`engine`]: a loaded whisper model that transcribes one channel into timed segments.
 //! - [`transcript`]: a whole recording, channel by channel, labelled agent / patient.
 //! - [`worker`]: low-priority OS threads that run transcriptions for async callers.
@@ -30,6 +32,7 @@
 //! ```
 
 pub mod audio;
+mod batch;
 pub mod bench;
 pub mod engine;
 pub mod export;

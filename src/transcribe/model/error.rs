@@ -83,6 +83,14 @@ pub enum ModelError {
         /// Why, and what to do instead.
         why: &'static str,
     },
+    /// A matrix whose rows are not a whole number of 32-value quantization blocks.
+    #[error("tensor {name} cannot be quantized: its rows hold {row} values, not a multiple of 32")]
+    Unquantizable {
+        /// ggml tensor name.
+        name: String,
+        /// Values per row.
+        row: usize,
+    },
     /// `vocabulary.txt` cannot be turned into whisper's byte-level tokens.
     #[error("{path} line {line}: {reason}")]
     Vocabulary {

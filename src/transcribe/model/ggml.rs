@@ -12,17 +12,43 @@ use half::f16;
 
 use super::ct2::{Ct2File, Dtype};
 use super::error::ModelError;
+use super::quant::{Quantization, BLOCK};
 
 /// `ggml` in ASCII, little-endian: the magic of whisper.cpp's model files.
 pub(crate) const MAGIC: u32 = 0x6767_6d6c;
 /// `ftype` of a file whose matrices are f16.
 pub(crate) const FTYPE_F16: i32 = 1;
+/// ggml's `GGML_QNT_VERSION_FACTOR` × `GGML_QNT_VERSION` (2): added to the `ftype` of quantized
+/// files, as whisper.cpp's `quantize` tool writes it.
+const QNT_VERSION: i32 = 1000 * 2;
 
 /// ggml tensor element types used by whisper models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum GgmlType {
-    F32 = 0,
-    F16 = 1,
+    F32,
+    F16,
+    /// Block-quantized (matrices only).
+    Quant(Quantization),
+}
+
+impl GgmlType {
+    /// ggml's `ggml_type` number.
+    fn id(self) -> i32 {
+        match self {
+            GgmlType::F32 => 0,
+            GgmlType::F16 => 1,
+            GgmlType::Quant(q) => q.ggml_type(),
+        }
+    }
+}
+
+/// The header's `ftype` for matrices of type `matrix`.
+pub(crate) fn ftype(matrix: GgmlType) -> i32 {
+    match matrix {
+        GgmlType::Quant(q) => q.ftype() + QNT_VERSION,
+        GgmlType::F32 => 0,
+        GgmlType::F16 => FTYPE_F16,
+    }
 }
 
 /// Model dimensions, in the order of the ggml header.
@@ -56,9 +82,11 @@ pub(crate) struct Planned {
     pub ty: GgmlType,
 }
 
-/// The full list of tensors whisper.cpp expects for `hp`, in file order.
-pub(crate) fn plan(hp: &Hparams) -> Vec<Planned> {
-    let mut p = Plan(Vec::new());
+/// The full list of tensors whisper.cpp expects for `hp`, in file order, with the 2-D weight
+/// matrices (projections, MLP, token embedding) in type `matrix`; whisper.cpp keeps the
+/// convolutions f16 and everything else f32 whatever the file's type.
+pub(crate) fn plan(hp: &Hparams, matrix: GgmlType) -> Vec<Planned> {
+    let mut p = Plan(Vec::new(), matrix);
     let (a, t) = (hp.n_audio_state, hp.n_text_state);
     p.whole(
         "encoder.positional_embedding",
@@ -95,7 +123,7 @@ pub(crate) fn plan(hp: &Hparams) -> Vec<Planned> {
         "decoder.token_embedding.weight",
         "decoder/embeddings/weight",
         &[hp.n_vocab, t],
-        GgmlType::F16,
+        matrix,
     );
     p.norm("decoder.ln", "decoder/layer_norm", t);
     for i in 0..hp.n_text_layer {
@@ -128,7 +156,8 @@ pub(crate) fn plan(hp: &Hparams) -> Vec<Planned> {
     p.0
 }
 
-struct Plan(Vec<Planned>);
+/// The tensors so far, and the type of weight matrices.
+struct Plan(Vec<Planned>, GgmlType);
 
 impl Plan {
     fn push(
@@ -208,7 +237,7 @@ impl Plan {
             vec![n_rows, d],
             rows.clone(),
             vec![d, d],
-            GgmlType::F16,
+            self.1,
         );
         if bias {
             self.push(
@@ -245,7 +274,7 @@ impl Plan {
             &format!("{g}.mlp.0.weight"),
             &format!("{s}/ffn/linear_0/weight"),
             &[ff, d],
-            GgmlType::F16,
+            self.1,
         );
         self.whole(
             &format!("{g}.mlp.0.bias"),
@@ -257,7 +286,7 @@ impl Plan {
             &format!("{g}.mlp.2.weight"),
             &format!("{s}/ffn/linear_1/weight"),
             &[d, ff],
-            GgmlType::F16,
+            self.1,
         );
         self.whole(
             &format!("{g}.mlp.2.bias"),
@@ -292,6 +321,7 @@ fn i32_of(v: usize) -> [u8; 4] {
 pub(crate) fn write_preamble(
     w: &mut impl Write,
     hp: &Hparams,
+    ftype: i32,
     mel: &[f32],
     vocab: &[Vec<u8>],
 ) -> std::io::Result<()> {
@@ -310,7 +340,7 @@ pub(crate) fn write_preamble(
     ] {
         w.write_all(&i32_of(v))?;
     }
-    w.write_all(&FTYPE_F16.to_le_bytes())?;
+    w.write_all(&ftype.to_le_bytes())?;
     w.write_all(&i32_of(hp.n_mels))?;
     w.write_all(&i32_of(super::mel::N_FREQS))?;
     for v in mel {
@@ -337,6 +367,20 @@ pub(crate) fn tensor_data(model: &mut Ct2File, t: &Planned) -> Result<Vec<u8>, M
             .iter()
             .flat_map(|v| f16::from_f32(*v).to_le_bytes())
             .collect(),
+        GgmlType::Quant(q) => {
+            // Blocks run along a row (the last numpy axis); every whisper width is a multiple
+            // of 32, but a custom model might not be.
+            let row = t.shape.last().copied().unwrap_or(0);
+            if row % BLOCK != 0 {
+                return Err(ModelError::Unquantizable {
+                    name: t.name.clone(),
+                    row,
+                });
+            }
+            let mut out = Vec::new();
+            q.quantize(&values, &mut out);
+            out
+        }
     })
 }
 
@@ -344,7 +388,7 @@ pub(crate) fn tensor_data(model: &mut Ct2File, t: &Planned) -> Result<Vec<u8>, M
 pub(crate) fn write_tensor(w: &mut impl Write, t: &Planned, data: &[u8]) -> std::io::Result<()> {
     w.write_all(&i32_of(t.shape.len()))?;
     w.write_all(&i32_of(t.name.len()))?;
-    w.write_all(&(t.ty as i32).to_le_bytes())?;
+    w.write_all(&t.ty.id().to_le_bytes())?;
     for d in t.shape.iter().rev() {
         w.write_all(&i32_of(*d))?;
     }

@@ -25,6 +25,7 @@ pub mod fetch;
 mod ggml;
 mod installed;
 mod mel;
+mod quant;
 mod vocab;
 
 #[cfg(test)]
@@ -37,6 +38,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::ModelError;
 pub use installed::{installed_models, pick_model, InstalledModel};
+pub use quant::Quantization;
 
 use ct2::Ct2File;
 use ggml::Hparams;
@@ -109,6 +111,18 @@ impl ModelInfo {
 pub fn import_ct2(
     src_dir: &Path,
     dst: &Path,
+    progress: impl FnMut(Progress),
+) -> Result<ModelInfo, ModelError> {
+    import_ct2_as(src_dir, dst, None, progress)
+}
+
+/// Like [`import_ct2`], with the weight matrices block-quantized (`q8_0`, …) as whisper.cpp's
+/// `quantize` tool would write them, or f16 for `None`. Quantized matrices are smaller and
+/// multiply faster on the CPU; whisper.cpp loads such files like any other.
+pub fn import_ct2_as(
+    src_dir: &Path,
+    dst: &Path,
+    quantization: Option<Quantization>,
     mut progress: impl FnMut(Progress),
 ) -> Result<ModelInfo, ModelError> {
     let bin = src_dir.join("model.bin");
@@ -142,14 +156,24 @@ pub fn import_ct2(
             reason: format!("{} tokens but the model has {}", vocab.len(), hp.n_vocab),
         });
     }
-    let plan = ggml::plan(&hp);
+    let matrix = quantization.map_or(ggml::GgmlType::F16, ggml::GgmlType::Quant);
+    let plan = ggml::plan(&hp, matrix);
     ggml::check_sources(&model, &plan)?;
 
     let partial = partial_path(dst);
     if let Some(dir) = dst.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(ModelError::io(dir))?;
     }
-    let result = write_ggml(&mut model, &hp, &vocab, &plan, &partial, &mut progress);
+    let ftype = ggml::ftype(matrix);
+    let result = write_ggml(
+        &mut model,
+        &hp,
+        ftype,
+        &vocab,
+        &plan,
+        &partial,
+        &mut progress,
+    );
     if let Err(e) = result {
         // The partial file is useless; failing to remove it must not hide the real error.
         let _ = std::fs::remove_file(&partial);
@@ -180,6 +204,7 @@ fn partial_path(dst: &Path) -> PathBuf {
 fn write_ggml(
     model: &mut Ct2File,
     hp: &Hparams,
+    ftype: i32,
     vocab: &[Vec<u8>],
     plan: &[ggml::Planned],
     path: &Path,
@@ -187,7 +212,7 @@ fn write_ggml(
 ) -> Result<(), ModelError> {
     let file = File::create(path).map_err(ModelError::io(path))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    ggml::write_preamble(&mut w, hp, &mel::mel_filters(hp.n_mels), vocab)
+    ggml::write_preamble(&mut w, hp, ftype, &mel::mel_filters(hp.n_mels), vocab)
         .map_err(ModelError::io(path))?;
     for (i, t) in plan.iter().enumerate() {
         let data = ggml::tensor_data(model, t)?;
