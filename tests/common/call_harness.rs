@@ -6,7 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -131,10 +131,26 @@ impl Suifang {
     }
 }
 
-/// Waits until something holds UDP `port` on loopback (a peer we started has bound it).
+/// Whether some socket is bound to UDP `port` (any address). Read from the kernel's socket
+/// table rather than by trying to bind the port: a probe that binds would, for that moment,
+/// make the peer we are waiting for fail to bind it.
+pub fn udp_port_bound(port: u16) -> bool {
+    let wanted = format!(":{port:04X}");
+    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|table| {
+        std::fs::read_to_string(table).is_ok_and(|text| {
+            text.lines().skip(1).any(|line| {
+                line.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|local| local.ends_with(&wanted))
+            })
+        })
+    })
+}
+
+/// Waits until something holds UDP `port` (a peer we started has bound it).
 pub fn wait_until_bound(port: u16, limit: Duration) {
     wait_for(&format!("udp port {port} to be bound"), limit, || {
-        UdpSocket::bind(("127.0.0.1", port)).is_err().then_some(())
+        udp_port_bound(port).then_some(())
     });
 }
 
@@ -278,15 +294,31 @@ impl Baresip {
         if let Some(target) = dial {
             cmd.args(["-e", &format!("/dial {target}")]);
         }
-        let child = cmd
-            .current_dir(dir.path())
+        cmd.current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start baresip");
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("start baresip");
         if dial.is_none() {
-            wait_until_bound(sip_port, Duration::from_secs(5));
+            // Seen once in a full run: baresip neither bound its port within 5 s nor said why
+            // (the machine was busy starting Chromium). One that exited is started again.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut restarts = 0;
+            while !udp_port_bound(sip_port) {
+                assert!(
+                    Instant::now() < deadline,
+                    "baresip did not bind udp port {sip_port} within 20 s ({restarts} restarts)"
+                );
+                if let Ok(Some(status)) = child.try_wait() {
+                    assert!(
+                        restarts < 2,
+                        "baresip keeps exiting before binding: {status}"
+                    );
+                    restarts += 1;
+                    child = cmd.spawn().expect("restart baresip");
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
         Baresip {
             child,
