@@ -25,24 +25,27 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 what="${1:-}"
+
+# install_missing COMMAND=PACKAGE…: apt-get install the packages whose command is missing.
+install_missing() {
+  local pair need=()
+  for pair in "$@"; do
+    command -v "${pair%%=*}" >/dev/null 2>&1 || need+=("${pair#*=}")
+  done
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "bench: installing ${need[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >&2
+  fi
+}
+
 case "$what" in
   transcribe)
-    need=()
-    for tool in espeak-ng sox bc; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
-    if [ ${#need[@]} -gt 0 ]; then
-      echo "bench: installing ${need[*]} (for scripts/make-bench-corpus.sh)" >&2
-      DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >&2
-    fi
+    # the tools of scripts/make-bench-corpus.sh
+    install_missing espeak-ng=espeak-ng sox=sox bc=bc
     ;;
   calls)
     shift
-    need=()
-    command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
-    command -v rtpengine >/dev/null 2>&1 || need+=(rtpengine-daemon)
-    if [ ${#need[@]} -gt 0 ]; then
-      echo "bench: installing ${need[*]}" >&2
-      DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >&2
-    fi
+    install_missing sipp=sip-tester rtpengine=rtpengine-daemon
     cd "$repo"
     cargo build --release --quiet --bin suifang
     bin="${CARGO_TARGET_DIR:-$repo/target}/release/suifang"

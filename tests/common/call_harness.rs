@@ -302,23 +302,25 @@ impl Baresip {
         if dial.is_none() {
             // Seen once in a full run: baresip neither bound its port within 5 s nor said why
             // (the machine was busy starting Chromium). One that exited is started again.
-            let deadline = Instant::now() + Duration::from_secs(20);
             let mut restarts = 0;
-            while !udp_port_bound(sip_port) {
-                assert!(
-                    Instant::now() < deadline,
-                    "baresip did not bind udp port {sip_port} within 20 s ({restarts} restarts)"
-                );
-                if let Ok(Some(status)) = child.try_wait() {
-                    assert!(
-                        restarts < 2,
-                        "baresip keeps exiting before binding: {status}"
-                    );
-                    restarts += 1;
-                    child = cmd.spawn().expect("restart baresip");
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            wait_for(
+                &format!("baresip to bind udp port {sip_port}"),
+                Duration::from_secs(20),
+                || {
+                    if udp_port_bound(sip_port) {
+                        return Some(());
+                    }
+                    if let Ok(Some(status)) = child.try_wait() {
+                        assert!(
+                            restarts < 2,
+                            "baresip keeps exiting before binding: {status}"
+                        );
+                        restarts += 1;
+                        child = cmd.spawn().expect("restart baresip");
+                    }
+                    None
+                },
+            );
         }
         Baresip {
             child,
