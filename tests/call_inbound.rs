@@ -391,8 +391,8 @@ fn a_voicemail_is_cut_at_its_limit_and_an_unknown_caller_stays_unattached() {
                 .flatten()
         })
     };
-    // baresip now and then never sends its startup `/dial` (seen once in CI, the server saw
-    // no INVITE at all): give the phone up to three starts; suifang must answer every time
+    // baresip once placed no call at all (seen in CI with start-up `/dial`, before dialling
+    // went over ctrl_tcp): give the phone up to three starts; suifang must answer every time
     let (mut started, mut phone, mut id) = (std::time::Instant::now(), None, None);
     for _ in 0..3 {
         started = std::time::Instant::now();

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::gaps::{tone, wav_gaps, ChannelGaps};
+use super::gaps::{scan_recordings, tone, ChannelGaps, GapPhases};
 use super::pcap::PcapTally;
 use super::procstat::{load_average, raise_nofile, rss_bytes, self_cpu_seconds};
 use super::rtpengine;
@@ -153,7 +153,8 @@ struct Tally {
     ended_early: usize,
     media_failed: usize,
     first_failure: Option<String>,
-    recordings: Vec<PathBuf>,
+    /// Closed recordings and when their close was reported.
+    recordings: Vec<(PathBuf, Instant)>,
     hanging_up: bool,
 }
 
@@ -187,7 +188,9 @@ impl Tally {
                 self.first_failure
                     .get_or_insert_with(|| format!("a leg ended early: {outcome:?}"));
             }
-            EngineEvent::Recording { info, .. } => self.recordings.push(info.path),
+            EngineEvent::Recording { info, .. } => {
+                self.recordings.push((info.path, Instant::now()))
+            }
             EngineEvent::MediaFailed { error, .. } => {
                 self.media_failed += 1;
                 self.first_failure
@@ -431,27 +434,34 @@ async fn run_suifang(
         patients.finish(Duration::from_secs(15)).await,
     );
 
-    let paths = tally.recordings.clone();
-    let (left, right, unreadable) = tokio::task::spawn_blocking(move || {
-        let (mut l, mut r, mut bad) = (ChannelGaps::default(), ChannelGaps::default(), 0usize);
-        for p in &paths {
-            match wav_gaps(p) {
-                Ok((lg, rg)) => {
-                    l.add(lg);
-                    r.add(rg);
-                }
-                Err(_) => bad += 1,
-            }
-        }
-        (l, r, bad)
-    })
-    .await
-    .unwrap_or_default();
+    let recordings: Vec<(PathBuf, f64)> = tally
+        .recordings
+        .iter()
+        .map(|(path, closed)| (path.clone(), signed_secs(*closed, t0)))
+        .collect();
+    let window_secs = wall.as_secs_f64();
+    let scanned = tokio::task::spawn_blocking(move || scan_recordings(&recordings, window_secs))
+        .await
+        .unwrap_or_default();
+    let (left, right, unreadable) = (scanned.left, scanned.right, scanned.unreadable);
 
     let mut notes = vec![format!(
         "engine counters in the window: {} jitter-buffer losses (silence recorded), {} bridged frames not ready in time (silence sent), {} bridged frames dropped to bound latency",
         window.playout_lost, window.live_underruns, window.live_trimmed
     )];
+    if left.runs + right.runs > 0 {
+        let phases = |p: &GapPhases| {
+            format!(
+                "{} in the bridge's first second, {} later in the ramp, {} in the window, {} at hang-up",
+                p.first_second, p.ramp, p.window, p.hang_up
+            )
+        };
+        notes.push(format!(
+            "when the gap runs happened: left {}; right {}",
+            phases(&scanned.left_phases),
+            phases(&scanned.right_phases)
+        ));
+    }
     notes.push(format!(
         "sipp exit codes (0 = every call completed): agents {:?}, patients {:?}",
         sipp_codes.0, sipp_codes.1
@@ -482,6 +492,15 @@ async fn run_suifang(
         pcap: None,
         notes,
     })
+}
+
+/// Seconds from `origin` to `t`, negative when `t` is earlier.
+fn signed_secs(t: Instant, origin: Instant) -> f64 {
+    if t >= origin {
+        (t - origin).as_secs_f64()
+    } else {
+        -(origin - t).as_secs_f64()
+    }
 }
 
 fn print_progress(

@@ -280,47 +280,48 @@ impl Baresip {
         std::fs::create_dir_all(&conf).expect("mkdir");
         std::fs::create_dir_all(&dumps).expect("mkdir");
         let rtp_base = free_udp_port();
+        let ctrl_port = free_tcp_port();
         let config = std::fs::read_to_string(fixtures().join("baresip/config"))
             .expect("config")
             .replace("@AUDIO_8K_WAV@", &wav.display().to_string())
             .replace("@RECORD_DIR@", &dumps.display().to_string())
             .replace("127.0.0.1:5080", &format!("127.0.0.1:{sip_port}"))
             .replace("20000-20099", &format!("{rtp_base}-{}", rtp_base + 9))
-            .replace("127.0.0.1:4444", &format!("127.0.0.1:{}", free_tcp_port()));
+            .replace("127.0.0.1:4444", &format!("127.0.0.1:{ctrl_port}"));
         std::fs::write(conf.join("config"), config).expect("write config");
         std::fs::write(conf.join("accounts"), accounts).expect("write accounts");
         let mut cmd = Command::new("baresip");
-        cmd.args(["-f", &conf.display().to_string(), "-t", "90"]);
-        if let Some(target) = dial {
-            cmd.args(["-e", &format!("/dial {target}")]);
-        }
-        cmd.current_dir(dir.path())
+        cmd.args(["-f", &conf.display().to_string(), "-t", "90"])
+            .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let mut child = cmd.spawn().expect("start baresip");
-        if dial.is_none() {
-            // Seen once in a full run: baresip neither bound its port within 5 s nor said why
-            // (the machine was busy starting Chromium). One that exited is started again.
-            let mut restarts = 0;
-            wait_for(
-                &format!("baresip to bind udp port {sip_port}"),
-                Duration::from_secs(20),
-                || {
-                    if udp_port_bound(sip_port) {
-                        return Some(());
-                    }
-                    if let Ok(Some(status)) = child.try_wait() {
-                        assert!(
-                            restarts < 2,
-                            "baresip keeps exiting before binding: {status}"
-                        );
-                        restarts += 1;
-                        child = cmd.spawn().expect("restart baresip");
-                    }
-                    None
-                },
-            );
+        // Seen once in a full run: baresip neither bound its port within 5 s nor said why
+        // (the machine was busy starting Chromium). One that exited is started again.
+        let mut restarts = 0;
+        wait_for(
+            &format!("baresip to bind udp port {sip_port}"),
+            Duration::from_secs(20),
+            || {
+                if udp_port_bound(sip_port) {
+                    return Some(());
+                }
+                if let Ok(Some(status)) = child.try_wait() {
+                    assert!(
+                        restarts < 2,
+                        "baresip keeps exiting before binding: {status}"
+                    );
+                    restarts += 1;
+                    child = cmd.spawn().expect("restart baresip");
+                }
+                None
+            },
+        );
+        if let Some(target) = dial {
+            // Dialled over ctrl_tcp once baresip is up, not with `-e /dial` at start-up: a
+            // start-up command now and then never produced an INVITE (CI, call_inbound).
+            baresip_command(ctrl_port, "dial", target);
         }
         Baresip {
             child,
@@ -356,9 +357,36 @@ impl Drop for Baresip {
     }
 }
 
-/// Starts a baresip that dials at start-up and waits until `placed` sees its call; baresip
-/// now and then never sends its startup `/dial` (the server sees no INVITE at all), so it
-/// gets up to three starts, 8 s each.
+/// Sends one ctrl_tcp command (a netstring of JSON) to the baresip whose control port is
+/// `port` and waits for its response, so the command has been executed when this returns.
+fn baresip_command(port: u16, command: &str, params: &str) {
+    use std::io::{Read, Write};
+    let mut stream = wait_for(
+        &format!("baresip's ctrl_tcp on port {port}"),
+        Duration::from_secs(10),
+        || std::net::TcpStream::connect(("127.0.0.1", port)).ok(),
+    );
+    let json =
+        serde_json::json!({ "command": command, "params": params, "token": "test" }).to_string();
+    stream
+        .write_all(format!("{}:{json},", json.len()).as_bytes())
+        .expect("write ctrl_tcp");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    // the response, or an event, names the token or says ok; any reply means it ran
+    let mut reply = [0u8; 512];
+    let n = stream.read(&mut reply).unwrap_or(0);
+    let reply = String::from_utf8_lossy(&reply[..n]);
+    assert!(
+        !reply.contains("\"ok\":false"),
+        "baresip refused {command} {params}: {reply}"
+    );
+}
+
+/// Starts a baresip that dials and waits until `placed` sees its call; one that placed no
+/// call in 8 s (seen with start-up `/dial`, before ctrl_tcp dialling) is started again, up to
+/// three starts.
 pub fn dialling<T>(
     mut start: impl FnMut() -> Baresip,
     mut placed: impl FnMut() -> Option<T>,
