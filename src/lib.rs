@@ -21,6 +21,7 @@ pub mod sim;
 pub mod sip;
 pub mod store;
 pub mod telephony;
+pub mod thread_priority;
 pub mod transcribe;
 pub mod web;
 pub mod webrtc;

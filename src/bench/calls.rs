@@ -20,14 +20,22 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::gaps::{scan_recordings, tone, ChannelGaps, GapPhases};
 use super::pcap::PcapTally;
-use super::procstat::{load_average, raise_nofile, rss_bytes, self_cpu_seconds};
+use super::procstat::{
+    load_average, raise_nofile, rss_bytes, run_and_wait_seconds_between, self_cpu_seconds,
+    thread_run_and_wait,
+};
 use super::rtpengine;
-use crate::calls::{bridge_pair, CallsError, Engine, EngineConfig, EngineEvent};
+use crate::calls::{bridge_pair, CallsError, Engine, EngineConfig, EngineEvent, LATE_TICK_MS};
+use crate::media::cushion::CushionConfig;
 use crate::media::g711::G711;
 use crate::sip::ua::{CallEvent, CallHandle};
 use crate::sip::uri::SipUri;
 
 const SCENARIO: &str = include_str!("sipp_uas_tone.xml");
+const FRAME_MS: u64 = 20;
+/// Thread names of the runtime (tokio names them "tokio-runtime-worker" or, newer,
+/// "tokio-rt-worker"; its blocking threads share the name).
+const RUNTIME_THREADS: &str = "tokio-r";
 /// Base RTP ports of the two sipp processes (each takes 2 per call: up to 2 500 calls each),
 /// apart from the engine's 30000–39998 and rtpengine's 40000–49999.
 const AGENT_MEDIA_PORT: u16 = 20000;
@@ -128,7 +136,7 @@ pub fn run(opts: CallsBenchOptions) -> Result<(), CallsBenchError> {
     };
     let load_after = load_average();
     let ours = ours?;
-    print_report(&opts, &ours, theirs.as_ref(), load_before, load_after);
+    super::calls_report::print_report(&opts, &ours, theirs.as_ref(), load_before, load_after);
     if opts.keep {
         eprintln!("bench calls: kept {}", work.display());
     } else if let Err(e) = std::fs::remove_dir_all(&work) {
@@ -377,6 +385,7 @@ async fn run_suifang(
 
     // The measured window: every established call streaming both ways.
     let (cpu0, c0, t0) = (self_cpu_seconds(), counters.snapshot(), Instant::now());
+    let sched0 = thread_run_and_wait(RUNTIME_THREADS);
     let window_end = t0 + Duration::from_secs(opts.seconds);
     while Instant::now() < window_end {
         tokio::select! {
@@ -389,6 +398,8 @@ async fn run_suifang(
         }
     }
     let (cpu1, c1, wall) = (self_cpu_seconds(), counters.snapshot(), t0.elapsed());
+    let (ran, waited) =
+        run_and_wait_seconds_between(&sched0, &thread_run_and_wait(RUNTIME_THREADS));
     let rss_loaded = rss_bytes("self").unwrap_or(0);
     let window = c1.since(&c0);
 
@@ -449,6 +460,20 @@ async fn run_suifang(
         "engine counters in the window: {} jitter-buffer losses (silence recorded), {} bridged frames not ready in time (silence sent), {} bridged frames dropped to bound latency",
         window.playout_lost, window.live_underruns, window.live_trimmed
     )];
+    notes.push(format!(
+        "runtime threads in the window: ran {ran:.1} s, waited runnable for a CPU {waited:.1} s (a bridged frame survives {}–{} ms of its producer's delay)",
+        FRAME_MS * (CushionConfig::default().target as u64 - 1),
+        FRAME_MS * CushionConfig::default().target as u64
+    ));
+    notes.push(format!(
+        "media ticks run late in the window (runtime thread not scheduled in time): ≥ {} ms {}, ≥ {} ms {}, ≥ {} ms {}",
+        LATE_TICK_MS[0],
+        window.late_ticks[0],
+        LATE_TICK_MS[1],
+        window.late_ticks[1],
+        LATE_TICK_MS[2],
+        window.late_ticks[2]
+    ));
     if left.runs + right.runs > 0 {
         let phases = |p: &GapPhases| {
             format!(
@@ -520,83 +545,4 @@ fn print_progress(
         c.rtp_out,
         load_average().unwrap_or(f64::NAN)
     );
-}
-
-fn print_report(
-    opts: &CallsBenchOptions,
-    ours: &RelayFigures,
-    theirs: Option<&Result<RelayFigures, rtpengine::RtpengineError>>,
-    load_before: Option<f64>,
-    load_after: Option<f64>,
-) {
-    println!(
-        "suifang bench calls: {} calls × 2 legs, {} s window, ramp {}/s; load average {:.2} before, {:.2} after ({} CPUs)",
-        opts.calls,
-        opts.seconds,
-        opts.rate,
-        load_before.unwrap_or(f64::NAN),
-        load_after.unwrap_or(f64::NAN),
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    print_relay(
-        "suifang (decode, jitter buffer, bridge, re-encode, stereo WAV)",
-        ours,
-    );
-    let Some(theirs) = theirs else {
-        return;
-    };
-    match theirs {
-        Err(e) => println!("rtpengine: skipped — {e}"),
-        Ok(r) => {
-            print_relay("rtpengine (userspace relay, --table=-1, pcap recording)", r);
-            let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
-            println!(
-                "ratio suifang / rtpengine: CPU per call {:.2}×, RSS per call {:.2}×, packets out {:.2}×",
-                ratio(ours.cpu_per_call(), r.cpu_per_call()),
-                ratio(ours.rss_per_call(), r.rss_per_call()),
-                ratio(ours.packets_out as f64, r.packets_out as f64)
-            );
-        }
-    }
-}
-
-fn print_relay(title: &str, r: &RelayFigures) {
-    let pps = |p: u64| p as f64 / r.window_seconds.max(1e-9);
-    println!("{title}");
-    println!(
-        "  calls established {}; CPU {:.2} s over {:.1} s = {:.3} % of a core per call; RSS +{:.1} MiB = {:.0} KiB per call",
-        r.calls_established,
-        r.cpu_seconds,
-        r.window_seconds,
-        100.0 * r.cpu_per_call(),
-        r.rss_growth as f64 / 1_048_576.0,
-        r.rss_per_call() / 1024.0
-    );
-    println!(
-        "  RTP in {} ({:.0}/s), out {} ({:.0}/s); expected {:.0}/s each way",
-        r.packets_in,
-        pps(r.packets_in),
-        r.packets_out,
-        pps(r.packets_out),
-        r.calls_established as f64 * 2.0 * 50.0
-    );
-    match &r.pcap {
-        None => println!(
-            "  recorded gaps: left {} frames in {} runs, right {} frames in {} runs, over {} recordings ({} + {} frames checked)",
-            r.left.frames,
-            r.left.runs,
-            r.right.frames,
-            r.right.runs,
-            r.recordings,
-            r.left.audio_frames,
-            r.right.audio_frames
-        ),
-        Some((t, files)) => println!(
-            "  recorded gaps: {} sequence jumps (20 ms frames lost or reordered) in {} streams; {} packets in {files} pcap files (packets are recorded when they arrive, not on a 20 ms clock)",
-            t.missing, t.streams, t.packets
-        ),
-    }
-    for note in &r.notes {
-        println!("  {note}");
-    }
 }

@@ -2,6 +2,7 @@
 
 pub mod bencode;
 pub mod calls;
+mod calls_report;
 pub mod dial;
 pub mod escalation;
 pub mod gaps;

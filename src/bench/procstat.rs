@@ -30,30 +30,67 @@ pub fn pid_cpu_seconds(pid: u32) -> Option<f64> {
 /// by thread id (Linux `/proc/self/task`). Names are cut to 15 bytes by the kernel, and so is
 /// `prefix`.
 pub fn thread_ticks(prefix: &str) -> std::collections::HashMap<String, u64> {
-    let prefix = prefix.get(..prefix.len().min(15)).unwrap_or(prefix);
     let mut ticks = std::collections::HashMap::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return ticks;
-    };
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+    for (tid, stat) in threads_named(prefix, "stat") {
+        // "tid (comm) state …": comm may hold spaces, so the fields start after the last ')'
+        let Some(close) = stat.rfind(')') else {
             continue;
         };
-        // "tid (comm) state …": comm may hold spaces, so split at the parentheses
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        if !stat[open + 1..close].starts_with(prefix) {
-            continue;
-        }
         let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
         let used: u64 = [11, 12]
             .iter()
             .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
             .sum();
-        ticks.insert(task.file_name().to_string_lossy().into_owned(), used);
+        ticks.insert(tid, used);
     }
     ticks
+}
+
+/// Nanoseconds each thread whose name starts with `prefix` has run and has waited runnable
+/// for a CPU (`/proc/self/task/*/schedstat`), by thread id. The wait is what scheduling
+/// latency costs a media clock: a runtime thread that waits holds the calls queued on it.
+pub fn thread_run_and_wait(prefix: &str) -> std::collections::HashMap<String, (u64, u64)> {
+    threads_named(prefix, "schedstat")
+        .into_iter()
+        .filter_map(|(tid, line)| {
+            let mut f = line.split_whitespace().map(|v| v.parse::<u64>().ok());
+            Some((tid, (f.next()??, f.next()??)))
+        })
+        .collect()
+}
+
+/// Seconds (ran, waited) the threads in `after` added since `before`.
+pub fn run_and_wait_seconds_between(
+    before: &std::collections::HashMap<String, (u64, u64)>,
+    after: &std::collections::HashMap<String, (u64, u64)>,
+) -> (f64, f64) {
+    let (mut ran, mut waited) = (0u64, 0u64);
+    for (tid, (r, w)) in after {
+        let (r0, w0) = before.get(tid).copied().unwrap_or((0, 0));
+        ran += r.saturating_sub(r0);
+        waited += w.saturating_sub(w0);
+    }
+    (ran as f64 / 1e9, waited as f64 / 1e9)
+}
+
+/// (thread id, contents of `/proc/self/task/<tid>/<file>`) of this process's threads whose
+/// name starts with `prefix` (names are cut to 15 bytes by the kernel, and so is `prefix`).
+fn threads_named(prefix: &str, file: &str) -> Vec<(String, String)> {
+    let prefix = prefix.get(..prefix.len().min(15)).unwrap_or(prefix);
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.trim_end_matches('\n').starts_with(prefix))
+        })
+        .filter_map(|task| {
+            let contents = std::fs::read_to_string(task.path().join(file)).ok()?;
+            Some((task.file_name().to_string_lossy().into_owned(), contents))
+        })
+        .collect()
 }
 
 /// CPU seconds the threads in `after` used since `before`, counted per thread: a pool thread
@@ -127,6 +164,24 @@ mod tests {
             .into_iter()
             .collect();
         assert_eq!(thread_cpu_seconds_between(&before, &after), 3.5);
+    }
+
+    #[test]
+    fn thread_run_and_wait_is_read_and_windowed() {
+        let now = thread_run_and_wait("");
+        assert!(
+            now.values().any(|(ran, _)| *ran > 0),
+            "this thread has run: {now:?}"
+        );
+        let before = [("1", (1_000_000_000, 0)), ("2", (5, 5))]
+            .map(|(k, v)| (k.to_string(), v))
+            .into_iter()
+            .collect();
+        let after = [("1", (3_000_000_000, 500_000_000))]
+            .map(|(k, v)| (k.to_string(), v))
+            .into_iter()
+            .collect();
+        assert_eq!(run_and_wait_seconds_between(&before, &after), (2.0, 0.5));
     }
 
     #[test]

@@ -16,7 +16,12 @@ pub struct MediaCounters {
     playout_lost: AtomicU64,
     live_underruns: AtomicU64,
     live_trimmed: AtomicU64,
+    late: [AtomicU64; 3],
 }
+
+/// Lateness thresholds of [`Snapshot::late_ticks`]: one, two and three frames (a bridge's
+/// cushion of two frames survives a producer 20–40 ms late, by the two tasks' phase).
+pub const LATE_TICK_MS: [u64; 3] = [20, 40, 60];
 
 /// The counters at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,6 +36,9 @@ pub struct Snapshot {
     pub live_underruns: u64,
     /// Bridged frames dropped to bring standing latency back down (see `media::cushion`).
     pub live_trimmed: u64,
+    /// 20 ms ticks that ran at least [`LATE_TICK_MS`] after they were due: the media task was
+    /// not scheduled (a stall of its runtime thread; the burst that follows counts each tick).
+    pub late_ticks: [u64; 3],
 }
 
 impl Snapshot {
@@ -42,6 +50,9 @@ impl Snapshot {
             playout_lost: self.playout_lost.saturating_sub(earlier.playout_lost),
             live_underruns: self.live_underruns.saturating_sub(earlier.live_underruns),
             live_trimmed: self.live_trimmed.saturating_sub(earlier.live_trimmed),
+            late_ticks: std::array::from_fn(|i| {
+                self.late_ticks[i].saturating_sub(earlier.late_ticks[i])
+            }),
         }
     }
 }
@@ -55,6 +66,7 @@ impl MediaCounters {
             playout_lost: self.playout_lost.load(Ordering::Relaxed),
             live_underruns: self.live_underruns.load(Ordering::Relaxed),
             live_trimmed: self.live_trimmed.load(Ordering::Relaxed),
+            late_ticks: std::array::from_fn(|i| self.late[i].load(Ordering::Relaxed)),
         }
     }
 
@@ -76,5 +88,32 @@ impl MediaCounters {
 
     pub(super) fn trimmed(&self) {
         self.live_trimmed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A tick ran `late` after it was due.
+    pub(super) fn tick_lateness(&self, late: std::time::Duration) {
+        let ms = late.as_millis() as u64;
+        for (counter, limit) in self.late.iter().zip(LATE_TICK_MS) {
+            if ms >= limit {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn late_ticks_are_counted_per_threshold_and_windowed() {
+        let c = MediaCounters::default();
+        c.tick_lateness(Duration::from_millis(5));
+        let before = c.snapshot();
+        for ms in [39, 40, 75, 120] {
+            c.tick_lateness(Duration::from_millis(ms));
+        }
+        assert_eq!(c.snapshot().since(&before).late_ticks, [4, 3, 2]);
     }
 }

@@ -135,7 +135,9 @@ impl MediaSession {
                     let now = Instant::now().into_std();
                     // A tick firing a whole frame late is one of a catch-up burst after this
                     // task was not scheduled for a while.
-                    let catching_up = Instant::now().saturating_duration_since(scheduled) >= Duration::from_millis(20);
+                    let late = Instant::now().saturating_duration_since(scheduled);
+                    counters.tick_lateness(late);
+                    let catching_up = late >= Duration::from_millis(20);
                     // Agent → patient (left channel = exactly what we sent).
                     agent.fill(0);
                     if !answered {
@@ -355,15 +357,9 @@ impl MediaSession {
         let stats = inbound.jitter.stats();
         tracing::info!(?call, latched = ?inbound.latch.latched(), dropped = inbound.latch.dropped(), ?stats, "media ended");
         match recorder {
-            // Closing rewrites the header and hashes the whole file (SHA-256): file work that
-            // must not hold up the worker thread the other calls' 20 ms ticks run on.
-            Some(r) => match tokio::task::spawn_blocking(move || r.finalize()).await {
-                Ok(done) => done.map(Some).map_err(CallsError::from),
-                Err(e) => Err(CallsError::Io {
-                    what: "finalizing the recording".into(),
-                    source: std::io::Error::other(e.to_string()),
-                }),
-            },
+            // Closing rewrites the header and hashes the whole file (SHA-256): file work kept
+            // off the threads the other calls' 20 ms ticks run on, at low priority.
+            Some(r) => super::finisher::finish(r).await.map(Some),
             None => Ok(None),
         }
     }

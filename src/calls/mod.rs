@@ -11,12 +11,13 @@ mod config;
 mod counters;
 mod engine;
 mod error;
+mod finisher;
 mod leg;
 mod media_session;
 mod tcp;
 
 pub use config::EngineConfig;
-pub use counters::{MediaCounters, Snapshot as MediaSnapshot};
+pub use counters::{MediaCounters, Snapshot as MediaSnapshot, LATE_TICK_MS};
 pub use engine::{Engine, EngineEvent};
 pub use error::CallsError;
 pub use leg::{bridge_pair, AgentSource, LegAudio, FRAME_CHANNEL_DEPTH, FRAME_SAMPLES};

@@ -153,17 +153,9 @@ fn worker_loop(rx: &Mutex<mpsc::Receiver<Job>>, nice: i32) {
     }
 }
 
-/// Lowers the calling thread's priority (Linux threads have their own nice value).
+/// Lowers the calling thread's priority, warning if the system refused.
 fn lower_priority(nice: i32) {
-    #[cfg(target_os = "linux")]
-    if nice != 0 {
-        // SAFETY: setpriority/gettid take plain integers and only affect this thread.
-        let rc =
-            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
-        if rc != 0 {
-            tracing::warn!(nice, "could not lower the transcription thread's priority");
-        }
+    if !crate::thread_priority::lower_this_thread(nice) {
+        tracing::warn!(nice, "could not lower the transcription thread's priority");
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = nice;
 }
