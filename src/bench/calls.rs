@@ -25,7 +25,9 @@ use super::procstat::{
     thread_run_and_wait,
 };
 use super::rtpengine;
-use crate::calls::{bridge_pair, CallsError, Engine, EngineConfig, EngineEvent, LATE_TICK_MS};
+use crate::calls::{
+    bridge_pair, CallsError, Engine, EngineConfig, EngineEvent, LATE_FRAME_WAIT, LATE_TICK_MS,
+};
 use crate::media::cushion::CushionConfig;
 use crate::media::g711::G711;
 use crate::sip::ua::{CallEvent, CallHandle};
@@ -439,6 +441,7 @@ async fn run_suifang(
             tally.recordings.len()
         );
     }
+    let after_window = counters.snapshot().since(&c1);
     engine.shutdown().await;
     let sipp_codes = (
         agents.finish(Duration::from_secs(15)).await,
@@ -460,10 +463,11 @@ async fn run_suifang(
         "engine counters in the window: {} jitter-buffer losses (silence recorded), {} bridged frames not ready in time (silence sent), {} bridged frames dropped to bound latency",
         window.playout_lost, window.live_underruns, window.live_trimmed
     )];
+    let late_wait = LATE_FRAME_WAIT.as_millis() as u64;
     notes.push(format!(
-        "runtime threads in the window: ran {ran:.1} s, waited runnable for a CPU {waited:.1} s (a bridged frame survives {}–{} ms of its producer's delay)",
-        FRAME_MS * (CushionConfig::default().target as u64 - 1),
-        FRAME_MS * CushionConfig::default().target as u64
+        "runtime threads in the window: ran {ran:.1} s, waited runnable for a CPU {waited:.1} s (a bridged frame survives {}–{} ms of its producer's delay: the cushion, by the two tasks' phase, plus the wait for a late frame)",
+        FRAME_MS * (CushionConfig::default().target as u64 - 1) + late_wait,
+        FRAME_MS * CushionConfig::default().target as u64 + late_wait
     ));
     notes.push(format!(
         "media ticks run late in the window (runtime thread not scheduled in time): ≥ {} ms {}, ≥ {} ms {}, ≥ {} ms {}",
@@ -482,9 +486,11 @@ async fn run_suifang(
             )
         };
         notes.push(format!(
-            "when the gap runs happened: left {}; right {}",
+            "when the gap runs happened: left {}; right {}; after the window (hang-ups) the engine counted {} jitter-buffer losses (a phone's packets late or lost) and {} bridged frames not ready",
             phases(&scanned.left_phases),
-            phases(&scanned.right_phases)
+            phases(&scanned.right_phases),
+            after_window.playout_lost,
+            after_window.live_underruns
         ));
     }
     notes.push(format!(

@@ -30,6 +30,10 @@ use crate::sip::ua::CallHandle;
 /// Samples per 20 ms G.711 frame.
 const FRAME: usize = super::leg::FRAME_SAMPLES;
 
+/// How long a tick may wait for a bridged frame that is not there yet before it sends silence.
+/// Most of a frame's period: the frame then still goes out before the next tick.
+pub const LATE_FRAME_WAIT: Duration = Duration::from_millis(15);
+
 /// Requests to a running media task.
 #[derive(Debug, Clone)]
 pub(super) enum MediaCommand {
@@ -162,10 +166,19 @@ impl MediaSession {
                                 // keeps a frame or two in hand so its tick landing just after
                                 // ours is not 20 ms of silence (see media::cushion).
                                 take_frames(rx, &mut cushion);
-                                if cushion.starved() {
-                                    // The producer's tick is most likely due as well (both
-                                    // came out of the same stall, or it landed a moment after
-                                    // ours): let it run once before sending silence.
+                                if cushion.starved() && !catching_up && hold.is_none() && !muted {
+                                    // The producer is late (its runtime thread waits for a
+                                    // CPU). Sending its frame a few ms late is jitter the far
+                                    // end's buffer absorbs; sending silence is a gap in the
+                                    // call and in its recording. The next tick keeps its
+                                    // schedule, so no latency stays behind.
+                                    if let Ok(Some(frame)) = tokio::time::timeout(LATE_FRAME_WAIT, rx.recv()).await {
+                                        cushion.push(frame);
+                                    }
+                                    take_frames(rx, &mut cushion);
+                                } else if cushion.starved() {
+                                    // Both came out of the same stall: let the producer's due
+                                    // tick run once before sending silence.
                                     tokio::task::yield_now().await;
                                     take_frames(rx, &mut cushion);
                                 }

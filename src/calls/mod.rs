@@ -21,3 +21,4 @@ pub use counters::{MediaCounters, Snapshot as MediaSnapshot, LATE_TICK_MS};
 pub use engine::{Engine, EngineEvent};
 pub use error::CallsError;
 pub use leg::{bridge_pair, AgentSource, LegAudio, FRAME_CHANNEL_DEPTH, FRAME_SAMPLES};
+pub use media_session::LATE_FRAME_WAIT;
