@@ -70,10 +70,25 @@ impl BrowserLine {
     }
 
     fn send(&mut self, cmd: &str, limit: Duration) -> Value {
-        let stdin = self.stdin.as_mut().expect("browser stdin open");
-        writeln!(stdin, "{cmd}").expect("write to node");
-        stdin.flush().expect("flush");
+        if let Err(gone) = self.write(cmd) {
+            panic!("{gone}");
+        }
         self.next(limit)
+    }
+
+    /// Writes one command; if node has exited, says how and what it printed unread.
+    fn write(&mut self, cmd: &str) -> Result<(), String> {
+        let stdin = self.stdin.as_mut().expect("browser stdin open");
+        match writeln!(stdin, "{cmd}").and_then(|()| stdin.flush()) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let status = self.child.try_wait();
+                let unread: Vec<String> = self.lines.try_iter().collect();
+                Err(format!(
+                    "node exited before `{cmd}` ({e}; exit status {status:?}); unread output: {unread:?}"
+                ))
+            }
+        }
     }
 
     /// The softphone's state (packetsReceived, audioLevel, maxAudioLevel…).
@@ -96,9 +111,15 @@ impl BrowserLine {
         self.send("hangup", Duration::from_secs(40))
     }
 
-    /// Closes the browser; returns its final state.
+    /// Closes the browser; returns its final state. A node that already exited (seen once in
+    /// CI, after every check of the test had passed, with nothing on stderr) gives a state whose
+    /// `errors` say so, so a caller that checks the page's errors fails and says why.
     pub fn quit(mut self) -> Value {
-        let v = self.send("quit", Duration::from_secs(30));
+        if let Err(gone) = self.write("quit") {
+            eprintln!("{gone}");
+            return serde_json::json!({ "final": false, "errors": [gone] });
+        }
+        let v = self.next(Duration::from_secs(30));
         let _ = self.child.wait();
         v
     }
