@@ -36,17 +36,17 @@ pub struct GapRun {
 
 /// Gaps of one channel's samples.
 pub fn channel_gaps(samples: &[i16]) -> ChannelGaps {
-    channel_gap_runs(samples).0
+    channel_scan(samples).gaps
 }
 
 /// Gaps of one channel's samples, with each run and where the channel's audio begins, so a
 /// benchmark can tell when in a call the frames went missing.
-pub fn channel_gap_runs(samples: &[i16]) -> (ChannelGaps, Vec<GapRun>, usize) {
+pub fn channel_scan(samples: &[i16]) -> ChannelScan {
     let (Some(first), Some(last)) = (
         samples.iter().position(|&s| s != 0),
         samples.iter().rposition(|&s| s != 0),
     ) else {
-        return (ChannelGaps::default(), Vec::new(), 0);
+        return ChannelScan::default();
     };
     let mut gaps = ChannelGaps {
         audio_frames: ((last - first + 1) / FRAME_SAMPLES) as u64,
@@ -70,7 +70,11 @@ pub fn channel_gap_runs(samples: &[i16]) -> (ChannelGaps, Vec<GapRun>, usize) {
         }
         run = 0;
     }
-    (gaps, runs, first)
+    ChannelScan {
+        gaps,
+        runs,
+        first_audio: first,
+    }
 }
 
 /// One channel of a scanned recording.
@@ -106,17 +110,9 @@ pub fn wav_gaps(path: &Path) -> Result<WavScan, hound::Error> {
             _ => {}
         }
     }
-    let scan = |samples: &[i16]| {
-        let (gaps, runs, first_audio) = channel_gap_runs(samples);
-        ChannelScan {
-            gaps,
-            runs,
-            first_audio,
-        }
-    };
     Ok(WavScan {
-        left: scan(&left),
-        right: scan(&right),
+        left: channel_scan(&left),
+        right: channel_scan(&right),
         samples: left.len(),
     })
 }
@@ -218,10 +214,10 @@ mod tests {
         t.extend(vec![0i16; 1600]); // after hang-up: not a gap
         let g = channel_gaps(&t);
         assert_eq!((g.frames, g.runs), (3, 2));
-        let (_, runs, first) = channel_gap_runs(&t);
-        assert_eq!(first, 801, "the tone starts at a zero crossing");
+        let scan = channel_scan(&t);
+        assert_eq!(scan.first_audio, 801, "the tone starts at a zero crossing");
         assert_eq!(
-            runs,
+            scan.runs,
             vec![
                 GapRun {
                     at_sample: 2000,
@@ -242,12 +238,7 @@ mod tests {
         t[40_000..40_160].fill(0); // 5 s in: 35 s before the close, before the window
         t[200_000..200_320].fill(0); // 25 s in: 15 s before the close, inside it
         t[312_000..312_160].fill(0); // 39 s in: after the window
-        let (gaps, runs, first_audio) = channel_gap_runs(&t);
-        let scan = ChannelScan {
-            gaps,
-            runs,
-            first_audio,
-        };
+        let scan = channel_scan(&t);
         let mut phases = GapPhases::default();
         // closed 30 s after a 20 s window opened
         phases.add(&scan, t.len(), 30.0, 20.0);

@@ -38,20 +38,19 @@ pub(super) async fn finish(recorder: StereoRecorder) -> Result<RecordingInfo, Ca
         },
         None => Some(job),
     };
-    if let Some((recorder, _)) = job {
+    let closed = match job {
         // no finisher thread (it could not start): close it on the blocking pool instead
-        return tokio::task::spawn_blocking(move || recorder.finalize())
+        Some((recorder, _)) => tokio::task::spawn_blocking(move || recorder.finalize())
             .await
-            .map_err(|e| CallsError::Io {
-                what: "finalizing the recording".into(),
-                source: std::io::Error::other(e.to_string()),
-            })?
-            .map_err(CallsError::from);
-    }
-    done.await
-        .map_err(|_| CallsError::Io {
+            .map_err(|e| e.to_string()),
+        None => done
+            .await
+            .map_err(|_| "the recording finisher thread stopped".to_owned()),
+    };
+    closed
+        .map_err(|why| CallsError::Io {
             what: "finalizing the recording".into(),
-            source: std::io::Error::other("the recording finisher thread stopped"),
+            source: std::io::Error::other(why),
         })?
         .map_err(CallsError::from)
 }

@@ -166,20 +166,19 @@ impl MediaSession {
                                 // keeps a frame or two in hand so its tick landing just after
                                 // ours is not 20 ms of silence (see media::cushion).
                                 take_frames(rx, &mut cushion);
-                                if cushion.starved() && !catching_up && hold.is_none() && !muted {
-                                    // The producer is late (its runtime thread waits for a
-                                    // CPU). Sending its frame a few ms late is jitter the far
-                                    // end's buffer absorbs; sending silence is a gap in the
-                                    // call and in its recording. The next tick keeps its
-                                    // schedule, so no latency stays behind.
-                                    if let Ok(Some(frame)) = tokio::time::timeout(LATE_FRAME_WAIT, rx.recv()).await {
+                                if cushion.starved() {
+                                    if catching_up || hold.is_some() || muted {
+                                        // Both came out of the same stall (or the frame would
+                                        // not be heard): let the producer's due tick run once.
+                                        tokio::task::yield_now().await;
+                                    } else if let Ok(Some(frame)) = tokio::time::timeout(LATE_FRAME_WAIT, rx.recv()).await {
+                                        // The producer is late (its runtime thread waits for a
+                                        // CPU). Sending its frame a few ms late is jitter the
+                                        // far end's buffer absorbs; sending silence is a gap in
+                                        // the call and in its recording. The next tick keeps
+                                        // its schedule, so no latency stays behind.
                                         cushion.push(frame);
                                     }
-                                    take_frames(rx, &mut cushion);
-                                } else if cushion.starved() {
-                                    // Both came out of the same stall: let the producer's due
-                                    // tick run once before sending silence.
-                                    tokio::task::yield_now().await;
                                     take_frames(rx, &mut cushion);
                                 }
                                 let before = cushion.stats();
