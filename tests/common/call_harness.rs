@@ -279,16 +279,21 @@ impl Baresip {
         let dumps = dir.path().join("dumps");
         std::fs::create_dir_all(&conf).expect("mkdir");
         std::fs::create_dir_all(&dumps).expect("mkdir");
-        let rtp_base = free_udp_port();
-        let ctrl_port = free_tcp_port();
-        let config = std::fs::read_to_string(fixtures().join("baresip/config"))
-            .expect("config")
-            .replace("@AUDIO_8K_WAV@", &wav.display().to_string())
-            .replace("@RECORD_DIR@", &dumps.display().to_string())
-            .replace("127.0.0.1:5080", &format!("127.0.0.1:{sip_port}"))
-            .replace("20000-20099", &format!("{rtp_base}-{}", rtp_base + 9))
-            .replace("127.0.0.1:4444", &format!("127.0.0.1:{ctrl_port}"));
-        std::fs::write(conf.join("config"), config).expect("write config");
+        let template = std::fs::read_to_string(fixtures().join("baresip/config")).expect("config");
+        // Fresh RTP and control ports for each start: a start that exited on a port taken
+        // meanwhile (exit 98, seen in a parallel desk_phone run) must not retry the same one.
+        let write_config = || {
+            let (rtp_base, ctrl_port) = (free_udp_port(), free_tcp_port());
+            let config = template
+                .replace("@AUDIO_8K_WAV@", &wav.display().to_string())
+                .replace("@RECORD_DIR@", &dumps.display().to_string())
+                .replace("127.0.0.1:5080", &format!("127.0.0.1:{sip_port}"))
+                .replace("20000-20099", &format!("{rtp_base}-{}", rtp_base + 9))
+                .replace("127.0.0.1:4444", &format!("127.0.0.1:{ctrl_port}"));
+            std::fs::write(conf.join("config"), config).expect("write config");
+            ctrl_port
+        };
+        let mut ctrl_port = write_config();
         std::fs::write(conf.join("accounts"), accounts).expect("write accounts");
         let mut cmd = Command::new("baresip");
         cmd.args(["-f", &conf.display().to_string(), "-t", "90"])
@@ -313,6 +318,7 @@ impl Baresip {
                         "baresip keeps exiting before binding: {status}"
                     );
                     restarts += 1;
+                    ctrl_port = write_config();
                     child = cmd.spawn().expect("restart baresip");
                 }
                 None
