@@ -118,8 +118,9 @@ async fn ring_timeout_is_no_answer() {
     }
     let mut sipp = Sipp::uas(&scenario("uas_ring_cancel.xml"));
     let (mut engine, _dir) = engine(Duration::from_secs(2)).await;
-    let c = call(&engine, &sipp).await;
+    // the ring timer starts when the INVITE goes out, inside `call`: measure from before it
     let started = std::time::Instant::now();
+    let c = call(&engine, &sipp).await;
     let (_, outcome) = until_ended(&mut engine, c, || false).await;
     assert_eq!(outcome, CallOutcome::NoAnswer);
     assert!(
