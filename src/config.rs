@@ -54,7 +54,23 @@ pub struct Config {
     pub transcription: TranscriptionConfig,
     /// How long recordings' audio is kept.
     pub recordings: RecordingsConfig,
+    /// Loaded for `suifang demo` (`Config::load_demo`): the console says so where a demo
+    /// default differs from the real rule. Not a key of the file.
+    #[serde(skip)]
+    pub demo: bool,
 }
+
+/// What `suifang demo` changes from `serve`'s defaults, below the config file and the
+/// environment (either still wins): patients can be called at any hour, so the demo works
+/// whenever and wherever a newcomer runs it; SIP answers on loopback only, since the demo's
+/// desk-phone and login passwords are published in the README.
+pub const DEMO_DEFAULTS: &str = r#"
+[hospital]
+calling_hours = "00:00-24:00"
+
+[sip]
+bind = "127.0.0.1:5060"
+"#;
 
 /// Recording retention. Only the audio is deleted: the call, its recording row (SHA-256,
 /// duration), transcript and answers stay in the patient record, and each deletion is audited.
@@ -282,6 +298,7 @@ impl Default for Config {
             webrtc: crate::webrtc::WebRtcConfig::default(),
             sip: crate::telephony::SipConfig::default(),
             transcription: TranscriptionConfig::default(),
+            demo: false,
             recordings: RecordingsConfig::default(),
         }
     }
@@ -327,41 +344,97 @@ impl Default for AuthConfig {
     }
 }
 
-/// Local calling hours, parsed from `HH:MM-HH:MM`.
+/// Local calling hours, parsed from `HH:MM-HH:MM` (`24:00` is the end of the day, so
+/// `00:00-24:00` is any hour).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallingHours {
     pub start: NaiveTime,
-    pub end: NaiveTime,
+    /// Exclusive; `None` is midnight at the end of the day (`24:00`).
+    pub end: Option<NaiveTime>,
 }
 
 impl CallingHours {
     pub fn parse(text: &str) -> Option<CallingHours> {
         let (start, end) = text.split_once('-')?;
         let start = NaiveTime::parse_from_str(start.trim(), "%H:%M").ok()?;
-        let end = NaiveTime::parse_from_str(end.trim(), "%H:%M").ok()?;
-        (start < end).then_some(CallingHours { start, end })
+        let end = match end.trim() {
+            "24:00" => None,
+            end => Some(NaiveTime::parse_from_str(end, "%H:%M").ok()?),
+        };
+        end.is_none_or(|end| start < end)
+            .then_some(CallingHours { start, end })
+    }
+
+    /// Whether the local time `t` is inside the hours (start inclusive, end exclusive).
+    pub fn contains(&self, t: NaiveTime) -> bool {
+        t >= self.start && self.end.is_none_or(|end| t < end)
+    }
+}
+
+/// Deep-merges `over` into `base`: tables merge key by key, any other value replaces.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
     }
 }
 
 impl Config {
     /// Defaults, then `file` (if given), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        let mut config = match file {
+        let mut config = Self::layered(file, None)?;
+        config.apply_env(|key| std::env::var(key).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// As `load`, with `DEMO_DEFAULTS` between the defaults and the file (`suifang demo`).
+    pub fn load_demo(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = Self::layered(file, Some(DEMO_DEFAULTS))?;
+        config.demo = true;
+        config.apply_env(|key| std::env::var(key).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Defaults, then the TOML `below` (if given), then `file` (if given).
+    fn layered(file: Option<&Path>, below: Option<&str>) -> Result<Config, ConfigError> {
+        let text = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                     path: path.into(),
                     source,
                 })?;
-                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                // parsed on its own first: its errors keep their line and column
+                toml::from_str::<Config>(&text).map_err(|e| ConfigError::Parse {
                     path: path.into(),
                     message: e.to_string(),
-                })?
+                })?;
+                Some(text)
             }
-            None => Config::default(),
+            None => None,
         };
-        config.apply_env(|key| std::env::var(key).ok())?;
-        config.validate()?;
-        Ok(config)
+        let mut table = toml::Table::new();
+        for layer in [below, text.as_deref()].into_iter().flatten() {
+            let parsed: toml::Table =
+                layer
+                    .parse()
+                    .map_err(|e: toml::de::Error| ConfigError::Parse {
+                        path: file.map(Path::to_path_buf).unwrap_or_default(),
+                        message: e.to_string(),
+                    })?;
+            merge(&mut table, parsed);
+        }
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: file.map(Path::to_path_buf).unwrap_or_default(),
+                message: e.to_string(),
+            })
     }
 
     /// Applies `SUIFANG_*` overrides; `lookup` is injectable so tests do not touch the
@@ -549,6 +622,41 @@ mod tests {
             PathBuf::from("/srv/sf/recordings")
         );
         assert_eq!(config.http.addr.port(), 9000);
+    }
+
+    #[test]
+    fn the_demo_calls_at_any_hour_on_loopback_sip_unless_told_otherwise() {
+        let serve = Config::layered(None, None).unwrap();
+        assert_eq!(serve.hospital.calling_hours, "08:30-20:00");
+        assert_eq!(serve.sip.bind.to_string(), "0.0.0.0:5060");
+        let demo = Config::layered(None, Some(DEMO_DEFAULTS)).unwrap();
+        let hours = demo.calling_hours().unwrap();
+        for (h, m) in [(0, 0), (3, 17), (20, 0), (23, 59)] {
+            assert!(hours.contains(NaiveTime::from_hms_opt(h, m, 0).unwrap()));
+        }
+        assert_eq!(demo.sip.bind.to_string(), "127.0.0.1:5060");
+        // a config file still wins over the demo's defaults, key by key
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("suifang.toml");
+        std::fs::write(&file, "[sip]\nbind = \"0.0.0.0:5090\"\n").unwrap();
+        let told = Config::layered(Some(&file), Some(DEMO_DEFAULTS)).unwrap();
+        assert_eq!(told.sip.bind.to_string(), "0.0.0.0:5090");
+        assert_eq!(told.hospital.calling_hours, "00:00-24:00");
+        // and a bad file still names its line
+        std::fs::write(&file, "[sip]\nbnid = 1\n").unwrap();
+        let err = Config::layered(Some(&file), Some(DEMO_DEFAULTS)).unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn calling_hours_parse_24_00_as_the_end_of_the_day() {
+        let all = CallingHours::parse("00:00-24:00").unwrap();
+        assert_eq!(all.end, None);
+        let late = CallingHours::parse("08:30-24:00").unwrap();
+        assert!(!late.contains(NaiveTime::from_hms_opt(8, 29, 59).unwrap()));
+        assert!(late.contains(NaiveTime::from_hms_opt(23, 59, 59).unwrap()));
+        assert!(CallingHours::parse("24:00-08:00").is_none());
+        assert!(CallingHours::parse("08:00-08:00").is_none());
     }
 
     #[test]

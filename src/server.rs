@@ -67,7 +67,7 @@ pub fn prepare(config: Config) -> Result<Prepared, ServerError> {
                     line: 1,
                     message: format!(
                         "step `{}` names script `{}`, which is not in prompts/scripts",
-                        step.name, step.script
+                        step.name.en, step.script
                     ),
                 }));
             }
@@ -153,7 +153,7 @@ async fn start_sip(state: &AppState) -> Result<Option<crate::calls::Engine>, Ser
         tracing::warn!("telephony is off (sip.enabled = false): calls are refused");
         return Ok(None);
     }
-    let cfg = sip.engine_config(&state.config.recordings_path())?;
+    let cfg = sip.engine_config(state.recordings.dir())?;
     let engine = crate::calls::Engine::start(cfg)
         .await
         .map_err(|e| ServerError::Sip {
@@ -213,7 +213,7 @@ fn start_retention(
     );
     Some(tokio::spawn(crate::service::retention::worker(
         state.store.clone(),
-        state.config.recordings_path(),
+        state.recordings.clone(),
         state.clock,
         cfg.retention_days,
         std::time::Duration::from_secs(cfg.sweep_interval_minutes.max(1) * 60),
@@ -227,9 +227,36 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let state = prepared.state;
+    let root = state.recordings.clone();
+    let relativized = state
+        .store
+        .write(move |tx| root.relativize_rows(tx))
+        .await?;
+    let pathways = state.pathways.clone();
+    let named = state
+        .store
+        .write(move |tx| crate::store::patients::fill_step_names_zh(tx, &pathways))
+        .await?;
+    if named > 0 {
+        tracing::info!(
+            tasks = named,
+            "Chinese step names filled in from the pathways"
+        );
+    }
+    if relativized > 0 {
+        tracing::info!(
+            rows = relativized,
+            folder = %state.recordings.dir().display(),
+            "recording paths now stored relative to the recordings folder"
+        );
+    }
     // before any call can start: close what a crash left open
-    let recovery =
-        crate::telephony::recovery::sweep(&state.store, state.clock.now().timestamp()).await?;
+    let recovery = crate::telephony::recovery::sweep(
+        &state.store,
+        &state.recordings,
+        state.clock.now().timestamp(),
+    )
+    .await?;
     if recovery != crate::telephony::recovery::Recovery::default() {
         println!(
             "recovered after an unclean stop: {} recording(s) repaired, {} lost, {} call(s) marked interrupted",

@@ -16,7 +16,6 @@ mod patient_phone;
 #[path = "common/sip_peers.rs"]
 mod sip_peers;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -153,7 +152,7 @@ fn nurse_in_chromium_calls_a_baresip_patient_through_the_trunk() {
     // the line survives the call, detached and ready for the next one
     assert_eq!(state["lineState"], "connected");
 
-    let recording = PathBuf::from(ended["recording"]["path"].as_str().expect("path"));
+    let recording = common::recording_file(&server, &ended);
     assert!(
         recording.ends_with(format!("{call_id}.wav")),
         "{}",

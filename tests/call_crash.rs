@@ -14,7 +14,6 @@ mod common;
 #[path = "common/sip_peers.rs"]
 mod sip_peers;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use browser::BrowserLine;
@@ -78,7 +77,7 @@ fn kill_9_mid_call_then_restart_repairs_the_recording_and_closes_the_call() {
         let c = call(&nurse, &call_id);
         (c["recording"]["status"] == "recording").then_some(c)
     });
-    let path = PathBuf::from(live["recording"]["path"].as_str().expect("path"));
+    let path = common::recording_file(&suifang.server, &live);
     wait_for(
         "the call to run long enough",
         TALK + Duration::from_secs(5),

@@ -14,7 +14,6 @@ mod common;
 #[path = "common/sip_peers.rs"]
 mod sip_peers;
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -109,7 +108,7 @@ fn a_call_back_with_no_nurse_online_is_taken_as_a_voicemail() {
         Some(64),
         "checksummed: {rec}"
     );
-    let path = PathBuf::from(rec["path"].as_str().expect("path"));
+    let path = common::recording_file(&suifang.server, &ended);
     let (left, right, rate) = read_stereo(&path);
     assert_eq!(rate, 8000);
     let secs = right.len() as f64 / 8000.0;
@@ -225,7 +224,7 @@ fn a_call_back_is_routed_to_the_patients_nurse_when_her_line_is_up() {
         stats["state"]
     );
 
-    let path = PathBuf::from(ended["recording"]["path"].as_str().expect("path"));
+    let path = common::recording_file(&suifang.server, &ended);
     let (left, right, rate) = read_stereo(&path);
     let consent =
         suifang::telephony::prompts::decode_8k(&repo_root().join("prompts/audio/consent.wav"))

@@ -232,7 +232,7 @@ fn supervisor_whispers_to_the_nurse_only_and_a_reload_keeps_the_call() {
     // whisper is in neither the patient's ear nor the record; the nurse is in both
     let (heard, rate) = patient_phone.heard();
     assert_eq!(rate, 8000);
-    let recording = PathBuf::from(ended["recording"]["path"].as_str().unwrap());
+    let recording = common::recording_file(&server, &ended);
     let (left, _right, _) = read_stereo(&recording);
     let window = |v: &[i16], from: f64, to: f64| {
         let (a, b) = ((from * 8000.0) as usize, (to * 8000.0) as usize);

@@ -413,8 +413,7 @@ fn a_nurse_on_her_desk_phone_clicks_call_and_the_patient_is_bridged_and_recorded
         "both legs ended: {live}"
     );
 
-    let (left, right, rate) =
-        read_stereo(Path::new(done["recording"]["path"].as_str().expect("path")));
+    let (left, right, rate) = read_stereo(&common::recording_file(&suifang.server, &done));
     assert_eq!(rate, 8000);
     let (nurse_pcm, _) = read_mono(&nurse_speech);
     let (patient_pcm, _) = read_mono(&patient_speech);
@@ -526,7 +525,7 @@ fn a_desk_phone_dials_a_patient_itself_and_takes_the_patients_call_back() {
     assert_eq!(out["agent_id"], nurse_id, "{out}");
     assert_eq!(out["agent_device"], "desk_phone", "{out}");
     assert!(out["answered_at"].is_i64(), "{out}");
-    let (_, right, _) = read_stereo(Path::new(out["recording"]["path"].as_str().expect("path")));
+    let (_, right, _) = read_stereo(&common::recording_file(&suifang.server, &out));
     let on_right = found(&patient_pcm, &right);
     eprintln!("patient~right {on_right:.2}");
     assert!(on_right > 0.6, "the patient on the right: {on_right:.2}");
@@ -551,7 +550,7 @@ fn a_desk_phone_dials_a_patient_itself_and_takes_the_patients_call_back() {
         back["end_reason"], "hangup_by_patient",
         "not voicemail: {back}"
     );
-    let (_, right, _) = read_stereo(Path::new(back["recording"]["path"].as_str().expect("path")));
+    let (_, right, _) = read_stereo(&common::recording_file(&suifang.server, &back));
     let on_right = found(&patient_pcm, &right);
     eprintln!("caller~right {on_right:.2}");
     assert!(on_right > 0.6, "the caller on the right: {on_right:.2}");

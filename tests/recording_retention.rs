@@ -11,7 +11,6 @@ mod common;
 #[path = "common/sip_peers.rs"]
 mod sip_peers;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use call_harness::{call, demo_patients, wait_for, FixedSipp, Suifang};
@@ -55,15 +54,6 @@ fn recording_id(call: &Value) -> i64 {
         .unwrap_or_else(|| panic!("no recording id: {call}"))
 }
 
-fn recording_file(data: &std::path::Path, call: &Value) -> PathBuf {
-    let p = PathBuf::from(call["recording"]["path"].as_str().expect("path"));
-    if p.is_absolute() {
-        p
-    } else {
-        data.join("recordings").join(p)
-    }
-}
-
 #[test]
 fn old_audio_is_deleted_with_an_audit_trail_and_held_recordings_are_kept() {
     if !require_sipp("old_audio_is_deleted_with_an_audit_trail_and_held_recordings_are_kept") {
@@ -80,8 +70,8 @@ fn old_audio_is_deleted_with_an_audit_trail_and_held_recordings_are_kept() {
     let held = voicemail_from(&suifang, &supervisor, &patients[1]);
     let (expired_id, held_id) = (recording_id(&expired), recording_id(&held));
     let (expired_file, held_file) = (
-        recording_file(&data, &expired),
-        recording_file(&data, &held),
+        common::recording_file(&suifang.server, &expired),
+        common::recording_file(&suifang.server, &held),
     );
     assert!(expired_file.is_file() && held_file.is_file());
 

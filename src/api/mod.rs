@@ -47,6 +47,8 @@ pub struct AppState {
     pub calls: crate::telephony::CallCenter,
     /// Wakes the transcription pipeline (a recording was finalized, a re-transcription asked).
     pub transcription: crate::service::transcription::Wake,
+    /// The recordings folder and the rule for the paths stored in `recordings.path`.
+    pub recordings: crate::store::recording_files::RecordingsRoot,
 }
 
 impl AppState {
@@ -75,7 +77,6 @@ impl AppState {
         );
         Ok(AppState {
             store,
-            config,
             clock,
             pathways: Arc::new(pathways),
             scripts: Arc::new(scripts),
@@ -86,6 +87,10 @@ impl AppState {
             lines,
             calls,
             transcription: Default::default(),
+            recordings: crate::store::recording_files::RecordingsRoot::new(
+                &config.recordings_path(),
+            ),
+            config,
         })
     }
 

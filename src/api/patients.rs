@@ -190,7 +190,7 @@ pub async fn pathways(State(state): State<AppState>) -> axum::Json<Value> {
         .map(|p| {
             json!({"code": p.code, "version": p.version, "title": {"en": p.title.en, "zh": p.title.zh},
                    "priority": p.priority, "icd10": p.matcher.icd10, "departments": p.matcher.departments,
-                   "steps": p.steps.iter().map(|s| json!({"name": s.name, "day": s.day, "script": s.script, "role": s.role.as_str()})).collect::<Vec<_>>()})
+                   "steps": p.steps.iter().map(|s| json!({"name": s.name.en, "name_zh": s.name.zh, "day": s.day, "script": s.script, "role": s.role.as_str()})).collect::<Vec<_>>()})
         })
         .collect();
     axum::Json(json!({"items": list}))

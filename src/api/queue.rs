@@ -25,6 +25,8 @@ pub async fn list(
     let mut body = paged(items, total, &page);
     body["calling_hours_open"] = json!(state.locale.within_calling_hours(now));
     body["calling_hours"] = json!(state.config.hospital.calling_hours);
+    // the demo calls at any hour (config::DEMO_DEFAULTS); the page says so
+    body["demo"] = json!(state.config.demo);
     Ok(axum::Json(body))
 }
 

@@ -157,14 +157,7 @@ pub async fn download(
         .read(move |c| rec::recording_file(c, id))
         .await?;
     super::retention::ensure_audio_kept(&state, id).await?;
-    let full = {
-        let p = std::path::PathBuf::from(&path);
-        if p.is_absolute() {
-            p
-        } else {
-            state.config.recordings_path().join(p)
-        }
-    };
+    let full = state.recordings.resolve(&path);
     let bytes = tokio::fs::read(&full).await.map_err(|e| {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -12,9 +12,7 @@ use serde_json::{json, Value};
 use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{actor, AppState};
-use crate::service::transcription::{
-    audio_link, availability, resolve_recording_path, Availability,
-};
+use crate::service::transcription::{audio_link, availability, Availability};
 use crate::store::audit::append;
 use crate::store::transcript_search::{search as search_segments, TRIGRAM_MIN_CHARS};
 use crate::store::transcripts::{self as db, JobStatus, RecordingId};
@@ -284,7 +282,7 @@ pub async fn audio(
         .read(move |c| db::recording(c, RecordingId(id)))
         .await?;
     super::retention::ensure_audio_kept(&state, id).await?;
-    let path = resolve_recording_path(&state.config.recordings_path(), &rec.path);
+    let path = state.recordings.resolve(&rec.path);
     let file = tokio::fs::File::open(&path).await.map_err(|e| {
         tracing::warn!(recording = id, path = %path.display(), error = %e, "recording file unreadable");
         ApiError::not_found(format!("audio of recording {id}"))

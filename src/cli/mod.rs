@@ -228,12 +228,22 @@ fn print_logins(config: &Config) {
     for (name, password, role, _, _) in crate::demo::DEMO_USERS {
         println!("  {name:<11} {password:<18} ({})", role.as_str());
     }
+    println!(
+        "Demo settings: patients may be called at any hour (hospital.calling_hours {}; `suifang serve` keeps {}), SIP on {}.",
+        config.hospital.calling_hours,
+        crate::config::HospitalConfig::default().calling_hours,
+        config.sip.bind
+    );
     println!("Open http://{}/ in a browser.\n", config.http.addr);
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    let config = match cli.command {
+        Command::Demo => Config::load_demo(cli.config.as_deref()),
+        _ => Config::load(cli.config.as_deref()),
+    }
+    .context("loading configuration")?;
     match cli.command {
         Command::Serve => run_server(config, false),
         Command::Demo => run_server(config, true),
@@ -425,7 +435,7 @@ fn run_server(mut config: Config, demo: bool) -> Result<()> {
                     listen,
                     ring: std::time::Duration::from_millis(1500),
                     hangup_after: std::time::Duration::from_secs(30),
-                    recordings_dir: prepared.state.config.recordings_path().join("sim-patient"),
+                    recordings_dir: prepared.state.recordings.dir().join("sim-patient"),
                 };
                 rt.spawn(async move {
                     if let Err(e) = crate::sim::run(opts, samples, std::future::pending()).await {

@@ -75,7 +75,10 @@ impl StepRole {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
-    pub name: String,
+    /// Shown in the console's language: `{ en = "Day 1 nurse call", zh = "第1天护士随访" }`; a
+    /// plain string serves both languages.
+    #[serde(deserialize_with = "bilingual_or_plain")]
+    pub name: Bilingual,
     /// Days after the discharge date (local) the contact is due.
     pub day: u32,
     /// The window opens this many days before the due day…
@@ -95,10 +98,28 @@ fn one() -> u32 {
     1
 }
 
+fn bilingual_or_plain<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Bilingual, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Plain(String),
+        Both(Bilingual),
+    }
+    Ok(match Form::deserialize(d)? {
+        Form::Plain(s) => Bilingual {
+            en: s.clone(),
+            zh: s,
+        },
+        Form::Both(b) => b,
+    })
+}
+
 /// A task to create, in UTC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedTask {
+    /// The step's English name (tasks are stored by it) and its Chinese name.
     pub step_name: String,
+    pub step_name_zh: String,
     pub script: String,
     pub role: StepRole,
     pub priority: i64,
@@ -173,7 +194,10 @@ impl PathwayCatalog {
         let mut last_day = 0;
         for step in &pathway.steps {
             if step.day < last_day {
-                return Err(invalid(format!("step `{}` is out of day order", step.name)));
+                return Err(invalid(format!(
+                    "step `{}` is out of day order",
+                    step.name.en
+                )));
             }
             last_day = step.day;
         }
@@ -274,7 +298,8 @@ impl Calendar {
                     priority += 10;
                 }
                 PlannedTask {
-                    step_name: step.name.clone(),
+                    step_name: step.name.en.clone(),
+                    step_name_zh: step.name.zh.clone(),
                     script: step.script.clone(),
                     role: step.role,
                     priority,

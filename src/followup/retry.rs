@@ -192,8 +192,7 @@ impl Locale {
 
     /// Whether patients may be called at `at` (start inclusive, end exclusive).
     pub fn within_calling_hours(&self, at: DateTime<Utc>) -> bool {
-        let local = at.with_timezone(&self.tz).time();
-        local >= self.hours.start && local < self.hours.end
+        self.hours.contains(at.with_timezone(&self.tz).time())
     }
 
     /// The start of calling hours on `date`, in UTC.

@@ -32,8 +32,10 @@ pub struct RecordingInfo {
 }
 
 /// `root/YYYY/MM/DD/<call-id>.wav`: one directory per day keeps listings and retention sweeps
-/// cheap. The call id must be a plain file name (no separators, no `..`).
-pub fn recording_path(root: &Path, call_id: &str, date: NaiveDate) -> Result<PathBuf, MediaError> {
+/// cheap. The call id must be a plain file name (no separators, no `..`). Call ids begin with
+/// the hospital-local date they were made (`20261206T213000-…`), and that date names the
+/// folder, so a call's id and its folder always agree; an id without one goes under `today`.
+pub fn recording_path(root: &Path, call_id: &str, today: NaiveDate) -> Result<PathBuf, MediaError> {
     let ok = !call_id.is_empty()
         && call_id.len() <= 128
         && !call_id.starts_with('.')
@@ -43,6 +45,10 @@ pub fn recording_path(root: &Path, call_id: &str, date: NaiveDate) -> Result<Pat
     if !ok {
         return Err(MediaError::BadCallId(call_id.to_owned()));
     }
+    let date = call_id
+        .get(..8)
+        .and_then(|ymd| NaiveDate::parse_from_str(ymd, "%Y%m%d").ok())
+        .unwrap_or(today);
     Ok(root
         .join(format!("{:04}", date.year()))
         .join(format!("{:02}", date.month()))
@@ -191,6 +197,9 @@ mod tests {
         let date = NaiveDate::from_ymd_opt(2026, 3, 7).expect("valid date");
         let p = recording_path(Path::new("recordings"), "c-42_x.1", date).expect("valid id");
         assert_eq!(p, Path::new("recordings/2026/03/07/c-42_x.1.wav"));
+        // an id made at 00:30 in Shanghai on the 8th (16:30 UTC on the 7th) is filed on the 8th
+        let p = recording_path(Path::new("r"), "20260308T003000-0badcafe", date).unwrap();
+        assert_eq!(p, Path::new("r/2026/03/08/20260308T003000-0badcafe.wav"));
         for bad in ["", "../etc", "a/b", ".hidden", "a b", "x\\y"] {
             assert!(
                 recording_path(Path::new("r"), bad, date).is_err(),

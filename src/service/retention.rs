@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::service::transcription::resolve_recording_path;
+use crate::store::recording_files::RecordingsRoot;
 use crate::store::retention::{expired, mark_purged, recently_purged};
 use crate::store::{Store, StoreError};
 
@@ -40,7 +40,7 @@ pub struct SweepReport {
 /// seconds) that may go. `days == 0` does nothing.
 pub async fn sweep(
     store: &Store,
-    recordings_dir: &Path,
+    root: &RecordingsRoot,
     days: u32,
     now: i64,
 ) -> Result<SweepReport, StoreError> {
@@ -53,7 +53,7 @@ pub async fn sweep(
         .read(move |c| recently_purged(c, now - LEFTOVER_WINDOW_SECONDS))
         .await?
     {
-        let path = resolve_recording_path(recordings_dir, Path::new(&stored));
+        let path = root.resolve(&stored);
         if tokio::fs::try_exists(&path).await.unwrap_or(false)
             && remove(&path, &mut report).await.is_some()
         {
@@ -80,7 +80,7 @@ pub async fn sweep(
                 .await?
         };
         for stored in &marked {
-            let path = resolve_recording_path(recordings_dir, Path::new(stored));
+            let path = root.resolve(stored);
             report.bytes_freed += remove(&path, &mut report).await.unwrap_or(0);
             report.purged += 1;
         }
@@ -112,7 +112,7 @@ async fn remove(path: &Path, report: &mut SweepReport) -> Option<u64> {
 /// Sweeps at start-up and then every `every` until `stop` changes.
 pub async fn worker(
     store: Store,
-    recordings_dir: PathBuf,
+    root: RecordingsRoot,
     clock: Clock,
     days: u32,
     every: Duration,
@@ -122,7 +122,7 @@ pub async fn worker(
         return;
     }
     loop {
-        match sweep(&store, &recordings_dir, days, clock.now().timestamp()).await {
+        match sweep(&store, &root, days, clock.now().timestamp()).await {
             Ok(r) if r.purged > 0 || r.leftovers > 0 || !r.failed.is_empty() => {
                 tracing::info!(
                     purged = r.purged,
@@ -178,11 +178,15 @@ mod tests {
         let (_dir, store, recordings) = seeded().await;
         let now = 31 * DAY;
         assert_eq!(
-            sweep(&store, &recordings, 0, now).await.expect("sweep"),
+            sweep(&store, &RecordingsRoot::new(&recordings), 0, now)
+                .await
+                .expect("sweep"),
             SweepReport::default(),
             "0 days keeps everything"
         );
-        let r = sweep(&store, &recordings, 30, now).await.expect("sweep");
+        let r = sweep(&store, &RecordingsRoot::new(&recordings), 30, now)
+            .await
+            .expect("sweep");
         assert_eq!(
             (r.purged, r.bytes_freed, r.leftovers),
             (1, 4096, 0),
@@ -201,7 +205,7 @@ mod tests {
             .await
             .expect("row");
         assert_eq!(sha, "aa");
-        let again = sweep(&store, &recordings, 30, now + 60)
+        let again = sweep(&store, &RecordingsRoot::new(&recordings), 30, now + 60)
             .await
             .expect("sweep");
         assert_eq!(again, SweepReport::default(), "nothing twice");
@@ -221,7 +225,7 @@ mod tests {
             })
             .await
             .expect("mark");
-        let r = sweep(&store, &recordings, 30, 31 * DAY)
+        let r = sweep(&store, &RecordingsRoot::new(&recordings), 30, 31 * DAY)
             .await
             .expect("sweep");
         assert_eq!((r.purged, r.leftovers), (0, 1), "{r:?}");

@@ -7,7 +7,7 @@
 //! process, the rows say what is left to do: a job found `running` at start-up is queued again.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -265,20 +265,11 @@ fn release(tx: &Transaction, ids: &[TranscriptId]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A recording path as stored: absolute, or relative to the recordings folder.
-pub fn resolve_recording_path(recordings_dir: &Path, stored: &Path) -> PathBuf {
-    if stored.is_absolute() {
-        stored.to_path_buf()
-    } else {
-        recordings_dir.join(stored)
-    }
-}
-
 async fn run_job(state: &AppState, pool: &Transcriber, engine: Arc<Engine>, job: Job) {
     use tracing::Instrument;
     let span = tracing::info_span!("transcribe", transcript_id = job.id.0, call_id = %job.call_id, model = %job.model);
     async {
-        let path = resolve_recording_path(&state.config.recordings_path(), &job.path);
+        let path = state.recordings.resolve(&job.path);
         tracing::info!(attempt = job.attempts, "transcribing");
         match pool.transcribe_with(engine, path).await {
             Ok(t) => {
@@ -485,18 +476,5 @@ mod tests {
             panic!("not installed")
         };
         assert!(why.contains("`small` is not installed"), "{why}");
-    }
-
-    #[test]
-    fn relative_recording_paths_are_under_the_recordings_folder() {
-        let root = Path::new("/srv/rec");
-        assert_eq!(
-            resolve_recording_path(root, Path::new("2025/01/02/c.wav")),
-            PathBuf::from("/srv/rec/2025/01/02/c.wav")
-        );
-        assert_eq!(
-            resolve_recording_path(root, Path::new("/abs/c.wav")),
-            PathBuf::from("/abs/c.wav")
-        );
     }
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
+use super::recording_files::RecordingsRoot;
 use super::StoreError;
 
 /// A call as the API shows it.
@@ -157,23 +158,27 @@ pub fn end(tx: &Transaction, call_id: &str, end: &CallEnd, now: i64) -> Result<(
     log(tx, call_id, "ended", Some(end.reason), now)
 }
 
-/// Records that the call's WAV is being written at `path`; returns the recording id.
+/// Records that the call's WAV is being written at `path` (stored in `root`'s form); returns
+/// the recording id.
 pub fn recording_started(
     tx: &Transaction,
+    root: &RecordingsRoot,
     call_id: &str,
     path: &Path,
     now: i64,
 ) -> Result<i64, StoreError> {
     tx.execute(
         "INSERT INTO recordings (call_id, path, status, created_at) VALUES (?1, ?2, 'recording', ?3)",
-        params![call_id, path.to_string_lossy(), now],
+        params![call_id, root.stored(path), now],
     )?;
     Ok(tx.last_insert_rowid())
 }
 
 /// Closes the recording at `path` with its checksum and length.
+#[allow(clippy::too_many_arguments)]
 pub fn recording_finished(
     tx: &Transaction,
+    root: &RecordingsRoot,
     call_id: &str,
     path: &Path,
     sha256: &str,
@@ -181,7 +186,7 @@ pub fn recording_finished(
     status: &str,
     now: i64,
 ) -> Result<i64, StoreError> {
-    let path = path.to_string_lossy();
+    let path = root.stored(path);
     let updated = tx.execute(
         "UPDATE recordings SET status = ?3, sha256 = ?4, duration_ms = ?5, finalized_at = ?6
          WHERE call_id = ?1 AND path = ?2",
@@ -203,13 +208,16 @@ pub fn recording_finished(
     Ok(id)
 }
 
-/// Recordings left `recording` by a previous process.
-pub fn unfinished_recordings(conn: &Connection) -> Result<Vec<(i64, String, PathBuf)>, StoreError> {
+/// Recordings left `recording` by a previous process, with their files.
+pub fn unfinished_recordings(
+    conn: &Connection,
+    root: &RecordingsRoot,
+) -> Result<Vec<(i64, String, PathBuf)>, StoreError> {
     let mut stmt =
         conn.prepare("SELECT id, call_id, path FROM recordings WHERE status = 'recording'")?;
     let rows = stmt
         .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, PathBuf::from(r.get::<_, String>(2)?)))
+            Ok((r.get(0)?, r.get(1)?, root.resolve(r.get::<_, String>(2)?)))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
@@ -374,7 +382,7 @@ mod tests {
         set_state(&tx, "c1", "answered", 12).unwrap();
         set_state(&tx, "c1", "held", 13).unwrap();
         set_state(&tx, "c1", "answered", 14).unwrap();
-        recording_started(&tx, "c1", Path::new("/r/c1.wav"), 12).unwrap();
+        recording_started(&tx, &root(), "c1", Path::new("/r/c1.wav"), 12).unwrap();
         tx.commit().unwrap();
         assert_eq!(list(&conn, true, None, 10).unwrap().len(), 1);
 
@@ -387,6 +395,7 @@ mod tests {
         end(&tx, "c1", &end_info, 20).unwrap();
         recording_finished(
             &tx,
+            &root(),
             "c1",
             Path::new("/r/c1.wav"),
             "ab",
@@ -425,6 +434,10 @@ mod tests {
         );
     }
 
+    fn root() -> RecordingsRoot {
+        RecordingsRoot::new(Path::new("/r"))
+    }
+
     #[test]
     fn the_sweep_ends_live_calls_and_lists_unfinished_recordings() {
         let mut conn = db();
@@ -442,7 +455,7 @@ mod tests {
             };
             insert(&tx, &new, 1).unwrap();
         }
-        let rec = recording_started(&tx, "a", Path::new("/r/a.wav"), 1).unwrap();
+        let rec = recording_started(&tx, &root(), "a", Path::new("/r/a.wav"), 1).unwrap();
         end(
             &tx,
             "b",
@@ -455,12 +468,18 @@ mod tests {
         )
         .unwrap();
         tx.commit().unwrap();
-        assert_eq!(unfinished_recordings(&conn).unwrap().len(), 1);
+        let unfinished = unfinished_recordings(&conn, &root()).unwrap();
+        assert_eq!(unfinished.len(), 1);
+        assert_eq!(
+            unfinished[0].2,
+            Path::new("/r/a.wav"),
+            "resolved in the folder"
+        );
         let tx = conn.transaction().unwrap();
         assert_eq!(end_interrupted(&tx, 5).unwrap(), vec!["a".to_string()]);
         recording_repaired(&tx, rec, Err("file missing"), 5).unwrap();
         tx.commit().unwrap();
-        assert!(unfinished_recordings(&conn).unwrap().is_empty());
+        assert!(unfinished_recordings(&conn, &root()).unwrap().is_empty());
         let a = get(&conn, "a").unwrap().unwrap();
         assert_eq!(
             a.end_reason.as_deref(),

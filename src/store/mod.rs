@@ -16,6 +16,7 @@ pub mod calls;
 pub mod escalations;
 pub mod patient_report;
 pub mod patients;
+pub mod recording_files;
 pub mod recordings;
 pub mod reports;
 pub mod retention;

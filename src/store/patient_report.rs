@@ -34,6 +34,7 @@ pub struct DischargeInfo {
 pub struct ReportAnswer {
     pub task_id: i64,
     pub step_name: String,
+    pub step_name_zh: Option<String>,
     pub script_code: String,
     pub question_id: String,
     /// Question text from the loaded script (`None` if the script changed since).
@@ -107,7 +108,8 @@ pub fn patient_report(
     let mut tasks = tasks_of_patient(conn, id, now)?;
     tasks.reverse(); // oldest first: the pathway's order
     let mut stmt = conn.prepare(
-        "SELECT a.task_id, t.step_name, a.script_code, a.question_id, a.value, a.updated_at
+        "SELECT a.task_id, t.step_name, a.script_code, a.question_id, a.value, a.updated_at,
+                t.step_name_zh
          FROM answers a JOIN followup_tasks t ON t.id = a.task_id
          WHERE a.patient_id = ?1 ORDER BY t.due_at, a.id",
     )?;
@@ -121,6 +123,7 @@ pub fn patient_report(
             Ok(ReportAnswer {
                 task_id: r.get(0)?,
                 step_name: r.get(1)?,
+                step_name_zh: r.get(6)?,
                 question_zh: question.map(|q| q.text.zh.clone()),
                 question_en: question.map(|q| q.text.en.clone()),
                 script_code,

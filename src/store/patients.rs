@@ -167,8 +167,8 @@ pub fn record_discharge(
     let plan = calendar.plan(pathway, d.discharged_at);
     let mut insert = tx.prepare_cached(
         "INSERT INTO followup_tasks (enrollment_id, patient_id, step_name, script_code, role, priority,
-             due_at, window_start_at, window_end_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+             due_at, window_start_at, window_end_at, created_at, updated_at, step_name_zh)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
     )?;
     for task in &plan {
         insert.execute(params![
@@ -181,7 +181,8 @@ pub fn record_discharge(
             task.due_at.timestamp(),
             task.window_start.timestamp(),
             task.window_end.timestamp(),
-            now.timestamp()
+            now.timestamp(),
+            task.step_name_zh,
         ])?;
     }
     Ok(DischargeOutcome {
@@ -190,6 +191,23 @@ pub fn record_discharge(
         enrollment_id: Some(enrollment_id),
         tasks_created: plan.len(),
     })
+}
+
+/// Gives tasks made before step names were bilingual (migration 0009) the Chinese name their
+/// pathway's step has now; returns how many changed.
+pub fn fill_step_names_zh(tx: &Transaction, catalog: &PathwayCatalog) -> Result<usize, StoreError> {
+    let mut fill = tx.prepare_cached(
+        "UPDATE followup_tasks SET step_name_zh = ?3
+         WHERE step_name_zh IS NULL AND step_name = ?2
+           AND enrollment_id IN (SELECT id FROM enrollments WHERE pathway_code = ?1)",
+    )?;
+    let mut changed = 0;
+    for pathway in catalog.pathways.values() {
+        for step in &pathway.steps {
+            changed += fill.execute(params![pathway.code, step.name.en, step.name.zh])?;
+        }
+    }
+    Ok(changed)
 }
 
 /// Imports validated CSV rows in the caller's transaction. Rows that the database rejects

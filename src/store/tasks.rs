@@ -17,6 +17,8 @@ pub struct TaskView {
     pub patient_id: i64,
     pub patient_name: String,
     pub step_name: String,
+    /// The step's Chinese name (`None` for tasks of a pathway that no longer names it).
+    pub step_name_zh: Option<String>,
     pub script_code: Option<String>,
     pub role: String,
     pub priority: i64,
@@ -56,7 +58,8 @@ fn ts(secs: i64) -> DateTime<Utc> {
 const VIEW_SELECT: &str =
     "SELECT t.id, q.rank, t.patient_id, p.name, t.step_name, t.script_code, t.role,
         t.priority, t.due_at, t.window_end_at, t.status, t.attempts_total, t.next_attempt_at,
-        t.use_alt_contact, t.lease_owner, t.lease_expires_at, t.last_disposition, t.flagged
+        t.use_alt_contact, t.lease_owner, t.lease_expires_at, t.last_disposition, t.flagged,
+        t.step_name_zh
     FROM followup_tasks t JOIN patients p ON p.id = t.patient_id
     LEFT JOIN queue_entries q ON q.task_id = t.id";
 
@@ -68,6 +71,7 @@ fn view(row: &rusqlite::Row, now: DateTime<Utc>) -> rusqlite::Result<TaskView> {
         patient_id: row.get(2)?,
         patient_name: row.get(3)?,
         step_name: row.get(4)?,
+        step_name_zh: row.get(18)?,
         script_code: row.get(5)?,
         role: row.get(6)?,
         priority: row.get(7)?,

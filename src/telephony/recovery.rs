@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::media::recorder::file_sha256;
 use crate::media::wav_repair::repair_wav_header;
+use crate::store::recording_files::RecordingsRoot;
 use crate::store::{calls, Store, StoreError};
 
 /// What the sweep did.
@@ -21,8 +22,11 @@ pub struct Recovery {
 }
 
 /// Repairs and closes what a previous process left open.
-pub async fn sweep(store: &Store, now: i64) -> Result<Recovery, StoreError> {
-    let unfinished = store.read(calls::unfinished_recordings).await?;
+pub async fn sweep(store: &Store, root: &RecordingsRoot, now: i64) -> Result<Recovery, StoreError> {
+    let root = root.clone();
+    let unfinished = store
+        .read(move |c| calls::unfinished_recordings(c, &root))
+        .await?;
     let mut recovery = Recovery::default();
     for (id, call_id, path) in unfinished {
         let outcome = tokio::task::spawn_blocking(move || repair(&path))
@@ -87,6 +91,8 @@ mod tests {
         rec.flush().unwrap();
         std::mem::forget(rec);
         let path = wav.clone();
+        let root = RecordingsRoot::new(dir.path());
+        let root_for_row = root.clone();
         store
             .write(move |tx| {
                 let new = NewCall {
@@ -100,12 +106,12 @@ mod tests {
                     state: "answered",
                 };
                 calls::insert(tx, &new, 1)?;
-                calls::recording_started(tx, "c1", &path, 1)?;
+                calls::recording_started(tx, &root_for_row, "c1", &path, 1)?;
                 Ok(())
             })
             .await
             .unwrap();
-        let r = sweep(&store, 10).await.unwrap();
+        let r = sweep(&store, &root, 10).await.unwrap();
         assert_eq!(r.repaired, 1);
         assert_eq!(r.interrupted_calls, vec!["c1".to_string()]);
         let call = store.read(|c| calls::get(c, "c1")).await.unwrap().unwrap();
@@ -116,6 +122,6 @@ mod tests {
         let reader = hound::WavReader::open(&wav).unwrap();
         assert_eq!(reader.duration(), 24_000);
         // a second sweep finds nothing to do
-        assert_eq!(sweep(&store, 11).await.unwrap(), Recovery::default());
+        assert_eq!(sweep(&store, &root, 11).await.unwrap(), Recovery::default());
     }
 }

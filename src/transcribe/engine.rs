@@ -373,14 +373,28 @@ impl Engine {
             params.set_no_speech_thold(self.cfg.no_speech_threshold);
             params.set_audio_ctx(audio_ctx as i32);
             state.full(params, &audio[window.range.clone()])?;
-            self.collect(state, window.range.start, &map[window.pieces], &mut out);
+            self.collect(
+                state,
+                window.range.start,
+                &map[window.pieces],
+                language.initial_prompt(),
+                &mut out,
+            );
         }
         Ok(out)
     }
 
     /// Appends the segments of the last whisper call (on a window starting at `offset` in the
-    /// joined buffer, holding the regions `map`) to `out`, dropping invented text on silence.
-    fn collect(&self, state: &WhisperState, offset: usize, map: &[Piece], out: &mut Vec<Segment>) {
+    /// joined buffer, holding the regions `map`, decoded after `prompt`) to `out`, dropping
+    /// invented text: on silence, and the prompt or subtitle credits said back (`phantom`).
+    fn collect(
+        &self,
+        state: &WhisperState,
+        offset: usize,
+        map: &[Piece],
+        prompt: Option<&str>,
+        out: &mut Vec<Segment>,
+    ) {
         let eot = self.ctx.token_eot();
         for seg in state.as_iter() {
             let no_speech_prob = seg.no_speech_probability();
@@ -423,6 +437,10 @@ impl Engine {
                     tracing::debug!(%text, no_speech_prob, mean_logprob, "dropped non-speech segment");
                     continue;
                 }
+                let Some(text) = super::phantom::speech_part(&text, prompt) else {
+                    tracing::debug!(%text, "dropped the prompt or subtitle credits said back");
+                    continue;
+                };
                 // Punctuation alone (whisper often times a final "?" after the pause) belongs
                 // to the words before it.
                 if !text.chars().any(char::is_alphanumeric) {

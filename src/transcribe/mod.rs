@@ -12,6 +12,7 @@
 //! - `batch`: joins a channel's speech regions, cuts them into windows of up to 30 s with an
 //!   encoder context sized to each, and maps whisper's times back to the recording.
 //! - [`engine`]: a loaded whisper model that transcribes one channel into timed segments.
+//! - [`phantom`]: text whisper invents (its prompt said back, subtitle credits), never kept.
 //! - [`transcript`]: a whole recording, channel by channel, labelled agent / patient.
 //! - [`worker`]: low-priority OS threads that run transcriptions for async callers.
 //! - [`export`]: WebVTT and SRT exports of a stored transcript.
@@ -37,6 +38,7 @@ pub mod bench;
 pub mod engine;
 pub mod export;
 pub mod model;
+pub mod phantom;
 pub mod transcript;
 pub mod vad;
 pub mod worker;

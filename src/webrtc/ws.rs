@@ -46,7 +46,7 @@ pub async fn agent_ws(
     let session = Session {
         lines: state.lines.clone(),
         agent,
-        recordings: state.config.recordings_path(),
+        recordings: state.recordings.dir().to_path_buf(),
         clock: state.clock,
         store: state.store.clone(),
         token_hash: session_token(&headers).map(|t| crate::auth::token_hash(&t)),

@@ -243,6 +243,32 @@ async function admin(out, page, shot) {
   await shot('system');
 }
 
+/**
+ * A newcomer's first call in the demo (tests/demo_newcomer.rs): the nurse reads the queue's
+ * calling-hours line, claims the first task, connects her line, calls the simulated patient,
+ * talks for `args.talk_ms` and hangs up.
+ */
+async function newcomer(out, page, shot) {
+  await login(page, base, 'nurse', 'nurse-demo-1', '?loopback=1');
+  await page.waitForSelector('#queue-rows tr[data-task]');
+  out.queue_hours = (await page.textContent('#queue-hours')).trim();
+  out.queue_steps = await page.$$eval('#queue-rows tr[data-task] td:nth-child(3)', (tds) => tds.map((td) => td.textContent.trim()));
+  await shot('queue');
+  await page.keyboard.press('n');
+  await page.waitForSelector('#script-form');
+  out.task_id = Number(await page.getAttribute('#script-form', 'data-task'));
+  await page.click('#line-toggle');
+  await page.waitForFunction(() => window.suifangPhone.line === 'connected', null, { timeout: 25000 });
+  await page.click('#call-primary');
+  await page.waitForFunction(() => window.suifangPhone.call && window.suifangPhone.call.state === 'answered', null, { timeout: 30000 });
+  out.call_id = await page.evaluate(() => window.suifangPhone.call.id);
+  await shot('in-call');
+  await page.waitForTimeout(args.talk_ms || 8000);
+  await page.click('#hangup');
+  await page.waitForFunction(() => window.suifangPhone.call.state === 'ended', null, { timeout: 15000 });
+  out.call_state = await page.evaluate(() => window.suifangPhone.call.state);
+}
+
 /** Logs the nurse in inside `args.profile` (for chromium --print-to-pdf) and checks the report page. */
 async function profile(out, page, shot) {
   await login(page, base, 'nurse', 'nurse-demo-1');
@@ -258,7 +284,7 @@ main(150000, async (out) => {
   try {
     const page = await openPage(ctx, out.errors);
     const shot = shooter(page, artifacts, role);
-    const flows = { nurse, doctor, supervisor, admin, profile };
+    const flows = { nurse, doctor, supervisor, admin, profile, newcomer };
     if (!flows[role]) throw new Error(`unknown role ${role}`);
     await flows[role](out, page, shot);
     await page.waitForTimeout(300); // late console errors

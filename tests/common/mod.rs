@@ -63,6 +63,19 @@ pub fn run_with_stdin(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().expect("wait suifang")
 }
 
+/// The file of a call's recording: `recording.path` as the API lists it is relative to the
+/// server's recordings folder (`<data_dir>/recordings`; `store::recording_files`).
+pub fn recording_file(server: &Server, call: &serde_json::Value) -> PathBuf {
+    let stored = call["recording"]["path"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no recording path: {call}"));
+    assert!(
+        !Path::new(stored).is_absolute(),
+        "recording paths are stored relative to the recordings folder: {stored}"
+    );
+    server.data_dir.join("recordings").join(stored)
+}
+
 /// A running server, killed on drop.
 pub struct Server {
     pub child: Child,

@@ -391,7 +391,7 @@ impl Center {
             let _ = self.engine.reject(desk, 484).await;
             return Ok(());
         };
-        let call_id = new_call_id(self.state.clock.now());
+        let call_id = self.new_call_id();
         let row = (call_id.clone(), target.clone(), agent.extension.clone());
         self.state
             .store

@@ -45,7 +45,7 @@ impl Center {
             AgentEnd::Browser(_) => "dialing",
             AgentEnd::Desk(_) => "agent_ringing",
         };
-        let call_id = new_call_id(self.state.clock.now());
+        let call_id = self.new_call_id();
         let row = (call_id.clone(), target.clone());
         self.state
             .store

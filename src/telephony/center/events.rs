@@ -41,10 +41,10 @@ impl Center {
                 let Some(id) = self.calls.get(&call).map(|c| c.id.clone()) else {
                     return;
                 };
-                let now = self.now();
+                let (now, root) = (self.now(), self.state.recordings.clone());
                 self.state
                     .store
-                    .write(move |tx| db::recording_started(tx, &id, &path, now))
+                    .write(move |tx| db::recording_started(tx, &root, &id, &path, now))
                     .await
                     .map(|_| ())
             }
@@ -58,12 +58,14 @@ impl Center {
                     .to_owned();
                 let now = self.now();
                 let ms = i64::try_from(info.duration.as_millis()).unwrap_or(i64::MAX);
+                let root = self.state.recordings.clone();
                 tracing::info!(call = %id, seconds = ms / 1000, path = %info.path.display(), "recording closed");
                 self.state
                     .store
                     .write(move |tx| {
                         db::recording_finished(
                             tx,
+                            &root,
                             &id,
                             &info.path,
                             &info.sha256,

@@ -29,7 +29,7 @@ impl Center {
             .store
             .read(move |conn| routing::inbound_route(conn, &who))
             .await?;
-        let call_id = new_call_id(self.state.clock.now());
+        let call_id = self.new_call_id();
         let now = self.now();
         let row = (call_id.clone(), route.clone());
         self.state

@@ -377,11 +377,19 @@ fn audience(agent: Option<i64>) -> Audience {
     )
 }
 
-/// A call id that sorts by time and is safe in a file name.
-fn new_call_id(now: chrono::DateTime<chrono::Utc>) -> String {
+impl Center {
+    /// A new call id: the hospital-local time it was made (so it sorts by time, and its date
+    /// is the recording's folder: `media::recorder::recording_path`) and a random part; safe in
+    /// a file name.
+    fn new_call_id(&self) -> String {
+        call_id_at(self.state.clock.now().with_timezone(&self.state.locale.tz))
+    }
+}
+
+fn call_id_at(local: chrono::DateTime<chrono_tz::Tz>) -> String {
     format!(
         "{}-{:08x}",
-        now.format("%Y%m%dT%H%M%S"),
+        local.format("%Y%m%dT%H%M%S"),
         rand::random::<u32>()
     )
 }

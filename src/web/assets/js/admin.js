@@ -1,7 +1,7 @@
 // Admin pages: users and roles, departments and duty roster, pathways and scripts (view +
 // validate a draft), trunk status, webhook deliveries and the audit chain.
 import { api, requireRoute } from './api.js';
-import { t } from './i18n.js';
+import { t, stepName } from './i18n.js';
 import { $, html, raw, bi, fmtTime, toast, failure } from './ui.js';
 
 const ROLES = ['nurse', 'supervisor', 'doctor', 'admin'];
@@ -79,7 +79,7 @@ async function scripts(view) {
   try {
     const [p, s] = await Promise.all([api('GET', '/pathways'), api('GET', '/scripts')]);
     $('#pathways', view).innerHTML = p.items.map((w) => html`<details><summary><strong>${bi(w.title)}</strong> <small>${w.code} · ICD-10 ${w.icd10.join(', ')}</small></summary>
-      <ol>${w.steps.map((st) => raw(html`<li>D${st.day} · ${st.name} · ${st.script || ''} (${st.role})</li>`))}</ol></details>`).join('');
+      <ol>${w.steps.map((st) => raw(html`<li>D${st.day} · ${stepName({ step_name: st.name, step_name_zh: st.name_zh })} · ${st.script || ''} (${st.role})</li>`))}</ol></details>`).join('');
     $('#script-list', view).innerHTML = s.items.map((x) => html`<li><button type="button" class="link" data-code="${x.code}">${bi(x.title)}</button> <small>${x.code} v${x.version} · ${x.questions} Q · ${x.rules} rules</small></li>`).join('');
   } catch (e) { $('#pathways', view).innerHTML = html`<p class="error">${failure(e, t('admin.scripts'))}</p>`; }
   $('#script-list', view).addEventListener('click', async (e) => {

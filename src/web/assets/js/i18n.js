@@ -12,6 +12,7 @@ const STRINGS = {
     'queue.title': '今日随访队列', 'queue.next': '领取下一个', 'queue.rebuild': '重建队列', 'queue.empty': '队列为空',
     'queue.patient': '患者', 'queue.step': '随访节点', 'queue.priority': '优先级', 'queue.overdue': '逾期', 'queue.attempts': '拨打次数',
     'queue.script': '问卷', 'queue.due': '到期', 'queue.days': '{n} 天', 'queue.closed': '当前不在呼叫时段', 'queue.hours': '呼叫时段',
+    'queue.demo_hours': '演示模式：任何时间都可呼叫（suifang serve 使用医院的呼叫时段）',
     'queue.claimed_by_other': '他人处理中',
     'task.release': '释放任务', 'task.current': '当前任务', 'task.none': '未领取任务。按 N 领取下一个。',
     'patient.panel': '患者信息', 'patient.phone': '电话', 'patient.mrn': '病历号', 'patient.discharge': '出院小结',
@@ -75,6 +76,7 @@ const STRINGS = {
     'queue.title': 'Today\'s queue', 'queue.next': 'Claim next', 'queue.rebuild': 'Rebuild queue', 'queue.empty': 'The queue is empty',
     'queue.patient': 'Patient', 'queue.step': 'Step', 'queue.priority': 'Priority', 'queue.overdue': 'Overdue', 'queue.attempts': 'Attempts',
     'queue.script': 'Script', 'queue.due': 'Due', 'queue.days': '{n} d', 'queue.closed': 'Outside calling hours now', 'queue.hours': 'Calling hours',
+    'queue.demo_hours': 'demo: patients may be called at any hour (suifang serve keeps the hospital\'s calling hours)',
     'queue.claimed_by_other': 'claimed',
     'task.release': 'Release task', 'task.current': 'Current task', 'task.none': 'No task claimed. Press N to claim the next one.',
     'patient.panel': 'Patient', 'patient.phone': 'Phone', 'patient.mrn': 'MRN', 'patient.discharge': 'Discharge summary',
@@ -140,6 +142,10 @@ export function setLang(l) {
   localStorage.setItem(KEY, current);
   document.documentElement.lang = current === 'zh' ? 'zh-CN' : 'en';
 }
+
+// A pathway step's name in the current language (tasks and answers carry `step_name` in
+// English and `step_name_zh`, which may be missing for old tasks).
+export const stepName = (row) => (current === 'zh' && row.step_name_zh) || row.step_name;
 
 export function t(key, vars) {
   let s = STRINGS[current][key] ?? STRINGS.en[key] ?? key;

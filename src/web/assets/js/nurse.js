@@ -2,7 +2,7 @@
 // script with autosave, outcome and call-back), keyboard shortcuts. Doctors use it too (their
 // own queue of team tasks).
 import { api, liveEvents } from './api.js';
-import { t } from './i18n.js';
+import { t, stepName } from './i18n.js';
 import { $, html, raw, fmtTime, toast, failure } from './ui.js';
 import { mountPatient } from './patient.js';
 import { mountScript } from './script-form.js';
@@ -59,9 +59,9 @@ export async function mount(view, ctx) {
       $('#queue-rows', view).innerHTML = html`<tr><td colspan="6" class="error">${failure(e, t('queue.title'))}</td></tr>`;
       return null;
     }
-    $('#queue-hours', view).textContent = `${t('queue.hours')} ${q.calling_hours}${q.calling_hours_open ? '' : ' · ' + t('queue.closed')}`;
+    $('#queue-hours', view).textContent = `${t('queue.hours')} ${q.calling_hours}${q.calling_hours_open ? '' : ' · ' + t('queue.closed')}${q.demo ? ' · ' + t('queue.demo_hours') : ''}`;
     $('#queue-rows', view).innerHTML = q.items.length ? q.items.map((k) => html`<tr data-task="${k.id}" class="${k.lease_owner === me.id ? 'mine' : ''}">
-      <td>${k.rank}</td><td>${k.patient_name}</td><td>${k.step_name}</td><td>${k.priority}</td>
+      <td>${k.rank}</td><td>${k.patient_name}</td><td>${stepName(k)}</td><td>${k.priority}</td>
       <td>${fmtTime(k.due_at)} ${k.days_overdue > 0 ? raw(html`<span class="badge overdue">${t('queue.overdue')} ${t('queue.days', { n: k.days_overdue })}</span>`) : ''}
         ${k.lease_owner && k.lease_owner !== me.id ? raw(html`<span class="badge">${t('queue.claimed_by_other')}</span>`) : ''}</td>
       <td>${k.attempts_total}</td></tr>`).join('')
@@ -74,7 +74,7 @@ export async function mount(view, ctx) {
     clearInterval(renewTimer);
     // keep the lease while the nurse works (it expires if the browser vanishes)
     renewTimer = setInterval(() => api('POST', `/tasks/${k.id}/renew`).catch((e) => toast(failure(e, 'lease'), 'error')), 60000);
-    $('#task-info', view).innerHTML = html`<p><strong>${k.patient_name}</strong> · ${k.step_name} · ${t('queue.attempts')} ${k.attempts_total}
+    $('#task-info', view).innerHTML = html`<p><strong>${k.patient_name}</strong> · ${stepName(k)} · ${t('queue.attempts')} ${k.attempts_total}
       ${k.days_overdue > 0 ? raw(html`<span class="badge overdue">${t('queue.overdue')} ${t('queue.days', { n: k.days_overdue })}</span>`) : ''}
       <button type="button" id="release" aria-keyshortcuts="R">${t('task.release')} <kbd>R</kbd></button></p>`;
     $('#release', view).addEventListener('click', release);

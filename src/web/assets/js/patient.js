@@ -1,7 +1,7 @@
 // The patient panel shared by the nurse's workspace and the doctor's inbox: masked number,
 // discharge summary, pathway progress, previous calls and answers, trend charts.
 import { api } from './api.js';
-import { t } from './i18n.js';
+import { t, stepName } from './i18n.js';
 import { html, raw, fmtTime, fmtDate, fmtDuration, failure, severityBadge } from './ui.js';
 import { trendCharts } from './charts.js';
 import { answerText } from './script-form.js';
@@ -16,7 +16,7 @@ export async function loadPatient(patientId) {
 
 function progress(tasks, currentTaskId) {
   return html`<ol class="pathway">${tasks.map((k) => raw(html`<li class="step ${k.status} ${k.id === currentTaskId ? 'current' : ''}">
-    <span class="step-name">${k.step_name}</span> <small>${fmtDate(k.due_at)} · ${t('task.status.' + k.status)}${k.attempts_total ? ` · ${t('queue.attempts')} ${k.attempts_total}` : ''}</small></li>`))}</ol>`;
+    <span class="step-name">${stepName(k)}</span> <small>${fmtDate(k.due_at)} · ${t('task.status.' + k.status)}${k.attempts_total ? ` · ${t('queue.attempts')} ${k.attempts_total}` : ''}</small></li>`))}</ol>`;
 }
 
 function history(timeline, ctx) {
@@ -37,7 +37,7 @@ function answersByTask(report) {
   if (!report.answers.length) return html`<p class="muted">${t('patient.no_data')}</p>`;
   const groups = new Map();
   for (const a of report.answers) {
-    if (!groups.has(a.task_id)) groups.set(a.task_id, { step: a.step_name, items: [] });
+    if (!groups.has(a.task_id)) groups.set(a.task_id, { step: stepName(a), items: [] });
     groups.get(a.task_id).items.push(a);
   }
   const q = (a) => (document.documentElement.lang === 'en' ? a.question_en : a.question_zh) || a.question_id;

@@ -2,7 +2,7 @@
 // pathway progress, answers, trends and escalations. window.reportReady turns true when drawn
 // (and the article's aria-busy turns false), so print tools can wait for it.
 import { api } from './api.js';
-import { t, lang, setLang, applyI18n } from './i18n.js';
+import { t, lang, setLang, applyI18n, stepName } from './i18n.js';
 import { $, html, raw, fmtDate, fmtTime, failure, loadSettings } from './ui.js';
 import { trendCharts } from './charts.js';
 import { answerText } from './script-form.js';
@@ -41,10 +41,10 @@ async function render() {
     ${d && d.summary ? raw(html`<p>${d.summary}</p>`) : ''}
     <h2>${t('report.progress')}</h2>
     <table id="r-tasks"><thead><tr><th>${t('report.step')}</th><th>${t('report.due')}</th><th>${t('report.status')}</th><th>${t('queue.attempts')}</th></tr></thead>
-      <tbody>${r.tasks.map((k) => raw(html`<tr class="step-${k.status}"><td>${k.step_name}</td><td>${fmtDate(k.due_at)}</td><td>${t('task.status.' + k.status)}</td><td>${k.attempts_total}</td></tr>`))}</tbody></table>
+      <tbody>${r.tasks.map((k) => raw(html`<tr class="step-${k.status}"><td>${stepName(k)}</td><td>${fmtDate(k.due_at)}</td><td>${t('task.status.' + k.status)}</td><td>${k.attempts_total}</td></tr>`))}</tbody></table>
     <h2>${t('report.answers')}</h2>
     ${r.answers.length ? raw(html`<table id="r-answers"><thead><tr><th>${t('report.step')}</th><th>${t('report.question')}</th><th>${t('report.answer')}</th><th>${t('report.answered')}</th></tr></thead>
-      <tbody>${r.answers.map((a) => raw(html`<tr><td>${a.step_name}</td><td>${q(a)}</td><td class="answer">${answerText(a.value)}</td><td>${fmtTime(a.answered_at)}</td></tr>`))}</tbody></table>`)
+      <tbody>${r.answers.map((a) => raw(html`<tr><td>${stepName(a)}</td><td>${q(a)}</td><td class="answer">${answerText(a.value)}</td><td>${fmtTime(a.answered_at)}</td></tr>`))}</tbody></table>`)
       : raw(html`<p>${t('report.none')}</p>`)}
     <h2>${t('patient.trends')}</h2>
     <div id="r-trends">${raw(trendCharts(r.measurements))}</div>
