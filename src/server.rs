@@ -153,7 +153,8 @@ async fn start_sip(state: &AppState) -> Result<Option<crate::calls::Engine>, Ser
         tracing::warn!("telephony is off (sip.enabled = false): calls are refused");
         return Ok(None);
     }
-    let cfg = sip.engine_config(state.recordings.dir())?;
+    let mut cfg = sip.engine_config(state.recordings.dir())?;
+    cfg.sip_counters = state.calls.sip_counters();
     let engine = crate::calls::Engine::start(cfg)
         .await
         .map_err(|e| ServerError::Sip {

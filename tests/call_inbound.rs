@@ -76,7 +76,10 @@ fn a_call_back_with_no_nurse_online_is_taken_as_a_voicemail() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let suifang = Suifang::start(dir.path(), &[]);
+    // the patient's phone stands in for the trunk: patients' calls come only from there
+    let trunk_port = free_udp_port();
+    let trunk = format!("127.0.0.1:{trunk_port}");
+    let suifang = Suifang::start(dir.path(), &[("SUIFANG_SIP_TRUNK", &trunk)]);
     let supervisor = suifang.login("supervisor", "supervisor-demo-1");
     let nurse = suifang.login("nurse", "nurse-demo-1");
     let nurse_id = nurse.get("/api/v1/me").body["user"]["id"]
@@ -89,7 +92,7 @@ fn a_call_back_with_no_nurse_online_is_taken_as_a_voicemail() {
     let (speech, _) = read_mono(&speech_wav);
     let wav = padded(&speech_wav, 5, dir.path(), "patient.wav");
     let target = format!("sip:hotline@{}", suifang.sip);
-    let phone = Baresip::start(&wav, &number, free_udp_port(), Some(&target));
+    let phone = Baresip::start(&wav, &number, trunk_port, Some(&target));
 
     let ended = ended_inbound(&supervisor, patient_id, Duration::from_secs(40));
     eprintln!("voicemail: {ended}");
@@ -163,7 +166,10 @@ fn a_call_back_is_routed_to_the_patients_nurse_when_her_line_is_up() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let suifang = Suifang::start(dir.path(), &[]);
+    // the patient's phone stands in for the trunk: patients' calls come only from there
+    let trunk_port = free_udp_port();
+    let trunk = format!("127.0.0.1:{trunk_port}");
+    let suifang = Suifang::start(dir.path(), &[("SUIFANG_SIP_TRUNK", &trunk)]);
     let supervisor = suifang.login("supervisor", "supervisor-demo-1");
     let nurse = suifang.login("nurse", "nurse-demo-1");
     let nurse_id = nurse.get("/api/v1/me").body["user"]["id"]
@@ -185,7 +191,7 @@ fn a_call_back_is_routed_to_the_patients_nurse_when_her_line_is_up() {
     let (speech, _) = read_mono(&speech_wav);
     let wav = padded(&speech_wav, 6, dir.path(), "patient.wav");
     let target = format!("sip:hotline@{}", suifang.sip);
-    let phone = Baresip::start(&wav, &number, free_udp_port(), Some(&target));
+    let phone = Baresip::start(&wav, &number, trunk_port, Some(&target));
 
     // while it is live the nurse sees it as hers
     let live = wait_for(
@@ -268,7 +274,15 @@ fn a_call_back_while_the_only_nurse_is_on_a_call_goes_to_voicemail() {
     let dir = tempfile::tempdir().expect("tempdir");
     let trunk_port = free_udp_port();
     let trunk = format!("127.0.0.1:{trunk_port}");
-    let suifang = Suifang::start(dir.path(), &[("SUIFANG_SIP_TRUNK", &trunk)]);
+    // patient A's phone answers at the trunk's address while B calls in from another port:
+    // a carrier with several signalling addresses, all in the allowed network
+    let suifang = Suifang::start(
+        dir.path(),
+        &[
+            ("SUIFANG_SIP_TRUNK", &trunk),
+            ("SUIFANG_SIP_TRUNK_ALLOW", "127.0.0.1/32"),
+        ],
+    );
     let supervisor = suifang.login("supervisor", "supervisor-demo-1");
     let nurse = suifang.login("nurse", "nurse-demo-1");
     let nurse_id = nurse.get("/api/v1/me").body["user"]["id"]
@@ -365,7 +379,15 @@ fn a_voicemail_is_cut_at_its_limit_and_an_unknown_caller_stays_unattached() {
     std::fs::write(&config, "[sip]\nvoicemail_max_seconds = 8\n").expect("config");
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("mkdir");
-    let suifang = Suifang::start(&data, &[("SUIFANG_CONFIG", &config.display().to_string())]);
+    let trunk_port = free_udp_port();
+    let trunk = format!("127.0.0.1:{trunk_port}");
+    let suifang = Suifang::start(
+        &data,
+        &[
+            ("SUIFANG_CONFIG", &config.display().to_string()),
+            ("SUIFANG_SIP_TRUNK", &trunk),
+        ],
+    );
     let supervisor = suifang.login("supervisor", "supervisor-demo-1");
     let unknown = "+8613912345678";
     assert!(
@@ -395,7 +417,7 @@ fn a_voicemail_is_cut_at_its_limit_and_an_unknown_caller_stays_unattached() {
     let (mut started, mut phone, mut id) = (std::time::Instant::now(), None, None);
     for _ in 0..3 {
         started = std::time::Instant::now();
-        let p = Baresip::start(&wav, unknown, free_udp_port(), Some(&target));
+        let p = Baresip::start(&wav, unknown, trunk_port, Some(&target));
         let deadline = started + Duration::from_secs(6);
         while id.is_none() && std::time::Instant::now() < deadline {
             id = inbound_row();

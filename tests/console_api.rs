@@ -160,7 +160,8 @@ fn qa_reviews_recordings_filters_and_script_validation() {
             .starts_with("Etc/GMT"),
         "consoles show times in the configured zone: {settings}"
     );
-    assert_eq!(settings["calling_hours"], "08:30-20:00");
+    // `suifang demo` calls at any hour (config::DEMO_DEFAULTS); `serve` keeps 08:30-20:00
+    assert_eq!(settings["calling_hours"], "00:00-24:00");
 
     let staff = nurse.get("/api/v1/staff").body;
     let names: Vec<&str> = staff["items"]

@@ -464,7 +464,13 @@ fn a_desk_phone_dials_a_patient_itself_and_takes_the_patients_call_back() {
     let dir = tempfile::tempdir().expect("tempdir");
     let trunk_port = free_udp_port();
     let trunk = format!("127.0.0.1:{trunk_port}");
-    let suifang = Suifang::start(dir.path(), &[("SUIFANG_SIP_TRUNK", &trunk)]);
+    let suifang = Suifang::start(
+        dir.path(),
+        &[
+            ("SUIFANG_SIP_TRUNK", &trunk),
+            ("SUIFANG_SIP_TRUNK_ALLOW", "127.0.0.1/32"),
+        ],
+    );
     let admin = suifang.login("admin", "admin-demo-1");
     let nurse = suifang.login("nurse", "nurse-demo-1");
     let supervisor = suifang.login("supervisor", "supervisor-demo-1");
@@ -536,6 +542,8 @@ fn a_desk_phone_dials_a_patient_itself_and_takes_the_patients_call_back() {
     let caller_wav = padded(&patient_speech, 4, dir.path(), "caller.wav");
     let hotline = format!("sip:hotline@{}", suifang.sip);
     let (caller, id) = dialling(
+        // from the carrier's network (a fresh port each start: the trunk's own port, free
+        // again since the patient's phone stopped, may be taken by a parallel test meanwhile)
         || Baresip::start(&caller_wav, &number, free_udp_port(), Some(&hotline)),
         || live_call("inbound"),
     );

@@ -17,13 +17,19 @@ use call_harness::{call, demo_patients, wait_for, FixedSipp, Suifang};
 use serde_json::{json, Value};
 use sip_peers::{fixtures, require_sipp};
 
-/// A voicemail from `number`; returns the ended call row (with its recording).
-fn voicemail_from(suifang: &Suifang, supervisor: &common::Client, patient: &Value) -> Value {
+/// A voicemail from `number`, dialled by sipp at the trunk's address (`trunk_port`); returns
+/// the ended call row (with its recording).
+fn voicemail_from(
+    suifang: &Suifang,
+    trunk_port: u16,
+    supervisor: &common::Client,
+    patient: &Value,
+) -> Value {
     let number = patient["phone"].as_str().expect("phone");
     let scenario = std::fs::read_to_string(fixtures().join("uac_call_bye.xml"))
         .expect("xml")
         .replace("CALLER_NUMBER", number);
-    let mut caller = FixedSipp::uac(&scenario, suifang.sip);
+    let mut caller = FixedSipp::uac_from(&scenario, suifang.sip, trunk_port);
     assert_eq!(
         caller.wait(Duration::from_secs(30)),
         Some(0),
@@ -63,11 +69,13 @@ fn old_audio_is_deleted_with_an_audit_trail_and_held_recordings_are_kept() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("mkdir");
 
-    let suifang = Suifang::start(&data, &[]);
+    let trunk_port = sip_peers::free_udp_port();
+    let trunk = format!("127.0.0.1:{trunk_port}");
+    let suifang = Suifang::start(&data, &[("SUIFANG_SIP_TRUNK", &trunk)]);
     let supervisor = suifang.login("supervisor", "supervisor-demo-1");
     let patients = demo_patients(&supervisor);
-    let expired = voicemail_from(&suifang, &supervisor, &patients[0]);
-    let held = voicemail_from(&suifang, &supervisor, &patients[1]);
+    let expired = voicemail_from(&suifang, trunk_port, &supervisor, &patients[0]);
+    let held = voicemail_from(&suifang, trunk_port, &supervisor, &patients[1]);
     let (expired_id, held_id) = (recording_id(&expired), recording_id(&held));
     let (expired_file, held_file) = (
         common::recording_file(&suifang.server, &expired),

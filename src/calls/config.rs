@@ -37,6 +37,12 @@ pub struct EngineConfig {
     pub trunk_keepalive: Option<(SipUri, Duration)>,
     /// Serve REGISTER for agents' desk phones (and authenticate their INVITEs), if set.
     pub agent_registrar: Option<crate::sip::registrar::RegistrarConfig>,
+    /// Whose RTP a leg takes: the SDP's address by default (see `rtp::latch`).
+    pub rtp_latch: crate::rtp::latch::LatchPolicy,
+    /// Who may start calls (the call center: the trunk only; a test phone: anyone).
+    pub inbound: crate::sip::ua::admission::InboundPolicy,
+    /// Where refused INVITEs are tallied (shared with whoever reports them).
+    pub sip_counters: std::sync::Arc<super::counters::SipCounters>,
 }
 
 impl EngineConfig {
@@ -56,6 +62,9 @@ impl EngineConfig {
             register_expires: 3600,
             trunk_keepalive: None,
             agent_registrar: None,
+            rtp_latch: crate::rtp::latch::LatchPolicy::SdpAddress,
+            inbound: Default::default(),
+            sip_counters: Default::default(),
         }
     }
 }

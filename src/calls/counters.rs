@@ -117,3 +117,78 @@ mod tests {
         assert_eq!(c.snapshot().since(&before).late_ticks, [4, 3, 2]);
     }
 }
+
+/// Engine-wide SIP tallies: new INVITEs refused at the door, by reason (see
+/// `sip::ua::admission`). Write-only like [`MediaCounters`]; the call center reports them.
+#[derive(Debug, Default)]
+pub struct SipCounters {
+    refused: [AtomicU64; 3],
+}
+
+/// [`SipCounters`] at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RefusedInvites {
+    /// Not from the trunk, an allowed network or an agent: 403.
+    pub untrusted_source: u64,
+    /// Over `sip.max_inbound_calls`: 503.
+    pub too_many_calls: u64,
+    /// Over `sip.invites_per_second` from one source: 503.
+    pub rate_limited: u64,
+}
+
+impl SipCounters {
+    pub fn refused(&self, why: crate::sip::ua::admission::Refusal) {
+        use crate::sip::ua::admission::Refusal;
+        let i = match why {
+            Refusal::UntrustedSource => 0,
+            Refusal::TooManyCalls => 1,
+            Refusal::RateLimited => 2,
+        };
+        self.refused[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> RefusedInvites {
+        let n = |i: usize| self.refused[i].load(Ordering::Relaxed);
+        RefusedInvites {
+            untrusted_source: n(0),
+            too_many_calls: n(1),
+            rate_limited: n(2),
+        }
+    }
+}
+
+/// The log line for refused INVITEs, at most one per [`RefusalLog::EVERY`] however many come
+/// (a flood must not flood the log too); each line counts the refusals since the last one.
+#[derive(Debug, Default)]
+pub struct RefusalLog {
+    logged_at: Option<std::time::Instant>,
+    since: u64,
+}
+
+impl RefusalLog {
+    pub const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+    pub fn note(
+        &mut self,
+        source: std::net::SocketAddr,
+        why: crate::sip::ua::admission::Refusal,
+        now: std::time::Instant,
+    ) {
+        self.since += 1;
+        if self
+            .logged_at
+            .is_some_and(|at| now.saturating_duration_since(at) < Self::EVERY)
+        {
+            return;
+        }
+        tracing::warn!(
+            refused = self.since,
+            %source,
+            reason = why.as_str(),
+            "INVITE refused: patients' calls are taken only from sip.trunk and sip.trunk_allow, \
+             within sip.max_inbound_calls and sip.invites_per_second (at most one such line per 10 s)"
+        );
+        self.logged_at = Some(now);
+        self.since = 0;
+    }
+}

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::config::EngineConfig;
-use super::counters::MediaCounters;
+use super::counters::{MediaCounters, RefusalLog};
 use super::leg::LegAudio;
 use super::media_session::{bind_rtp, MediaCommand, MediaSession, RtpSockets};
 use super::tcp::{TcpEvent, TcpSide};
@@ -145,6 +145,7 @@ impl Engine {
         ep_cfg.from_user.clone_from(&cfg.from_user);
         ep_cfg.credentials.clone_from(&cfg.credentials);
         ep_cfg.ring_timeout = cfg.ring_timeout;
+        ep_cfg.inbound = cfg.inbound.clone();
         let mut endpoint = Endpoint::new(ep_cfg);
         if let Some(r) = cfg.agent_registrar.clone() {
             endpoint.set_registrar(Some(Registrar::new(r, Instant::now().into_std())));
@@ -316,8 +317,8 @@ async fn run(
 ) {
     let mut calls: HashMap<CallHandle, CallMedia> = HashMap::new();
     let mut buf = vec![0u8; 65_535];
-    let mut port_cursor: u16 = rand::random();
     let mut shutting_down = false;
+    let mut refusal_log = RefusalLog::default();
     if let Some(registrar) = cfg.registrar.clone() {
         if let Err(e) = ep.register(registrar, cfg.register_expires, Instant::now().into_std()) {
             tracing::warn!(error = %e, "cannot register");
@@ -344,6 +345,10 @@ async fn run(
                 }
                 EndpointOutput::Registrar(e) => {
                     let _ = events.send(EngineEvent::Registrar(e)).await;
+                }
+                EndpointOutput::InviteRefused { source, refusal } => {
+                    cfg.sip_counters.refused(refusal);
+                    refusal_log.note(source, refusal, Instant::now().into_std());
                 }
             }
         }
@@ -374,14 +379,12 @@ async fn run(
             }
             cmd = commands.recv(), if !shutting_down => match cmd {
                 Some(Command::Place { target, options, leg, reply }) => {
-                    port_cursor = port_cursor.wrapping_add(1);
-                    let r = place(&cfg, &mut ep, &mut calls, (target, options), leg, port_cursor).await;
+                    let r = place(&cfg, &mut ep, &mut calls, (target, options), leg).await;
                     let _ = reply.send(r);
                 }
                 Some(Command::Agents(cmd)) => super::agents::handle(&mut ep, cmd),
                 Some(Command::Answer { call, leg, reply }) => {
-                    port_cursor = port_cursor.wrapping_add(1);
-                    let r = answer(&cfg, &mut ep, &mut calls, call, leg, port_cursor).await;
+                    let r = answer(&cfg, &mut ep, &mut calls, call, leg).await;
                     let _ = reply.send(r);
                 }
                 Some(Command::Mute(call, muted)) => media_command(&calls, call, MediaCommand::Mute(muted)),
@@ -412,9 +415,8 @@ async fn place(
     calls: &mut HashMap<CallHandle, CallMedia>,
     (target, options): (SipUri, CallOptions),
     leg: LegAudio,
-    port_cursor: u16,
 ) -> Result<CallHandle, CallsError> {
-    let sockets = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports, port_cursor).await?;
+    let sockets = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports).await?;
     let port = sockets
         .rtp
         .local_addr()
@@ -492,9 +494,8 @@ async fn answer(
     calls: &mut HashMap<CallHandle, CallMedia>,
     call: CallHandle,
     leg: LegAudio,
-    port_cursor: u16,
 ) -> Result<(), CallsError> {
-    let sockets = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports, port_cursor).await?;
+    let sockets = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports).await?;
     let port = sockets
         .rtp
         .local_addr()
@@ -571,6 +572,7 @@ fn start_media(
         recording,
         ssrc: rand::random(),
         counters: counters.clone(),
+        latch: cfg.rtp_latch,
     };
     let tx = events.clone();
     cm.stop = Some(stop_tx);

@@ -76,6 +76,8 @@ pub(super) struct MediaSession {
     pub(super) ssrc: u32,
     /// Engine-wide tallies this task adds to.
     pub(super) counters: Arc<MediaCounters>,
+    /// Whose packets are taken (`sip.rtp_latch`).
+    pub(super) latch: LatchPolicy,
 }
 
 impl MediaSession {
@@ -96,6 +98,7 @@ impl MediaSession {
             recording,
             ssrc,
             counters,
+            latch,
         } = self;
         let mut dtmf_out: VecDeque<DtmfSlot> = VecDeque::new();
         let mut event_ts = 0u32;
@@ -107,7 +110,7 @@ impl MediaSession {
         let mut hold: Option<(Arc<Vec<i16>>, usize)> = None;
         let mut cushion: Cushion<Vec<i16>> = Cushion::new(CushionConfig::default());
         let mut inbound = Inbound {
-            latch: RtpLatch::new(LatchPolicy::AnyFirst, media.remote),
+            latch: RtpLatch::new(latch, media.remote),
             stats: ReceiverStats::new(8000, Instant::now().into_std()),
             dtmf: media.telephone_event_pt.map(DtmfReceiver::new),
             jitter: JitterBuffer::new(JitterConfig::default()),
@@ -340,15 +343,16 @@ impl MediaSession {
                 }
                 cmd = commands.recv() => match cmd {
                     Some(MediaCommand::Update(m)) => {
-                        inbound.latch.set_sdp_addr(m.remote);
+                        // a re-INVITE that moves the patient's media moves the latch with it
+                        inbound.latch.sdp_changed(m.remote);
                         media = m;
                     }
                     Some(MediaCommand::Mute(m)) => muted = m,
                     Some(MediaCommand::Hold(music)) => hold = music.filter(|m| !m.is_empty()).map(|m| (m, 0)),
                     Some(MediaCommand::Answered(m)) => {
                         // Early media may come from an announcement server; the answer's
-                        // media may not. Latch afresh.
-                        inbound.latch = RtpLatch::new(LatchPolicy::AnyFirst, m.remote);
+                        // media may not: latch afresh only if the answer names another address.
+                        inbound.latch.sdp_changed(m.remote);
                         media = m;
                         answered = true;
                     }
@@ -433,12 +437,13 @@ pub(super) struct RtpSockets {
     pub(super) rtcp: UdpSocket,
 }
 
-/// Binds the first free even port of `range` (and the odd port above it for RTCP) on `ip`.
+/// Binds a free even port of `range` (and the odd port above it for RTCP) on `ip`, searching
+/// from a random point of the range: a leg's port cannot be guessed from the last call's.
 pub(super) async fn bind_rtp(
     ip: std::net::IpAddr,
     range: &std::ops::RangeInclusive<u16>,
-    start: u16,
 ) -> Result<RtpSockets, CallsError> {
+    let start: u16 = rand::random();
     let (first, last) = (*range.start(), *range.end());
     let span = u32::from(last.saturating_sub(first)) / 2 + 1;
     for i in 0..span {

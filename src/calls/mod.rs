@@ -8,7 +8,7 @@
 
 mod agents;
 mod config;
-mod counters;
+pub mod counters;
 mod engine;
 mod error;
 mod finisher;

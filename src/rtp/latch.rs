@@ -1,14 +1,21 @@
 //! Symmetric RTP latching (RFC 4961; the "comedia" behaviour of SBCs).
 //!
-//! Patients sit behind NATs and carrier SBCs whose SDP address is often not where packets come
-//! from. We send to wherever the first packet came from, and once latched we drop packets from
-//! any other address so a stray or hostile sender cannot inject audio into a clinical call.
+//! Only the peer a dialog's SDP names may put audio into a clinical call: by default the exact
+//! address (a carrier's SBC sends from where its SDP says), or any port of that IP for peers
+//! behind a NAT that rewrites ports, or — only where patients' phones sit behind NATs that
+//! rewrite addresses too — the first sender (RFC 4961 "comedia"). Once latched, packets from
+//! any other address are dropped, so a sender spraying the port range changes nothing. A new
+//! SDP (re-INVITE, or an answer that differs from the early media's) makes a new latch.
 
 use std::net::SocketAddr;
 
-/// Which first sources may be latched to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which first sources may be latched to (`sip.rtp_latch`: `sdp_address`, `same_ip_as_sdp`,
+/// `any_first`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LatchPolicy {
+    /// Only the address the SDP names (the default).
+    SdpAddress,
     /// Latch to the first sender whatever its address (NAT traversal).
     AnyFirst,
     /// Latch only to a sender with the IP address given in the remote SDP (ports may differ).
@@ -35,9 +42,21 @@ impl RtpLatch {
         }
     }
 
-    /// Updates the SDP address (re-INVITE); the latch itself is kept.
-    pub fn set_sdp_addr(&mut self, addr: Option<SocketAddr>) {
-        self.sdp_addr = addr;
+    /// The SDP address it was made for.
+    pub fn sdp_addr(&self) -> Option<SocketAddr> {
+        self.sdp_addr
+    }
+
+    /// A new SDP from the dialog (re-INVITE, UPDATE, the answer after early media): if it
+    /// names another address, latch afresh to it; the same address keeps the latch (a
+    /// refresh must not open a window for another sender).
+    pub fn sdp_changed(&mut self, addr: Option<SocketAddr>) {
+        if addr != self.sdp_addr {
+            *self = RtpLatch {
+                dropped: self.dropped,
+                ..RtpLatch::new(self.policy, addr)
+            };
+        }
     }
 
     /// True if a datagram from `src` should be processed.
@@ -47,6 +66,8 @@ impl RtpLatch {
             None => {
                 let allowed = match (self.policy, self.sdp_addr) {
                     (LatchPolicy::AnyFirst, _) => true,
+                    (LatchPolicy::SdpAddress, Some(sdp)) => sdp == src,
+                    (LatchPolicy::SdpAddress, None) => false,
                     (LatchPolicy::SameIpAsSdp, Some(sdp)) => sdp.ip() == src.ip(),
                     (LatchPolicy::SameIpAsSdp, None) => false,
                 };
@@ -99,6 +120,25 @@ mod tests {
             "even the SDP address once latched"
         );
         assert_eq!(l.dropped(), 2);
+    }
+
+    #[test]
+    fn the_sdp_address_only_by_default_and_a_new_sdp_moves_the_latch() {
+        let mut l = RtpLatch::new(LatchPolicy::SdpAddress, Some(a("10.0.0.1:4000")));
+        assert!(!l.accept(a("10.0.0.1:4002")), "same host, other port");
+        assert!(!l.accept(a("10.0.0.9:4000")), "a sprayer first");
+        assert!(l.accept(a("10.0.0.1:4000")));
+        assert_eq!(l.latched(), Some(a("10.0.0.1:4000")));
+        // a refresh with the same SDP keeps the latch
+        l.sdp_changed(Some(a("10.0.0.1:4000")));
+        assert_eq!(l.latched(), Some(a("10.0.0.1:4000")));
+        // a re-INVITE moving the media: send there, take only from there
+        l.sdp_changed(Some(a("10.0.0.5:6000")));
+        assert_eq!(l.destination(), Some(a("10.0.0.5:6000")));
+        assert!(!l.accept(a("10.0.0.1:4000")), "the old address is gone");
+        assert!(l.accept(a("10.0.0.5:6000")));
+        assert_eq!(l.dropped(), 3, "drops are counted across latches");
+        assert!(!RtpLatch::new(LatchPolicy::SdpAddress, None).accept(a("10.0.0.1:1")));
     }
 
     #[test]

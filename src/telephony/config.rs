@@ -11,6 +11,7 @@ use crate::calls::EngineConfig;
 use crate::config::ConfigError;
 use crate::sip::auth::Algorithm;
 use crate::sip::registrar::RegistrarConfig;
+use crate::sip::ua::admission::{InboundPolicy, TrunkPolicy};
 use crate::sip::ua::Credentials;
 
 /// Telephony settings. Field docs are the config reference (README.md copies them).
@@ -29,6 +30,15 @@ pub struct SipConfig {
     /// The trunk (PBX or PSTN gateway) every outbound call goes to, `host:port`.
     /// Env: `SUIFANG_SIP_TRUNK`. The demo points it at its simulated patient phone.
     pub trunk: Option<SocketAddr>,
+    /// Further carrier signalling networks whose INVITEs are taken (CIDRs such as
+    /// `10.1.2.0/24`; a bare IP is a /32). Patients' calls are otherwise taken only from
+    /// `trunk` (its address over UDP, its IP over TCP); other INVITEs not from an agent's
+    /// desk phone get 403. Env: `SUIFANG_SIP_TRUNK_ALLOW` (comma-separated).
+    pub trunk_allow: Vec<String>,
+    /// Patients' calls (call-backs, voicemails) up at once; more get 503 with Retry-After.
+    pub max_inbound_calls: usize,
+    /// New INVITEs a second one trusted source may send (bursts of twice that); more get 503.
+    pub invites_per_second: u32,
     /// Domain in the request URI of outbound calls (`sip:+8613…@domain`); default: the trunk's
     /// address.
     pub trunk_domain: Option<String>,
@@ -51,6 +61,10 @@ pub struct SipConfig {
     pub rtp_port_min: u16,
     /// Last RTP port.
     pub rtp_port_max: u16,
+    /// Whose RTP a call takes: `sdp_address` (only the address the SDP names; default),
+    /// `same_ip_as_sdp` (any port of that IP: peers behind a port-rewriting NAT) or
+    /// `any_first` (the first sender: phones behind NATs that rewrite addresses; weakest).
+    pub rtp_latch: crate::rtp::latch::LatchPolicy,
     /// Seconds a patient's phone may ring before the call is cancelled as no answer.
     pub ring_timeout_seconds: u64,
     /// Prompt (file in `prompts/audio/`) played to both parties when the patient answers, and
@@ -94,6 +108,9 @@ impl Default for SipConfig {
             bind: SocketAddr::from(([0, 0, 0, 0], 5060)),
             transport: crate::sip::ua::Transport::Udp,
             trunk: None,
+            trunk_allow: Vec::new(),
+            max_inbound_calls: 50,
+            invites_per_second: 20,
             trunk_domain: None,
             from_user: "suifang".into(),
             username: None,
@@ -104,6 +121,7 @@ impl Default for SipConfig {
             rtp_ip: IpAddr::from([127, 0, 0, 1]),
             rtp_port_min: 30000,
             rtp_port_max: 39998,
+            rtp_latch: crate::rtp::latch::LatchPolicy::SdpAddress,
             ring_timeout_seconds: 45,
             consent_prompt: "consent.wav".into(),
             hold_prompt: "hold.flac".into(),
@@ -157,6 +175,14 @@ impl SipConfig {
         }
         if let Some(v) = lookup("SUIFANG_SIP_TRUNK") {
             self.trunk = Some(parse_addr("SUIFANG_SIP_TRUNK", &v)?);
+        }
+        if let Some(v) = lookup("SUIFANG_SIP_TRUNK_ALLOW") {
+            self.trunk_allow = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
         }
         if let Some(v) = lookup("SUIFANG_SIP_PASSWORD") {
             self.password = Some(v);
@@ -213,6 +239,13 @@ impl SipConfig {
                 message: format!("`{}` is not a country code like 86", self.country_code),
             });
         }
+        self.trunk_networks()?;
+        if self.max_inbound_calls == 0 || self.invites_per_second == 0 {
+            return Err(ConfigError::Invalid {
+                key: "sip.max_inbound_calls",
+                message: "max_inbound_calls and invites_per_second must be positive".into(),
+            });
+        }
         if self.register && self.trunk.is_none() {
             return Err(ConfigError::Invalid {
                 key: "sip.register",
@@ -220,6 +253,32 @@ impl SipConfig {
             });
         }
         Ok(())
+    }
+
+    /// `trunk_allow` parsed; a bare address is a single host.
+    pub fn trunk_networks(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trunk_allow
+            .iter()
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| ConfigError::Invalid {
+                        key: "sip.trunk_allow",
+                        message: format!("`{s}` is not a network like 10.1.2.0/24 or an IP"),
+                    })
+            })
+            .collect()
+    }
+
+    /// Who may start calls: the trunk and `trunk_allow`, within the limits.
+    pub fn inbound_policy(&self) -> Result<InboundPolicy, ConfigError> {
+        Ok(InboundPolicy::TrunkOnly(TrunkPolicy {
+            trunk: self.trunk,
+            tcp: self.transport == crate::sip::ua::Transport::Tcp,
+            allow: self.trunk_networks()?,
+            max_inbound_calls: self.max_inbound_calls,
+            invites_per_second: self.invites_per_second,
+        }))
     }
 
     /// Settings of the call engine for this table.
@@ -266,6 +325,9 @@ impl SipConfig {
             rtp_ip: self.rtp_ip,
             rtp_ports: self.rtp_port_min..=self.rtp_port_max,
             recordings_dir: recordings_dir.to_path_buf(),
+            inbound: self.inbound_policy()?,
+            rtp_latch: self.rtp_latch,
+            sip_counters: Default::default(),
             ring_timeout: Duration::from_secs(self.ring_timeout_seconds),
             registrar,
             register_expires: self.register_expires,

@@ -180,8 +180,14 @@ impl FixedSipp {
         FixedSipp { child, _dir: dir }
     }
 
-    /// sipp as a UAC running `scenario` once against `remote`; `-s` names the request user.
+    /// sipp as a UAC running `scenario` once against `remote` from a free port; `-s` names
+    /// the request user.
     pub fn uac(scenario: &str, remote: SocketAddr) -> FixedSipp {
+        Self::uac_from(scenario, remote, free_udp_port())
+    }
+
+    /// As [`FixedSipp::uac`], from `port` (the trunk's address, for patients' calls).
+    pub fn uac_from(scenario: &str, remote: SocketAddr, port: u16) -> FixedSipp {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("scenario.xml");
         std::fs::write(&path, scenario).expect("write scenario");
@@ -190,7 +196,7 @@ impl FixedSipp {
             .arg("-sf")
             .arg(&path)
             .args(["-s", "hotline", "-i", "127.0.0.1"])
-            .args(["-p", &free_udp_port().to_string()])
+            .args(["-p", &port.to_string()])
             .args(["-mi", "127.0.0.1", "-mp", &free_udp_port().to_string()])
             .args(["-m", "1", "-nostdin", "-trace_err"])
             .current_dir(dir.path())

@@ -487,6 +487,12 @@ impl Registrar {
 
     /// Decides about a new INVITE: calls whose From is an agent extension must prove it with
     /// `Proxy-Authorization` (407 challenge first), anything else is a call from the trunk.
+    /// Whether `user` is an agent's extension (its INVITEs must authenticate instead of coming
+    /// from the trunk).
+    pub fn is_extension(&self, user: &str) -> bool {
+        self.accounts.contains_key(user)
+    }
+
     pub fn authenticate_invite(
         &mut self,
         req: &Request,

@@ -101,6 +101,7 @@ pub struct Endpoint {
     pub(super) registration: Option<Registration>,
     pub(super) registrar: Option<Registrar>,
     pub(super) keepalive: Option<Keepalive>,
+    pub(super) admission: super::admission::Admission,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -127,6 +128,7 @@ impl Endpoint {
 
     fn with_rng(cfg: EndpointConfig, rng: StdRng) -> Self {
         Self {
+            admission: super::admission::Admission::new(cfg.inbound.clone()),
             cfg,
             rng,
             next_handle: 1,
@@ -211,6 +213,7 @@ impl Endpoint {
 
     /// Fires due timers of every transaction and call.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.admission.housekeeping(now);
         let due_client: Vec<TxKey> = self
             .client
             .iter()

@@ -4,6 +4,7 @@
 //! datagrams and timer expiries with `now` and yields datagrams to send and [`CallEvent`]s for
 //! the call engine — the same shape as the transaction machines below it, one level up.
 
+pub mod admission;
 mod dialog;
 mod endpoint;
 mod keepalive;
@@ -12,6 +13,7 @@ mod register;
 mod types;
 mod uac;
 mod uas;
+mod update;
 
 pub use dialog::Dialog;
 pub use endpoint::{

@@ -55,6 +55,8 @@ pub struct EndpointConfig {
     pub ring_timeout: Duration,
     /// Codecs we accept, in preference order.
     pub codecs: Vec<G711>,
+    /// Who may start calls (not agents' desk phones, which authenticate).
+    pub inbound: super::admission::InboundPolicy,
 }
 
 impl EndpointConfig {
@@ -71,6 +73,7 @@ impl EndpointConfig {
             timers: TimerConfig::default(),
             ring_timeout: Duration::from_secs(45),
             codecs: vec![G711::Pcmu, G711::Pcma],
+            inbound: super::admission::InboundPolicy::Open,
         }
     }
 }
@@ -158,6 +161,13 @@ pub enum EndpointOutput {
     TrunkHealth(TrunkHealth),
     /// Our registrar bound, refreshed or removed a desk phone, or refused credentials.
     Registrar(RegistrarEvent),
+    /// A new INVITE was refused at the door, statelessly (see [`super::admission`]).
+    InviteRefused {
+        /// Where it came from.
+        source: SocketAddr,
+        /// Why.
+        refusal: super::admission::Refusal,
+    },
     /// Report a call event.
     Event {
         /// Which call.

@@ -13,7 +13,7 @@ use crate::sip::sdp::SessionDescription;
 use crate::sip::transaction::{ServerInvite, ServerNonInvite, TxKey, TxState};
 use crate::sip::SipError;
 
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+pub(super) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE";
 
 impl Endpoint {
     pub(super) fn handle_request(&mut self, req: Request, from: SocketAddr, now: Instant) {
@@ -24,6 +24,21 @@ impl Endpoint {
             Method::Ack => return self.on_ack(&req, &key, now),
             Method::Cancel => return self.on_cancel(req, from, now),
             _ => {}
+        }
+        if req.method == Method::Invite
+            && !self.server.contains_key(&key)
+            && !has_to_tag(&req)
+            && !self.is_from_agent_extension(&req)
+        {
+            // a patient's call: only from the trunk, within its limits (admission.rs)
+            let inbound = self
+                .calls
+                .values()
+                .filter(|c| !c.outbound && c.dest.is_none())
+                .count();
+            if let Err(refusal) = self.admission.check(from, inbound, now) {
+                return self.refuse_statelessly(&req, from, refusal);
+            }
         }
         if let Some(entry) = self.server.get_mut(&key) {
             // A retransmission: the transaction repeats its last response.
@@ -47,12 +62,7 @@ impl Endpoint {
                 source: from,
             },
         );
-        let in_dialog = req
-            .to_addr()
-            .ok()
-            .and_then(|t| t.tag().map(str::to_owned))
-            .is_some();
-        match (&req.method, in_dialog) {
+        match (&req.method, has_to_tag(&req)) {
             (Method::Invite, false) => self.on_new_invite(req, key, from, now),
             (Method::Invite, true) => self.on_reinvite(req, key, now),
             (Method::Bye, _) => self.on_bye(req, key, now),
@@ -64,6 +74,7 @@ impl Endpoint {
                 self.respond(&key, r, now);
             }
             (Method::Info, true) => self.respond_in_dialog(&req, &key, 200, now),
+            (Method::Update, true) => self.on_update(req, key, now),
             (Method::Register, _) if self.registrar.is_some() => {
                 if let Some(registrar) = self.registrar.as_mut() {
                     let r = registrar.handle_register(&req, from, now);
@@ -79,7 +90,39 @@ impl Endpoint {
         }
     }
 
-    fn find_dialog_call(&self, req: &Request) -> Option<CallHandle> {
+    /// Whether the INVITE's From names an agent's extension (desk phones authenticate with
+    /// digest in `on_new_invite` instead of coming from the trunk).
+    fn is_from_agent_extension(&self, req: &Request) -> bool {
+        let user = req.from_addr().ok().and_then(|f| f.uri.user);
+        match (&self.registrar, user) {
+            (Some(registrar), Some(user)) => registrar.is_extension(&user),
+            _ => false,
+        }
+    }
+
+    /// Answers a refused INVITE without keeping a transaction (RFC 3261 §8.2.6 allows a UAS
+    /// to answer statelessly): nothing is remembered and nothing is retransmitted, so a flood
+    /// costs a parse and a datagram each. The answer goes to the packet's source, never to
+    /// an address its Via names (no reflection towards a third party).
+    fn refuse_statelessly(
+        &mut self,
+        req: &Request,
+        from: SocketAddr,
+        refusal: super::admission::Refusal,
+    ) {
+        let tag = self.new_tag();
+        let mut r = Response::for_request(req, refusal.status(), Some(&tag));
+        if let Some(seconds) = refusal.retry_after() {
+            r.headers.push("Retry-After", seconds.to_string());
+        }
+        self.transmit(from, r.to_bytes());
+        self.push_output(super::types::EndpointOutput::InviteRefused {
+            source: from,
+            refusal,
+        });
+    }
+
+    pub(super) fn find_dialog_call(&self, req: &Request) -> Option<CallHandle> {
         self.calls
             .iter()
             .find(|(_, c)| c.dialog.as_ref().is_some_and(|d| d.matches_request(req)))
@@ -165,7 +208,7 @@ impl Endpoint {
         );
     }
 
-    fn remote_media(&self, body: &[u8]) -> Result<Option<NegotiatedMedia>, SipError> {
+    pub(super) fn remote_media(&self, body: &[u8]) -> Result<Option<NegotiatedMedia>, SipError> {
         if body.is_empty() {
             return Ok(None);
         }
@@ -178,6 +221,9 @@ impl Endpoint {
         let mut r = Response::for_request(&call.invite, status, tag.as_deref());
         if (101..300).contains(&status) {
             r.headers.push("Contact", self.contact());
+        }
+        if (200..300).contains(&status) {
+            super::update::echo_session_timer(&call.invite, &mut r);
         }
         r
     }
@@ -296,6 +342,7 @@ impl Endpoint {
         let mut r = Response::for_request(&req, 200, None);
         r.headers.push("Contact", contact);
         r.headers.push("Allow", ALLOW);
+        super::update::echo_session_timer(&req, &mut r);
         r.headers.push("Content-Type", "application/sdp");
         r.body = match &media {
             Some(m) => c.local_media.answer(m),
@@ -432,4 +479,12 @@ impl Endpoint {
             self.end_call(call, CallOutcome::AckTimeout);
         }
     }
+}
+
+/// A request inside a dialog carries the To tag the dialog was given (§12.2).
+fn has_to_tag(req: &Request) -> bool {
+    req.to_addr()
+        .ok()
+        .and_then(|t| t.tag().map(str::to_owned))
+        .is_some()
 }

@@ -95,6 +95,7 @@ pub struct CallCenter {
     tx: mpsc::Sender<Request>,
     status: watch::Receiver<TrunkStatus>,
     agents_changed: Arc<Notify>,
+    sip_counters: Arc<crate::calls::counters::SipCounters>,
 }
 
 /// What the admin page shows about the trunk.
@@ -117,6 +118,8 @@ pub struct TrunkStatus {
     pub agent_accounts: usize,
     /// Desk phone bindings now (details: `GET /api/v1/telephony/registrations`).
     pub desk_phones: usize,
+    /// New INVITEs refused at the door since start, by reason (`sip::ua::admission`).
+    pub refused_invites: crate::calls::counters::RefusedInvites,
 }
 
 /// The actor's end of the handle; [`run`] consumes it.
@@ -136,6 +139,7 @@ impl CallCenter {
                 tx,
                 status,
                 agents_changed: agents_changed.clone(),
+                sip_counters: Arc::default(),
             },
             CallCenterInbox {
                 rx,
@@ -166,7 +170,14 @@ impl CallCenter {
     }
 
     pub fn status(&self) -> TrunkStatus {
-        self.status.borrow().clone()
+        let mut status = self.status.borrow().clone();
+        status.refused_invites = self.sip_counters.snapshot();
+        status
+    }
+
+    /// Where the engine tallies refused INVITEs (read by [`CallCenter::status`]).
+    pub fn sip_counters(&self) -> Arc<crate::calls::counters::SipCounters> {
+        self.sip_counters.clone()
     }
 
     /// An agent's SIP credentials changed: the registrar takes them at once (it also looks
@@ -262,6 +273,7 @@ pub async fn run(
         registrar: sip.registrar,
         agent_accounts: 0,
         desk_phones: 0,
+        refused_invites: Default::default(),
     });
     let mut center = Center {
         state,

@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn inbound_invite(branch: &str) -> Request {
+pub(super) fn inbound_invite(branch: &str) -> Request {
     let mut r = Request::new(
         Method::Invite,
         SipUri::parse("sip:hotline@127.0.0.1:5060").expect("uri"),
@@ -148,4 +148,78 @@ fn unanswered_inbound_call_gets_480_after_ring_timeout() {
             outcome: CallOutcome::NoAnswer
         }]
     );
+}
+
+#[test]
+fn an_update_refreshes_the_session_and_may_move_the_media() {
+    let mut h = Harness::new();
+    let mut inv = inbound_invite("z9hG4bKupd");
+    inv.headers.push("Session-Expires", "90");
+    inv.headers.push("Supported", "timer");
+    h.deliver(&Message::Request(inv.clone()));
+    let call = match h.events.as_slice() {
+        [(call, CallEvent::Incoming { .. })] => *call,
+        other => panic!("{other:?}"),
+    };
+    h.ep.answer(call, Harness::media(), h.now).expect("answer");
+    h.pump();
+    let ok = h.take_responses().pop().expect("200");
+    assert_eq!(ok.status, 200);
+    assert_eq!(
+        ok.headers.get("Session-Expires"),
+        Some("90;refresher=uac"),
+        "the carrier refreshes"
+    );
+    assert_eq!(ok.headers.get("Require"), Some("timer"));
+    let to = ok.headers.get("To").expect("to").to_owned();
+    let mut ack = Request::new(Method::Ack, inv.uri.clone());
+    for name in ["Via", "From", "Call-ID"] {
+        ack.headers
+            .push(name, inv.headers.get(name).expect("header"));
+    }
+    ack.headers.push("To", to.clone());
+    ack.headers.push("CSeq", "1 ACK");
+    h.deliver(&Message::Request(ack));
+    h.events.clear();
+
+    // a session refresh without SDP: 200, no media change
+    let update = |branch: &str, cseq: u32, sdp: Option<&str>| {
+        let mut u = Request::new(
+            Method::Update,
+            SipUri::parse("sip:hotline@127.0.0.1:5060").expect("uri"),
+        );
+        u.headers
+            .push("Via", format!("SIP/2.0/UDP 127.0.0.1:5070;branch={branch}"));
+        u.headers
+            .push("From", inv.headers.get("From").expect("from"));
+        u.headers.push("To", to.clone());
+        u.headers
+            .push("Call-ID", inv.headers.get("Call-ID").expect("call-id"));
+        u.headers.push("CSeq", format!("{cseq} UPDATE"));
+        u.headers.push("Session-Expires", "90;refresher=uac");
+        if let Some(sdp) = sdp {
+            u.headers.push("Content-Type", "application/sdp");
+            u.body = sdp.as_bytes().to_vec();
+        }
+        Message::Request(u)
+    };
+    h.deliver(&update("z9hG4bKupd2", 2, None));
+    let r = h.take_responses().pop().expect("response");
+    assert_eq!(r.status, 200, "UPDATE is not 405 any more");
+    assert_eq!(r.headers.get("Session-Expires"), Some("90;refresher=uac"));
+    assert!(r.body.is_empty());
+    assert!(h.events.is_empty(), "{:?}", h.events);
+
+    // an UPDATE that moves the media: 200 with our answer, and the media follows
+    let moved = PEER_SDP.replace("m=audio 16000", "m=audio 17000");
+    h.deliver(&update("z9hG4bKupd3", 3, Some(&moved)));
+    let r = h.take_responses().pop().expect("response");
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8_lossy(&r.body).contains("m=audio 20000"));
+    match h.events.as_slice() {
+        [(c, CallEvent::MediaChanged { media })] if *c == call => {
+            assert_eq!(media.remote.map(|a| a.port()), Some(17000));
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+mod admission;
 mod desk;
 mod inbound;
 mod keepalive;
@@ -28,6 +29,7 @@ pub(super) struct Harness {
     registrations: Vec<RegistrationState>,
     trunk_health: Vec<TrunkHealth>,
     registrar_events: Vec<crate::sip::registrar::RegistrarEvent>,
+    refused: Vec<(SocketAddr, super::admission::Refusal)>,
 }
 
 impl Harness {
@@ -47,6 +49,7 @@ impl Harness {
             registrations: Vec::new(),
             trunk_health: Vec::new(),
             registrar_events: Vec::new(),
+            refused: Vec::new(),
         }
     }
 
@@ -75,6 +78,9 @@ impl Harness {
                 EndpointOutput::Registration(state) => self.registrations.push(state),
                 EndpointOutput::Registrar(e) => self.registrar_events.push(e),
                 EndpointOutput::TrunkHealth(h) => self.trunk_health.push(h),
+                EndpointOutput::InviteRefused { source, refusal } => {
+                    self.refused.push((source, refusal))
+                }
             }
         }
     }
