@@ -37,6 +37,8 @@ pub struct EngineConfig {
     pub trunk_keepalive: Option<(SipUri, Duration)>,
     /// Serve REGISTER for agents' desk phones (and authenticate their INVITEs), if set.
     pub agent_registrar: Option<crate::sip::registrar::RegistrarConfig>,
+    /// Log and count an answered leg whose far side is silent this long (`None`: off).
+    pub silence_alert: Option<Duration>,
     /// Whose RTP a leg takes: the SDP's address by default (see `rtp::latch`).
     pub rtp_latch: crate::rtp::latch::LatchPolicy,
     /// Who may start calls (the call center: the trunk only; a test phone: anyone).
@@ -63,6 +65,7 @@ impl EngineConfig {
             trunk_keepalive: None,
             agent_registrar: None,
             rtp_latch: crate::rtp::latch::LatchPolicy::SdpAddress,
+            silence_alert: Some(Duration::from_secs(30)),
             inbound: Default::default(),
             sip_counters: Default::default(),
         }

@@ -17,6 +17,7 @@ pub struct MediaCounters {
     live_underruns: AtomicU64,
     live_trimmed: AtomicU64,
     late: [AtomicU64; 3],
+    silent_legs: AtomicU64,
 }
 
 /// Lateness thresholds of [`Snapshot::late_ticks`]: one, two and three frames (a bridge's
@@ -58,6 +59,16 @@ impl Snapshot {
 }
 
 impl MediaCounters {
+    /// An answered leg whose far side stayed silent past `sip.silence_alert_seconds`.
+    pub fn silent_leg(&self) {
+        self.silent_legs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Legs reported silent so far.
+    pub fn silent_legs(&self) -> u64 {
+        self.silent_legs.load(Ordering::Relaxed)
+    }
+
     /// The current totals.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {

@@ -152,7 +152,11 @@ impl Engine {
         }
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (ev_tx, ev_rx) = mpsc::channel(1024);
-        let io = SipIo { udp: socket, tcp };
+        let io = SipIo {
+            udp: socket,
+            tcp,
+            udp_peers: HashMap::new(),
+        };
         let counters = Arc::new(MediaCounters::default());
         let task = tokio::spawn(run(cfg, endpoint, io, cmd_rx, ev_tx, counters.clone()));
         Ok(Self {
@@ -292,18 +296,39 @@ impl Engine {
 struct SipIo {
     udp: UdpSocket,
     tcp: Option<TcpSide>,
+    /// Peers heard from over UDP lately: replies go back over UDP even when the trunk is
+    /// reached over TCP (RFC 3261 §18.2.2: a response goes over the transport the request
+    /// came on).
+    udp_peers: HashMap<SocketAddr, Instant>,
 }
+
+/// UDP peers remembered at most (the oldest half is forgotten when full).
+const UDP_PEERS: usize = 4096;
 
 impl SipIo {
     async fn send(&mut self, to: SocketAddr, data: Vec<u8>) {
         match self.tcp.as_mut() {
-            Some(tcp) => tcp.send(to, data).await,
-            None => {
+            Some(tcp) if tcp.has(to) || !self.udp_peers.contains_key(&to) => tcp.send(to, data),
+            _ => {
                 if let Err(e) = self.udp.send_to(&data, to).await {
                     tracing::warn!(%to, error = %e, "SIP send failed");
                 }
             }
         }
+    }
+
+    /// Notes a datagram's source (only needed when TCP is on).
+    fn heard_over_udp(&mut self, from: SocketAddr) {
+        if self.tcp.is_none() {
+            return;
+        }
+        if self.udp_peers.len() >= UDP_PEERS && !self.udp_peers.contains_key(&from) {
+            let mut ages: Vec<Instant> = self.udp_peers.values().copied().collect();
+            ages.sort_unstable();
+            let cut = ages[ages.len() / 2];
+            self.udp_peers.retain(|_, at| *at > cut);
+        }
+        self.udp_peers.insert(from, Instant::now());
     }
 }
 
@@ -363,15 +388,24 @@ async fn run(
                     None => std::future::pending().await,
                 }
             } => match ev {
-                TcpEvent::Accepted(peer, writer) => {
+                TcpEvent::Accepted(peer, id, writer) => {
                     if let Some(t) = io.tcp.as_mut() {
-                        t.register(peer, writer);
+                        t.register(peer, id, writer);
                     }
                 }
                 TcpEvent::Message(data, from) => ep.handle_datagram(&data, from, Instant::now().into_std()),
+                TcpEvent::Closed(peer, id) => {
+                    if let Some(t) = io.tcp.as_mut() {
+                        t.closed(peer, id);
+                        tracing::debug!(%peer, open = t.open_connections(), "SIP TCP connection closed");
+                    }
+                }
             },
             r = io.udp.recv_from(&mut buf) => match r {
-                Ok((n, from)) => ep.handle_datagram(buf.get(..n).unwrap_or(&[]), from, Instant::now().into_std()),
+                Ok((n, from)) => {
+                    io.heard_over_udp(from);
+                    ep.handle_datagram(buf.get(..n).unwrap_or(&[]), from, Instant::now().into_std())
+                }
                 Err(e) => tracing::warn!(error = %e, "SIP receive failed"),
             },
             _ = async { match wake { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
@@ -573,6 +607,7 @@ fn start_media(
         ssrc: rand::random(),
         counters: counters.clone(),
         latch: cfg.rtp_latch,
+        silence_alert: cfg.silence_alert,
     };
     let tx = events.clone();
     cm.stop = Some(stop_tx);

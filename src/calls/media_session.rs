@@ -78,6 +78,8 @@ pub(super) struct MediaSession {
     pub(super) counters: Arc<MediaCounters>,
     /// Whose packets are taken (`sip.rtp_latch`).
     pub(super) latch: LatchPolicy,
+    /// Log and count a patient channel silent this long in an answered call (`None`: off).
+    pub(super) silence_alert: Option<Duration>,
 }
 
 impl MediaSession {
@@ -99,7 +101,9 @@ impl MediaSession {
             ssrc,
             counters,
             latch,
+            silence_alert,
         } = self;
+        let mut silence = silence_alert.map(crate::media::silence::SilenceWatch::new);
         let mut dtmf_out: VecDeque<DtmfSlot> = VecDeque::new();
         let mut event_ts = 0u32;
         let mut recorder = match &recording {
@@ -288,6 +292,12 @@ impl MediaSession {
                     }
                     if let Some(r) = recorder.as_mut() {
                         r.write(&agent, &patient)?;
+                    }
+                    if let (true, Some(watch)) = (answered, silence.as_mut()) {
+                        if let Some(silent) = watch.frame(&patient, now) {
+                            counters.silent_leg();
+                            tracing::warn!(?call, seconds = silent.as_secs(), latched = ?inbound.latch.latched(), "the patient's side of an answered call has been silent: one-way audio?");
+                        }
                     }
                     if let Some(t) = &tap {
                         // A slow consumer loses frames instead of delaying this call.

@@ -1,7 +1,13 @@
 //! SIP over TCP for the engine (RFC 3261 §18): accepted and dialled connections, framed by
-//! Content-Length with [`parse_stream`]. Each connection has a reader task that hands whole
+//! Content-Length ([`Framer`], sans-IO). Each connection has a reader task that hands whole
 //! messages to the engine loop with the peer's address (the same contract as a UDP datagram)
 //! and a writer task fed by a bounded channel, so a stalled peer never blocks the loop.
+//!
+//! What a hostile or careless peer cannot do: keep a closed connection's socket open (the
+//! reader reports the close and the engine drops the writer, which closes the socket), make a
+//! connection buffer grow without bound (a message or a keep-alive stream over
+//! [`MAX_BUFFERED`] closes it), or stall the engine while a connection is being opened (the
+//! connect runs in the connection's own task; messages queue meanwhile).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,23 +18,35 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use crate::sip::parse::parse_stream;
+use crate::sip::SipError;
 
 /// Messages queued for one connection before it counts as stalled.
 const WRITE_QUEUE: usize = 64;
-/// Longest time the engine waits to open a connection to a peer.
+/// Longest time a connection to a peer may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Bytes a connection may hold without a whole message (the largest SIP message suifang takes
+/// is 64 KiB; a bigger Content-Length or an endless run of CRLFs closes the connection).
+pub(super) const MAX_BUFFERED: usize = 128 * 1024;
+
+/// Identifies one connection, so the close of an old connection from a peer address does not
+/// drop a newer one from the same address.
+pub(super) type ConnId = u64;
 
 /// What the TCP side hands the engine loop.
 pub(super) enum TcpEvent {
     /// A peer connected; replies to it go over this writer.
-    Accepted(SocketAddr, mpsc::Sender<Vec<u8>>),
+    Accepted(SocketAddr, ConnId, mpsc::Sender<Vec<u8>>),
     /// One whole SIP message from a peer.
     Message(Vec<u8>, SocketAddr),
+    /// The connection ended (closed by the peer, an error, a malformed stream, or a connect
+    /// that failed): its writer is dropped, which closes the socket.
+    Closed(SocketAddr, ConnId),
 }
 
 /// The engine's TCP side.
 pub(super) struct TcpSide {
-    conns: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    conns: HashMap<SocketAddr, (ConnId, mpsc::Sender<Vec<u8>>)>,
+    next_id: ConnId,
     events_tx: mpsc::Sender<TcpEvent>,
     /// Accepted connections and received messages, in order.
     pub events: mpsc::Receiver<TcpEvent>,
@@ -40,11 +58,15 @@ impl TcpSide {
         let (events_tx, events) = mpsc::channel(1024);
         let tx = events_tx.clone();
         tokio::spawn(async move {
+            // accepted connections count down from the top, dialled ones up from 1
+            let mut id: ConnId = u64::MAX;
             loop {
                 match listener.accept().await {
                     Ok((stream, peer)) => {
-                        let writer = connection(stream, peer, tx.clone());
-                        if tx.send(TcpEvent::Accepted(peer, writer)).await.is_err() {
+                        id -= 1;
+                        let (writer, queue) = mpsc::channel(WRITE_QUEUE);
+                        tokio::spawn(run_connection(Ok(stream), peer, id, queue, tx.clone()));
+                        if tx.send(TcpEvent::Accepted(peer, id, writer)).await.is_err() {
                             return; // engine stopped
                         }
                     }
@@ -57,19 +79,38 @@ impl TcpSide {
         });
         TcpSide {
             conns: HashMap::new(),
+            next_id: 1,
             events_tx,
             events,
         }
     }
 
     /// Registers an accepted connection so replies to its peer go back over it.
-    pub(super) fn register(&mut self, peer: SocketAddr, writer: mpsc::Sender<Vec<u8>>) {
-        self.conns.insert(peer, writer);
+    pub(super) fn register(&mut self, peer: SocketAddr, id: ConnId, writer: mpsc::Sender<Vec<u8>>) {
+        self.conns.insert(peer, (id, writer));
     }
 
-    /// Sends one message to `to`, over its connection or a new one.
-    pub(super) async fn send(&mut self, to: SocketAddr, data: Vec<u8>) {
-        if let Some(w) = self.conns.get(&to) {
+    /// Forgets a connection that ended (unless a newer one from that address replaced it).
+    pub(super) fn closed(&mut self, peer: SocketAddr, id: ConnId) {
+        if self.conns.get(&peer).is_some_and(|(c, _)| *c == id) {
+            self.conns.remove(&peer);
+        }
+    }
+
+    /// Whether a connection to or from `peer` is open.
+    pub(super) fn has(&self, peer: SocketAddr) -> bool {
+        self.conns.contains_key(&peer)
+    }
+
+    /// Connections held now.
+    pub(super) fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Sends one message to `to`, over its connection or a new one opened in the background
+    /// (never waits: the message queues until the connection is up).
+    pub(super) fn send(&mut self, to: SocketAddr, data: Vec<u8>) {
+        if let Some((_, w)) = self.conns.get(&to) {
             match w.try_send(data) {
                 Ok(()) => return,
                 Err(mpsc::error::TrySendError::Full(_)) => {
@@ -78,72 +119,179 @@ impl TcpSide {
                 }
                 Err(mpsc::error::TrySendError::Closed(d)) => {
                     self.conns.remove(&to);
-                    return Box::pin(self.send(to, d)).await;
+                    return self.send(to, d);
                 }
             }
         }
-        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to)).await {
-            Ok(Ok(stream)) => {
-                let writer = connection(stream, to, self.events_tx.clone());
-                let _ = writer.try_send(data);
-                self.conns.insert(to, writer);
-            }
-            Ok(Err(e)) => tracing::warn!(%to, error = %e, "cannot open SIP TCP connection"),
-            Err(_) => tracing::warn!(%to, "SIP TCP connection timed out"),
-        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let (writer, queue) = mpsc::channel(WRITE_QUEUE);
+        let _ = writer.try_send(data);
+        self.conns.insert(to, (id, writer));
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to)).await {
+                Ok(Ok(stream)) => Ok(stream),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
+            };
+            run_connection(stream, to, id, queue, events).await;
+        });
     }
 }
 
-/// Spawns the reader and writer of one connection; returns the writer's queue.
-fn connection(
-    stream: TcpStream,
+/// Runs one connection (reader here, writer in a task of its own) until it ends, then tells
+/// the engine.
+async fn run_connection(
+    stream: Result<TcpStream, String>,
     peer: SocketAddr,
-    inbound: mpsc::Sender<TcpEvent>,
-) -> mpsc::Sender<Vec<u8>> {
+    id: ConnId,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+    events: mpsc::Sender<TcpEvent>,
+) {
+    let stream = match stream {
+        Ok(s) => s,
+        Err(why) => {
+            tracing::warn!(%peer, %why, "cannot open SIP TCP connection");
+            let _ = events.send(TcpEvent::Closed(peer, id)).await;
+            return;
+        }
+    };
     let _ = stream.set_nodelay(true);
     let (mut read, mut write) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
-    tokio::spawn(async move {
-        while let Some(data) = rx.recv().await {
+    // pongs (RFC 5626 §4.4.1) go through the same writer, in order with messages
+    let (pong_tx, mut pongs) = mpsc::channel::<()>(4);
+    let writer = tokio::spawn(async move {
+        loop {
+            let data = tokio::select! {
+                d = queue.recv() => d,
+                p = pongs.recv() => p.map(|()| b"\r\n".to_vec()),
+            };
+            let Some(data) = data else { return };
             if let Err(e) = write.write_all(&data).await {
                 tracing::debug!(%peer, error = %e, "SIP TCP write failed");
                 return;
             }
         }
     });
-    tokio::spawn(async move {
-        let mut buf: Vec<u8> = Vec::with_capacity(8192);
-        let mut chunk = vec![0u8; 16 * 1024];
-        loop {
-            match read.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(chunk.get(..n).unwrap_or(&[])),
-            }
-            loop {
-                match parse_stream(&buf) {
-                    Ok(Some((_, used))) => {
-                        let message: Vec<u8> = buf.drain(..used).collect();
-                        // keep-alive CRLFs before a message are not part of it
-                        let start = message
-                            .iter()
-                            .position(|b| *b != b'\r' && *b != b'\n')
-                            .unwrap_or(message.len());
-                        let body = message.get(start..).unwrap_or(&[]).to_vec();
-                        if !body.is_empty()
-                            && inbound.send(TcpEvent::Message(body, peer)).await.is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        // a stream cannot resynchronise after garbage: close it (§18.3)
-                        tracing::warn!(%peer, error = %e, "closing SIP TCP connection after a malformed message");
+    let mut framer = Framer::default();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let n = match read.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        match framer.push(chunk.get(..n).unwrap_or(&[])) {
+            Ok(framed) => {
+                for _ in 0..framed.pongs {
+                    let _ = pong_tx.try_send(());
+                }
+                for message in framed.messages {
+                    if events.send(TcpEvent::Message(message, peer)).await.is_err() {
+                        writer.abort();
                         return;
                     }
                 }
             }
+            Err(e) => {
+                // a stream cannot resynchronise after garbage: close it (§18.3)
+                tracing::warn!(%peer, error = %e, "closing SIP TCP connection");
+                break;
+            }
         }
-    });
-    tx
+    }
+    // the engine drops its writer on Closed; the write half goes when the writer task ends
+    writer.abort();
+    let _ = events.send(TcpEvent::Closed(peer, id)).await;
+}
+
+/// What one read of a stream yields.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Framed {
+    /// Whole SIP messages, without the keep-alive CRLFs before them.
+    pub messages: Vec<Vec<u8>>,
+    /// Double-CRLF pings seen (each is answered with one CRLF).
+    pub pongs: usize,
+}
+
+/// Cuts a TCP byte stream into SIP messages (sans-IO).
+#[derive(Debug, Default)]
+pub(super) struct Framer {
+    buf: Vec<u8>,
+    /// CRLFs seen since the last message (a ping is two).
+    crlfs: usize,
+}
+
+impl Framer {
+    /// Takes the bytes of one read.
+    pub(super) fn push(&mut self, data: &[u8]) -> Result<Framed, SipError> {
+        self.buf.extend_from_slice(data);
+        let mut out = Framed::default();
+        loop {
+            // keep-alives between messages: CRLF pairs (RFC 5626 §3.5.1)
+            while self.buf.starts_with(b"\r\n") {
+                self.buf.drain(..2);
+                self.crlfs += 1;
+                if self.crlfs == 2 {
+                    out.pongs += 1;
+                    self.crlfs = 0;
+                }
+            }
+            if self.buf.is_empty() || self.buf == b"\r" {
+                return Ok(out);
+            }
+            match parse_stream(&self.buf)? {
+                Some((_, used)) => {
+                    out.messages.push(self.buf.drain(..used).collect());
+                    self.crlfs = 0;
+                }
+                None if self.buf.len() > MAX_BUFFERED => {
+                    return Err(SipError::TooLarge(self.buf.len() as u64));
+                }
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTIONS: &[u8] = b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bKa\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn messages_are_cut_across_reads_and_pings_get_pongs() {
+        let mut f = Framer::default();
+        let (a, b) = OPTIONS.split_at(40);
+        assert_eq!(f.push(a).unwrap(), Framed::default());
+        let got = f.push(b).unwrap();
+        assert_eq!(got.messages, [OPTIONS.to_vec()]);
+        // a ping split over two reads, then a message after a single keep-alive CRLF
+        assert_eq!(f.push(b"\r\n\r").unwrap().pongs, 0);
+        assert_eq!(f.push(b"\n").unwrap().pongs, 1);
+        let mut next = b"\r\n".to_vec();
+        next.extend_from_slice(OPTIONS);
+        let got = f.push(&next).unwrap();
+        assert_eq!((got.pongs, got.messages.len()), (0, 1));
+        assert_eq!(
+            got.messages[0], OPTIONS,
+            "the CRLF before it is not part of it"
+        );
+    }
+
+    #[test]
+    fn an_endless_message_or_crlf_stream_is_bounded() {
+        let mut f = Framer::default();
+        let mut head =
+            b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nContent-Length: 100000000\r\nCall-ID: c\r\n\r\n"
+                .to_vec();
+        head.extend(std::iter::repeat_n(b'a', MAX_BUFFERED));
+        assert!(f.push(&head).is_err(), "a body larger than the limit");
+        let mut f = Framer::default();
+        let pings = b"\r\n".repeat(MAX_BUFFERED);
+        let got = f.push(&pings).unwrap();
+        assert_eq!(got.pongs, MAX_BUFFERED / 2);
+        assert!(f.buf.is_empty(), "keep-alives are not kept");
+    }
 }

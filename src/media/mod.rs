@@ -11,6 +11,7 @@ pub mod g711;
 pub mod mixer;
 pub mod recorder;
 pub mod resample;
+pub mod silence;
 pub mod wav_repair;
 
 pub use error::MediaError;

@@ -46,4 +46,12 @@ pub enum SipError {
     /// A request that is not valid in the current dialog or transaction state.
     #[error("invalid in this state: {0}")]
     InvalidState(&'static str),
+    /// The trunk answered 503 with Retry-After: no new call goes to it until then.
+    #[error(
+        "the trunk asked to hold new calls for {seconds} s more (503 Retry-After); try again then"
+    )]
+    TrunkHolding {
+        /// Seconds left.
+        seconds: u64,
+    },
 }

@@ -65,6 +65,9 @@ pub struct SipConfig {
     /// `same_ip_as_sdp` (any port of that IP: peers behind a port-rewriting NAT) or
     /// `any_first` (the first sender: phones behind NATs that rewrite addresses; weakest).
     pub rtp_latch: crate::rtp::latch::LatchPolicy,
+    /// Seconds of silence on the patient's side of an answered call after which it is logged
+    /// (one-way audio?) and counted; 0 turns it off.
+    pub silence_alert_seconds: u64,
     /// Seconds a patient's phone may ring before the call is cancelled as no answer.
     pub ring_timeout_seconds: u64,
     /// Prompt (file in `prompts/audio/`) played to both parties when the patient answers, and
@@ -123,6 +126,7 @@ impl Default for SipConfig {
             rtp_port_max: 39998,
             rtp_latch: crate::rtp::latch::LatchPolicy::SdpAddress,
             ring_timeout_seconds: 45,
+            silence_alert_seconds: 30,
             consent_prompt: "consent.wav".into(),
             hold_prompt: "hold.flac".into(),
             voicemail_prompt: "voicemail.wav".into(),
@@ -327,6 +331,8 @@ impl SipConfig {
             recordings_dir: recordings_dir.to_path_buf(),
             inbound: self.inbound_policy()?,
             rtp_latch: self.rtp_latch,
+            silence_alert: (self.silence_alert_seconds > 0)
+                .then(|| Duration::from_secs(self.silence_alert_seconds)),
             sip_counters: Default::default(),
             ring_timeout: Duration::from_secs(self.ring_timeout_seconds),
             registrar,

@@ -102,6 +102,8 @@ pub struct Endpoint {
     pub(super) registrar: Option<Registrar>,
     pub(super) keepalive: Option<Keepalive>,
     pub(super) admission: super::admission::Admission,
+    /// The trunk asked (503 Retry-After, RFC 3261 §21.5.4) for no new calls until then.
+    pub(super) trunk_hold_until: Option<Instant>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -129,6 +131,7 @@ impl Endpoint {
     fn with_rng(cfg: EndpointConfig, rng: StdRng) -> Self {
         Self {
             admission: super::admission::Admission::new(cfg.inbound.clone()),
+            trunk_hold_until: None,
             cfg,
             rng,
             next_handle: 1,

@@ -34,6 +34,13 @@ impl Endpoint {
         options: CallOptions,
         now: Instant,
     ) -> Result<CallHandle, SipError> {
+        if let (None, Some(until)) = (options.dest, self.trunk_hold_until) {
+            if now < until {
+                let seconds = until.saturating_duration_since(now).as_secs_f64().ceil() as u64;
+                return Err(SipError::TrunkHolding { seconds });
+            }
+            self.trunk_hold_until = None;
+        }
         let handle = self.new_handle();
         let tag = self.new_tag();
         let call_id = self.new_call_id();
@@ -219,11 +226,14 @@ impl Endpoint {
                     407 => Some(("Proxy-Authenticate", "Proxy-Authorization")),
                     _ => None,
                 };
-                let (auth_tried, cancel) = (c.auth_tried, c.cancel);
+                let (auth_tried, cancel, via_trunk) = (c.auth_tried, c.cancel, c.dest.is_none());
                 if let (Some((ch, auth)), false, None) = (challenge_header, auth_tried, cancel) {
                     if self.retry_with_auth(call, &resp, ch, auth, now) {
                         return;
                     }
+                }
+                if resp.status == 503 && via_trunk {
+                    self.hold_trunk(&resp, now);
                 }
                 let outcome = match (cancel, resp.status) {
                     (Some(o), 487) => o,
@@ -232,6 +242,24 @@ impl Endpoint {
                 self.end_call(call, outcome);
             }
         }
+    }
+
+    /// A 503 from the trunk with Retry-After: new calls wait that long (at most an hour), as a
+    /// carrier that is shedding load asks (§21.5.4), instead of being pushed at it at once.
+    fn hold_trunk(&mut self, resp: &Response, now: Instant) {
+        let Some(seconds) = resp
+            .headers
+            .get("Retry-After")
+            .and_then(|v| v.split([';', '(', ' ']).next()?.trim().parse::<u64>().ok())
+        else {
+            return;
+        };
+        let seconds = seconds.min(3600);
+        tracing::warn!(
+            seconds,
+            "the trunk answered 503 with Retry-After: new calls wait until then"
+        );
+        self.trunk_hold_until = Some(now + std::time::Duration::from_secs(seconds));
     }
 
     fn on_invite_success(&mut self, call: CallHandle, resp: Response, now: Instant) {

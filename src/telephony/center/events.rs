@@ -6,6 +6,12 @@ use super::*;
 
 impl Center {
     pub(super) async fn engine_event(&mut self, event: EngineEvent) {
+        let silent = self.engine.media_counters().silent_legs();
+        self.status.send_if_modified(|s| {
+            let changed = s.silent_legs != silent;
+            s.silent_legs = silent;
+            changed
+        });
         let result = match event {
             EngineEvent::Call { call, event } => self.call_event(call, event).await,
             EngineEvent::Dtmf { call, digit } if self.desk.contains_key(&call) => {

@@ -120,6 +120,8 @@ pub struct TrunkStatus {
     pub desk_phones: usize,
     /// New INVITEs refused at the door since start, by reason (`sip::ua::admission`).
     pub refused_invites: crate::calls::counters::RefusedInvites,
+    /// Answered calls whose patient side went silent past `sip.silence_alert_seconds`.
+    pub silent_legs: u64,
 }
 
 /// The actor's end of the handle; [`run`] consumes it.
@@ -274,6 +276,7 @@ pub async fn run(
         agent_accounts: 0,
         desk_phones: 0,
         refused_invites: Default::default(),
+        silent_legs: 0,
     });
     let mut center = Center {
         state,

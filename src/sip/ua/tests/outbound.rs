@@ -1,6 +1,7 @@
 //! Outbound calls: answer, failures, CANCEL, timers, digest, hold, malformed input.
 
 use super::*;
+use crate::sip::SipError;
 
 #[test]
 fn outbound_call_answered_acked_and_hung_up() {
@@ -540,4 +541,34 @@ fn corrupted_traffic_never_panics_the_endpoint() {
         .take_events()
         .iter()
         .any(|e| matches!(e, CallEvent::Answered { .. })));
+}
+
+#[test]
+fn a_503_with_retry_after_holds_new_calls_for_that_long() {
+    let mut h = Harness::new();
+    h.call();
+    let inv = h.last_invite();
+    let mut busy = Response::for_request(&inv, 503, Some("peer"));
+    busy.headers.push("Retry-After", "120 (overloaded)");
+    h.deliver(&Message::Response(busy));
+    assert_eq!(
+        h.take_events().last(),
+        Some(&CallEvent::Ended {
+            outcome: CallOutcome::Failed { status: 503 }
+        })
+    );
+    let target = SipUri::parse("sip:patient@127.0.0.1:5070").expect("uri");
+    let held = h.ep.place_call(target.clone(), Harness::media(), h.now);
+    assert_eq!(held, Err(SipError::TrunkHolding { seconds: 120 }));
+    assert!(h.take_requests(Method::Invite).is_empty(), "nothing sent");
+    h.advance(Duration::from_secs(119));
+    assert_eq!(
+        h.ep.place_call(target.clone(), Harness::media(), h.now),
+        Err(SipError::TrunkHolding { seconds: 1 })
+    );
+    h.advance(Duration::from_secs(1));
+    h.ep.place_call(target, Harness::media(), h.now)
+        .expect("the hold is over");
+    h.pump();
+    assert_eq!(h.take_requests(Method::Invite).len(), 1);
 }
