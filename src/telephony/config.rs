@@ -96,6 +96,12 @@ pub struct SipConfig {
     pub registrar_max_expires: u32,
     /// Seconds a digest nonce may be used before the phone must take a fresh one (`stale`).
     pub registrar_nonce_seconds: u64,
+    /// Wrong desk-phone passwords per extension and address within the failure window before
+    /// that address is locked out of that extension for the rest of the window (four times
+    /// as many from anywhere throttle the extension for addresses not registered with it).
+    pub registrar_max_failures: usize,
+    /// The failure window, seconds.
+    pub registrar_failure_window_seconds: u64,
     /// Seconds an agent's desk phone rings (before a click-to-call is dropped, or a call-back
     /// moves on to the next nurse).
     pub agent_ring_seconds: u64,
@@ -138,6 +144,8 @@ impl Default for SipConfig {
             registrar_min_expires: 60,
             registrar_max_expires: 3600,
             registrar_nonce_seconds: 300,
+            registrar_max_failures: 5,
+            registrar_failure_window_seconds: 900,
             agent_ring_seconds: 20,
             country_code: "86".into(),
         }
@@ -392,6 +400,13 @@ impl SipConfig {
                 "must be positive".into(),
             ));
         }
+        if self.registrar_max_failures == 0 || self.registrar_failure_window_seconds == 0 {
+            return Err(invalid(
+                "sip.registrar_max_failures",
+                "registrar_max_failures and registrar_failure_window_seconds must be positive"
+                    .into(),
+            ));
+        }
         Ok(RegistrarConfig {
             realm: self.registrar_realm.clone(),
             algorithms,
@@ -399,6 +414,8 @@ impl SipConfig {
             min_expires: self.registrar_min_expires,
             max_expires: self.registrar_max_expires,
             default_expires: self.registrar_max_expires,
+            max_failures: self.registrar_max_failures,
+            failure_window: Duration::from_secs(self.registrar_failure_window_seconds),
             ..RegistrarConfig::default()
         })
     }

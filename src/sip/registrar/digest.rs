@@ -259,6 +259,14 @@ impl DigestServer {
             return Err(DigestFailure::UriMismatch);
         }
         let nc = u32::from_str_radix(&answer.nc, 16).map_err(|_| DigestFailure::Malformed)?;
+        // The nonce first (its MAC, then its age), the password after: a guess made with a
+        // forged or expired nonce gets a fresh challenge (stale, as a nonce of a process before
+        // a restart does, so phones retry without asking) and learns nothing of the password.
+        let age = now.saturating_duration_since(self.epoch);
+        let issued = self
+            .issued(&answer.nonce)
+            .filter(|t| age.saturating_sub(*t) < self.lifetime)
+            .ok_or(DigestFailure::StaleNonce)?;
         let ha1 = ha1_of(&answer.username).ok_or(DigestFailure::UnknownUser)?;
         let ha1 = ha1
             .for_algorithm(answer.algorithm)
@@ -272,17 +280,20 @@ impl DigestServer {
         if !same_hex(&expected, &answer.response) {
             return Err(DigestFailure::WrongPassword);
         }
-        let age = now.saturating_duration_since(self.epoch);
-        let issued = self
-            .issued(&answer.nonce)
-            .filter(|t| age.saturating_sub(*t) < self.lifetime)
-            .ok_or(DigestFailure::StaleNonce)?;
         let entry = self.used.entry(answer.nonce).or_insert((issued, 0));
         if nc <= entry.1 {
             return Err(DigestFailure::Replay);
         }
         entry.1 = nc;
         Ok(answer.username)
+    }
+
+    /// When the oldest nonce in use runs out (and [`DigestServer::purge`] has work).
+    pub(super) fn next_expiry(&self) -> Option<Instant> {
+        self.used
+            .values()
+            .map(|(issued, _)| self.epoch + *issued + self.lifetime)
+            .min()
     }
 
     /// Forgets nonces past their lifetime.

@@ -12,6 +12,7 @@
 
 mod bindings;
 mod digest;
+mod failures;
 #[cfg(test)]
 mod tests;
 
@@ -188,7 +189,7 @@ pub struct Registrar {
     rng: StdRng,
     accounts: HashMap<String, AgentAccount>,
     bindings: HashMap<String, Vec<Binding>>,
-    failures: HashMap<String, VecDeque<Instant>>,
+    failures: failures::Failures,
     events: VecDeque<RegistrarEvent>,
 }
 
@@ -205,9 +206,6 @@ impl std::fmt::Debug for Registrar {
     }
 }
 
-/// Bounds the failure table under a spray of user names.
-const MAX_FAILURE_KEYS: usize = 10_000;
-
 impl Registrar {
     /// A registrar with a nonce key from the OS.
     pub fn new(cfg: RegistrarConfig, now: Instant) -> Registrar {
@@ -221,6 +219,7 @@ impl Registrar {
 
     fn with_rng(cfg: RegistrarConfig, mut rng: StdRng, now: Instant) -> Registrar {
         let key: [u8; 32] = rng.gen();
+        let cfg_failures = (cfg.max_failures, cfg.failure_window);
         let digest = DigestServer::new(
             cfg.realm.clone(),
             cfg.algorithms.clone(),
@@ -234,7 +233,7 @@ impl Registrar {
             rng,
             accounts: HashMap::new(),
             bindings: HashMap::new(),
-            failures: HashMap::new(),
+            failures: failures::Failures::new(cfg_failures.0, cfg_failures.1),
             events: VecDeque::new(),
         }
     }
@@ -307,9 +306,15 @@ impl Registrar {
         self.events.pop_front()
     }
 
-    /// When [`Registrar::handle_timeout`] is next needed (a binding runs out).
+    /// When [`Registrar::handle_timeout`] is next needed: a binding runs out, a failure
+    /// stops counting, or a used nonce expires (housekeeping has its own timer, not only the
+    /// bindings').
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.bindings().map(|b| b.expires_at).min()
+        self.bindings()
+            .map(|b| b.expires_at)
+            .chain(self.failures.next_expiry())
+            .chain(self.digest.next_expiry())
+            .min()
     }
 
     /// Removes bindings that ran out and forgets expired nonces and old failures.
@@ -327,16 +332,7 @@ impl Registrar {
         }
         self.bindings.retain(|_, l| !l.is_empty());
         self.digest.purge(now);
-        let window = self.cfg.failure_window;
-        for times in self.failures.values_mut() {
-            while times
-                .front()
-                .is_some_and(|t| now.duration_since(*t) >= window)
-            {
-                times.pop_front();
-            }
-        }
-        self.failures.retain(|_, t| !t.is_empty());
+        self.failures.purge(now);
     }
 
     fn tag(&mut self) -> String {
@@ -347,10 +343,6 @@ impl Registrar {
     fn reply(&mut self, req: &Request, status: u16) -> Response {
         let tag = self.tag();
         Response::for_request(req, status, Some(&tag))
-    }
-
-    fn failure_key(user: &str, source: SocketAddr) -> String {
-        format!("{user}|{}", source.ip())
     }
 
     /// Authenticates `req` (`Authorization` for REGISTER, `Proxy-Authorization` for INVITE):
@@ -368,11 +360,14 @@ impl Registrar {
         let value = req.headers.get(header);
         let claimed = value.and_then(DigestServer::claimed_user);
         if let Some(user) = &claimed {
-            let key = Self::failure_key(user, source);
+            let registered_here = self
+                .bindings
+                .get(user)
+                .is_some_and(|l| l.iter().any(|b| b.source.ip() == source.ip()));
             if self
                 .failures
-                .get(&key)
-                .is_some_and(|t| t.len() >= self.cfg.max_failures)
+                .locked(user, source.ip(), registered_here, now)
+                .is_some()
             {
                 return Err(self.refuse(
                     req,
@@ -395,9 +390,7 @@ impl Registrar {
                 let Some(account) = self.accounts.get(&user) else {
                     return Err(self.refuse(req, source, Some(user), DigestFailure::UnknownUser));
                 };
-                if let Some(times) = self.failures.get_mut(&Self::failure_key(&user, source)) {
-                    times.clear();
-                }
+                self.failures.succeeded(&user, source.ip());
                 return Ok(AgentIdentity {
                     user_id: account.user_id,
                     extension: account.extension.clone(),
@@ -410,12 +403,7 @@ impl Registrar {
             | DigestFailure::WrongPassword
             | DigestFailure::UriMismatch => {
                 if let Some(user) = &claimed {
-                    if self.failures.len() < MAX_FAILURE_KEYS {
-                        self.failures
-                            .entry(Self::failure_key(user, source))
-                            .or_default()
-                            .push_back(now);
-                    }
+                    self.failures.record(user, source.ip(), now);
                 }
                 Err(self.refuse(req, source, claimed, failure))
             }
