@@ -63,6 +63,16 @@ pub enum EngineEvent {
     TrunkHealth(TrunkHealth),
     /// Our registrar bound, refreshed or removed a desk phone, or refused credentials.
     Registrar(RegistrarEvent),
+    /// The recording could not be written on (disk full, I/O error): it stopped at `path`,
+    /// the call goes on without it.
+    RecordingFailed {
+        /// Which call.
+        call: CallHandle,
+        /// The partial WAV.
+        path: std::path::PathBuf,
+        /// Why.
+        error: String,
+    },
     /// Recording or media failed for a call (the call itself may continue).
     MediaFailed {
         /// Which call.

@@ -107,7 +107,19 @@ impl MediaSession {
         let mut dtmf_out: VecDeque<DtmfSlot> = VecDeque::new();
         let mut event_ts = 0u32;
         let mut recorder = match &recording {
-            Some(path) => Some(StereoRecorder::create(path, 8000)?),
+            Some(path) => match StereoRecorder::create(path, 8000) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    // no recording, but the call must still carry audio
+                    tracing::error!(?call, error = %e, "recording could not start; the call goes on");
+                    let _ = events.try_send(EngineEvent::RecordingFailed {
+                        call,
+                        path: path.clone(),
+                        error: e.cause(),
+                    });
+                    None
+                }
+            },
             None => None,
         };
         let mut muted = false;
@@ -290,8 +302,15 @@ impl MediaSession {
                         let excess = pending.len() - 8000;
                         pending.drain(..excess);
                     }
-                    if let Some(r) = recorder.as_mut() {
-                        r.write(&agent, &patient)?;
+                    if let Some(Err(e)) = recorder.as_mut().map(|r| r.write(&agent, &patient)) {
+                        // Disk full or failing: the call goes on without its recording (no
+                        // dead air); the partial file is repaired and marked by the center.
+                        if let Some(r) = recorder.take() {
+                            let path = r.path().to_owned();
+                            drop(r);
+                            tracing::error!(?call, error = %e, "recording stopped; the call goes on");
+                            let _ = events.try_send(EngineEvent::RecordingFailed { call, path, error: e.cause() });
+                        }
                     }
                     if let (true, Some(watch)) = (answered, silence.as_mut()) {
                         if let Some(silent) = watch.frame(&patient, now) {

@@ -43,3 +43,14 @@ pub enum MediaError {
         to: u32,
     },
 }
+
+impl MediaError {
+    /// What went wrong, without the file's path (for what users and the API see).
+    pub fn cause(&self) -> String {
+        match self {
+            MediaError::Wav { source, .. } => source.to_string(),
+            MediaError::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        }
+    }
+}

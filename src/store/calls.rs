@@ -44,6 +44,8 @@ pub struct RecordingView {
     pub duration_ms: Option<i64>,
     /// When the retention policy deleted the audio (Unix seconds); the row stays.
     pub purged_at: Option<i64>,
+    /// Why the file stops before the call did (disk full, I/O error), if it does.
+    pub failure: Option<String>,
 }
 
 /// One entry of a call's log.
@@ -252,6 +254,32 @@ pub fn recording_repaired(
     Ok(())
 }
 
+/// The recording at `path` could not be written to the end: marks it with why and, if the file
+/// could be repaired up to there (`repaired`: SHA-256 and length), closes it as `repaired`.
+pub fn recording_failed(
+    tx: &Transaction,
+    root: &RecordingsRoot,
+    call_id: &str,
+    path: &Path,
+    failure: &str,
+    repaired: Option<(&str, i64)>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let stored = root.stored(path);
+    tx.execute(
+        "UPDATE recordings SET failure = ?3 WHERE call_id = ?1 AND path = ?2",
+        params![call_id, stored, failure],
+    )?;
+    if let Some((sha256, duration_ms)) = repaired {
+        tx.execute(
+            "UPDATE recordings SET status = 'repaired', sha256 = ?3, duration_ms = ?4,
+                    finalized_at = ?5 WHERE call_id = ?1 AND path = ?2",
+            params![call_id, stored, sha256, duration_ms, now],
+        )?;
+    }
+    log(tx, call_id, "recording_failed", Some(failure), now)
+}
+
 /// Ends every call a previous process left live: it was cut off by the crash.
 pub fn end_interrupted(tx: &Transaction, now: i64) -> Result<Vec<String>, StoreError> {
     let ids: Vec<String> = {
@@ -278,7 +306,7 @@ pub fn end_interrupted(tx: &Transaction, now: i64) -> Result<Vec<String>, StoreE
 
 const CALL_COLUMNS: &str = "c.id, c.task_id, c.patient_id, c.agent_id, c.direction, c.contact,
     c.state, c.started_at, c.answered_at, c.ended_at, c.end_reason, c.disposition, c.sip_status,
-    r.id, r.path, r.status, r.sha256, r.duration_ms, r.purged_at, c.agent_device";
+    r.id, r.path, r.status, r.sha256, r.duration_ms, r.purged_at, c.agent_device, r.failure";
 
 fn call_from_row(r: &rusqlite::Row) -> rusqlite::Result<CallView> {
     let recording = match r.get::<_, Option<i64>>(13)? {
@@ -289,6 +317,7 @@ fn call_from_row(r: &rusqlite::Row) -> rusqlite::Result<CallView> {
             sha256: r.get(16)?,
             duration_ms: r.get(17)?,
             purged_at: r.get(18)?,
+            failure: r.get(20)?,
         }),
         None => None,
     };

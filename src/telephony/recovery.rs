@@ -59,7 +59,7 @@ pub async fn sweep(store: &Store, root: &RecordingsRoot, now: i64) -> Result<Rec
 }
 
 /// Rewrites the header and returns (SHA-256, duration in ms).
-fn repair(path: &Path) -> Result<(String, i64), String> {
+pub(crate) fn repair(path: &Path) -> Result<(String, i64), String> {
     if !path.is_file() {
         return Err(format!("{} is missing", path.display()));
     }

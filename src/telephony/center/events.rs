@@ -120,6 +120,9 @@ impl Center {
                 self.status.send_modify(|s| s.registration = Some(text));
                 Ok(())
             }
+            EngineEvent::RecordingFailed { call, path, error } => {
+                self.recording_failed(call, path, error).await
+            }
             EngineEvent::MediaFailed { call, error } => {
                 tracing::error!(?call, %error, "call media failed");
                 let Some(id) = self.calls.get(&call).map(|c| c.id.clone()) else {
@@ -297,5 +300,44 @@ impl Center {
                 "state": c.state, "reason": reason,
             }),
         });
+    }
+}
+
+impl Center {
+    /// A recording stopped mid-call (disk full, I/O error): the call goes on; the partial file
+    /// is repaired up to where it stopped, its row marked with why, and supervisors told at
+    /// once (a live `recording.failed` event and an error in the log).
+    async fn recording_failed(
+        &mut self,
+        call: crate::sip::ua::CallHandle,
+        path: std::path::PathBuf,
+        error: String,
+    ) -> Result<(), crate::store::StoreError> {
+        let call_id = self
+            .calls
+            .get(&call)
+            .map(|c| c.id.clone())
+            .or_else(|| path.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+            .unwrap_or_default();
+        tracing::error!(call = %call_id, %error, "recording failed; the call continues without it");
+        self.state.events.publish(LiveEvent {
+            name: "recording.failed".into(),
+            audience: audience(None),
+            data: json!({ "call_id": call_id, "error": error }),
+        });
+        let file = path.clone();
+        let repaired =
+            tokio::task::spawn_blocking(move || crate::telephony::recovery::repair(&file))
+                .await
+                .ok()
+                .and_then(Result::ok);
+        let (root, now) = (self.state.recordings.clone(), self.now());
+        self.state
+            .store
+            .write(move |tx| {
+                let repaired = repaired.as_ref().map(|(sha, ms)| (sha.as_str(), *ms));
+                db::recording_failed(tx, &root, &call_id, &path, &error, repaired, now)
+            })
+            .await
     }
 }
