@@ -176,6 +176,10 @@ pub struct HttpConfig {
     pub secure_cookies: bool,
     /// Session lifetime in hours.
     pub session_hours: i64,
+    /// Serve Prometheus metrics (`GET /metrics`) on this separate address, e.g.
+    /// `127.0.0.1:9464` (keep it on loopback or the management network: it has no login).
+    /// Env: `SUIFANG_METRICS_ADDR`. Default: off.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -310,6 +314,7 @@ impl Default for HttpConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             secure_cookies: false,
             session_hours: 12,
+            metrics_addr: None,
         }
     }
 }
@@ -460,6 +465,12 @@ impl Config {
                 key: "SUIFANG_HTTP_ADDR",
                 message: format!("`{v}` is not an address like 127.0.0.1:8080 ({e})"),
             })?;
+        }
+        if let Some(v) = lookup("SUIFANG_METRICS_ADDR") {
+            self.http.metrics_addr = Some(v.parse().map_err(|e| ConfigError::Invalid {
+                key: "SUIFANG_METRICS_ADDR",
+                message: format!("`{v}` is not an address like 127.0.0.1:9464 ({e})"),
+            })?);
         }
         if let Some(v) = lookup("SUIFANG_WEBHOOK_URL") {
             self.webhook.url = Some(v);

@@ -155,6 +155,7 @@ async fn start_sip(state: &AppState) -> Result<Option<crate::calls::Engine>, Ser
     }
     let mut cfg = sip.engine_config(state.recordings.dir())?;
     cfg.sip_counters = state.calls.sip_counters();
+    cfg.media_counters = state.calls.media_counters();
     let engine = crate::calls::Engine::start(cfg)
         .await
         .map_err(|e| ServerError::Sip {
@@ -308,6 +309,19 @@ pub async fn serve(
     }
     let transcription = start_transcription(&state, stop_rx.clone());
     let retention = start_retention(&state, stop_rx.clone());
+    let metrics = match state.config.http.metrics_addr {
+        None => None,
+        Some(addr) => {
+            let mut stop = stop_rx.clone();
+            let (bound, task) = crate::api::metrics::serve(addr, state.calls.clone(), async move {
+                let _ = stop.changed().await;
+            })
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+            println!("suifang metrics on http://{bound}/metrics");
+            Some(task)
+        }
+    };
     tracing::info!(%local, "suifang listening");
     println!("suifang is listening on http://{local}/");
     let events = state.events.clone();
@@ -326,6 +340,9 @@ pub async fn serve(
     let _ = webhook.await;
     if let Some(r) = retention {
         let _ = r.await;
+    }
+    if let Some(m) = metrics {
+        let _ = m.await;
     }
     if let Some(t) = transcription {
         let _ = t.await;

@@ -97,7 +97,13 @@ fn invites_from_outside_the_trunk_are_refused_even_in_a_flood_while_the_trunk_st
     let dir = tempfile::tempdir().expect("tempdir");
     let trunk_port = free_udp_port();
     let trunk = format!("127.0.0.1:{trunk_port}");
-    let suifang = Suifang::start(dir.path(), &[("SUIFANG_SIP_TRUNK", &trunk)]);
+    let suifang = Suifang::start(
+        dir.path(),
+        &[
+            ("SUIFANG_SIP_TRUNK", &trunk),
+            ("SUIFANG_METRICS_ADDR", "127.0.0.1:0"),
+        ],
+    );
     let supervisor = suifang.login("supervisor", "supervisor-demo-1");
     let patients = demo_patients(&supervisor);
     let number = patients[0]["phone"].as_str().expect("phone").to_owned();
@@ -185,6 +191,29 @@ fn invites_from_outside_the_trunk_are_refused_even_in_a_flood_while_the_trunk_st
         .as_u64()
         .expect("refused count");
     assert!(refused >= 5000, "every INVITE counted: {status:#}");
+    // and the operator's Prometheus scrape says the same
+    let metrics_url = wait_for(
+        "the metrics address on stdout",
+        Duration::from_secs(5),
+        || {
+            suifang
+                .stdout_line("suifang metrics on ")
+                .and_then(|l| l.rsplit(' ').next().map(str::to_owned))
+        },
+    );
+    let scrape = ureq::get(&metrics_url)
+        .call()
+        .expect("metrics")
+        .into_string()
+        .expect("text");
+    let sample = scrape
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("suifang_sip_invites_refused_total{reason=\"untrusted_source\"} ")
+        })
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no refused-INVITE sample in {scrape}"));
+    assert_eq!(sample, refused, "/metrics and the API agree");
 
     // exactly one inbound call row: the trunk's
     let rows = wait_for("the trunk's call row", Duration::from_secs(10), || {

@@ -8,6 +8,7 @@ mod calls;
 pub mod error;
 mod escalations;
 pub mod events;
+pub mod metrics;
 mod patients;
 mod queue;
 mod reports;

@@ -45,6 +45,8 @@ pub struct EngineConfig {
     pub inbound: crate::sip::ua::admission::InboundPolicy,
     /// Where refused INVITEs are tallied (shared with whoever reports them).
     pub sip_counters: std::sync::Arc<super::counters::SipCounters>,
+    /// Where packets and playout are tallied (shared likewise).
+    pub media_counters: std::sync::Arc<super::counters::MediaCounters>,
 }
 
 impl EngineConfig {
@@ -68,6 +70,7 @@ impl EngineConfig {
             silence_alert: Some(Duration::from_secs(30)),
             inbound: Default::default(),
             sip_counters: Default::default(),
+            media_counters: Default::default(),
         }
     }
 }

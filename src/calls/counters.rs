@@ -18,6 +18,7 @@ pub struct MediaCounters {
     live_trimmed: AtomicU64,
     late: [AtomicU64; 3],
     silent_legs: AtomicU64,
+    latch_dropped: AtomicU64,
 }
 
 /// Lateness thresholds of [`Snapshot::late_ticks`]: one, two and three frames (a bridge's
@@ -62,6 +63,16 @@ impl MediaCounters {
     /// An answered leg whose far side stayed silent past `sip.silence_alert_seconds`.
     pub fn silent_leg(&self) {
         self.silent_legs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An RTP packet from another address than the latched one was dropped.
+    pub fn latch_dropped(&self) {
+        self.latch_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// RTP packets dropped by the latch so far.
+    pub fn latch_dropped_total(&self) -> u64 {
+        self.latch_dropped.load(Ordering::Relaxed)
     }
 
     /// Legs reported silent so far.
@@ -129,11 +140,15 @@ mod tests {
     }
 }
 
-/// Engine-wide SIP tallies: new INVITEs refused at the door, by reason (see
-/// `sip::ua::admission`). Write-only like [`MediaCounters`]; the call center reports them.
+/// Edge tallies the call center reports (`GET /api/v1/telephony`, `/metrics`): new INVITEs
+/// refused at the door by reason (see `sip::ua::admission`), desk-phone credentials refused
+/// and lock-outs, recordings that failed. Write-only like [`MediaCounters`].
 #[derive(Debug, Default)]
 pub struct SipCounters {
     refused: [AtomicU64; 3],
+    auth_failures: AtomicU64,
+    lockouts: AtomicU64,
+    recording_failures: AtomicU64,
 }
 
 /// [`SipCounters`] at one instant.
@@ -156,6 +171,28 @@ impl SipCounters {
             Refusal::RateLimited => 2,
         };
         self.refused[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Desk-phone credentials refused (any reason but a stale nonce).
+    pub fn auth_failed(&self, locked_out: bool) {
+        self.auth_failures.fetch_add(1, Ordering::Relaxed);
+        if locked_out {
+            self.lockouts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A recording stopped before its call did.
+    pub fn recording_failed(&self) {
+        self.recording_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (credentials refused, of them refused unchecked by a lock-out, recordings failed)
+    pub fn edge(&self) -> (u64, u64, u64) {
+        (
+            self.auth_failures.load(Ordering::Relaxed),
+            self.lockouts.load(Ordering::Relaxed),
+            self.recording_failures.load(Ordering::Relaxed),
+        )
     }
 
     pub fn snapshot(&self) -> RefusedInvites {

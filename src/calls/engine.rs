@@ -167,7 +167,7 @@ impl Engine {
             tcp,
             udp_peers: HashMap::new(),
         };
-        let counters = Arc::new(MediaCounters::default());
+        let counters = cfg.media_counters.clone();
         let task = tokio::spawn(run(cfg, endpoint, io, cmd_rx, ev_tx, counters.clone()));
         Ok(Self {
             commands: cmd_tx,

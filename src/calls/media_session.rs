@@ -430,7 +430,11 @@ impl Inbound {
         counters: &MediaCounters,
         now: std::time::Instant,
     ) {
-        if looks_like_rtcp(data) || !self.latch.accept(src) {
+        if looks_like_rtcp(data) {
+            return;
+        }
+        if !self.latch.accept(src) {
+            counters.latch_dropped();
             return;
         }
         let Ok(pkt) = RtpPacket::parse(data) else {

@@ -342,6 +342,7 @@ impl SipConfig {
             silence_alert: (self.silence_alert_seconds > 0)
                 .then(|| Duration::from_secs(self.silence_alert_seconds)),
             sip_counters: Default::default(),
+            media_counters: Default::default(),
             ring_timeout: Duration::from_secs(self.ring_timeout_seconds),
             registrar,
             register_expires: self.register_expires,

@@ -206,6 +206,10 @@ impl Center {
             } => {
                 let who = username.clone().unwrap_or_else(|| "-".into());
                 tracing::warn!(%method, user = %who, %source, %failure, "desk phone credentials refused");
+                self.state.calls.sip_counters().auth_failed(matches!(
+                    failure,
+                    crate::sip::registrar::DigestFailure::TooManyFailures
+                ));
                 let key = format!("{who}|{}", source.ip());
                 let due = self
                     .auth_audited

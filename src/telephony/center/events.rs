@@ -320,6 +320,7 @@ impl Center {
             .or_else(|| path.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
             .unwrap_or_default();
         tracing::error!(call = %call_id, %error, "recording failed; the call continues without it");
+        self.state.calls.sip_counters().recording_failed();
         self.state.events.publish(LiveEvent {
             name: "recording.failed".into(),
             audience: audience(None),

@@ -96,6 +96,7 @@ pub struct CallCenter {
     status: watch::Receiver<TrunkStatus>,
     agents_changed: Arc<Notify>,
     sip_counters: Arc<crate::calls::counters::SipCounters>,
+    media_counters: Arc<crate::calls::counters::MediaCounters>,
 }
 
 /// What the admin page shows about the trunk.
@@ -142,6 +143,7 @@ impl CallCenter {
                 status,
                 agents_changed: agents_changed.clone(),
                 sip_counters: Arc::default(),
+                media_counters: Arc::default(),
             },
             CallCenterInbox {
                 rx,
@@ -180,6 +182,11 @@ impl CallCenter {
     /// Where the engine tallies refused INVITEs (read by [`CallCenter::status`]).
     pub fn sip_counters(&self) -> Arc<crate::calls::counters::SipCounters> {
         self.sip_counters.clone()
+    }
+
+    /// Where the engine tallies media (RTP in/out, latch drops, silent legs).
+    pub fn media_counters(&self) -> Arc<crate::calls::counters::MediaCounters> {
+        self.media_counters.clone()
     }
 
     /// An agent's SIP credentials changed: the registrar takes them at once (it also looks
