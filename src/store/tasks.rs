@@ -5,6 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::{optional, StoreError};
+use crate::followup::pathway::MAX_WINDOW_BEFORE_DAYS;
 use crate::followup::retry::{
     decide, AttemptState, Disposition, DispositionError, Locale, RetryPolicy, TaskStatus,
 };
@@ -106,10 +107,12 @@ pub struct QueueBuild {
     pub newly_missed: usize,
 }
 
-/// Rebuilds the daily queue: pending tasks that are due, inside their window, for patients who
-/// may be called, ranked by clinical priority, days overdue (most first) and attempts (fewest
-/// first). Tasks whose window closed unworked become `missed` and are flagged.
+/// Rebuilds the daily queue: pending tasks whose window is open (a step's `window_before_days`
+/// opens it before the due day: the task may be worked early), for patients who may be called,
+/// ranked by clinical priority, then due before early, days overdue (most first) and attempts
+/// (fewest first). Tasks whose window closed unworked become `missed` and are flagged.
 pub fn build_queue(tx: &Transaction, now: DateTime<Utc>) -> Result<QueueBuild, StoreError> {
+    let horizon = (now + Duration::days(i64::from(MAX_WINDOW_BEFORE_DAYS))).timestamp();
     let now = now.timestamp();
     let newly_missed = exec(
         tx,
@@ -121,12 +124,13 @@ pub fn build_queue(tx: &Transaction, now: DateTime<Utc>) -> Result<QueueBuild, S
     let entries = exec(
         tx,
         "INSERT INTO queue_entries (rank, task_id, built_at)
-         SELECT row_number() OVER (ORDER BY t.priority DESC, (?1 - t.due_at) / 86400 DESC,
-                    t.attempts_total ASC, t.due_at ASC, t.id ASC), t.id, ?1
+         SELECT row_number() OVER (ORDER BY t.priority DESC, t.due_at > ?1,
+                    (?1 - t.due_at) / 86400 DESC, t.attempts_total ASC, t.due_at ASC, t.id ASC),
+                t.id, ?1
          FROM followup_tasks t INDEXED BY followup_tasks_due JOIN patients p ON p.id = t.patient_id
-         WHERE t.status = 'pending' AND t.due_at <= ?1 AND t.window_start_at <= ?1
+         WHERE t.status = 'pending' AND t.due_at <= ?2 AND t.window_start_at <= ?1
            AND t.window_end_at >= ?1 AND p.do_not_call = 0 AND p.deceased = 0",
-        [now],
+        [now, horizon],
     )?;
     Ok(QueueBuild {
         entries: entries as i64,

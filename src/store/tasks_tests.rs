@@ -375,3 +375,39 @@ async fn a_hundred_concurrent_claimers_claim_each_task_exactly_once() {
         "every task claimed exactly once"
     );
 }
+
+/// Issue 20 item 8: a step's `window_before_days` lets the task be worked before its day. It is
+/// queued once its window opens, after the due tasks of the same priority, and not before.
+#[test]
+fn a_task_is_queued_from_its_window_start_not_only_from_its_due_day() {
+    let (_d, store) = temp_store();
+    let ids = setup(
+        &store,
+        2,
+        vec![
+            T {
+                due: sh(6, 0, 0),
+                window: (sh(5, 0, 0), sh(8, 0, 0)),
+                ..T::default()
+            }, // due tomorrow, window open since today
+            T::default(), // due today
+        ],
+    );
+    build(&store, sh(4, 10, 0));
+    assert_eq!(
+        order(&store, sh(4, 10, 0)),
+        vec![ids[1]],
+        "before its window: not queued"
+    );
+    let now = sh(5, 10, 0);
+    build(&store, now);
+    assert_eq!(
+        order(&store, now),
+        vec![ids[1], ids[0]],
+        "due first, then early"
+    );
+    assert_eq!(claim(&store, 1, now).unwrap().id, ids[1]);
+    let early = claim(&store, 2, now).unwrap();
+    assert_eq!(early.id, ids[0], "the early task can be claimed and worked");
+    assert_eq!(early.days_overdue, 0);
+}
