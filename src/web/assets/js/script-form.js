@@ -6,7 +6,7 @@
 // patient to call 120 now" must not wait for the end of the script; issue 20 item 1).
 import { api } from './api.js';
 import { t } from './i18n.js';
-import { $, $$, html, raw, bi, failure } from './ui.js';
+import { $, $$, html, raw, bi, failure, toast } from './ui.js';
 
 /** Stored answer value ({type, value} or {type, systolic, diastolic}) → display text. */
 export function answerText(v) {
@@ -88,14 +88,15 @@ export async function mountScript(root, task, ctx, opts = {}) {
     return;
   }
   const byQ = new Map(saved.items.map((a) => [a.question_id, a]));
+  const formId = opts.formId || 'script-form';
   root.innerHTML = html`<h3>${t('script.title')} · ${bi(script.title)} <small>v${script.version}</small></h3>
-    <div id="escalation-badges" class="badges" aria-live="assertive"></div>
-    <form id="script-form" class="script" data-script="${script.code}" data-task="${task.id}" novalidate>
+    <div class="badges escalation-badges" id="escalation-badges-${script.code}" aria-live="assertive"></div>
+    <form id="${formId}" class="script" data-script="${script.code}" data-task="${task.id}" novalidate>
       ${script.questions.map((q) => raw(html`<div class="q" data-q="${q.id}">${raw(field(q, byQ.get(q.id)))}
         ${q.show_if_text ? raw(html`<small class="muted">${t('script.shown_if', { cond: q.show_if_text })}</small>`) : ''}
         <span class="save-state" id="state-${q.id}" aria-live="polite"></span></div>`))}
     </form>`;
-  const form = $('#script-form', root);
+  const form = $(`#${formId}`, root);
   const timers = new Map();
   const save = async (q) => {
     const value = valueOf(form, q);
@@ -133,6 +134,45 @@ export async function mountScript(root, task, ctx, opts = {}) {
   });
   form.addEventListener('submit', (ev) => ev.preventDefault());
   await restoreAdvice(root, task, script);
+}
+
+/**
+ * The task's own script and those added to it (GET/POST /tasks/{id}/scripts): a nurse on a
+ * call-back who hears chest pain adds the chest-pain script and its rules work during the call.
+ */
+export async function mountScripts(root, task, ctx, opts = {}) {
+  root.innerHTML = html`<div class="script-main"></div><div class="script-extra"></div>
+    <p class="add-script"><label for="add-script">${t('script.add')}</label>
+      <select id="add-script"><option value=""></option></select>
+      <button type="button" id="add-script-go">${t('script.add_go')}</button></p>`;
+  const mounted = new Set();
+  const mountExtra = async (code) => {
+    if (mounted.has(code)) return;
+    mounted.add(code);
+    const box = document.createElement('div');
+    box.className = 'script-added';
+    box.dataset.script = code;
+    $('.script-extra', root).append(box);
+    await mountScript(box, { ...task, script_code: code }, ctx, { ...opts, formId: `script-form-${code}` });
+  };
+  if (task.script_code) mounted.add(task.script_code);
+  const [, list, onTask] = await Promise.all([
+    mountScript($('.script-main', root), task, ctx, opts),
+    api('GET', '/scripts').catch(() => ({ items: [] })),
+    api('GET', `/tasks/${task.id}/scripts`).catch(() => ({ items: [] })),
+  ]);
+  $('#add-script', root).insertAdjacentHTML('beforeend', list.items.map((s) => html`<option value="${s.code}">${bi(s.title)} (${s.code})</option>`).join(''));
+  for (const code of onTask.items) await mountExtra(code);
+  $('#add-script-go', root).addEventListener('click', async () => {
+    const code = $('#add-script', root).value;
+    if (!code || mounted.has(code)) return;
+    try {
+      await api('POST', `/tasks/${task.id}/scripts`, { script: code });
+      await mountExtra(code);
+    } catch (e) {
+      toast(failure(e, t('script.add')), 'error');
+    }
+  });
 }
 
 /** Severities whose advice the nurse must give at once, before the next question. */
@@ -187,7 +227,7 @@ async function showEscalations(root, task, ctx, fresh, opts) {
     const tl = await api('GET', `/patients/${task.patient_id}/timeline`);
     byId = new Map(tl.items.filter((i) => i.kind === 'escalation').map((i) => [i.escalation.id, i.escalation]));
   } catch { /* badge without severity */ }
-  const box = $('#escalation-badges', root);
+  const box = $('.escalation-badges', root);
   for (const e of fresh) {
     const full = byId.get(e.id);
     const sev = full ? full.severity : e.severity || 'high';
