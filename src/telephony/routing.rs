@@ -264,9 +264,9 @@ pub fn desk_dial_target(
     ))
 }
 
-/// A caller matched to a patient, and the nurses to offer the call to, best first: the
-/// patient's own nurse, then the nurse who last spoke with them, then every other active
-/// nurse.
+/// A caller matched to a patient, and the nurses to offer the call to, best first: the nurse
+/// who took the patient's call-back request (if one is pending), the patient's own nurse, then
+/// the nurse who last spoke with them, then every other active nurse.
 #[derive(Debug, Clone, Default)]
 pub struct InboundRoute {
     pub patient_id: Option<i64>,
@@ -293,6 +293,17 @@ pub fn inbound_route(conn: &Connection, caller: &str) -> Result<InboundRoute, St
     };
     let mut candidates = Vec::new();
     if let Some((patient_id, owner)) = patient {
+        // a patient calling about the call-back they asked for reaches the nurse who took it
+        let requested: Option<i64> = conn
+            .query_row(
+                "SELECT callback_nurse_id FROM followup_tasks
+                 WHERE patient_id = ?1 AND status = 'pending' AND callback_nurse_id IS NOT NULL
+                 ORDER BY next_attempt_at LIMIT 1",
+                [patient_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        candidates.extend(requested);
         candidates.extend(owner);
         let last: Option<i64> = conn
             .query_row(

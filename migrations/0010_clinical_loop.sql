@@ -10,3 +10,10 @@ CREATE TABLE task_scripts (
     added_at     INTEGER NOT NULL,
     PRIMARY KEY (task_id, script_code)
 ) WITHOUT ROWID;
+
+-- The nurse who took a patient's call-back request (issue 20 item 7): when the call-back falls
+-- due it is offered to her first (store::tasks::claim_next), to anyone once her turn has passed,
+-- so the patient hears the nurse they spoke to without being left waiting.
+ALTER TABLE followup_tasks ADD COLUMN callback_nurse_id INTEGER REFERENCES users(id);
+CREATE INDEX followup_tasks_callback_nurse ON followup_tasks(callback_nurse_id)
+    WHERE callback_nurse_id IS NOT NULL;
