@@ -593,3 +593,46 @@ fn nurse_sees_the_rules_advice_before_the_next_question() {
         stored.body
     );
 }
+
+/// Issue 20 item 7: calling hours are checked again when the nurse dials, not only when she
+/// claims: she claims inside the hours, the server restarts with hours that exclude now (her
+/// lease intact), and pressing Call shows the refusal on the softphone bar (not only a passing
+/// toast); no call is placed.
+#[test]
+fn nurse_sees_a_dial_refused_outside_calling_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
+    let claim = nurse.post("/api/v1/queue/claim", json!({}));
+    assert_eq!(claim.status, 200, "{}", claim.body);
+    let task = claim.body["task"]["id"].as_i64().unwrap();
+    let patient = claim.body["task"]["patient_id"].as_i64().unwrap();
+    drop(server);
+    // tests run where it is about midday: these hours exclude now
+    let config = dir.path().join("closed-hours.toml");
+    std::fs::write(&config, "[hospital]\ncalling_hours = \"00:00-06:00\"\n").unwrap();
+    let server = start(dir.path(), &[("SUIFANG_CONFIG", config.to_str().unwrap())]);
+
+    let out = browser("nurse_refused", &server, json!({}));
+
+    assert_eq!(out["task_id"], task);
+    assert_eq!(out["refusal"]["code"], "outside_calling_hours", "{out:#}");
+    assert_eq!(out["refusal"]["role"], "alert");
+    let text = out["refusal"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("呼叫时段"),
+        "the console's language (zh): {text}"
+    );
+    assert!(text.contains("00:00-06:00"), "names the hours: {text}");
+    assert!(out["call"].is_null(), "no call placed: {out:#}");
+    assert_eq!(
+        out["expected_errors"].as_array().map(Vec::len),
+        Some(1),
+        "the refused dial is the page's only failed request: {out:#}"
+    );
+    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
+    let calls = nurse
+        .get(&format!("/api/v1/calls?patient_id={patient}"))
+        .body;
+    assert_eq!(calls["items"], json!([]), "{calls}");
+}

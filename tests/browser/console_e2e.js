@@ -310,6 +310,26 @@ async function nurseAdvice(out, page, shot) {
   await page.click('#lang');
 }
 
+/**
+ * Issue 20 item 7: the nurse holds a task she claimed inside calling hours, which have closed
+ * since (the Rust test restarted the server); pressing Call shows the refusal on the bar.
+ */
+async function nurseRefused(out, page, shot) {
+  await login(page, base, 'nurse', 'nurse-demo-1');
+  await page.waitForSelector('#script-form');
+  out.task_id = Number(await page.getAttribute('#script-form', 'data-task'));
+  await page.click('#call-primary');
+  await page.waitForSelector('#call-refused:not([hidden])');
+  out.refusal = await page.$eval('#call-refused', (el) => ({ code: el.dataset.code, text: el.textContent.trim(), role: el.getAttribute('role') }));
+  out.call = await page.evaluate(() => window.suifangPhone.call);
+  await shot('refused');
+  // Chromium logs the refused request (409) as a console error: that one is the point of the
+  // test, moved aside (and asserted) so every other error still fails it
+  const expected = (e) => e.includes('status of 409') && /\/api\/v1\/tasks\/\d+\/call/.test(e);
+  out.expected_errors = out.errors.filter(expected);
+  for (let i = out.errors.length - 1; i >= 0; i--) if (expected(out.errors[i])) out.errors.splice(i, 1);
+}
+
 /** Logs the nurse in inside `args.profile` (for chromium --print-to-pdf) and checks the report page. */
 async function profile(out, page, shot) {
   await login(page, base, 'nurse', 'nurse-demo-1');
@@ -325,7 +345,7 @@ main(150000, async (out) => {
   try {
     const page = await openPage(ctx, out.errors);
     const shot = shooter(page, artifacts, role);
-    const flows = { nurse, doctor, supervisor, admin, profile, newcomer, nurse_advice: nurseAdvice };
+    const flows = { nurse, doctor, supervisor, admin, profile, newcomer, nurse_advice: nurseAdvice, nurse_refused: nurseRefused };
     if (!flows[role]) throw new Error(`unknown role ${role}`);
     await flows[role](out, page, shot);
     await page.waitForTimeout(300); // late console errors
