@@ -376,6 +376,16 @@ impl CallingHours {
     }
 }
 
+impl std::fmt::Display for CallingHours {
+    /// The form [`CallingHours::parse`] reads: `08:30-20:00`, `00:00-24:00`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.end {
+            Some(end) => write!(f, "{}-{}", self.start.format("%H:%M"), end.format("%H:%M")),
+            None => write!(f, "{}-24:00", self.start.format("%H:%M")),
+        }
+    }
+}
+
 /// Deep-merges `over` into `base`: tables merge key by key, any other value replaces.
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (key, value) in over {

@@ -7,6 +7,8 @@
 //! run when the binary serves the calls and transcript endpoints (checked in the route table);
 //! until then the pages show "not available" and those steps are skipped.
 
+#[path = "console/clinical_loop.rs"]
+mod clinical_loop;
 mod common;
 #[path = "console/helpers.rs"]
 mod helpers;
@@ -198,6 +200,20 @@ fn doctor_gets_the_live_push_with_a_sound_then_acknowledges_and_resolves() {
     assert_eq!(out["pushes"][0]["name"], "escalation.opened", "{out:#}");
     let id = out["escalation_id"].as_i64().unwrap();
     assert_eq!(out["pushes"][0]["data"]["escalation_id"], id);
+    // issue 20 item 1: the push, the saved answer and the stored evidence say what was advised
+    let advised = &out["saved"]["escalations"][0]["advice"];
+    assert!(
+        advised["zh"].as_str().is_some_and(|a| a.contains("120")),
+        "{out:#}"
+    );
+    assert_eq!(&out["pushes"][0]["data"]["advice"], advised, "{out:#}");
+    assert!(
+        out["push"]
+            .as_str()
+            .unwrap()
+            .contains(advised["zh"].as_str().unwrap()),
+        "the push shows the advice: {out:#}"
+    );
     assert!(
         out["chimes"].as_i64().unwrap() >= 1,
         "an urgent escalation sounds"
@@ -207,6 +223,7 @@ fn doctor_gets_the_live_push_with_a_sound_then_acknowledges_and_resolves() {
     let doctor = Client::login(&server, "doctor", "doctor-demo-1");
     let e = doctor.get(&format!("/api/v1/escalations/{id}")).body;
     assert_eq!(e["status"]["status"], "resolved", "{e:#}");
+    assert_eq!(&e["evidence"][0]["advice"], advised, "{e:#}");
     let audit = audit_actions(&server);
     for action in ["acknowledge", "resolve"] {
         assert!(

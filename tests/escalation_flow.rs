@@ -333,3 +333,67 @@ fn a_receiver_that_keeps_failing_is_dead_lettered() {
         "exactly max_attempts deliveries were tried"
     );
 }
+
+/// Issue 20 item 8: the chest-pain script shipped but nothing could start it. The nurse working
+/// a task adds it (symptom triage on a call-back); its answers escalate with the rule's severity
+/// and advice; scripts that would share a question id with the task's are refused, as are a
+/// second add and an add by someone who does not hold the task.
+#[test]
+fn a_nurse_adds_the_chest_pain_script_to_the_task_in_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "demo", &[]);
+    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
+    let doctor = Client::login(&server, "doctor", "doctor-demo-1");
+    let task = claim_stroke_task(&nurse);
+    let scripts = format!("/api/v1/tasks/{task}/scripts");
+
+    let not_held = doctor.post(&scripts, json!({"script": "chest-pain"}));
+    assert_eq!(not_held.status, 409, "{}", not_held.body);
+    let unknown = nurse.post(&scripts, json!({"script": "no-such-script"}));
+    assert_eq!(unknown.status, 422, "{}", unknown.body);
+    let shared = nurse.post(&scripts, json!({"script": "diabetes"}));
+    assert_eq!(shared.status, 409, "{}", shared.body);
+    assert!(
+        shared.body.to_string().contains("meds_taken"),
+        "names the shared question: {}",
+        shared.body
+    );
+    let added = nurse.post(&scripts, json!({"script": "chest-pain"}));
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert_eq!(added.body["items"], json!(["stroke", "chest-pain"]));
+    assert_eq!(
+        nurse.get(&scripts).body["items"],
+        json!(["stroke", "chest-pain"])
+    );
+    let again = nurse.post(&scripts, json!({"script": "chest-pain"}));
+    assert_eq!(again.status, 409, "{}", again.body);
+
+    // the added script's answers are validated, saved and evaluated against its own rules
+    let normal = answer(&nurse, task, "chest_discomfort", json!(false));
+    assert_eq!(normal.status, 200, "{}", normal.body);
+    assert_eq!(normal.body["answer"]["script_code"], "chest-pain");
+    assert_eq!(normal.body["escalations"], json!([]));
+    assert_eq!(
+        answer(&nurse, task, "chest_discomfort", json!(true)).status,
+        200
+    );
+    let abnormal = answer(&nurse, task, "lasting", json!(true));
+    assert_eq!(abnormal.status, 200, "{}", abnormal.body);
+    let found = abnormal.body["escalations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["rule"] == "cp-heart-attack-signs")
+        .unwrap_or_else(|| panic!("no chest-pain escalation: {}", abnormal.body))
+        .clone();
+    assert_eq!(found["severity"], "emergency");
+    assert_eq!(found["script"], "chest-pain");
+    assert!(found["advice"]["zh"].as_str().unwrap().contains("120"));
+    assert!(found["advice"]["en"].as_str().unwrap().contains("120"));
+    // the task's own script still answers as before
+    let own = answer(&nurse, task, "eyes", json!(false));
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.body["answer"]["script_code"], "stroke");
+    let bad = answer(&nurse, task, "lasting", json!("maybe"));
+    assert_eq!(bad.status, 422, "{}", bad.body);
+}

@@ -92,7 +92,7 @@ fn check_report_for_the_cli() {
     let ok = check_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/scripts"));
     assert!(ok.is_ok(), "{ok}");
     let text = ok.to_string();
-    assert!(text.contains("ok    heart-failure v1"), "{text}");
+    assert!(text.contains("ok    heart-failure v2"), "{text}");
     assert!(text.ends_with("10 scripts OK"), "{text}");
     let bad = check_dir(&fixtures("bad"));
     assert!(!bad.is_ok());

@@ -112,6 +112,65 @@ fn cases() -> Vec<Case> {
                 vec![("weight", json!(70.5))],
             )
         },
+        // a gain between the day-3 and day-7 calls (4 days apart): the 3-day window misses it
+        Case {
+            history: vec![(weight, 70.0, 96)],
+            ..case(
+                "heart-failure",
+                "hf-weight-gain-7d",
+                High,
+                dept(),
+                vec![("weight", json!(72.3))],
+                vec![("weight", json!(72.1))],
+            )
+        },
+        Case {
+            history: vec![(weight, 70.0, 6 * 24)],
+            ..case(
+                "heart-failure",
+                "hf-weight-gain-7d",
+                High,
+                dept(),
+                vec![("weight", json!(72.2))],
+                vec![("weight", json!(71.0))],
+            )
+        },
+        case(
+            "heart-failure",
+            "hf-bp-severe",
+            Urgent,
+            dept(),
+            vec![("bp", json!("184/96"))],
+            vec![("bp", json!("150/95"))],
+        ),
+        case(
+            "heart-failure",
+            "hf-bp-severe",
+            Urgent,
+            dept(),
+            vec![("bp", json!({"systolic": 150, "diastolic": 112}))],
+            vec![("bp", json!("179/109"))],
+        ),
+        case(
+            "heart-failure",
+            "hf-bp-emergency",
+            Emergency,
+            dept(),
+            vec![("bp", json!("190/100")), ("breathless_at_rest", yes())],
+            vec![
+                ("bp", json!("190/100")),
+                ("breathless_at_rest", no()),
+                ("breathless_worse", no()),
+            ],
+        ),
+        case(
+            "heart-failure",
+            "hf-bp-emergency",
+            Emergency,
+            dept(),
+            vec![("bp", json!("160/115")), ("breathless_worse", yes())],
+            vec![("bp", json!("150/95")), ("breathless_worse", yes())],
+        ),
         case(
             "heart-failure",
             "hf-breathless-worse",
@@ -453,6 +512,59 @@ fn every_rule_fires_on_abnormal_and_not_on_normal() {
             c.rule
         );
     }
+}
+
+/// Issue 20 item 8: the day-3 → day-7 gap. A 2.3 kg gain over the 4 days between the two calls
+/// is invisible to the 3-day rule and caught by the weekly one.
+#[test]
+fn weight_gain_between_day_3_and_day_7_calls_is_caught_by_the_weekly_rule() {
+    let catalog = catalog();
+    let s = catalog.get("heart-failure").expect("heart-failure script");
+    let day3 = [Measurement {
+        kind: MeasurementKind::WeightKg,
+        value: 70.0,
+        taken_at: now() - Duration::days(4),
+    }];
+    let fired: Vec<String> = evaluate(
+        s,
+        &answers(&catalog, "heart-failure", &[("weight", json!(72.3))]),
+        &day3,
+        now(),
+    )
+    .into_iter()
+    .map(|f| f.rule.0)
+    .collect();
+    assert!(
+        !fired.contains(&"hf-weight-gain-3d".to_owned()),
+        "{fired:?}"
+    );
+    assert!(fired.contains(&"hf-weight-gain-7d".to_owned()), "{fired:?}");
+}
+
+/// Issue 20 item 8: a severe reading in a heart-failure patient escalates, and its advice is
+/// what the nurse reads out.
+#[test]
+fn severe_blood_pressure_in_heart_failure_escalates_with_advice() {
+    let catalog = catalog();
+    let s = catalog.get("heart-failure").expect("heart-failure script");
+    let fired = evaluate(
+        s,
+        &answers(
+            &catalog,
+            "heart-failure",
+            &[("bp", json!("200/120")), ("breathless_worse", json!(true))],
+        ),
+        &[],
+        now(),
+    );
+    assert_eq!(
+        fired[0].rule.as_str(),
+        "hf-bp-emergency",
+        "most severe first"
+    );
+    assert!(fired[0].advice_zh.as_deref().unwrap().contains("120"));
+    assert!(fired[0].advice_en.as_deref().unwrap().contains("120"));
+    assert!(fired.iter().any(|f| f.rule.as_str() == "hf-bp-severe"));
 }
 
 #[test]

@@ -163,3 +163,82 @@ fn a_second_socket_takes_the_line_over() {
     send(&mut second, r#"{"type":"ping"}"#);
     assert_eq!(next(&mut second), json!({"type": "pong"}));
 }
+
+/// Issue 20 item 7: calling hours and do-not-call are checked again when the nurse dials, not
+/// only when she claims, over REST and over the agent socket, with a code the console shows.
+/// The nurse claims inside calling hours; the patient is then marked do-not-call (refused);
+/// cleared, the server restarts with calling hours that exclude now (refused), her lease intact.
+#[test]
+fn dial_time_refusals_for_do_not_call_and_outside_calling_hours() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "demo", &[]);
+    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
+    let claim = nurse.post("/api/v1/queue/claim", json!({}));
+    assert_eq!(claim.status, 200, "{}", claim.body);
+    let task = claim.body["task"]["id"].as_i64().expect("task id");
+    let patient = claim.body["task"]["patient_id"].as_i64().expect("patient");
+    let supervisor = Client::login(&server, "supervisor", "supervisor-demo-1");
+    let dnc = |on: bool| {
+        let r = supervisor.put(
+            &format!("/api/v1/patients/{patient}/do-not-call"),
+            json!({ "do_not_call": on }),
+        );
+        assert!(r.status < 300, "{}", r.body);
+    };
+    dnc(true);
+    let refused = nurse.post(&format!("/api/v1/tasks/{task}/call"), json!({}));
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(
+        refused.body["error"]["code"], "do_not_call",
+        "{}",
+        refused.body
+    );
+    let mut socket = open(&server, nurse.cookie.as_deref()).expect("socket");
+    assert_eq!(next(&mut socket)["type"], "hello");
+    expect_error(
+        &mut socket,
+        &json!({"type": "dial", "task_id": task}).to_string(),
+        "do_not_call",
+    );
+    dnc(false);
+    drop(socket);
+    drop(server);
+
+    // the same data, calling hours that exclude now (tests run where it is about midday)
+    let config = dir.path().join("closed-hours.toml");
+    std::fs::write(&config, "[hospital]\ncalling_hours = \"00:00-06:00\"\n").expect("config");
+    let server = Server::start(
+        dir.path(),
+        "demo",
+        &[("SUIFANG_CONFIG", config.to_str().expect("utf-8 path"))],
+    );
+    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
+    let queue = nurse.get("/api/v1/queue").body;
+    assert_eq!(queue["calling_hours_open"], false, "{queue}");
+    let refused = nurse.post(&format!("/api/v1/tasks/{task}/call"), json!({}));
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(
+        refused.body["error"]["code"], "outside_calling_hours",
+        "{}",
+        refused.body
+    );
+    let message = refused.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("00:00-06:00"),
+        "names the hours: {message}"
+    );
+    let mut socket = open(&server, nurse.cookie.as_deref()).expect("socket");
+    assert_eq!(next(&mut socket)["type"], "hello");
+    expect_error(
+        &mut socket,
+        &json!({"type": "dial", "task_id": task}).to_string(),
+        "outside_calling_hours",
+    );
+    // no call row was written for a refused dial
+    let calls = nurse
+        .get(&format!("/api/v1/calls?patient_id={patient}"))
+        .body;
+    assert_eq!(calls["items"], json!([]), "{calls}");
+}

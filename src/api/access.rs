@@ -99,6 +99,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/tasks/{id}/renew", CALLERS, "Extend the lease on a claimed task", || post(queue::renew)),
     route("POST", "/api/v1/tasks/{id}/release", CALLERS, "Give a claimed task back", || post(queue::release)),
     route("POST", "/api/v1/tasks/{id}/disposition", CALLERS, "Record how the attempt ended", || post(queue::disposition)),
+    route("GET", "/api/v1/tasks/{id}/scripts", CLINICAL, "Scripts of a task: its own, then those a nurse added", || get(scripts::of_task)),
+    route("POST", "/api/v1/tasks/{id}/scripts", CALLERS, "Add a script to the task you hold ({\"script\": \"chest-pain\"}: symptom triage on a call-back; audited)", || post(scripts::add_to_task)),
     route("GET", "/api/v1/tasks/{id}/answers", CLINICAL, "Answers saved for a task", || get(escalations::list_answers)),
     route("PUT", "/api/v1/tasks/{id}/answers/{question}", CALLERS, "Autosave one answer; evaluates rules and escalates at once", || put(escalations::put_answer)),
     route("GET", "/api/v1/escalations", DOCTORS, "Unresolved escalations, most severe first (?mine=true: those that notified me)", || get(escalations::list)),

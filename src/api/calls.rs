@@ -30,6 +30,14 @@ impl From<CallCenterError> for ApiError {
                 ApiError::not_found(format!("patient {id}"))
             }
             CallCenterError::Refused(DialRefusal::Store(s)) | CallCenterError::Store(s) => s.into(),
+            // a refusal for the patient's sake has its own code (the socket sends the same)
+            ref refused @ CallCenterError::Refused(
+                DialRefusal::OutsideCallingHours { .. } | DialRefusal::DoNotCall,
+            ) => ApiError::new(
+                StatusCode::CONFLICT,
+                refused.refusal_code().unwrap_or("conflict"),
+                message,
+            ),
             CallCenterError::Refused(_) | CallCenterError::Conflict(_) => {
                 ApiError::conflict(message)
             }

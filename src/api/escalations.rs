@@ -21,6 +21,7 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::Store(s) => s.into(),
             ServiceError::Answer(a) => ApiError::invalid(a.question().to_string(), a.to_string()),
+            ServiceError::AddScript(a) => ApiError::conflict(a.to_string()),
             other => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid",

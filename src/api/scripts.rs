@@ -50,3 +50,52 @@ pub async fn validate(
         },
     ))
 }
+
+/// The body of `POST /tasks/{id}/scripts`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddScriptBody {
+    /// The script's code (`chest-pain`).
+    script: String,
+}
+
+/// `GET /tasks/{id}/scripts`: the task's own script, then those a nurse added.
+pub async fn of_task(
+    State(state): State<AppState>,
+    ApiPath(task_id): ApiPath<i64>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let items = state
+        .store
+        .read(move |c| crate::service::task_scripts::scripts_of_task(c, task_id))
+        .await?;
+    Ok(axum::Json(json!({ "items": items })))
+}
+
+/// `POST /tasks/{id}/scripts`: the nurse working the task adds a script to it (symptom triage on
+/// a call-back: the chest-pain script); its answers autosave and escalate like the task's own.
+pub async fn add_to_task(
+    State(state): State<AppState>,
+    super::access::CurrentUser(user): super::access::CurrentUser,
+    ApiPath(task_id): ApiPath<i64>,
+    super::error::ApiJson(body): super::error::ApiJson<AddScriptBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let (now, catalog) = (state.clock.now(), state.scripts.clone());
+    let added = state
+        .store
+        .write(move |tx| {
+            // refusals travel out as values, storage errors as errors (which roll back)
+            match crate::service::task_scripts::add_script(
+                tx,
+                &catalog,
+                &user,
+                task_id,
+                &body.script,
+                now,
+            ) {
+                Err(crate::service::ServiceError::Store(e)) => Err(e),
+                other => Ok(other),
+            }
+        })
+        .await??;
+    Ok(axum::Json(json!({ "items": added })))
+}

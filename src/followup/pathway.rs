@@ -81,7 +81,8 @@ pub struct Step {
     pub name: Bilingual,
     /// Days after the discharge date (local) the contact is due.
     pub day: u32,
-    /// The window opens this many days before the due day…
+    /// The window opens this many days before the due day (the queue offers the task from then
+    /// on; at most [`MAX_WINDOW_BEFORE_DAYS`])…
     #[serde(default)]
     pub window_before_days: u32,
     /// …and closes at the end of this many days after it.
@@ -97,6 +98,10 @@ pub struct Step {
 fn one() -> u32 {
     1
 }
+
+/// Longest early window a step may have. The queue looks this far ahead of `now` for tasks whose
+/// window has opened, so the pending-by-due-date index bounds its scan (a million tasks).
+pub const MAX_WINDOW_BEFORE_DAYS: u32 = 30;
 
 fn bilingual_or_plain<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Bilingual, D::Error> {
     #[derive(Deserialize)]
@@ -200,6 +205,12 @@ impl PathwayCatalog {
                 )));
             }
             last_day = step.day;
+            if step.window_before_days > MAX_WINDOW_BEFORE_DAYS {
+                return Err(invalid(format!(
+                    "step `{}`: window_before_days is at most {MAX_WINDOW_BEFORE_DAYS}",
+                    step.name.en
+                )));
+            }
         }
         Ok(pathway)
     }

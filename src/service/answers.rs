@@ -163,10 +163,18 @@ pub fn save_answer(
         ))
         .into());
     }
-    let script_code = script_code.ok_or(ServiceError::NoScript(input.task_id))?;
-    let script = scripts
-        .get(&script_code)
-        .ok_or_else(|| ServiceError::UnknownScript(script_code.clone()))?;
+    // The question belongs to the task's own script or to one a nurse added (chest-pain on a
+    // call-back); scripts of one task never share a question id (task_scripts::add_script).
+    let on_task = super::task_scripts::scripts_of_task(tx, input.task_id)?;
+    let script = match super::task_scripts::script_asking(scripts, &on_task, &input.question_id) {
+        Some(s) => s,
+        None => {
+            let own = script_code.ok_or(ServiceError::NoScript(input.task_id))?;
+            scripts
+                .get(&own)
+                .ok_or_else(|| ServiceError::UnknownScript(own.clone()))?
+        }
+    };
     let value = validate_answer(script, &input.question_id, input.value.clone())?;
     let stored = serde_json::to_string(&value).map_err(|e| StoreError::Invalid(e.to_string()))?;
     tx.execute(
@@ -188,8 +196,9 @@ pub fn save_answer(
     // gave it; a value whose question became hidden (an earlier answer changed) is removed.
     let current = measurements_from_answers(script, &answers, now);
     tx.execute(
-        "DELETE FROM measurements WHERE answer_id IN (SELECT id FROM answers WHERE task_id = ?1)",
-        [input.task_id],
+        "DELETE FROM measurements WHERE answer_id IN
+             (SELECT id FROM answers WHERE task_id = ?1 AND script_code = ?2)",
+        params![input.task_id, script.code.0],
     )?;
     for (question, id) in &answer_ids {
         for kind in kinds_of(script, question) {

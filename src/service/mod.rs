@@ -7,6 +7,7 @@ pub mod answers;
 pub mod findings;
 pub mod notify;
 pub mod retention;
+pub mod task_scripts;
 pub mod transcription;
 
 use crate::followup::script::AnswerError;
@@ -23,6 +24,8 @@ pub enum ServiceError {
     NoScript(i64),
     #[error("script `{0}` is not loaded")]
     UnknownScript(String),
+    #[error(transparent)]
+    AddScript(#[from] task_scripts::AddScriptError),
 }
 
 impl From<rusqlite::Error> for ServiceError {

@@ -31,7 +31,12 @@ pub fn publish_recorded(events: &EventBus, recorded: &[Recorded], patient_id: i6
             Change::Raised => "escalation.raised",
             _ => "escalation.updated",
         };
-        let data = json!({"escalation_id": r.id.0, "patient_id": patient_id, "change": r.change, "notify": r.notify});
+        // The rule, its severity and its advice travel with the event: a console showing the
+        // push can show what the patient must be told without another request (issue 20 item 1).
+        let f = &r.finding;
+        let data = json!({"escalation_id": r.id.0, "patient_id": patient_id, "change": r.change,
+            "notify": r.notify, "script": f.script, "rule": f.rule, "severity": f.severity,
+            "route": f.route, "advice": f.advice, "questions": f.questions});
         if r.change == Change::Updated {
             // new evidence on an escalation its doctors already have: wallboards refresh
             events.publish(LiveEvent {

@@ -361,9 +361,10 @@ async fn finish_done(state: &AppState, job: &Job, t: &Transcript) -> Result<(), 
     Ok(())
 }
 
-/// The red-flag scan of DESIGN.md flow 5: the patient channel against the phrase list of the
-/// call's script (its task's). A call without a task has no script, hence no phrase list, and
-/// is not scanned.
+/// The red-flag scan of DESIGN.md flow 5: the patient channel against the phrase lists of the
+/// call's scripts (its task's own and those a nurse added to it). A call without a task has no
+/// script, hence no phrase list, and is not scanned. Each finding carries its red flag's advice,
+/// stored with the escalation's evidence (issue 20 item 1).
 fn flag_phrases(
     tx: &Transaction,
     scripts: &ScriptCatalog,
@@ -374,17 +375,24 @@ fn flag_phrases(
     now: DateTime<Utc>,
 ) -> Result<(Option<i64>, Vec<Recorded>), StoreError> {
     let call = db::call_context(tx, call_id)?;
-    let (Some(patient), Some(code)) = (call.patient_id, call.script_code.as_deref()) else {
+    let codes = match call.task_id {
+        Some(task) => crate::service::task_scripts::scripts_of_task(tx, task)?,
+        None => call.script_code.into_iter().collect(),
+    };
+    let Some(patient) = call.patient_id.filter(|_| !codes.is_empty()) else {
         tracing::debug!("call has no patient or script: no red-flag scan");
         return Ok((call.patient_id, Vec::new()));
     };
-    let Some(script) = scripts.get(code) else {
-        tracing::warn!(
-            script = code,
-            "call's script is not loaded: no red-flag scan"
-        );
-        return Ok((Some(patient), Vec::new()));
-    };
+    let mut loaded = Vec::new();
+    for code in &codes {
+        match scripts.get(code) {
+            Some(s) => loaded.push(s),
+            None => tracing::warn!(
+                script = code.as_str(),
+                "call's script is not loaded: its red flags are not scanned"
+            ),
+        }
+    }
     let said: Vec<RuleSegment> = segments
         .iter()
         .map(|s| RuleSegment {
@@ -393,7 +401,10 @@ fn flag_phrases(
             text: s.text.clone(),
         })
         .collect();
-    let found = scan_transcript(script, &said);
+    let found: Vec<_> = loaded
+        .iter()
+        .flat_map(|s| scan_transcript(s, &said))
+        .collect();
     if found.is_empty() {
         return Ok((Some(patient), Vec::new()));
     }
@@ -439,6 +450,55 @@ pub fn audio_link(recording: RecordingId, start_ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Red flags of a script a nurse added to the call's task are scanned too, and the advice
+    /// of the red flag is stored with the escalation's evidence (issue 20 item 1).
+    #[test]
+    fn added_scripts_red_flags_escalate_with_their_advice() {
+        let catalog = crate::followup::script::load_dir(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/scripts"),
+        )
+        .expect("shipped scripts");
+        let (_dir, store) = crate::store::temp_store();
+        let now = Utc::now();
+        let (_, recorded) = store
+            .write_blocking(move |tx| {
+                tx.execute_batch(
+                    "INSERT INTO users (id, username, display_name, role, password_hash, created_at)
+                         VALUES (1, 'n', 'n', 'nurse', 'x', 0);
+                     INSERT INTO patients (id, mrn, name, phone, created_at, updated_at)
+                         VALUES (1, 'M1', 'p', '+8613800000000', 0, 0);
+                     INSERT INTO followup_tasks (id, patient_id, step_name, script_code, due_at,
+                         window_start_at, window_end_at, created_at, updated_at)
+                         VALUES (1, 1, 's', 'stroke', 0, 0, 0, 0, 0);
+                     INSERT INTO task_scripts (task_id, script_code, added_by, added_at)
+                         VALUES (1, 'chest-pain', 1, 0);
+                     INSERT INTO calls (id, task_id, patient_id, direction, state, started_at)
+                         VALUES ('c1', 1, 1, 'outbound', 'ended', 0);",
+                )?;
+                let said = [NewSegment {
+                    speaker: RuleSpeaker::Patient,
+                    start_ms: 65_000,
+                    end_ms: 67_000,
+                    text: "昨天晚上胸口疼了很久".into(),
+                    confidence: 0.9,
+                }];
+                flag_phrases(tx, &catalog, "c1", RecordingId(1), &said, false, now)
+            })
+            .expect("scan");
+        let r = recorded
+            .iter()
+            .find(|r| r.finding.rule.as_str() == "cp-transcript-chest-pain")
+            .expect("the added chest-pain script's red flag fired");
+        let advice = r.finding.advice.clone().expect("the red flag's advice");
+        assert!(advice.zh.contains("120"), "{advice:?}");
+        let id = r.id.clone();
+        let e = store
+            .read_blocking(move |c| escalations::get(c, id))
+            .expect("escalation");
+        assert_eq!(e.evidence[0].advice.as_ref(), Some(&advice));
+        assert!(matches!(e.evidence[0].source, Source::Transcript { .. }));
+    }
 
     #[test]
     fn links_point_at_the_second_of_audio() {

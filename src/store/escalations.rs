@@ -19,7 +19,7 @@ use crate::followup::escalation::{
     Roster, Status, UserId,
 };
 use crate::followup::rules::Finding;
-use crate::followup::script::{RuleId, ScriptCode};
+use crate::followup::script::{Bilingual, QuestionId, Route, RuleId, ScriptCode, Severity};
 
 fn ts(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
@@ -323,6 +323,46 @@ pub struct Recorded {
     pub notify: Vec<Notified>,
     /// The event row written, if any (webhook deliveries reference it).
     pub event_id: Option<i64>,
+    /// The rule that fired, its severity and its advice: the live event carries them so every
+    /// console that shows the escalation can show what the patient must be told. Flattened in
+    /// JSON: `{id, change, notify, event_id, script, rule, severity, route, advice, …}`.
+    #[serde(flatten)]
+    pub finding: FindingSummary,
+}
+
+/// What a finding says, without its evidence: enough for the nurse's console to show the advice
+/// next to the question that triggered it, and for the saved-answer response (issue 20: not only
+/// ids).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingSummary {
+    /// Script code.
+    pub script: ScriptCode,
+    /// The rule.
+    pub rule: RuleId,
+    /// How urgent this finding is (the escalation keeps the highest seen).
+    pub severity: Severity,
+    /// To whom it goes.
+    pub route: Route,
+    /// Minutes to acknowledge.
+    pub ack_sla_minutes: u32,
+    /// What the nurse tells the patient now (zh and en), if the rule gives advice.
+    pub advice: Option<Bilingual>,
+    /// The questions whose answers made it fire.
+    pub questions: Vec<QuestionId>,
+}
+
+impl From<&Finding> for FindingSummary {
+    fn from(f: &Finding) -> Self {
+        FindingSummary {
+            script: f.script.clone(),
+            rule: f.rule.clone(),
+            severity: f.severity,
+            route: f.route.clone(),
+            ack_sla_minutes: f.ack_sla_minutes,
+            advice: f.advice(),
+            questions: f.questions(),
+        }
+    }
 }
 
 /// Records one finding of [`crate::followup::rules::evaluate`]: opens, updates or leaves alone the
@@ -345,6 +385,7 @@ pub fn record_finding(
             change: Change::Unchanged,
             notify: Vec::new(),
             event_id: None,
+            finding: finding.into(),
         }),
         Decision::Open(new) => {
             tx.execute(
@@ -376,6 +417,7 @@ pub fn record_finding(
                 change: Change::Opened,
                 notify: new.notify,
                 event_id: Some(event_id),
+                finding: finding.into(),
             })
         }
         Decision::Update(update) => {
@@ -393,6 +435,7 @@ pub fn record_finding(
                 change,
                 notify,
                 event_id: Some(event_id),
+                finding: finding.into(),
             })
         }
     }

@@ -278,3 +278,38 @@ fn webhook_retries_then_dead_letters() {
     let log = store.read_blocking(|c| webhooks::log(c, 10)).expect("log");
     assert_eq!(log[0].last_http_status, Some(500));
 }
+
+#[test]
+fn advice_is_stored_with_the_evidence_and_returned_with_the_finding() {
+    let (_dir, store) = crate::store::temp_store();
+    seed(&store);
+    let mut f = finding("hf-breathless-at-rest", Severity::Urgent, "yes");
+    f.advice_en = Some("Sit upright; if worse, call 120 now.".into());
+    f.advice_zh = Some("请保持坐位；如加重，立即拨打120。".into());
+    let r = record(&store, f.clone(), t0());
+    assert_eq!(r.change, Change::Opened);
+    let advice = r
+        .finding
+        .advice
+        .clone()
+        .expect("the finding's advice is returned");
+    assert_eq!(advice.en, "Sit upright; if worse, call 120 now.");
+    assert_eq!(advice.zh, "请保持坐位；如加重，立即拨打120。");
+    assert_eq!(r.finding.severity, Severity::Urgent);
+    assert_eq!(r.finding.route, Route::PatientDepartment);
+    // the record shows what was advised, after a reload from the database
+    let e = store
+        .read_blocking(move |c| get(c, r.id.clone()))
+        .expect("escalation");
+    assert_eq!(e.evidence[0].advice.as_ref(), Some(&advice));
+    // a retried save changes nothing but still says what to tell the patient
+    let again = record(&store, f, t0() + Duration::seconds(5));
+    assert_eq!(again.change, Change::Unchanged);
+    assert_eq!(again.finding.advice, Some(advice));
+    // a rule without advice stores none
+    let plain = record(&store, finding("hf-orthopnea", Severity::High, "yes"), t0());
+    let e = store
+        .read_blocking(move |c| get(c, plain.id.clone()))
+        .expect("escalation");
+    assert_eq!(e.evidence[0].advice, None);
+}

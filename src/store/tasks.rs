@@ -5,6 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::{optional, StoreError};
+use crate::followup::pathway::MAX_WINDOW_BEFORE_DAYS;
 use crate::followup::retry::{
     decide, AttemptState, Disposition, DispositionError, Locale, RetryPolicy, TaskStatus,
 };
@@ -106,10 +107,12 @@ pub struct QueueBuild {
     pub newly_missed: usize,
 }
 
-/// Rebuilds the daily queue: pending tasks that are due, inside their window, for patients who
-/// may be called, ranked by clinical priority, days overdue (most first) and attempts (fewest
-/// first). Tasks whose window closed unworked become `missed` and are flagged.
+/// Rebuilds the daily queue: pending tasks whose window is open (a step's `window_before_days`
+/// opens it before the due day: the task may be worked early), for patients who may be called,
+/// ranked by clinical priority, then due before early, days overdue (most first) and attempts
+/// (fewest first). Tasks whose window closed unworked become `missed` and are flagged.
 pub fn build_queue(tx: &Transaction, now: DateTime<Utc>) -> Result<QueueBuild, StoreError> {
+    let horizon = (now + Duration::days(i64::from(MAX_WINDOW_BEFORE_DAYS))).timestamp();
     let now = now.timestamp();
     let newly_missed = exec(
         tx,
@@ -121,12 +124,13 @@ pub fn build_queue(tx: &Transaction, now: DateTime<Utc>) -> Result<QueueBuild, S
     let entries = exec(
         tx,
         "INSERT INTO queue_entries (rank, task_id, built_at)
-         SELECT row_number() OVER (ORDER BY t.priority DESC, (?1 - t.due_at) / 86400 DESC,
-                    t.attempts_total ASC, t.due_at ASC, t.id ASC), t.id, ?1
+         SELECT row_number() OVER (ORDER BY t.priority DESC, t.due_at > ?1,
+                    (?1 - t.due_at) / 86400 DESC, t.attempts_total ASC, t.due_at ASC, t.id ASC),
+                t.id, ?1
          FROM followup_tasks t INDEXED BY followup_tasks_due JOIN patients p ON p.id = t.patient_id
-         WHERE t.status = 'pending' AND t.due_at <= ?1 AND t.window_start_at <= ?1
+         WHERE t.status = 'pending' AND t.due_at <= ?2 AND t.window_start_at <= ?1
            AND t.window_end_at >= ?1 AND p.do_not_call = 0 AND p.deceased = 0",
-        [now],
+        [now, horizon],
     )?;
     Ok(QueueBuild {
         entries: entries as i64,
@@ -148,6 +152,10 @@ pub fn list_queue(
     let rows = stmt.query_map(params![limit, offset], |r| view(r, now))?;
     Ok((rows.collect::<Result<_, _>>()?, total))
 }
+
+/// How long a due call-back is kept for the nurse who took the request before any nurse may
+/// claim it: the patient asked to speak again (often with her), but must not wait for long.
+pub const CALLBACK_FIRST_OFFER: Duration = Duration::minutes(30);
 
 /// Why a claim gave nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -179,7 +187,24 @@ pub fn claim_next(
         |r| r.get(0),
     )
     .optional()?;
-    let task_id = match held {
+    // A call-back that fell due goes to the nurse who took the request, before her queue.
+    let callback: Option<i64> = match held {
+        Some(_) => None,
+        None => row(
+            tx,
+            "SELECT t.id FROM followup_tasks t INDEXED BY followup_tasks_callback_nurse
+                   JOIN queue_entries q ON q.task_id = t.id JOIN patients p ON p.id = t.patient_id
+                 WHERE t.callback_nurse_id = ?1 AND t.status = 'pending' AND t.role = ?2
+                   AND t.next_attempt_at <= ?3 AND t.window_end_at >= ?3
+                   AND (t.lease_expires_at IS NULL OR t.lease_expires_at <= ?3)
+                   AND p.do_not_call = 0 AND p.deceased = 0
+                 ORDER BY t.next_attempt_at, t.id LIMIT 1",
+            params![user_id, role, t],
+            |r| r.get(0),
+        )
+        .optional()?,
+    };
+    let task_id = match held.or(callback) {
         Some(id) => Some(id),
         None => row(
             tx,
@@ -192,8 +217,10 @@ pub fn claim_next(
                    AND t.window_end_at >= ?2
                    AND (t.lease_expires_at IS NULL OR t.lease_expires_at <= ?2)
                    AND p.do_not_call = 0 AND p.deceased = 0
+                   AND (t.callback_nurse_id IS NULL OR t.callback_nurse_id = ?3
+                        OR t.next_attempt_at <= ?4)
                  ORDER BY q.rank LIMIT 1",
-            params![role, t],
+            params![role, t, user_id, t - CALLBACK_FIRST_OFFER.num_seconds()],
             |r| r.get(0),
         )
         .optional()?,
@@ -354,7 +381,7 @@ pub fn record_disposition(
         "UPDATE followup_tasks SET status = ?2, attempts_total = ?3, attempts_today = ?4,
              attempts_day = ?5, next_attempt_at = ?6, use_alt_contact = ?7, window_end_at = ?8,
              callback_at = ?9, last_disposition = ?10, flagged = COALESCE(?11, flagged),
-             lease_owner = NULL, lease_expires_at = NULL, updated_at = ?12
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = ?12, callback_nurse_id = ?13
          WHERE id = ?1",
         params![
             input.task_id,
@@ -368,7 +395,9 @@ pub fn record_disposition(
             d.callback_at.map(|c| c.timestamp()),
             input.disposition.as_str(),
             d.flag.map(|f| f.as_str()),
-            t
+            t,
+            // the call-back is offered to the nurse who took the request first (claim_next)
+            (input.disposition == Disposition::CallbackRequested).then_some(input.user_id),
         ],
     )?;
     if d.status != TaskStatus::Pending {

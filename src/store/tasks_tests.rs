@@ -375,3 +375,107 @@ async fn a_hundred_concurrent_claimers_claim_each_task_exactly_once() {
         "every task claimed exactly once"
     );
 }
+
+/// Issue 20 item 8: a step's `window_before_days` lets the task be worked before its day. It is
+/// queued once its window opens, after the due tasks of the same priority, and not before.
+#[test]
+fn a_task_is_queued_from_its_window_start_not_only_from_its_due_day() {
+    let (_d, store) = temp_store();
+    let ids = setup(
+        &store,
+        2,
+        vec![
+            T {
+                due: sh(6, 0, 0),
+                window: (sh(5, 0, 0), sh(8, 0, 0)),
+                ..T::default()
+            }, // due tomorrow, window open since today
+            T::default(), // due today
+        ],
+    );
+    build(&store, sh(4, 10, 0));
+    assert_eq!(
+        order(&store, sh(4, 10, 0)),
+        vec![ids[1]],
+        "before its window: not queued"
+    );
+    let now = sh(5, 10, 0);
+    build(&store, now);
+    assert_eq!(
+        order(&store, now),
+        vec![ids[1], ids[0]],
+        "due first, then early"
+    );
+    assert_eq!(claim(&store, 1, now).unwrap().id, ids[1]);
+    let early = claim(&store, 2, now).unwrap();
+    assert_eq!(early.id, ids[0], "the early task can be claimed and worked");
+    assert_eq!(early.days_overdue, 0);
+}
+
+/// Issue 20 item 7: a call-back the patient asked for is offered first to the nurse who took
+/// the request: when it falls due she gets it before higher-ranked tasks, other nurses do not
+/// get it during her turn, and after [`CALLBACK_FIRST_OFFER`] anyone may.
+#[test]
+fn a_due_call_back_goes_first_to_the_nurse_who_took_the_request() {
+    let (_d, store) = temp_store();
+    let ids = setup(
+        &store,
+        2,
+        vec![
+            T::default(),
+            T {
+                priority: 50,
+                ..T::default()
+            },
+            T {
+                priority: 40,
+                ..T::default()
+            },
+        ],
+    );
+    let now = sh(5, 10, 0);
+    build(&store, now);
+    // nurse 1 gets the top task (priority 50); the patient asks to be called at 14:00
+    let first = claim(&store, 1, now).unwrap();
+    assert_eq!(first.id, ids[1]);
+    let at = sh(5, 14, 0);
+    let task = first.id;
+    store
+        .write_blocking(move |tx| {
+            let input = DispositionInput {
+                task_id: task,
+                user_id: 1,
+                disposition: Disposition::CallbackRequested,
+                callback_at: Some(at),
+                note: None,
+                call_id: None,
+            };
+            record_disposition(tx, &input, &RetryPolicy::default(), &locale(), now)
+                .map_err(StoreError::from)
+        })
+        .unwrap();
+    build(&store, at);
+    // her colleague does not get it during her turn, though it ranks first
+    let other = claim(&store, 2, at).unwrap();
+    assert_eq!(
+        other.id, ids[2],
+        "nurse 2 gets the next task, not the call-back"
+    );
+    // nurse 1 gets it before the rest of her queue
+    let mine = claim(&store, 1, at).unwrap();
+    assert_eq!(
+        mine.id, ids[1],
+        "the call-back goes to the nurse who took it"
+    );
+    // released at once: still hers while her turn lasts, anyone's after it
+    store
+        .write_blocking(move |tx| release(tx, task, 1, at))
+        .unwrap();
+    let later = at + CALLBACK_FIRST_OFFER + Duration::minutes(1);
+    build(&store, later);
+    assert_eq!(
+        claim(&store, 2, later).unwrap().id,
+        ids[1],
+        "after her turn"
+    );
+}

@@ -398,12 +398,14 @@ pub struct CallContext {
     pub call_id: String,
     pub patient_id: Option<i64>,
     pub script_code: Option<String>,
+    /// The call's task, whose added scripts (chest-pain on a call-back) are scanned too.
+    pub task_id: Option<i64>,
 }
 
 /// See [`CallContext`].
 pub fn call_context(conn: &Connection, call_id: &str) -> Result<CallContext, StoreError> {
     conn.prepare_cached(
-        "SELECT c.id, COALESCE(c.patient_id, t.patient_id), t.script_code
+        "SELECT c.id, COALESCE(c.patient_id, t.patient_id), t.script_code, t.id
          FROM calls c LEFT JOIN followup_tasks t ON t.id = c.task_id WHERE c.id = ?1",
     )?
     .query_row([call_id], |r| {
@@ -411,6 +413,7 @@ pub fn call_context(conn: &Connection, call_id: &str) -> Result<CallContext, Sto
             call_id: r.get(0)?,
             patient_id: r.get(1)?,
             script_code: r.get(2)?,
+            task_id: r.get(3)?,
         })
     })
     .optional()?

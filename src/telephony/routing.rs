@@ -1,10 +1,28 @@
 //! Database questions the call center asks: whom a nurse may dial for a task, and who should
 //! take a patient's call-back.
 
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::config::CallingHours;
 use crate::followup::phone::PhoneNumber;
+use crate::followup::retry::Locale;
 use crate::store::StoreError;
+
+/// Refuses a dial outside the hospital's calling hours (REST, agent socket, desk phone). Calls a
+/// doctor places about an escalation (`POST /patients/{id}/call`) are not checked: an emergency
+/// finding at 19:55 must still reach the patient.
+pub fn check_calling_hours(locale: &Locale, at: DateTime<Utc>) -> Result<(), DialRefusal> {
+    if locale.within_calling_hours(at) {
+        Ok(())
+    } else {
+        Err(DialRefusal::OutsideCallingHours {
+            hours: locale.hours,
+            zone: locale.tz,
+        })
+    }
+}
 
 /// Which of the patient's numbers to dial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -44,6 +62,11 @@ pub enum DialRefusal {
     NotPending { task: i64, status: String },
     #[error("the patient is marked do-not-call")]
     DoNotCall,
+    /// Checked again when the nurse dials, not only when she claims: a task claimed at 19:58
+    /// must not be dialled at 20:05 (US TCPA 08:00–21:00 in the patient's zone; hospitals set
+    /// their own window, default 08:30–20:00; CLINICAL-RULES.md "Retries").
+    #[error("outside calling hours: patients may be called {hours} ({zone}); schedule a call-back inside them")]
+    OutsideCallingHours { hours: CallingHours, zone: Tz },
     #[error("the patient is recorded as deceased")]
     Deceased,
     #[error("the patient has no alternate contact number")]
@@ -241,9 +264,9 @@ pub fn desk_dial_target(
     ))
 }
 
-/// A caller matched to a patient, and the nurses to offer the call to, best first: the
-/// patient's own nurse, then the nurse who last spoke with them, then every other active
-/// nurse.
+/// A caller matched to a patient, and the nurses to offer the call to, best first: the nurse
+/// who took the patient's call-back request (if one is pending), the patient's own nurse, then
+/// the nurse who last spoke with them, then every other active nurse.
 #[derive(Debug, Clone, Default)]
 pub struct InboundRoute {
     pub patient_id: Option<i64>,
@@ -270,6 +293,17 @@ pub fn inbound_route(conn: &Connection, caller: &str) -> Result<InboundRoute, St
     };
     let mut candidates = Vec::new();
     if let Some((patient_id, owner)) = patient {
+        // a patient calling about the call-back they asked for reaches the nurse who took it
+        let requested: Option<i64> = conn
+            .query_row(
+                "SELECT callback_nurse_id FROM followup_tasks
+                 WHERE patient_id = ?1 AND status = 'pending' AND callback_nurse_id IS NOT NULL
+                 ORDER BY next_attempt_at LIMIT 1",
+                [patient_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        candidates.extend(requested);
         candidates.extend(owner);
         let last: Option<i64> = conn
             .query_row(
@@ -299,6 +333,34 @@ pub fn inbound_route(conn: &Connection, caller: &str) -> Result<InboundRoute, St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dials_are_refused_outside_calling_hours_with_the_hours_named() {
+        use chrono::TimeZone;
+        let locale = Locale {
+            tz: chrono_tz::Asia::Shanghai,
+            hours: CallingHours::parse("08:30-20:00").expect("hours"),
+        };
+        // 19:59 and 20:00 in Shanghai (UTC+8)
+        let at = |h, m| Utc.with_ymd_and_hms(2026, 3, 5, h, m, 0).unwrap();
+        assert!(check_calling_hours(&locale, at(11, 59)).is_ok());
+        let refused = check_calling_hours(&locale, at(12, 0)).unwrap_err();
+        assert!(matches!(refused, DialRefusal::OutsideCallingHours { .. }));
+        assert!(
+            refused.to_string().contains("08:30-20:00 (Asia/Shanghai)"),
+            "{refused}"
+        );
+        assert!(
+            check_calling_hours(&locale, at(0, 29)).is_err(),
+            "08:29 local"
+        );
+        let any = Locale {
+            hours: CallingHours::parse("00:00-24:00").expect("hours"),
+            ..locale
+        };
+        assert_eq!(any.hours.to_string(), "00:00-24:00");
+        assert!(check_calling_hours(&any, at(18, 0)).is_ok(), "02:00 local");
+    }
 
     #[test]
     fn numbers_dialled_on_desk_phones() {

@@ -263,7 +263,7 @@ impl Session {
                     call: serde_json::json!(call),
                 },
                 Err(e) => ServerMessage::Error {
-                    code: "call_failed",
+                    code: e.refusal_code().unwrap_or("call_failed"),
                     message: e.to_string(),
                 },
             };

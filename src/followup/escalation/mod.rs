@@ -24,7 +24,7 @@ pub use reescalate::{due_reescalations, Reescalation};
 pub use roster::{DepartmentRoster, Level, Roster};
 
 use crate::followup::rules::{Evidence, Finding};
-use crate::followup::script::{Route, RuleId, ScriptCode, Severity};
+use crate::followup::script::{Bilingual, Route, RuleId, ScriptCode, Severity};
 
 macro_rules! id_newtype {
     ($($(#[$m:meta])* $t:ident($inner:ty);)*) => {$(
@@ -111,6 +111,11 @@ pub struct EvidenceEntry {
     pub severity: Severity,
     /// Question, answer, rule, script version.
     pub evidence: Evidence,
+    /// What the script told the nurse to tell the patient when this evidence arrived, kept so
+    /// the record shows what was advised (issue 20 item 1). Absent in rows written before it
+    /// was stored, and for rules without advice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Bilingual>,
 }
 
 /// A notification sent to one person.
@@ -394,6 +399,7 @@ pub fn decide(
         source: ctx.source.clone(),
         severity: finding.severity,
         evidence: finding.evidence.clone(),
+        advice: finding.advice(),
     };
     let first = |severity| {
         let (level, users) = roster.first_recipients(&finding.route, &department, severity);

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::followup::script::expr::{CmpOp, Literal, Operand};
 use crate::followup::script::{
-    AnswerValue, Expr, MeasurementKind, QuestionId, QuestionKind, Route, RuleId, Script,
+    AnswerValue, Bilingual, Expr, MeasurementKind, QuestionId, QuestionKind, Route, RuleId, Script,
     ScriptCode, Severity,
 };
 
@@ -93,6 +93,34 @@ pub struct Finding {
     pub advice_zh: Option<String>,
     /// Why.
     pub evidence: Evidence,
+}
+
+impl Finding {
+    /// The rule's advice in both languages, when the script gives one. The nurse reads it to the
+    /// patient before the next question, and it is stored with the escalation's evidence so the
+    /// record shows what the patient was told (issue 20 item 1).
+    pub fn advice(&self) -> Option<Bilingual> {
+        match (&self.advice_en, &self.advice_zh) {
+            (Some(en), Some(zh)) => Some(Bilingual {
+                en: en.clone(),
+                zh: zh.clone(),
+            }),
+            (Some(one), None) | (None, Some(one)) => Some(Bilingual {
+                en: one.clone(),
+                zh: one.clone(),
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// The questions whose answers made the rule fire: where the console shows the advice.
+    pub fn questions(&self) -> Vec<QuestionId> {
+        self.evidence
+            .answers
+            .iter()
+            .map(|(q, _, _)| q.clone())
+            .collect()
+    }
 }
 
 /// Evaluates every rule of `script`; returns the ones that fire, most severe first.

@@ -167,3 +167,70 @@ fn partial_sum_is_a_lower_bound() {
     );
     assert_eq!(fired(&s, &a, &[]), ["total"]);
 }
+
+/// Issue 20 item 8: the weekly weight rule (allinahealth.org: 5 lb a week) sees a point 4 days
+/// back, which a 3-day rule does not, and nothing older than 7 days.
+#[test]
+fn weekly_weight_window_reaches_the_day_3_call() {
+    let weekly = r#"
+code = "w"
+version = 1
+title = { zh = "周", en = "Week" }
+
+[[questions]]
+id = "weight"
+text = { zh = "体重", en = "Weight" }
+type = "number"
+unit = "kg"
+min = 20
+max = 300
+decimals = 1
+measurement = "weight_kg"
+
+[[rules]]
+id = "gain-7d"
+when = "rise(weight_kg, 7d) >= 2.2"
+severity = "high"
+ack_sla_minutes = 240
+"#;
+    let s = load_str(Path::new("w.toml"), weekly).expect("weekly script loads");
+    let at = |days: i64, v: f64| Measurement {
+        kind: MeasurementKind::WeightKg,
+        value: v,
+        taken_at: now() - Duration::days(days),
+    };
+    let a = answers(&s, &[("weight", serde_json::json!(72.2))]);
+    assert_eq!(fired(&s, &a, &[at(4, 70.0)]), ["gain-7d"], "day 3 → day 7");
+    assert!(fired(&s, &a, &[at(4, 70.1)]).is_empty(), "2.1 kg: normal");
+    assert!(fired(&s, &a, &[at(8, 70.0)]).is_empty(), "outside 7 days");
+    // the 3-day rule of the test script does not see the day-3 point
+    let t = script();
+    let a = answers(&t, &[("weight", serde_json::json!(72.2))]);
+    assert!(fired(&t, &a, &[at(4, 70.0)]).is_empty());
+}
+
+/// Advice travels with the finding in both languages; a rule without advice has none.
+#[test]
+fn findings_carry_their_advice() {
+    let with = SCRIPT.replace(
+        "route = { department = \"cardiology\" }\n",
+        "route = { department = \"cardiology\" }\nadvice = { zh = \"坐下，拨打120\", en = \"Sit down, call 120\" }\n",
+    );
+    let s = load_str(Path::new("t.toml"), &with).expect("script with advice loads");
+    let a = answers(
+        &s,
+        &[
+            ("breathless", serde_json::json!(true)),
+            ("at_rest", serde_json::json!(true)),
+        ],
+    );
+    let f = evaluate(&s, &a, &[], now());
+    let advice = f[0].advice().expect("advice");
+    assert_eq!(
+        (advice.zh.as_str(), advice.en.as_str()),
+        ("坐下，拨打120", "Sit down, call 120")
+    );
+    assert_eq!(f[0].questions(), vec![QuestionId("at_rest".into())]);
+    let a = answers(&s, &[("breathless", serde_json::json!(false))]);
+    assert_eq!(evaluate(&s, &a, &[], now())[0].advice(), None);
+}

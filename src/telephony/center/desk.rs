@@ -371,7 +371,11 @@ impl Center {
                     .read(move |c| Ok(routing::desk_dial_target(c, &who, uid, now)))
                     .await?
                 {
-                    Ok(t) => Ok((t, domain)),
+                    Ok(t) => {
+                        routing::check_calling_hours(&self.state.locale, self.state.clock.now())
+                            .map(|()| (t, domain))
+                            .map_err(|e| refuse(403, e.to_string()))
+                    }
                     Err(DialRefusal::UnknownNumber) => {
                         Err(refuse(404, format!("{n} is no patient's number")))
                     }

@@ -32,6 +32,10 @@ impl Center {
                 })
             })
             .await??;
+        if task_id.is_some() {
+            // queue work is checked again at dial time (the claim was checked at claim time)
+            routing::check_calling_hours(&self.state.locale, self.state.clock.now())?;
+        }
 
         let domain = self.state.config.sip.domain().ok_or_else(|| {
             CallCenterError::Conflict("no SIP trunk is configured (sip.trunk)".into())

@@ -58,6 +58,20 @@ pub enum CallCenterError {
     Stopped,
 }
 
+impl CallCenterError {
+    /// The stable code of a dial refused for the patient's sake (calling hours, do-not-call),
+    /// the same on the REST API and the agent socket, so the console can say why clearly.
+    pub fn refusal_code(&self) -> Option<&'static str> {
+        match self {
+            CallCenterError::Refused(DialRefusal::OutsideCallingHours { .. }) => {
+                Some("outside_calling_hours")
+            }
+            CallCenterError::Refused(DialRefusal::DoNotCall) => Some("do_not_call"),
+            _ => None,
+        }
+    }
+}
+
 /// What a handler asks of the call center.
 #[derive(Debug)]
 pub enum CallCommand {

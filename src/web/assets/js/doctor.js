@@ -3,7 +3,7 @@
 // excerpt that triggered it, and calling the patient.
 import { api, liveEvents, requireRoute, hasRoute } from './api.js';
 import { t } from './i18n.js';
-import { $, $$, html, raw, fmtTime, toast, failure, severityBadge } from './ui.js';
+import { $, $$, html, raw, bi, fmtTime, toast, failure, severityBadge } from './ui.js';
 import { mountPatient } from './patient.js';
 
 const ACTIONS = ['call_patient', 'advise_er', 'adjust_medication', 'book_visit', 'other'];
@@ -78,7 +78,8 @@ export async function mount(view, ctx) {
     const ev = e.evidence.map((x) => raw(html`<li>${fmtTime(x.at)} · ${raw(severityBadge(x.severity))} ${x.source.kind}
       <ul>${x.evidence.answers.map(([, q, a]) => raw(html`<li>${q}: <strong>${a}</strong></li>`))}
       ${(x.evidence.trends || []).map((tr) => raw(html`<li>${JSON.stringify(tr)}</li>`))}
-      ${(x.evidence.excerpts || []).map((s) => raw(html`<li class="excerpt">“${typeof s === 'string' ? s : s.text || JSON.stringify(s)}”</li>`))}</ul></li>`));
+      ${(x.evidence.excerpts || []).map((s) => raw(html`<li class="excerpt">“${typeof s === 'string' ? s : s.text || JSON.stringify(s)}”</li>`))}
+      ${x.advice ? raw(html`<li class="advice-given"><strong>${t('inbox.advised')}:</strong> ${bi(x.advice)}</li>`) : ''}</ul></li>`));
     const calls = [...new Set(e.evidence.map((x) => x.source.call).filter(Boolean))];
     box.innerHTML = html`<h2>${raw(severityBadge(e.severity))} ${e.key.rule} <small>${e.key.script}</small></h2>
       <p>${t('inbox.status')}: <strong id="esc-status">${t('status.' + status)}</strong> · ${t('inbox.level')}: ${e.level}
@@ -136,7 +137,8 @@ export async function mount(view, ctx) {
     const items = await load();
     const e = items.find((x) => x.id === data.escalation_id);
     const sev = e ? e.severity : 'high';
-    $('#push', view).innerHTML = html`<p class="push sev-${sev}">${t('inbox.new')}: ${raw(severityBadge(sev))} ${e ? e.key.rule : '#' + data.escalation_id}</p>`;
+    $('#push', view).innerHTML = html`<p class="push sev-${sev}">${t('inbox.new')}: ${raw(severityBadge(sev))} ${e ? e.key.rule : '#' + data.escalation_id}
+      ${data.advice ? raw(html`<br><small class="push-advice">${t('inbox.advised')}: ${bi(data.advice)}</small>`) : ''}</p>`;
     if (URGENT.includes(sev) && (name === 'escalation.opened' || name === 'escalation.raised' || name === 'escalation.reescalated')) {
       if (chime()) live.chimes += 1;
     }

@@ -5,7 +5,7 @@ import { api, liveEvents } from './api.js';
 import { t, stepName } from './i18n.js';
 import { $, html, raw, fmtTime, toast, failure } from './ui.js';
 import { mountPatient } from './patient.js';
-import { mountScript } from './script-form.js';
+import { mountScripts } from './script-form.js';
 import { createPhone } from './phone.js';
 import { trendCharts } from './charts.js';
 
@@ -82,7 +82,7 @@ export async function mount(view, ctx) {
     phone.render();
     await Promise.all([
       mountPatient($('#patient-panel', view), k.patient_id, ctx, { taskId: k.id }),
-      mountScript($('#script-panel', view), k, ctx, { callId: () => phone.callId(), onMeasurement: () => refreshTrends(k.patient_id) }),
+      mountScripts($('#script-panel', view), k, ctx, { callId: () => phone.callId(), onMeasurement: () => refreshTrends(k.patient_id) }),
     ]);
   }
 

@@ -7,6 +7,9 @@ import { $, html, raw, failure, toast } from './ui.js';
 
 const loopbackOnly = new URLSearchParams(location.search).get('loopback') === '1';
 
+/** Error codes of a dial refused for the patient's sake (REST and socket send the same). */
+const REFUSALS = ['outside_calling_hours', 'do_not_call'];
+
 export function createPhone(root, { getTask, onCallEnded, lineOnly = false } = {}) {
   const state = {
     line: 'off', // off | connecting | connected | failed
@@ -31,6 +34,7 @@ export function createPhone(root, { getTask, onCallEnded, lineOnly = false } = {
     <span class="call-state" id="call-state" aria-live="polite"></span>
     <span class="timer" id="call-timer" aria-label="timer">0:00</span>
     </div>
+    <p class="call-refused" id="call-refused" role="alert" hidden></p>
     <audio id="phone-audio" autoplay></audio>
   </div>`;
 
@@ -104,6 +108,7 @@ export function createPhone(root, { getTask, onCallEnded, lineOnly = false } = {
         } else if (msg.type === 'error') {
           state.error = msg.message;
           toast(msg.message, 'error');
+          refused(msg.code, msg.message);
         }
       } catch (err) {
         state.error = err.message;
@@ -150,9 +155,20 @@ export function createPhone(root, { getTask, onCallEnded, lineOnly = false } = {
       await requireRoute('POST', '/tasks/{id}/call');
       const r = await api('POST', `/tasks/${task.id}/call`, { contact });
       setCall({ id: r.id || r.call_id, state: r.state || 'dialing', muted: false, held: false, answeredAt: null });
+      refused(null);
     } catch (e) {
       toast(failure(e, t('phone.call')), 'error');
+      refused(e.code, e.message);
     }
+  }
+
+  /** A dial refused for the patient's sake (calling hours, do-not-call) stays on the bar. */
+  function refused(code, message) {
+    const box = $('#call-refused', root);
+    if (!REFUSALS.includes(code)) { box.hidden = true; return; }
+    box.dataset.code = code;
+    box.textContent = `${t('err.' + code)} — ${message}`;
+    box.hidden = false;
   }
 
   async function control(path, body, update) {

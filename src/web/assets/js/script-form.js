@@ -1,9 +1,12 @@
 // The task's follow-up script as a form. Every answer autosaves on change
 // (PUT /tasks/{id}/answers/{question}); the server evaluates the rules at once, and when an
-// answer opens or raises an escalation a live badge says so and to whom.
+// answer opens or raises an escalation a live badge says so and to whom. When a rule that fired
+// gives advice, the advice is shown under the question that triggered it, in the console's
+// language, before the next question: for urgent and emergency findings prominently ("tell the
+// patient to call 120 now" must not wait for the end of the script; issue 20 item 1).
 import { api } from './api.js';
 import { t } from './i18n.js';
-import { $, $$, html, raw, bi, failure } from './ui.js';
+import { $, $$, html, raw, bi, failure, toast } from './ui.js';
 
 /** Stored answer value ({type, value} or {type, systolic, diastolic}) → display text. */
 export function answerText(v) {
@@ -85,14 +88,15 @@ export async function mountScript(root, task, ctx, opts = {}) {
     return;
   }
   const byQ = new Map(saved.items.map((a) => [a.question_id, a]));
+  const formId = opts.formId || 'script-form';
   root.innerHTML = html`<h3>${t('script.title')} · ${bi(script.title)} <small>v${script.version}</small></h3>
-    <div id="escalation-badges" class="badges" aria-live="assertive"></div>
-    <form id="script-form" class="script" data-script="${script.code}" data-task="${task.id}" novalidate>
+    <div class="badges escalation-badges" id="escalation-badges-${script.code}" aria-live="assertive"></div>
+    <form id="${formId}" class="script" data-script="${script.code}" data-task="${task.id}" novalidate>
       ${script.questions.map((q) => raw(html`<div class="q" data-q="${q.id}">${raw(field(q, byQ.get(q.id)))}
         ${q.show_if_text ? raw(html`<small class="muted">${t('script.shown_if', { cond: q.show_if_text })}</small>`) : ''}
         <span class="save-state" id="state-${q.id}" aria-live="polite"></span></div>`))}
     </form>`;
-  const form = $('#script-form', root);
+  const form = $(`#${formId}`, root);
   const timers = new Map();
   const save = async (q) => {
     const value = valueOf(form, q);
@@ -108,6 +112,7 @@ export async function mountScript(root, task, ctx, opts = {}) {
       state.textContent = '✓ ' + t('script.saved');
       state.className = 'save-state ok';
       if ((q.measurement || q.kind.type === 'blood_pressure') && opts.onMeasurement) opts.onMeasurement();
+      showAdvice(root, r.escalations || [], q.id);
       const fresh = (r.escalations || []).filter((e) => e.change !== 'unchanged');
       if (fresh.length) await showEscalations(root, task, ctx, fresh, opts);
     } catch (e) {
@@ -128,6 +133,91 @@ export async function mountScript(root, task, ctx, opts = {}) {
     timers.set(q.id, setTimeout(() => save(q), 1200));
   });
   form.addEventListener('submit', (ev) => ev.preventDefault());
+  await restoreAdvice(root, task, script);
+}
+
+/**
+ * The task's own script and those added to it (GET/POST /tasks/{id}/scripts): a nurse on a
+ * call-back who hears chest pain adds the chest-pain script and its rules work during the call.
+ */
+export async function mountScripts(root, task, ctx, opts = {}) {
+  root.innerHTML = html`<div class="script-main"></div><div class="script-extra"></div>
+    <p class="add-script"><label for="add-script">${t('script.add')}</label>
+      <select id="add-script"><option value=""></option></select>
+      <button type="button" id="add-script-go">${t('script.add_go')}</button></p>`;
+  const mounted = new Set();
+  const mountExtra = async (code) => {
+    if (mounted.has(code)) return;
+    mounted.add(code);
+    const box = document.createElement('div');
+    box.className = 'script-added';
+    box.dataset.script = code;
+    $('.script-extra', root).append(box);
+    await mountScript(box, { ...task, script_code: code }, ctx, { ...opts, formId: `script-form-${code}` });
+  };
+  if (task.script_code) mounted.add(task.script_code);
+  const [, list, onTask] = await Promise.all([
+    mountScript($('.script-main', root), task, ctx, opts),
+    api('GET', '/scripts').catch(() => ({ items: [] })),
+    api('GET', `/tasks/${task.id}/scripts`).catch(() => ({ items: [] })),
+  ]);
+  $('#add-script', root).insertAdjacentHTML('beforeend', list.items.map((s) => html`<option value="${s.code}">${bi(s.title)} (${s.code})</option>`).join(''));
+  for (const code of onTask.items) await mountExtra(code);
+  $('#add-script-go', root).addEventListener('click', async () => {
+    const code = $('#add-script', root).value;
+    if (!code || mounted.has(code)) return;
+    try {
+      await api('POST', `/tasks/${task.id}/scripts`, { script: code });
+      await mountExtra(code);
+    } catch (e) {
+      toast(failure(e, t('script.add')), 'error');
+    }
+  });
+}
+
+/** Severities whose advice the nurse must give at once, before the next question. */
+const SAY_NOW = new Set(['urgent', 'emergency']);
+
+/**
+ * Shows each finding's advice under the question that triggered it (the last of the rule's
+ * questions on the form, or `answered` when the rule read none of them: trend rules).
+ * `findings`: [{rule, severity, advice: {zh, en}, questions: [...]}].
+ */
+function showAdvice(root, findings, answered) {
+  for (const f of findings) {
+    if (!f.advice) continue;
+    const qs = (f.questions || []).filter((id) => $(`.q[data-q="${id}"]`, root));
+    const at = $(`.q[data-q="${qs.length ? qs[qs.length - 1] : answered}"]`, root);
+    if (!at) continue;
+    const now = SAY_NOW.has(f.severity);
+    const box = html`<div class="advice sev-${f.severity}${now ? ' now' : ''}" data-advice-rule="${f.rule}" data-severity="${f.severity}" role="${now ? 'alert' : 'status'}">
+      <strong>${t(now ? 'script.advice_now' : 'script.advice')} · ${t('sev.' + f.severity)}</strong>
+      <span class="advice-text">${bi(f.advice)}</span> <small class="muted">(${t('script.advice_rule', { rule: f.rule })})</small></div>`;
+    const old = $(`[data-advice-rule="${f.rule}"]`, root);
+    if (old) old.remove();
+    at.insertAdjacentHTML('beforeend', box);
+    if (now) $(`[data-advice-rule="${f.rule}"]`, at).scrollIntoView({ block: 'nearest' });
+  }
+}
+
+/**
+ * After a reload: the advice of the patient's unresolved escalations from this script, from the
+ * evidence stored with them, so the nurse still sees what the patient must be told.
+ */
+async function restoreAdvice(root, task, script) {
+  let tl;
+  try {
+    tl = await api('GET', `/patients/${task.patient_id}/timeline`);
+  } catch { return; } // the form works without it; the badge path reports errors
+  const findings = [];
+  for (const i of tl.items) {
+    const e = i.kind === 'escalation' && i.escalation;
+    if (!e || e.key.script !== script.code || e.status.status === 'resolved') continue;
+    const last = [...e.evidence].reverse().find((x) => x.advice && x.source.kind === 'answer');
+    if (!last) continue;
+    findings.push({ rule: e.key.rule, severity: last.severity, advice: last.advice, questions: last.evidence.answers.map((a) => a[0]) });
+  }
+  showAdvice(root, findings, null);
 }
 
 /** Badges for escalations the answers opened: severity from the patient's timeline. */
@@ -137,10 +227,10 @@ async function showEscalations(root, task, ctx, fresh, opts) {
     const tl = await api('GET', `/patients/${task.patient_id}/timeline`);
     byId = new Map(tl.items.filter((i) => i.kind === 'escalation').map((i) => [i.escalation.id, i.escalation]));
   } catch { /* badge without severity */ }
-  const box = $('#escalation-badges', root);
+  const box = $('.escalation-badges', root);
   for (const e of fresh) {
     const full = byId.get(e.id);
-    const sev = full ? full.severity : 'high';
+    const sev = full ? full.severity : e.severity || 'high';
     const who = [...new Set((e.notify || []).map((n) => ctx.name(n.user)))].join(', ') || '—';
     const old = $(`[data-escalation="${e.id}"]`, box);
     const badge = html`<p class="escalation-badge sev-${sev}" data-escalation="${e.id}" role="alert">⚠ ${t('script.escalated', { sev: t('sev.' + sev), who })}
