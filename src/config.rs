@@ -1,7 +1,6 @@
 //! One typed configuration, loaded once at start: defaults, then an optional TOML file, then
 //! `SUIFANG_*` environment overrides. Every error names the key that is wrong.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, NaiveTime};
@@ -9,6 +8,9 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::followup::retry::RetryPolicy;
+
+mod edge;
+pub use edge::{AuthConfig, HttpConfig};
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -169,17 +171,6 @@ impl TranscriptionConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Listen address. Env: `SUIFANG_HTTP_ADDR`. Default `127.0.0.1:8080`.
-    pub addr: SocketAddr,
-    /// Mark the session cookie `Secure` (set when served over HTTPS).
-    pub secure_cookies: bool,
-    /// Session lifetime in hours.
-    pub session_hours: i64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
 pub struct HospitalConfig {
     pub name: String,
     /// IANA zone the hospital works in; times are stored in UTC and shown in this zone.
@@ -202,14 +193,6 @@ pub struct QueueConfig {
     pub lease_minutes: i64,
     /// How often the server rebuilds the daily queue in the background.
     pub rebuild_minutes: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    /// Failed logins allowed per username and per client address within the window.
-    pub login_max_failures: u32,
-    pub login_window_minutes: i64,
 }
 
 /// For tests and drills only: shifts the server's clock, so timers that live in the database
@@ -304,16 +287,6 @@ impl Default for Config {
     }
 }
 
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            secure_cookies: false,
-            session_hours: 12,
-        }
-    }
-}
-
 impl Default for HospitalConfig {
     fn default() -> Self {
         HospitalConfig {
@@ -331,15 +304,6 @@ impl Default for QueueConfig {
         QueueConfig {
             lease_minutes: 10,
             rebuild_minutes: 5,
-        }
-    }
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig {
-            login_max_failures: 5,
-            login_window_minutes: 15,
         }
     }
 }
@@ -538,6 +502,11 @@ impl Config {
         positive("queue.lease_minutes", self.queue.lease_minutes)?;
         positive("http.session_hours", self.http.session_hours)?;
         positive("auth.login_window_minutes", self.auth.login_window_minutes)?;
+        self.http.trusted_proxies()?;
+        positive(
+            "auth.max_concurrent_verifications",
+            self.auth.max_concurrent_verifications as i64,
+        )?;
         self.webrtc.validate()?;
         self.sip.validate()?;
         self.transcription.language_mode()?;

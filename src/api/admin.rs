@@ -68,7 +68,9 @@ pub async fn create_user(
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
         .map_err(|e| match e {
-            PasswordError::TooShort => ApiError::invalid("password", e.to_string()),
+            PasswordError::TooShort | PasswordError::TooLong => {
+                ApiError::invalid("password", e.to_string())
+            }
             other => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -40,6 +40,10 @@ pub struct AppState {
     pub calendar: Arc<Calendar>,
     pub locale: Locale,
     pub login_limiter: Arc<Mutex<LoginLimiter>>,
+    /// Bounds the argon2 verifications running at once (`auth.max_concurrent_verifications`).
+    pub verifications: Arc<tokio::sync::Semaphore>,
+    /// `http.trusted_proxies`, parsed: whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub events: events::EventBus,
     /// Agent lines (WebRTC); the SIP bridge attaches calls through it.
     pub lines: crate::webrtc::Lines,
@@ -83,6 +87,10 @@ impl AppState {
             calendar: Arc::new(calendar),
             locale,
             login_limiter: Arc::new(Mutex::new(limiter)),
+            verifications: Arc::new(tokio::sync::Semaphore::new(
+                config.auth.max_concurrent_verifications,
+            )),
+            trusted_proxies: Arc::new(config.http.trusted_proxies()?),
             events: events::EventBus::default(),
             lines,
             calls,

@@ -1,5 +1,6 @@
 //! Authentication (argon2id passwords, session tokens) and role-based access.
 
+pub mod client_ip;
 pub mod password;
 pub mod ratelimit;
 pub mod role;

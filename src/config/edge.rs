@@ -1,0 +1,95 @@
+//! The keys that decide who is trusted at the edge: the HTTP listener, the proxies in front of
+//! it, and logins.
+
+use std::net::SocketAddr;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use super::ConfigError;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address. Env: `SUIFANG_HTTP_ADDR`. Default `127.0.0.1:8080`.
+    pub addr: SocketAddr,
+    /// Mark the session cookie `Secure` (set when served over HTTPS).
+    pub secure_cookies: bool,
+    /// Session lifetime in hours.
+    pub session_hours: i64,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed. From
+    /// anyone else the header is ignored: otherwise a client could name any address and
+    /// escape the per-address login limit. Default: none.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl HttpConfig {
+    /// `trusted_proxies` parsed; a bare address is a one-address range.
+    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| ConfigError::Invalid {
+                        key: "http.trusted_proxies",
+                        message: format!("`{s}` is not an IP address or CIDR range"),
+                    })
+            })
+            .collect()
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            secure_cookies: false,
+            session_hours: 12,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Failed logins allowed per username and per client address within the window.
+    pub login_max_failures: u32,
+    pub login_window_minutes: i64,
+    /// Password verifications (argon2id, ~19 MiB and tens of ms of CPU each) run at once;
+    /// more logins wait, so a login flood cannot take the memory and cores calls need.
+    pub max_concurrent_verifications: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            login_max_failures: 5,
+            login_window_minutes: 15,
+            max_concurrent_verifications: 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges_and_name_the_key() {
+        let mut http = HttpConfig {
+            trusted_proxies: vec!["127.0.0.1".into(), "10.0.0.0/8".into(), "::1".into()],
+            ..HttpConfig::default()
+        };
+        let nets = http.trusted_proxies().unwrap();
+        assert!(nets[0].contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap()));
+        assert!(nets[1].contains(&"10.9.8.7".parse::<std::net::IpAddr>().unwrap()));
+        http.trusted_proxies.push("proxy.local".into());
+        let err = http.trusted_proxies().unwrap_err().to_string();
+        assert!(
+            err.contains("http.trusted_proxies") && err.contains("proxy.local"),
+            "{err}"
+        );
+    }
+}
