@@ -82,7 +82,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/events", ANY_USER, "Live events for the caller (Server-Sent Events)", || get(events::stream)),
     route("GET", "/api/v1/patients", CLINICAL, "List patients (phones masked for nurses)", || get(patients::list)),
     route("POST", "/api/v1/patients", MANAGERS, "Create a patient", || post(patients::create)),
-    route("POST", "/api/v1/patients/import", MANAGERS, "Import patients from CSV (all or nothing)", || post(patients::import_csv)),
+    route("POST", "/api/v1/patients/import", MANAGERS, "Import patients from CSV (all or nothing; at most 16 MiB)", || post(patients::import_csv).layer(axum::extract::DefaultBodyLimit::max(patients::IMPORT_MAX_BYTES))),
     route("GET", "/api/v1/patients/{id}", CLINICAL, "One patient (audited view)", || get(patients::get_one)),
     route("PUT", "/api/v1/patients/{id}/do-not-call", MANAGERS, "Set or clear the do-not-call flag", || put(patients::do_not_call)),
     route("POST", "/api/v1/patients/{id}/discharges", MANAGERS, "Record a discharge and enrol in the matching pathway", || post(patients::discharge)),

@@ -5,6 +5,7 @@ pub mod access;
 mod admin;
 mod agents;
 mod calls;
+pub mod csrf;
 pub mod error;
 mod escalations;
 pub mod events;
@@ -118,12 +119,15 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             access::authorize,
         ))
-        .fallback(|| async { error::ApiError::not_found("route") });
+        .fallback(|| async { error::ApiError::not_found("route") })
+        // outside `authorize`: a forged request is refused before its session is looked at
+        .layer(axum::middleware::from_fn(csrf::same_origin_writes));
     Router::new()
         .merge(api)
         .merge(crate::web::router())
+        // the largest body any route takes; each extractor holds the rest to 2 MiB
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            16 * 1024 * 1024,
+            patients::IMPORT_MAX_BYTES,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

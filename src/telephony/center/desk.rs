@@ -373,7 +373,14 @@ impl Center {
                 {
                     Ok(t) => Ok((t, domain)),
                     Err(DialRefusal::UnknownNumber) => {
-                        Err(refuse(404, format!("{n} is no patient's number")))
+                        // logged below: masked, it may be anyone's number
+                        Err(refuse(
+                            404,
+                            format!(
+                                "{} is no patient's number",
+                                crate::followup::phone::mask(&n)
+                            ),
+                        ))
                     }
                     Err(e) => Err(refuse(403, e.to_string())),
                 }
