@@ -444,6 +444,7 @@ impl Config {
             })?;
         }
         self.sip.apply_env(&lookup)?;
+        self.auth.apply_env(&lookup)?;
         if let Some(v) = lookup("SUIFANG_MODEL_DIR") {
             self.transcription.model_dir = v.into();
         }

@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::{
-    admin, agents, calls, escalations, events, patients, queue, reports, retention, scripts,
-    session, transcripts, AppState,
+    accounts, admin, agents, calls, escalations, events, patients, queue, reports, retention,
+    scripts, session, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};
@@ -110,6 +110,9 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/webhooks/deliveries", ADMIN, "Webhook delivery log", || get(escalations::webhook_log)),
     route("GET", "/api/v1/users", ADMIN, "List users", || get(admin::list_users)),
     route("POST", "/api/v1/users", ADMIN, "Create a user", || post(admin::create_user)),
+    route("PUT", "/api/v1/users/{id}/active", ADMIN, "Disable ({\"active\": false}: her sessions end, her desk phone is dropped) or enable a user (audited)", || put(accounts::set_active)),
+    route("PUT", "/api/v1/users/{id}/password", ADMIN, "Reset a user's password ({\"password\"}); her sessions end (audited)", || put(accounts::reset_password)),
+    route("DELETE", "/api/v1/users/{id}/sessions", ADMIN, "Log a user out everywhere (audited)", || delete(accounts::revoke_sessions)),
     route("GET", "/api/v1/departments", CLINICAL, "List departments", || get(admin::departments)),
     route("GET", "/api/v1/audit", ADMIN, "Recent audit entries", || get(admin::audit_recent)),
     route("GET", "/api/v1/audit/verify", ADMIN, "Verify the audit hash chain", || get(admin::audit_verify)),

@@ -2,6 +2,7 @@
 //! they validate, call the store or the domain, audit, and shape the response.
 
 pub mod access;
+mod accounts;
 mod admin;
 mod agents;
 mod calls;

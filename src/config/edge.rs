@@ -60,6 +60,32 @@ pub struct AuthConfig {
     /// Password verifications (argon2id, ~19 MiB and tens of ms of CPU each) run at once;
     /// more logins wait, so a login flood cannot take the memory and cores calls need.
     pub max_concurrent_verifications: usize,
+    /// Let `suifang serve` start while a demo login (published in the README) still works
+    /// with its demo password. Off: the server refuses to start until those accounts are
+    /// disabled or have new passwords. `suifang demo` never asks. Env:
+    /// `SUIFANG_ALLOW_DEMO_LOGINS` (`true`/`false`).
+    pub allow_demo_logins: bool,
+}
+
+impl AuthConfig {
+    pub(super) fn apply_env(
+        &mut self,
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        if let Some(v) = lookup("SUIFANG_ALLOW_DEMO_LOGINS") {
+            self.allow_demo_logins = match v.to_ascii_lowercase().as_str() {
+                "true" | "on" | "1" => true,
+                "false" | "off" | "0" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "SUIFANG_ALLOW_DEMO_LOGINS",
+                        message: format!("`{v}` is not true or false"),
+                    })
+                }
+            };
+        }
+        Ok(())
+    }
 }
 
 impl Default for AuthConfig {
@@ -68,6 +94,7 @@ impl Default for AuthConfig {
             login_max_failures: 5,
             login_window_minutes: 15,
             max_concurrent_verifications: 2,
+            allow_demo_logins: false,
         }
     }
 }

@@ -10,6 +10,7 @@
 mod error;
 pub mod migrate;
 
+pub mod accounts;
 pub mod agents;
 pub mod audit;
 pub mod calls;
