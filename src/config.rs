@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::followup::retry::RetryPolicy;
 
 mod edge;
-pub use edge::{AuthConfig, HttpConfig};
+pub use edge::{AuditConfig, AuthConfig, HttpConfig};
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,8 @@ pub struct Config {
     pub queue: QueueConfig,
     pub retry: RetryPolicy,
     pub auth: AuthConfig,
+    /// The audit log's anchor outside the database (file, key, interval).
+    pub audit: AuditConfig,
     pub clock: ClockConfig,
     pub escalation: EscalationConfig,
     pub webhook: WebhookConfig,
@@ -275,6 +277,7 @@ impl Default for Config {
             queue: QueueConfig::default(),
             retry: RetryPolicy::default(),
             auth: AuthConfig::default(),
+            audit: AuditConfig::default(),
             clock: ClockConfig::default(),
             escalation: EscalationConfig::default(),
             webhook: WebhookConfig::default(),
@@ -445,6 +448,9 @@ impl Config {
         }
         self.sip.apply_env(&lookup)?;
         self.auth.apply_env(&lookup)?;
+        if let Some(v) = lookup("SUIFANG_AUDIT_KEY") {
+            self.audit.key = Some(v).filter(|k| !k.is_empty());
+        }
         if let Some(v) = lookup("SUIFANG_MODEL_DIR") {
             self.transcription.model_dir = v.into();
         }
@@ -503,6 +509,10 @@ impl Config {
         positive("queue.lease_minutes", self.queue.lease_minutes)?;
         positive("http.session_hours", self.http.session_hours)?;
         positive("auth.login_window_minutes", self.auth.login_window_minutes)?;
+        positive(
+            "audit.anchor_interval_seconds",
+            self.audit.anchor_interval_seconds as i64,
+        )?;
         self.http.trusted_proxies()?;
         positive(
             "auth.max_concurrent_verifications",
@@ -560,6 +570,30 @@ impl Config {
         self.database
             .clone()
             .unwrap_or_else(|| self.data_dir.join("data").join("suifang.db"))
+    }
+
+    /// The audit anchor, with the key from `SUIFANG_AUDIT_KEY` or the key file (created when
+    /// `create`: the server does, `audit verify` only reads).
+    pub fn audit_anchor(
+        &self,
+        create: bool,
+    ) -> Result<Option<crate::store::audit_anchor::Anchor>, crate::store::audit_anchor::AnchorError>
+    {
+        let db = self.database_path();
+        let beside = |name: &str| db.with_file_name(name);
+        crate::store::audit_anchor::Anchor::open(
+            self.audit
+                .anchor_file
+                .clone()
+                .unwrap_or_else(|| beside("audit-anchor.log")),
+            self.audit.key.as_deref(),
+            &self
+                .audit
+                .key_file
+                .clone()
+                .unwrap_or_else(|| beside("audit.key")),
+            create,
+        )
     }
 
     pub fn recordings_path(&self) -> PathBuf {

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::followup::import::parse_csv;
 use crate::followup::pathway::PathwayCatalog;
 use crate::server;
+use crate::store::audit_anchor::AnchorCheck;
 use crate::store::{audit, Store, StoreError};
 
 mod transcribe;
@@ -230,12 +231,42 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Audit(AuditCommand::Verify) => {
             let store = open_store(&config)?;
             let report = store.read_blocking(audit::verify)?;
-            match report.broken_at {
-                None => {
-                    println!("audit log intact: {} rows verified", report.rows);
+            if let Some((id, why)) = report.broken_at {
+                bail!("audit log broken at row {id}: {why}");
+            }
+            println!("audit log intact: {} rows verified", report.rows);
+            // the chain cannot show rows deleted from its end; the anchor outside can
+            let anchor = config.audit_anchor(false)?;
+            let check = match &anchor {
+                Some(a) => store.read_blocking({
+                    let a = a.clone();
+                    move |c| Ok(a.check(c))
+                })??,
+                None => AnchorCheck::Absent,
+            };
+            match check {
+                AnchorCheck::Holds { anchored } => {
+                    let at = chrono::DateTime::from_timestamp(anchored.at, 0)
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| anchored.at.to_string());
+                    println!(
+                        "anchor holds: row {} was anchored at {at} with this hash",
+                        anchored.id
+                    );
                     Ok(())
                 }
-                Some((id, why)) => bail!("audit log broken at row {id}: {why}"),
+                AnchorCheck::Absent => {
+                    println!(
+                        "no audit anchor yet (the server writes one): deleting the newest rows would not be detected"
+                    );
+                    Ok(())
+                }
+                AnchorCheck::Broken { line, why } => bail!(
+                    "audit log broken: {why} (anchor {} line {line})",
+                    anchor
+                        .map(|a| a.path.display().to_string())
+                        .unwrap_or_default()
+                ),
             }
         }
         Command::Queue(QueueCommand::Build) => {

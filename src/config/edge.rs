@@ -2,6 +2,7 @@
 //! it, and logins.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -95,6 +96,36 @@ impl Default for AuthConfig {
             login_window_minutes: 15,
             max_concurrent_verifications: 2,
             allow_demo_logins: false,
+        }
+    }
+}
+
+/// Where the audit log's anchor lives (`store::audit_anchor`): outside the database, so that
+/// deleting the newest audit rows or rewriting the chain is detected.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Append-only file the chain's head is exported to. Default: `audit-anchor.log` next to
+    /// the database. In production, make it append-only (`chattr +a`) or ship it off the
+    /// machine (syslog, WORM storage).
+    pub anchor_file: Option<PathBuf>,
+    /// The HMAC key file, created (0600) at the first start. Default: `audit.key` next to the
+    /// database. `SUIFANG_AUDIT_KEY` replaces it (keep it in a secret store).
+    pub key_file: Option<PathBuf>,
+    /// How often the head is exported (only when it changed), and once more at shutdown.
+    pub anchor_interval_seconds: u64,
+    /// Env `SUIFANG_AUDIT_KEY` only: a secret never belongs in the config file.
+    #[serde(skip)]
+    pub key: Option<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            anchor_file: None,
+            key_file: None,
+            anchor_interval_seconds: 60,
+            key: None,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod accounts;
 pub mod agents;
 pub mod audit;
+pub mod audit_anchor;
 pub mod calls;
 pub mod escalations;
 pub mod patient_report;

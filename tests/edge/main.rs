@@ -5,5 +5,6 @@
 mod common;
 
 mod accounts;
+mod audit_anchor;
 mod logins;
 mod small;
