@@ -54,7 +54,7 @@ const STRINGS = {
     'inbox.status': '状态', 'inbox.level': '级别', 'inbox.call': '呼叫患者', 'inbox.excerpt': '相关录音片段', 'inbox.timeline': '患者时间线',
     'inbox.sound': '紧急预警声音提示', 'status.open': '待确认', 'status.acknowledged': '已确认', 'status.resolved': '已处理',
     'action.call_patient': '已电话联系患者', 'action.advise_er': '建议急诊', 'action.adjust_medication': '调整用药', 'action.book_visit': '预约复诊', 'action.other': '其他',
-    'admin.status': '状态', 'admin.actions': '操作', 'admin.active': '启用', 'admin.disabled': '已停用', 'admin.disable': '停用', 'admin.enable': '启用',
+    'admin.status': '状态', 'admin.actions': '操作', 'admin.active': '正常', 'admin.disabled': '已停用', 'admin.disable': '停用', 'admin.enable': '启用',
     'admin.logout_everywhere': '全部下线', 'admin.reset_password': '重置密码', 'admin.new_password': '新密码', 'admin.sessions_ended': '已结束 {n} 个会话',
     'admin.users': '用户与角色', 'admin.new_user': '新建用户', 'admin.username': '用户名', 'admin.display_name': '姓名', 'admin.role': '角色',
     'admin.department': '科室', 'admin.password': '初始密码', 'admin.create': '创建', 'admin.departments': '科室',
