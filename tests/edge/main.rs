@@ -7,4 +7,5 @@ mod common;
 mod accounts;
 mod audit_anchor;
 mod logins;
+mod logs;
 mod small;
