@@ -572,30 +572,6 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("data").join("suifang.db"))
     }
 
-    /// The audit anchor, with the key from `SUIFANG_AUDIT_KEY` or the key file (created when
-    /// `create`: the server does, `audit verify` only reads).
-    pub fn audit_anchor(
-        &self,
-        create: bool,
-    ) -> Result<Option<crate::store::audit_anchor::Anchor>, crate::store::audit_anchor::AnchorError>
-    {
-        let db = self.database_path();
-        let beside = |name: &str| db.with_file_name(name);
-        crate::store::audit_anchor::Anchor::open(
-            self.audit
-                .anchor_file
-                .clone()
-                .unwrap_or_else(|| beside("audit-anchor.log")),
-            self.audit.key.as_deref(),
-            &self
-                .audit
-                .key_file
-                .clone()
-                .unwrap_or_else(|| beside("audit.key")),
-            create,
-        )
-    }
-
     pub fn recordings_path(&self) -> PathBuf {
         self.recordings_dir
             .clone()
