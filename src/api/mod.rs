@@ -43,7 +43,7 @@ pub struct AppState {
     pub locale: Locale,
     pub login_limiter: Arc<Mutex<LoginLimiter>>,
     /// Bounds the argon2 verifications running at once (`auth.max_concurrent_verifications`).
-    pub verifications: Arc<tokio::sync::Semaphore>,
+    pub verifications: crate::auth::slots::Slots,
     /// `http.trusted_proxies`, parsed: whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub events: events::EventBus,
@@ -89,9 +89,7 @@ impl AppState {
             calendar: Arc::new(calendar),
             locale,
             login_limiter: Arc::new(Mutex::new(limiter)),
-            verifications: Arc::new(tokio::sync::Semaphore::new(
-                config.auth.max_concurrent_verifications,
-            )),
+            verifications: crate::auth::slots::Slots::new(config.auth.max_concurrent_verifications),
             trusted_proxies: Arc::new(config.http.trusted_proxies()?),
             events: events::EventBus::default(),
             lines,

@@ -95,15 +95,9 @@ pub async fn login(
         .await?;
     let password = body.password;
     // At most `auth.max_concurrent_verifications` argon2 runs at once; the rest queue here.
-    let permit = state
+    let (user, ok) = state
         .verifications
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError::forbidden())?;
-    let (user, ok) = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        match found {
+        .run(move || match found {
             Some((user, hash)) => {
                 let ok = verify_password(&password, &hash) && user.active;
                 (Some(user), ok)
@@ -112,10 +106,9 @@ pub async fn login(
                 verify_password(&password, dummy_hash());
                 (None, false)
             }
-        }
-    })
-    .await
-    .map_err(|_| ApiError::forbidden())?;
+        })
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     let t = now.timestamp();
     let Some(user) = user.filter(|_| ok) else {
         // the reservation stays: this failure is already counted

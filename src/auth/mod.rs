@@ -4,6 +4,7 @@ pub mod client_ip;
 pub mod password;
 pub mod ratelimit;
 pub mod role;
+pub mod slots;
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
