@@ -1,7 +1,6 @@
 //! One typed configuration, loaded once at start: defaults, then an optional TOML file, then
 //! `SUIFANG_*` environment overrides. Every error names the key that is wrong.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, NaiveTime};
@@ -9,6 +8,9 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::followup::retry::RetryPolicy;
+
+mod edge;
+pub use edge::{AuditConfig, AuthConfig, HttpConfig};
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,8 @@ pub struct Config {
     pub queue: QueueConfig,
     pub retry: RetryPolicy,
     pub auth: AuthConfig,
+    /// The audit log's anchor outside the database (file, key, interval).
+    pub audit: AuditConfig,
     pub clock: ClockConfig,
     pub escalation: EscalationConfig,
     pub webhook: WebhookConfig,
@@ -169,21 +173,6 @@ impl TranscriptionConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Listen address. Env: `SUIFANG_HTTP_ADDR`. Default `127.0.0.1:8080`.
-    pub addr: SocketAddr,
-    /// Mark the session cookie `Secure` (set when served over HTTPS).
-    pub secure_cookies: bool,
-    /// Session lifetime in hours.
-    pub session_hours: i64,
-    /// Serve Prometheus metrics (`GET /metrics`) on this separate address, e.g.
-    /// `127.0.0.1:9464` (keep it on loopback or the management network: it has no login).
-    /// Env: `SUIFANG_METRICS_ADDR`. Default: off.
-    pub metrics_addr: Option<SocketAddr>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
 pub struct HospitalConfig {
     pub name: String,
     /// IANA zone the hospital works in; times are stored in UTC and shown in this zone.
@@ -206,14 +195,6 @@ pub struct QueueConfig {
     pub lease_minutes: i64,
     /// How often the server rebuilds the daily queue in the background.
     pub rebuild_minutes: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    /// Failed logins allowed per username and per client address within the window.
-    pub login_max_failures: u32,
-    pub login_window_minutes: i64,
 }
 
 /// For tests and drills only: shifts the server's clock, so timers that live in the database
@@ -296,6 +277,7 @@ impl Default for Config {
             queue: QueueConfig::default(),
             retry: RetryPolicy::default(),
             auth: AuthConfig::default(),
+            audit: AuditConfig::default(),
             clock: ClockConfig::default(),
             escalation: EscalationConfig::default(),
             webhook: WebhookConfig::default(),
@@ -304,17 +286,6 @@ impl Default for Config {
             transcription: TranscriptionConfig::default(),
             demo: false,
             recordings: RecordingsConfig::default(),
-        }
-    }
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            secure_cookies: false,
-            session_hours: 12,
-            metrics_addr: None,
         }
     }
 }
@@ -336,15 +307,6 @@ impl Default for QueueConfig {
         QueueConfig {
             lease_minutes: 10,
             rebuild_minutes: 5,
-        }
-    }
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig {
-            login_max_failures: 5,
-            login_window_minutes: 15,
         }
     }
 }
@@ -501,6 +463,10 @@ impl Config {
             })?;
         }
         self.sip.apply_env(&lookup)?;
+        self.auth.apply_env(&lookup)?;
+        if let Some(v) = lookup("SUIFANG_AUDIT_KEY") {
+            self.audit.key = Some(v).filter(|k| !k.is_empty());
+        }
         if let Some(v) = lookup("SUIFANG_MODEL_DIR") {
             self.transcription.model_dir = v.into();
         }
@@ -559,6 +525,15 @@ impl Config {
         positive("queue.lease_minutes", self.queue.lease_minutes)?;
         positive("http.session_hours", self.http.session_hours)?;
         positive("auth.login_window_minutes", self.auth.login_window_minutes)?;
+        positive(
+            "audit.anchor_interval_seconds",
+            self.audit.anchor_interval_seconds as i64,
+        )?;
+        self.http.trusted_proxies()?;
+        positive(
+            "auth.max_concurrent_verifications",
+            self.auth.max_concurrent_verifications as i64,
+        )?;
         self.webrtc.validate()?;
         self.sip.validate()?;
         self.transcription.language_mode()?;

@@ -147,6 +147,22 @@ const DEMO_PATIENTS: &[DemoPatient] = &[
 ];
 
 /// Seeds the demo data; returns whether anything was added.
+/// The demo logins that still work with their published password: active accounts named as
+/// in [`DEMO_USERS`] whose password is still the demo one. A production `serve` refuses to
+/// start while this is not empty (`auth.allow_demo_logins`).
+pub fn working_demo_logins(store: &Store) -> Result<Vec<&'static str>, StoreError> {
+    let mut working = Vec::new();
+    for (name, password, ..) in DEMO_USERS {
+        let found = store.read_blocking(move |c| users::user_for_login(c, name))?;
+        if let Some((user, hash)) = found {
+            if user.active && crate::auth::password::verify_password(password, &hash) {
+                working.push(*name);
+            }
+        }
+    }
+    Ok(working)
+}
+
 pub fn seed(
     store: &Store,
     pathways: &PathwayCatalog,

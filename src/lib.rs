@@ -14,6 +14,7 @@ pub mod config;
 pub mod demo;
 pub mod followup;
 pub mod media;
+pub mod private_fs;
 pub mod rtp;
 pub mod server;
 pub mod service;

@@ -35,6 +35,8 @@ pub enum ServerError {
     },
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0} (set SUIFANG_AUDIT_KEY or audit.key_file)")]
+    AuditAnchor(#[from] crate::store::audit_anchor::AnchorError),
 }
 
 /// Everything the server needs, opened and checked before it listens.
@@ -267,6 +269,8 @@ pub async fn serve(
             recovery.interrupted_calls.len()
         );
     }
+    // the key is created at the first start; a broken key stops the start-up
+    let anchor = state.config.audit_anchor(true)?;
     let engine = start_sip(&state).await?;
     let lines = tokio::spawn(prepared.lines.run());
     let lines_stop = prepared.lines_stop;
@@ -307,6 +311,16 @@ pub async fn serve(
     if state.config.webhook.enabled() {
         tracing::info!("escalation webhook enabled");
     }
+    let (store, clock) = (state.store.clone(), state.clock);
+    let anchorer = anchor.clone().map(|anchor| {
+        tokio::spawn(crate::service::audit_anchor::worker(
+            state.store.clone(),
+            state.clock,
+            anchor,
+            std::time::Duration::from_secs(state.config.audit.anchor_interval_seconds),
+            stop_rx.clone(),
+        ))
+    });
     let transcription = start_transcription(&state, stop_rx.clone());
     let retention = start_retention(&state, stop_rx.clone());
     let metrics = match state.config.http.metrics_addr {
@@ -338,6 +352,9 @@ pub async fn serve(
     let _ = rebuilder.await;
     let _ = sla.await;
     let _ = webhook.await;
+    if let Some(a) = anchorer {
+        let _ = a.await;
+    }
     if let Some(r) = retention {
         let _ = r.await;
     }
@@ -348,6 +365,10 @@ pub async fn serve(
         let _ = t.await;
     }
     let _ = lines.await;
+    if let Some(anchor) = anchor {
+        // last, so the rows every worker wrote while stopping are anchored too
+        crate::service::audit_anchor::anchor_once(&store, clock, &anchor).await;
+    }
     tracing::info!("suifang stopped");
     Ok(())
 }

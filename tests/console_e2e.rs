@@ -397,6 +397,29 @@ fn admin_views_users_roster_scripts_and_validates_a_draft() {
     let out = browser("admin", &server, json!({}));
 
     assert_eq!(out["users"], json!(users));
+    let lifecycle = &out["lifecycle"];
+    // the console opens in Chinese (i18n.js: 已停用 disabled, 正常 active)
+    assert_eq!(
+        (&lifecycle["disabled"], &lifecycle["enabled"]),
+        (&json!("已停用"), &json!("正常")),
+        "{lifecycle}"
+    );
+    assert_eq!(lifecycle["logout"], "已结束 0 个会话", "{lifecycle}");
+    Client::login(&server, "doctor2", "doctor2-new-pass-1");
+    let actions: Vec<Value> = admin.get("/api/v1/audit").body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].clone())
+        .collect();
+    for a in [
+        "user_disabled",
+        "user_enabled",
+        "sessions_revoked",
+        "password_reset",
+    ] {
+        assert!(actions.contains(&json!(a)), "{a} audited: {actions:?}");
+    }
     assert_eq!(out["scripts"], scripts);
     let roster = out["roster"].as_array().unwrap();
     assert_eq!(roster.len(), 5, "one row per department: {roster:?}");

@@ -286,7 +286,11 @@ fn unacknowledged_escalation_reescalates_once_across_a_restart() {
         let server = Server::start(
             dir.path(),
             "serve",
-            &[("SUIFANG_CLOCK_OFFSET_SECONDS", &offset)],
+            // a demo database: serve refuses its published logins unless told this is a drill
+            &[
+                ("SUIFANG_CLOCK_OFFSET_SECONDS", &offset),
+                ("SUIFANG_ALLOW_DEMO_LOGINS", "true"),
+            ],
         );
         let doctor = Client::login(&server, "head", "head-demo-1");
         let e = wait_for("re-escalation", || {

@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::{
-    admin, agents, calls, escalations, events, patients, queue, reports, retention, scripts,
-    session, transcripts, AppState,
+    accounts, admin, agents, calls, escalations, events, patients, queue, reports, retention,
+    scripts, session, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};
@@ -82,7 +82,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/events", ANY_USER, "Live events for the caller (Server-Sent Events)", || get(events::stream)),
     route("GET", "/api/v1/patients", CLINICAL, "List patients (phones masked for nurses)", || get(patients::list)),
     route("POST", "/api/v1/patients", MANAGERS, "Create a patient", || post(patients::create)),
-    route("POST", "/api/v1/patients/import", MANAGERS, "Import patients from CSV (all or nothing)", || post(patients::import_csv)),
+    route("POST", "/api/v1/patients/import", MANAGERS, "Import patients from CSV (all or nothing; at most 16 MiB)", || post(patients::import_csv).layer(axum::extract::DefaultBodyLimit::max(patients::IMPORT_MAX_BYTES))),
     route("GET", "/api/v1/patients/{id}", CLINICAL, "One patient (audited view)", || get(patients::get_one)),
     route("PUT", "/api/v1/patients/{id}/do-not-call", MANAGERS, "Set or clear the do-not-call flag", || put(patients::do_not_call)),
     route("POST", "/api/v1/patients/{id}/discharges", MANAGERS, "Record a discharge and enrol in the matching pathway", || post(patients::discharge)),
@@ -112,6 +112,9 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/webhooks/deliveries", ADMIN, "Webhook delivery log", || get(escalations::webhook_log)),
     route("GET", "/api/v1/users", ADMIN, "List users", || get(admin::list_users)),
     route("POST", "/api/v1/users", ADMIN, "Create a user", || post(admin::create_user)),
+    route("PUT", "/api/v1/users/{id}/active", ADMIN, "Disable ({\"active\": false}: her sessions end, her desk phone is dropped) or enable a user (audited)", || put(accounts::set_active)),
+    route("PUT", "/api/v1/users/{id}/password", ADMIN, "Reset a user's password ({\"password\"}); her sessions end (audited)", || put(accounts::reset_password)),
+    route("DELETE", "/api/v1/users/{id}/sessions", ADMIN, "Log a user out everywhere (audited)", || delete(accounts::revoke_sessions)),
     route("GET", "/api/v1/departments", CLINICAL, "List departments", || get(admin::departments)),
     route("GET", "/api/v1/audit", ADMIN, "Recent audit entries", || get(admin::audit_recent)),
     route("GET", "/api/v1/audit/verify", ADMIN, "Verify the audit hash chain", || get(admin::audit_verify)),

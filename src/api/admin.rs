@@ -68,7 +68,9 @@ pub async fn create_user(
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
         .map_err(|e| match e {
-            PasswordError::TooShort => ApiError::invalid("password", e.to_string()),
+            PasswordError::TooShort | PasswordError::TooLong => {
+                ApiError::invalid("password", e.to_string())
+            }
             other => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -117,8 +119,26 @@ pub async fn audit_recent(State(state): State<AppState>) -> Result<axum::Json<Va
     ))
 }
 
+/// The chain, and the anchor outside the database (rows deleted from the end).
 pub async fn audit_verify(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(json!(state.store.read(verify).await?)))
+    let internal = |e: &dyn std::fmt::Display| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    };
+    let anchor = state.config.audit_anchor(false).map_err(|e| internal(&e))?;
+    let (report, check) = state
+        .store
+        .read(move |c| {
+            let check = anchor.as_ref().map(|a| a.check(c));
+            Ok((verify(c)?, check))
+        })
+        .await?;
+    let check = match check {
+        Some(c) => c.map_err(|e| internal(&e))?,
+        None => crate::store::audit_anchor::AnchorCheck::Absent,
+    };
+    let mut body = json!(report);
+    body["anchor"] = json!(check);
+    Ok(axum::Json(body))
 }
 
 /// `GET /staff`: names and roles of active users, so consoles can say who an escalation went

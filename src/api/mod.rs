@@ -2,9 +2,11 @@
 //! they validate, call the store or the domain, audit, and shape the response.
 
 pub mod access;
+mod accounts;
 mod admin;
 mod agents;
 mod calls;
+pub mod csrf;
 pub mod error;
 mod escalations;
 pub mod events;
@@ -41,6 +43,10 @@ pub struct AppState {
     pub calendar: Arc<Calendar>,
     pub locale: Locale,
     pub login_limiter: Arc<Mutex<LoginLimiter>>,
+    /// Bounds the argon2 verifications running at once (`auth.max_concurrent_verifications`).
+    pub verifications: crate::auth::slots::Slots,
+    /// `http.trusted_proxies`, parsed: whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub events: events::EventBus,
     /// Agent lines (WebRTC); the SIP bridge attaches calls through it.
     pub lines: crate::webrtc::Lines,
@@ -84,6 +90,8 @@ impl AppState {
             calendar: Arc::new(calendar),
             locale,
             login_limiter: Arc::new(Mutex::new(limiter)),
+            verifications: crate::auth::slots::Slots::new(config.auth.max_concurrent_verifications),
+            trusted_proxies: Arc::new(config.http.trusted_proxies()?),
             events: events::EventBus::default(),
             lines,
             calls,
@@ -111,12 +119,15 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             access::authorize,
         ))
-        .fallback(|| async { error::ApiError::not_found("route") });
+        .fallback(|| async { error::ApiError::not_found("route") })
+        // outside `authorize`: a forged request is refused before its session is looked at
+        .layer(axum::middleware::from_fn(csrf::same_origin_writes));
     Router::new()
         .merge(api)
         .merge(crate::web::router())
+        // the largest body any route takes; each extractor holds the rest to 2 MiB
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            16 * 1024 * 1024,
+            patients::IMPORT_MAX_BYTES,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -1,8 +1,10 @@
 //! Authentication (argon2id passwords, session tokens) and role-based access.
 
+pub mod client_ip;
 pub mod password;
 pub mod ratelimit;
 pub mod role;
+pub mod slots;
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};

@@ -9,13 +9,22 @@ use argon2::Argon2;
 pub enum PasswordError {
     #[error("password must be at least 8 characters")]
     TooShort,
+    #[error("password must be at most {MAX_PASSWORD_BYTES} bytes")]
+    TooLong,
     #[error("cannot hash password: {0}")]
     Hash(String),
 }
 
+/// Longest password accepted, at login and when one is set: a passphrase fits, a megabyte
+/// sent to make every login attempt cost more than it should does not.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
 pub fn hash_password(password: &str) -> Result<String, PasswordError> {
     if password.chars().count() < 8 {
         return Err(PasswordError::TooShort);
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(PasswordError::TooLong);
     }
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
@@ -56,6 +65,10 @@ mod tests {
         assert!(matches!(
             hash_password("short"),
             Err(PasswordError::TooShort)
+        ));
+        assert!(matches!(
+            hash_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)),
+            Err(PasswordError::TooLong)
         ));
     }
 }

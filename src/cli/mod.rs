@@ -1,21 +1,22 @@
 //! The command line: each subcommand is a thin wrapper over the library.
 
-use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
-use crate::auth::password::hash_password;
-use crate::auth::role::Role;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::followup::import::parse_csv;
 use crate::followup::pathway::PathwayCatalog;
 use crate::server;
+use crate::store::audit_anchor::AnchorCheck;
 use crate::store::{audit, Store, StoreError};
 
 mod transcribe;
+mod users;
+
+pub use users::UserCommand;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -85,43 +86,6 @@ pub enum Command {
 pub enum ImportCommand {
     /// Import patients (and their discharge) from CSV; all rows or none.
     Patients { file: PathBuf },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum UserCommand {
-    /// Add a user; the password is read from standard input.
-    Add(UserAdd),
-    /// Set an agent's SIP desk-phone extension; the SIP password is read from standard input
-    /// (only its digest hashes are stored). `--remove` takes the extension away.
-    Sip(UserSip),
-}
-
-#[derive(Args, Debug)]
-pub struct UserSip {
-    #[arg(long)]
-    pub username: String,
-    /// 2–6 digits: the phone's SIP user name and auth user.
-    #[arg(long, required_unless_present = "remove")]
-    pub extension: Option<String>,
-    /// Remove the user's extension instead (her desk phone is unregistered).
-    #[arg(long, conflicts_with = "extension")]
-    pub remove: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct UserAdd {
-    #[arg(long)]
-    pub username: String,
-    #[arg(long, value_parser = parse_role)]
-    pub role: Role,
-    #[arg(long)]
-    pub display_name: Option<String>,
-    #[arg(long)]
-    pub department: Option<String>,
-}
-
-fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| format!("`{s}` is not one of nurse, supervisor, doctor, admin"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -212,7 +176,7 @@ pub enum CompareWith {
     Rtpengine,
 }
 
-fn open_store(config: &Config) -> Result<Store> {
+pub(crate) fn open_store(config: &Config) -> Result<Store> {
     let path = config.database_path();
     Store::open(
         &path,
@@ -263,17 +227,46 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Import(ImportCommand::Patients { file }) => import_patients(&config, &file),
-        Command::User(UserCommand::Add(args)) => add_user(&config, args),
-        Command::User(UserCommand::Sip(args)) => user_sip(&config, args),
+        Command::User(command) => users::run(&config, command),
         Command::Audit(AuditCommand::Verify) => {
             let store = open_store(&config)?;
             let report = store.read_blocking(audit::verify)?;
-            match report.broken_at {
-                None => {
-                    println!("audit log intact: {} rows verified", report.rows);
+            if let Some((id, why)) = report.broken_at {
+                bail!("audit log broken at row {id}: {why}");
+            }
+            println!("audit log intact: {} rows verified", report.rows);
+            // the chain cannot show rows deleted from its end; the anchor outside can
+            let anchor = config.audit_anchor(false)?;
+            let check = match &anchor {
+                Some(a) => store.read_blocking({
+                    let a = a.clone();
+                    move |c| Ok(a.check(c))
+                })??,
+                None => AnchorCheck::Absent,
+            };
+            match check {
+                AnchorCheck::Holds { anchored } => {
+                    let at = chrono::DateTime::from_timestamp(anchored.at, 0)
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| anchored.at.to_string());
+                    println!(
+                        "anchor holds: row {} was anchored at {at} with this hash",
+                        anchored.id
+                    );
                     Ok(())
                 }
-                Some((id, why)) => bail!("audit log broken at row {id}: {why}"),
+                AnchorCheck::Absent => {
+                    println!(
+                        "no audit anchor yet (the server writes one): deleting the newest rows would not be detected"
+                    );
+                    Ok(())
+                }
+                AnchorCheck::Broken { line, why } => bail!(
+                    "audit log broken: {why} (anchor {} line {line})",
+                    anchor
+                        .map(|a| a.path.display().to_string())
+                        .unwrap_or_default()
+                ),
             }
         }
         Command::Queue(QueueCommand::Build) => {
@@ -388,6 +381,24 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// `serve` on a database that still has the demo's published logins (a demo database put in
+/// production, or `suifang demo` run once by mistake) would let anyone who read the README in.
+fn refuse_demo_logins(store: &Store) -> Result<()> {
+    let working = crate::demo::working_demo_logins(store)?;
+    if working.is_empty() {
+        return Ok(());
+    }
+    let first = working[0];
+    bail!(
+        "refusing to start: the demo logins {} still work with the passwords published in the \
+         README.\n  Disable them (`suifang user disable --username {first}`) or give them new \
+         passwords (`suifang user password --username {first}`);\n  to run the demo, use \
+         `suifang demo`; to serve this database as it is (a drill), set \
+         auth.allow_demo_logins = true (or SUIFANG_ALLOW_DEMO_LOGINS=true).",
+        working.join(", ")
+    )
+}
+
 fn run_server(mut config: Config, demo: bool) -> Result<()> {
     // The demo's patient phone: a real SIP UAS on UDP, reachable like a trunk.
     // SUIFANG_DEMO_SIM_PATIENT=ADDR moves it, =off leaves it out (parallel test servers).
@@ -404,6 +415,9 @@ fn run_server(mut config: Config, demo: bool) -> Result<()> {
         config.sip.trunk = sim_addr;
     }
     let prepared = server::prepare(config)?;
+    if !demo && !prepared.state.config.auth.allow_demo_logins {
+        refuse_demo_logins(&prepared.state.store)?;
+    }
     if demo {
         let state = &prepared.state;
         let added = crate::demo::seed(
@@ -501,88 +515,4 @@ fn report_lines<T>(
         errors.len(),
         file.display()
     )
-}
-
-fn user_sip(config: &Config, args: UserSip) -> Result<()> {
-    let store = open_store(config)?;
-    let now = Clock::with_offset_seconds(config.clock.offset_seconds)
-        .now()
-        .timestamp();
-    let name = args.username.clone();
-    let found = store.read_blocking(move |c| crate::store::users::user_for_login(c, &name))?;
-    let Some((user, login_hash)) = found else {
-        bail!("no user `{}`", args.username);
-    };
-    let actor = audit::Actor::system("cli");
-    let Some(extension) = args.extension else {
-        let removed = store.write_blocking(move |tx| {
-            crate::store::agents::remove_extension(tx, &actor, user.id, now)
-        })?;
-        if !removed {
-            bail!("{} has no SIP extension", args.username);
-        }
-        println!("SIP extension of {} removed", args.username);
-        return Ok(());
-    };
-    crate::store::agents::check_extension(&extension)?;
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("SIP password for extension {extension}: ");
-    }
-    let mut password = String::new();
-    stdin.lock().read_line(&mut password)?;
-    let password = password.trim_end_matches(['\n', '\r']).to_string();
-    crate::store::agents::check_sip_password(&password)?;
-    crate::api::differs_from_login(&password, &login_hash).map_err(anyhow::Error::msg)?;
-    let realm = config.sip.registrar_realm.clone();
-    let ha1 = crate::sip::registrar::Ha1::compute(&extension, &realm, &password);
-    let (ext, r) = (extension.clone(), realm.clone());
-    store.write_blocking(move |tx| {
-        crate::store::agents::set_extension(tx, &actor, user.id, &ext, &r, &ha1, now)
-    })?;
-    println!(
-        "{} has SIP extension {extension} (realm {realm}); point the desk phone at this server's SIP port with user and auth user {extension}",
-        args.username
-    );
-    Ok(())
-}
-
-fn add_user(config: &Config, args: UserAdd) -> Result<()> {
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("password for {}: ", args.username);
-    }
-    let mut password = String::new();
-    stdin.lock().read_line(&mut password)?;
-    let password = password.trim_end_matches(['\n', '\r']).to_string();
-    let hash = hash_password(&password)?;
-    let store = open_store(config)?;
-    let now = Clock::default().now().timestamp();
-    let display = args
-        .display_name
-        .clone()
-        .unwrap_or_else(|| args.username.clone());
-    let id = store.write_blocking(move |tx| {
-        let id = crate::store::users::create_user(
-            tx,
-            &args.username,
-            &display,
-            args.role,
-            &hash,
-            args.department.as_deref(),
-            now,
-        )?;
-        audit::append(
-            tx,
-            &audit::Actor::system("cli"),
-            "create",
-            "user",
-            Some(&id.to_string()),
-            &format!("role={}", args.role.as_str()),
-            now,
-        )?;
-        Ok(id)
-    })?;
-    println!("user {id} created");
-    Ok(())
 }

@@ -97,21 +97,29 @@ impl StereoRecorder {
     /// Creates the file (and its day directory) and writes a valid, empty WAV header.
     pub fn create(path: &Path, sample_rate: u32) -> Result<Self, MediaError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| MediaError::Io {
+            crate::private_fs::create_dir_all(dir).map_err(|source| MediaError::Io {
                 path: dir.to_owned(),
                 source,
             })?;
         }
+        // a patient's voice: owner-only, whatever the umask
+        let file = crate::private_fs::create_file(path).map_err(|source| MediaError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         let spec = hound::WavSpec {
             channels: 2,
             sample_rate,
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        let writer = hound::WavWriter::create(path, spec).map_err(|source| MediaError::Wav {
-            path: path.to_owned(),
-            source,
-        })?;
+        let writer =
+            hound::WavWriter::new(std::io::BufWriter::new(file), spec).map_err(|source| {
+                MediaError::Wav {
+                    path: path.to_owned(),
+                    source,
+                }
+            })?;
         Ok(Self {
             writer,
             path: path.to_owned(),
@@ -238,5 +246,21 @@ mod tests {
         let r = hound::WavReader::open(&path).expect("open live file");
         assert!(r.duration() >= 16000, "on-disk frames {}", r.duration());
         drop(rec);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn recordings_and_their_day_folders_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 3, 7).expect("valid date");
+        let path = recording_path(&root.path().join("recordings"), "c-1", date).unwrap();
+        let mut rec = StereoRecorder::create(&path, 8000).unwrap();
+        rec.write(&[1, 2], &[3, 4]).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        for folder in ["recordings", "recordings/2026", "recordings/2026/03/07"] {
+            assert_eq!(mode(&root.path().join(folder)), 0o700, "{folder}");
+        }
     }
 }

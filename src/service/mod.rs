@@ -4,6 +4,7 @@
 //! commits, so nobody is told of an escalation that was rolled back.
 
 pub mod answers;
+pub mod audit_anchor;
 pub mod findings;
 pub mod notify;
 pub mod retention;

@@ -10,8 +10,10 @@
 mod error;
 pub mod migrate;
 
+pub mod accounts;
 pub mod agents;
 pub mod audit;
+pub mod audit_anchor;
 pub mod calls;
 pub mod escalations;
 pub mod patient_report;
@@ -133,11 +135,16 @@ impl Store {
     /// writer thread. `now` stamps the migration rows.
     pub fn open(path: &Path, now: i64) -> Result<Store, StoreError> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+            crate::private_fs::create_dir_all(parent).map_err(|e| StoreError::Open {
                 path: parent.display().to_string(),
                 message: e.to_string(),
             })?;
         }
+        // patients, numbers and the audit log: readable by the server's account only
+        crate::private_fs::ensure_file(path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         let mut writer = open_connection(path, OpenFlags::default())?;
         // WAL lets readers proceed while the writer commits.
         writer.pragma_update(None, "journal_mode", "WAL")?;

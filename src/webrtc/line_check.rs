@@ -3,7 +3,7 @@
 //! media path (ICE, DTLS-SRTP, G.711 both ways) before a nurse dials a patient, and gives
 //! support a file to listen to when a nurse says "the patient can't hear me".
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -121,12 +121,12 @@ fn file_safe(name: &str) -> String {
     }
 }
 
-fn write_wav(path: &PathBuf, frames: &[AudioFrame]) -> Result<(), LineError> {
+fn write_wav(path: &Path, frames: &[AudioFrame]) -> Result<(), LineError> {
     let fail = |e: &dyn std::fmt::Display| {
         LineError::Recording(format!("cannot write {}: {e}", path.display()))
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        crate::private_fs::create_dir_all(dir).map_err(|e| fail(&e))?;
     }
     let spec = hound::WavSpec {
         channels: 1,
@@ -134,7 +134,9 @@ fn write_wav(path: &PathBuf, frames: &[AudioFrame]) -> Result<(), LineError> {
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut writer = hound::WavWriter::create(path, spec).map_err(|e| fail(&e))?;
+    let file = crate::private_fs::create_file(path).map_err(|e| fail(&e))?;
+    let mut writer =
+        hound::WavWriter::new(std::io::BufWriter::new(file), spec).map_err(|e| fail(&e))?;
     for frame in frames {
         for &s in &frame.0 {
             writer.write_sample(s).map_err(|e| fail(&e))?;

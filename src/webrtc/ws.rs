@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -20,6 +20,7 @@ use super::line_check;
 use super::registry::{ClientLink, Lines};
 use super::signaling::{parse, ClientMessage, ServerMessage};
 use crate::api::access::{session_token, CurrentUser};
+use crate::api::csrf::same_origin;
 use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::clock::Clock;
@@ -38,6 +39,8 @@ pub async fn agent_ws(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    // Cross-site WebSocket hijacking defence: browsers always send `Origin` on WebSocket
+    // handshakes, and it must name the host the page was served from.
     same_origin(&headers)?;
     let agent = Agent {
         id: user.id,
@@ -57,20 +60,6 @@ pub async fn agent_ws(
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| session.run(socket)))
-}
-
-/// Cross-site WebSocket hijacking defence: browsers always send `Origin` on WebSocket
-/// handshakes, and it must name the host the page was served from.
-fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return Ok(()); // not a browser (tests, tools); the session cookie still applies
-    };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-    match (origin_host, host) {
-        (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => Ok(()),
-        _ => Err(ApiError::forbidden()),
-    }
 }
 
 struct Session {
@@ -328,20 +317,4 @@ async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
         .send(Message::Text(message.to_json().into()))
         .await
         .is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origin_must_match_host() {
-        let mut h = HeaderMap::new();
-        assert!(same_origin(&h).is_ok());
-        h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
-        h.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
-        assert!(same_origin(&h).is_ok());
-        h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
-        assert!(same_origin(&h).is_err());
-    }
 }

@@ -222,6 +222,24 @@ async function admin(out, page, shot) {
   await page.waitForSelector('#users-table tbody tr td');
   out.users = await page.$$eval('#users-table tbody tr', (rs) => rs.map((r) => r.children[1].textContent));
   await shot('users');
+  // account lifecycle (issue 21): disable, enable, log out everywhere, reset a password;
+  // the browser sends Origin on each, so the CSRF check must let our own page through
+  const row = (name) => `#users-table tbody tr:has(td:nth-child(2):text-is("${name}"))`;
+  const status = async (name) => (await page.textContent(`${row(name)} td:nth-child(6)`)).trim();
+  await page.click(`${row('doctor2')} button[data-action=disable]`);
+  await page.waitForSelector(`${row('doctor2')} button[data-action=enable]`);
+  out.lifecycle = { disabled: await status('doctor2') };
+  await page.click(`${row('doctor2')} button[data-action=enable]`);
+  await page.waitForSelector(`${row('doctor2')} button[data-action=disable]`);
+  out.lifecycle.enabled = await status('doctor2');
+  await page.click(`${row('doctor2')} button[data-action=logout]`);
+  await page.waitForSelector('#toast.ok');
+  out.lifecycle.logout = (await page.textContent('#toast')).trim();
+  await page.selectOption('#reset-user', { label: 'doctor2' });
+  await page.fill('#reset-password input[name=password]', 'doctor2-new-pass-1');
+  await page.click('#reset-password button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#reset-password input[name=password]').value === '');
+  await shot('users-lifecycle');
   await page.click('#nav a[href="#/roster"]');
   await page.waitForSelector('#roster-table tbody tr[data-dept]');
   out.roster = await page.$$eval('#roster-table tbody tr[data-dept]', (rs) => rs.map((r) => [r.dataset.dept, r.querySelector('select[data-slot=on_duty]').selectedOptions[0].textContent]));

@@ -42,7 +42,10 @@ pub fn parse(header: &str, len: u64) -> Result<Range<u64>, Unsatisfiable> {
             len
         } else {
             match last.parse::<u64>() {
-                Ok(l) if l >= start => (l + 1).min(len),
+                // saturating: `bytes=5-18446744073709551615` is a valid "to the end"
+                // (RFC 9110 §14.1.2: a last-pos past the end means the end); `l + 1`
+                // overflowed, panicking the handler or wrapping to an end before the start
+                Ok(l) if l >= start => l.saturating_add(1).min(len),
                 _ => return whole,
             }
         };
@@ -100,6 +103,13 @@ mod tests {
             ("bytes=0-1,5-9", Ok(0..1000)),
             ("items=0-1", Ok(0..1000)),
             ("bytes=x-", Ok(0..1000)),
+            ("bytes=5-18446744073709551615", Ok(5..1000)),
+            (
+                "bytes=18446744073709551615-18446744073709551615",
+                Err(Unsatisfiable),
+            ),
+            ("bytes=-18446744073709551615", Ok(0..1000)),
+            ("bytes=18446744073709551616-", Ok(0..1000)),
         ];
         for (h, want) in cases {
             assert_eq!(&parse(h, 1000), want, "{h}");

@@ -231,9 +231,17 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// Deepest nesting of parentheses and `not` a condition may have. Real rules nest two or three
+/// levels; the parser and the evaluator recurse once per level, so without a bound a draft
+/// sent to `POST /scripts/validate` as 100 000 `(` would overflow the stack and take the whole
+/// server (every live call) down with it.
+pub const MAX_DEPTH: usize = 64;
+
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    /// Current nesting (parentheses and `not`), bounded by [`MAX_DEPTH`].
+    depth: usize,
 }
 
 impl Parser {
@@ -286,10 +294,25 @@ impl Parser {
             Expr::And(v)
         })
     }
+    /// Runs `inner` one nesting level deeper, refusing past [`MAX_DEPTH`].
+    fn nested<T>(
+        &mut self,
+        inner: impl FnOnce(&mut Self) -> Result<T, String>,
+    ) -> Result<T, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!(
+                "condition nests deeper than {MAX_DEPTH} levels of parentheses or `not`"
+            ));
+        }
+        self.depth += 1;
+        let result = inner(self);
+        self.depth -= 1;
+        result
+    }
     fn unary(&mut self) -> Result<Expr, String> {
         if self.peek_id("not") {
             self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            return self.nested(|p| Ok(Expr::Not(Box::new(p.unary()?))));
         }
         self.atom()
     }
@@ -299,7 +322,7 @@ impl Parser {
     fn atom(&mut self) -> Result<Expr, String> {
         if self.peek() == Some(&Tok::LParen) {
             self.pos += 1;
-            let e = self.or()?;
+            let e = self.nested(Self::or)?;
             self.expect(Tok::RParen, "`)`")?;
             return Ok(e);
         }
@@ -419,7 +442,11 @@ pub fn parse(src: &str) -> Result<Expr, String> {
     if toks.is_empty() {
         return Err("empty condition".into());
     }
-    let mut p = Parser { toks, pos: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     let e = p.or()?;
     match p.peek() {
         None => Ok(e),
@@ -550,6 +577,20 @@ mod tests {
             "x.foo > 1",
         ] {
             assert!(parse(bad).is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded_instead_of_overflowing_the_stack() {
+        let parens = |n: usize| format!("{}a > 1{}", "(".repeat(n), ")".repeat(n));
+        assert!(parse(&parens(MAX_DEPTH)).is_ok());
+        for deep in [
+            parens(MAX_DEPTH + 1),
+            parens(100_000),
+            format!("{}a > 1", "not ".repeat(100_000)),
+        ] {
+            let err = parse(&deep).unwrap_err();
+            assert!(err.contains("nests deeper than 64"), "{err}");
         }
     }
 }

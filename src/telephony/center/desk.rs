@@ -377,7 +377,14 @@ impl Center {
                             .map_err(|e| refuse(403, e.to_string()))
                     }
                     Err(DialRefusal::UnknownNumber) => {
-                        Err(refuse(404, format!("{n} is no patient's number")))
+                        // logged below: masked, it may be anyone's number
+                        Err(refuse(
+                            404,
+                            format!(
+                                "{} is no patient's number",
+                                crate::followup::phone::mask(&n)
+                            ),
+                        ))
                     }
                     Err(e) => Err(refuse(403, e.to_string())),
                 }

@@ -68,7 +68,8 @@ impl Center {
                 desk: None,
             },
         );
-        tracing::info!(call = %call_id, caller = %caller, "call-back");
+        // STYLE.md §9: a patient's number is never logged whole
+        tracing::info!(call = %call_id, caller = %crate::followup::phone::mask(&caller), "call-back");
         self.offer_call(handle, route.candidates, since).await
     }
 

@@ -15,7 +15,12 @@ export async function mount(view, ctx) {
 async function users(view) {
   view.innerHTML = html`<section class="card" aria-labelledby="users-title"><h2 id="users-title">${t('admin.users')}</h2>
     <table id="users-table"><thead><tr><th scope="col">id</th><th scope="col">${t('admin.username')}</th><th scope="col">${t('admin.display_name')}</th>
-      <th scope="col">${t('admin.role')}</th><th scope="col">${t('admin.department')}</th></tr></thead><tbody></tbody></table>
+      <th scope="col">${t('admin.role')}</th><th scope="col">${t('admin.department')}</th><th scope="col">${t('admin.status')}</th>
+      <th scope="col">${t('admin.actions')}</th></tr></thead><tbody></tbody></table>
+    <form id="reset-password" class="inline"><h3>${t('admin.reset_password')}</h3>
+      <label>${t('admin.username')} <select name="user" id="reset-user" required></select></label>
+      <label>${t('admin.new_password')} <input name="password" type="password" required minlength="8" maxlength="1024" autocomplete="new-password"></label>
+      <button type="submit">${t('admin.reset_password')}</button></form>
     <form id="new-user" class="inline"><h3>${t('admin.new_user')}</h3>
       <label>${t('admin.username')} <input name="username" required pattern="[A-Za-z0-9._-]{1,64}"></label>
       <label>${t('admin.display_name')} <input name="display_name" required></label>
@@ -28,10 +33,39 @@ async function users(view) {
   const load = async () => {
     try {
       const r = await api('GET', '/users');
-      $('#users-table tbody', view).innerHTML = r.items.map((u) => html`<tr><td>${u.id}</td><td>${u.username}</td><td>${u.display_name}</td>
-        <td>${t('role.' + u.role)}</td><td>${u.department || ''}</td></tr>`).join('');
-    } catch (e) { $('#users-table tbody', view).innerHTML = html`<tr><td colspan="5" class="error">${failure(e, t('admin.users'))}</td></tr>`; }
+      $('#users-table tbody', view).innerHTML = r.items.map((u) => html`<tr data-id="${u.id}"><td>${u.id}</td><td>${u.username}</td><td>${u.display_name}</td>
+        <td>${t('role.' + u.role)}</td><td>${u.department || ''}</td><td>${u.active ? t('admin.active') : t('admin.disabled')}</td>
+        <td><button type="button" data-action="${u.active ? 'disable' : 'enable'}">${u.active ? t('admin.disable') : t('admin.enable')}</button>
+          <button type="button" data-action="logout">${t('admin.logout_everywhere')}</button></td></tr>`).join('');
+      $('#reset-user', view).innerHTML = r.items.map((u) => html`<option value="${u.id}">${u.username}</option>`).join('');
+    } catch (e) { $('#users-table tbody', view).innerHTML = html`<tr><td colspan="7" class="error">${failure(e, t('admin.users'))}</td></tr>`; }
   };
+  // disable / enable / log out everywhere: each audited by the server, each ends sessions
+  $('#users-table', view).addEventListener('click', async (e) => {
+    const button = e.target.closest('button[data-action]');
+    if (!button) return;
+    const id = button.closest('tr').dataset.id;
+    const action = button.dataset.action;
+    try {
+      if (action === 'logout') {
+        const r = await api('DELETE', `/users/${id}/sessions`);
+        toast(t('admin.sessions_ended', { n: r.sessions_ended }), 'ok');
+      } else {
+        await api('PUT', `/users/${id}/active`, { active: action === 'enable' });
+        toast('✓', 'ok');
+      }
+      await load();
+    } catch (err) { toast(failure(err, t('admin.users')), 'error'); }
+  });
+  $('#reset-password', view).addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = Object.fromEntries(new FormData(e.target).entries());
+    try {
+      const r = await api('PUT', `/users/${f.user}/password`, { password: f.password });
+      e.target.reset();
+      toast(t('admin.sessions_ended', { n: r.sessions_ended }), 'ok');
+    } catch (err) { toast(failure(err, t('admin.reset_password')), 'error'); }
+  });
   $('#new-user', view).addEventListener('submit', async (e) => {
     e.preventDefault();
     const f = Object.fromEntries(new FormData(e.target).entries());

@@ -1,0 +1,87 @@
+//! Account lifecycle for admins: disable or enable a user, reset a password, end all of a
+//! user's sessions. Every change is audited (`store::accounts`); the ones that take access
+//! away also end the user's sessions at once.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::access::CurrentUser;
+use super::error::{ApiError, ApiJson, ApiPath};
+use super::{actor, AppState};
+use crate::auth::password::{hash_password, PasswordError};
+use crate::store::accounts;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Active {
+    active: bool,
+}
+
+/// `PUT /api/v1/users/{id}/active`: `{"active": false}` disables (sessions end, her desk
+/// phone is dropped), `true` enables again.
+pub async fn set_active(
+    State(state): State<AppState>,
+    CurrentUser(admin): CurrentUser,
+    ApiPath(user_id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Active>,
+) -> Result<Json<Value>, ApiError> {
+    let (who, now) = (actor(&admin), state.clock.now().timestamp());
+    let user = state
+        .store
+        .write(move |tx| accounts::set_active(tx, &who, user_id, body.active, now))
+        .await?;
+    // the registrar only knows active users' extensions
+    state.calls.agents_changed();
+    Ok(Json(json!({ "user": user })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    password: String,
+}
+
+/// `PUT /api/v1/users/{id}/password`: sets a new password and ends the user's sessions.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    CurrentUser(admin): CurrentUser,
+    ApiPath(user_id): ApiPath<i64>,
+    ApiJson(body): ApiJson<NewPassword>,
+) -> Result<Json<Value>, ApiError> {
+    let hash = tokio::task::spawn_blocking(move || hash_password(&body.password))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| match e {
+            PasswordError::TooShort | PasswordError::TooLong => {
+                ApiError::invalid("password", e.to_string())
+            }
+            other => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                other.to_string(),
+            ),
+        })?;
+    let (who, now) = (actor(&admin), state.clock.now().timestamp());
+    let ended = state
+        .store
+        .write(move |tx| accounts::reset_password(tx, &who, user_id, &hash, now))
+        .await?;
+    Ok(Json(json!({ "user_id": user_id, "sessions_ended": ended })))
+}
+
+/// `DELETE /api/v1/users/{id}/sessions`: logs the user out everywhere.
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    CurrentUser(admin): CurrentUser,
+    ApiPath(user_id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let (who, now) = (actor(&admin), state.clock.now().timestamp());
+    let ended = state
+        .store
+        .write(move |tx| accounts::revoke_sessions(tx, &who, user_id, now))
+        .await?;
+    Ok(Json(json!({ "user_id": user_id, "sessions_ended": ended })))
+}
