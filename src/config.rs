@@ -1,7 +1,7 @@
 //! One typed configuration, loaded once at start: defaults, then an optional TOML file, then
 //! `SUIFANG_*` environment overrides. Every error names the key that is wrong.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{NaiveDate, NaiveTime};
 use chrono_tz::Tz;
@@ -10,7 +10,9 @@ use serde::Deserialize;
 use crate::followup::retry::RetryPolicy;
 
 mod edge;
+mod layers;
 pub use edge::{AuditConfig, AuthConfig, HttpConfig};
+pub use layers::DEMO_DEFAULTS;
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -63,18 +65,6 @@ pub struct Config {
     #[serde(skip)]
     pub demo: bool,
 }
-
-/// What `suifang demo` changes from `serve`'s defaults, below the config file and the
-/// environment (either still wins): patients can be called at any hour, so the demo works
-/// whenever and wherever a newcomer runs it; SIP answers on loopback only, since the demo's
-/// desk-phone and login passwords are published in the README.
-pub const DEMO_DEFAULTS: &str = r#"
-[hospital]
-calling_hours = "00:00-24:00"
-
-[sip]
-bind = "127.0.0.1:5060"
-"#;
 
 /// Recording retention. Only the audio is deleted: the call, its recording row (SHA-256,
 /// duration), transcript and answers stay in the patient record, and each deletion is audited.
@@ -348,72 +338,7 @@ impl std::fmt::Display for CallingHours {
     }
 }
 
-/// Deep-merges `over` into `base`: tables merge key by key, any other value replaces.
-fn merge(base: &mut toml::Table, over: toml::Table) {
-    for (key, value) in over {
-        match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            (_, value) => {
-                base.insert(key, value);
-            }
-        }
-    }
-}
-
 impl Config {
-    /// Defaults, then `file` (if given), then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        let mut config = Self::layered(file, None)?;
-        config.apply_env(|key| std::env::var(key).ok())?;
-        config.validate()?;
-        Ok(config)
-    }
-
-    /// As `load`, with `DEMO_DEFAULTS` between the defaults and the file (`suifang demo`).
-    pub fn load_demo(file: Option<&Path>) -> Result<Config, ConfigError> {
-        let mut config = Self::layered(file, Some(DEMO_DEFAULTS))?;
-        config.demo = true;
-        config.apply_env(|key| std::env::var(key).ok())?;
-        config.validate()?;
-        Ok(config)
-    }
-
-    /// Defaults, then the TOML `below` (if given), then `file` (if given).
-    fn layered(file: Option<&Path>, below: Option<&str>) -> Result<Config, ConfigError> {
-        let text = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.into(),
-                    source,
-                })?;
-                // parsed on its own first: its errors keep their line and column
-                toml::from_str::<Config>(&text).map_err(|e| ConfigError::Parse {
-                    path: path.into(),
-                    message: e.to_string(),
-                })?;
-                Some(text)
-            }
-            None => None,
-        };
-        let mut table = toml::Table::new();
-        for layer in [below, text.as_deref()].into_iter().flatten() {
-            let parsed: toml::Table =
-                layer
-                    .parse()
-                    .map_err(|e: toml::de::Error| ConfigError::Parse {
-                        path: file.map(Path::to_path_buf).unwrap_or_default(),
-                        message: e.to_string(),
-                    })?;
-            merge(&mut table, parsed);
-        }
-        toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse {
-                path: file.map(Path::to_path_buf).unwrap_or_default(),
-                message: e.to_string(),
-            })
-    }
-
     /// Applies `SUIFANG_*` overrides; `lookup` is injectable so tests do not touch the
     /// process environment.
     pub fn apply_env(
@@ -618,30 +543,6 @@ mod tests {
             PathBuf::from("/srv/sf/recordings")
         );
         assert_eq!(config.http.addr.port(), 9000);
-    }
-
-    #[test]
-    fn the_demo_calls_at_any_hour_on_loopback_sip_unless_told_otherwise() {
-        let serve = Config::layered(None, None).unwrap();
-        assert_eq!(serve.hospital.calling_hours, "08:30-20:00");
-        assert_eq!(serve.sip.bind.to_string(), "0.0.0.0:5060");
-        let demo = Config::layered(None, Some(DEMO_DEFAULTS)).unwrap();
-        let hours = demo.calling_hours().unwrap();
-        for (h, m) in [(0, 0), (3, 17), (20, 0), (23, 59)] {
-            assert!(hours.contains(NaiveTime::from_hms_opt(h, m, 0).unwrap()));
-        }
-        assert_eq!(demo.sip.bind.to_string(), "127.0.0.1:5060");
-        // a config file still wins over the demo's defaults, key by key
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("suifang.toml");
-        std::fs::write(&file, "[sip]\nbind = \"0.0.0.0:5090\"\n").unwrap();
-        let told = Config::layered(Some(&file), Some(DEMO_DEFAULTS)).unwrap();
-        assert_eq!(told.sip.bind.to_string(), "0.0.0.0:5090");
-        assert_eq!(told.hospital.calling_hours, "00:00-24:00");
-        // and a bad file still names its line
-        std::fs::write(&file, "[sip]\nbnid = 1\n").unwrap();
-        let err = Config::layered(Some(&file), Some(DEMO_DEFAULTS)).unwrap_err();
-        assert!(err.to_string().contains("line 2"), "{err}");
     }
 
     #[test]

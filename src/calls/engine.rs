@@ -11,76 +11,19 @@ use tokio::time::Instant;
 
 use super::config::EngineConfig;
 use super::counters::{MediaCounters, RefusalLog};
+use super::event::EngineEvent;
 use super::leg::LegAudio;
 use super::media_session::{bind_rtp, MediaCommand, MediaSession, RtpSockets};
+use super::sip_io::SipIo;
 use super::tcp::{TcpEvent, TcpSide};
 use super::CallsError;
-use crate::media::recorder::{recording_path, RecordingInfo};
-use crate::rtp::dtmf::DtmfDigit;
+use crate::media::recorder::recording_path;
 use crate::sip::negotiate::{LocalMedia, NegotiatedMedia};
-use crate::sip::registrar::{Registrar, RegistrarEvent};
+use crate::sip::registrar::Registrar;
 use crate::sip::ua::{
-    CallEvent, CallHandle, CallOptions, Endpoint, EndpointConfig, EndpointOutput,
-    RegistrationState, Transport, TrunkHealth,
+    CallEvent, CallHandle, CallOptions, Endpoint, EndpointConfig, EndpointOutput, Transport,
 };
 use crate::sip::uri::SipUri;
-
-/// What the engine reports.
-#[allow(clippy::large_enum_variant)] // a few events per call; see sip::ua::CallEvent
-#[derive(Debug, Clone)]
-pub enum EngineEvent {
-    /// A SIP-level call event (progress, answered, ended…).
-    Call {
-        /// Which call.
-        call: CallHandle,
-        /// What happened.
-        event: CallEvent,
-    },
-    /// A key press from the patient (RFC 4733).
-    Dtmf {
-        /// Which call.
-        call: CallHandle,
-        /// The digit.
-        digit: DtmfDigit,
-    },
-    /// The call's recording was created at `path` (written from now on, flushed every second).
-    RecordingStarted {
-        /// Which call.
-        call: CallHandle,
-        /// The WAV being written.
-        path: std::path::PathBuf,
-    },
-    /// The call's recording is closed: store path, duration and SHA-256.
-    Recording {
-        /// Which call.
-        call: CallHandle,
-        /// The finished file.
-        info: RecordingInfo,
-    },
-    /// Registration with the configured registrar changed.
-    Registration(RegistrationState),
-    /// An OPTIONS ping to the trunk was answered, or not.
-    TrunkHealth(TrunkHealth),
-    /// Our registrar bound, refreshed or removed a desk phone, or refused credentials.
-    Registrar(RegistrarEvent),
-    /// The recording could not be written on (disk full, I/O error): it stopped at `path`,
-    /// the call goes on without it.
-    RecordingFailed {
-        /// Which call.
-        call: CallHandle,
-        /// The partial WAV.
-        path: std::path::PathBuf,
-        /// Why.
-        error: String,
-    },
-    /// Recording or media failed for a call (the call itself may continue).
-    MediaFailed {
-        /// Which call.
-        call: CallHandle,
-        /// Why.
-        error: String,
-    },
-}
 
 pub(super) enum Command {
     Place {
@@ -299,46 +242,6 @@ impl Engine {
     pub async fn shutdown(self) {
         let _ = self.commands.send(Command::Shutdown).await;
         let _ = self.task.await;
-    }
-}
-
-/// The engine's SIP sockets: always UDP, plus TCP when configured.
-struct SipIo {
-    udp: UdpSocket,
-    tcp: Option<TcpSide>,
-    /// Peers heard from over UDP lately: replies go back over UDP even when the trunk is
-    /// reached over TCP (RFC 3261 §18.2.2: a response goes over the transport the request
-    /// came on).
-    udp_peers: HashMap<SocketAddr, Instant>,
-}
-
-/// UDP peers remembered at most (the oldest half is forgotten when full).
-const UDP_PEERS: usize = 4096;
-
-impl SipIo {
-    async fn send(&mut self, to: SocketAddr, data: Vec<u8>) {
-        match self.tcp.as_mut() {
-            Some(tcp) if tcp.has(to) || !self.udp_peers.contains_key(&to) => tcp.send(to, data),
-            _ => {
-                if let Err(e) = self.udp.send_to(&data, to).await {
-                    tracing::warn!(%to, error = %e, "SIP send failed");
-                }
-            }
-        }
-    }
-
-    /// Notes a datagram's source (only needed when TCP is on).
-    fn heard_over_udp(&mut self, from: SocketAddr) {
-        if self.tcp.is_none() {
-            return;
-        }
-        if self.udp_peers.len() >= UDP_PEERS && !self.udp_peers.contains_key(&from) {
-            let mut ages: Vec<Instant> = self.udp_peers.values().copied().collect();
-            ages.sort_unstable();
-            let cut = ages[ages.len() / 2];
-            self.udp_peers.retain(|_, at| *at > cut);
-        }
-        self.udp_peers.insert(from, Instant::now());
     }
 }
 

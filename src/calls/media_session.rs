@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::counters::MediaCounters;
-use super::engine::EngineEvent;
+use super::event::EngineEvent;
 use super::leg::AgentSource;
 use super::CallsError;
 use crate::media::cushion::{Cushion, CushionConfig};

@@ -11,14 +11,17 @@ mod config;
 pub mod counters;
 mod engine;
 mod error;
+mod event;
 mod finisher;
 mod leg;
 mod media_session;
+mod sip_io;
 mod tcp;
 
 pub use config::EngineConfig;
 pub use counters::{MediaCounters, Snapshot as MediaSnapshot, LATE_TICK_MS};
-pub use engine::{Engine, EngineEvent};
+pub use engine::Engine;
 pub use error::CallsError;
+pub use event::EngineEvent;
 pub use leg::{bridge_pair, AgentSource, LegAudio, FRAME_CHANNEL_DEPTH, FRAME_SAMPLES};
 pub use media_session::LATE_FRAME_WAIT;

@@ -151,14 +151,7 @@ impl Endpoint {
         };
         let media = match self.remote_media(&req.body) {
             Ok(m) => m,
-            Err(e) => {
-                let mut r = Response::for_request(&req, 488, None);
-                r.headers.push(
-                    "Warning",
-                    format!("399 suifang \"{}\"", e.to_string().replace('"', "'")),
-                );
-                return self.respond(&key, r, now);
-            }
+            Err(e) => return self.respond(&key, unusable_offer(&req, &e), now),
         };
         let tag = self.new_tag();
         let dialog = match Dialog::from_uas_request(&req, &tag) {
@@ -325,14 +318,7 @@ impl Endpoint {
         }
         let media = match self.remote_media(&req.body) {
             Ok(m) => m,
-            Err(e) => {
-                let mut r = Response::for_request(&req, 488, None);
-                r.headers.push(
-                    "Warning",
-                    format!("399 suifang \"{}\"", e.to_string().replace('"', "'")),
-                );
-                return self.respond(&key, r, now);
-            }
+            Err(e) => return self.respond(&key, unusable_offer(&req, &e), now),
         };
         let contact = self.contact();
         let Some(c) = self.calls.get_mut(&call) else {
@@ -479,6 +465,16 @@ impl Endpoint {
             self.end_call(call, CallOutcome::AckTimeout);
         }
     }
+}
+
+/// 488 for an SDP offer we cannot use, saying why in a Warning (§20.43; quotes escaped).
+pub(super) fn unusable_offer(req: &Request, e: &SipError) -> Response {
+    let mut r = Response::for_request(req, 488, None);
+    r.headers.push(
+        "Warning",
+        format!("399 suifang \"{}\"", e.to_string().replace('"', "'")),
+    );
+    r
 }
 
 /// A request inside a dialog carries the To tag the dialog was given (§12.2).

@@ -8,6 +8,7 @@
 use std::time::Instant;
 
 use super::endpoint::{CallEvent, Endpoint};
+use super::uas::unusable_offer;
 use crate::sip::message::{Request, Response};
 use crate::sip::transaction::TxKey;
 
@@ -28,14 +29,7 @@ impl Endpoint {
         }
         let media = match self.remote_media(&req.body) {
             Ok(m) => m,
-            Err(e) => {
-                let mut r = Response::for_request(&req, 488, None);
-                r.headers.push(
-                    "Warning",
-                    format!("399 suifang \"{}\"", e.to_string().replace('"', "'")),
-                );
-                return self.respond(&key, r, now);
-            }
+            Err(e) => return self.respond(&key, unusable_offer(&req, &e), now),
         };
         let contact = self.contact();
         let Some(c) = self.calls.get_mut(&call) else {
