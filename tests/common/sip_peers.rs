@@ -27,13 +27,17 @@ pub fn require_sipp(test: &str) -> bool {
     );
 }
 
-/// A UDP port that was free a moment ago (even, so port+1 is usually free for RTCP too).
+/// A UDP port that was free a moment ago (even, so port+1 is usually free for RTCP too), and
+/// that no TCP socket holds either, in any state: baresip listens for SIP on TCP at the same
+/// port, and a port in TIME_WAIT after one of the test's own HTTP requests made it exit with
+/// "address in use" (98) on every start.
 pub fn free_udp_port() -> u16 {
     for _ in 0..100 {
         let s = UdpSocket::bind("127.0.0.1:0").expect("bind probe socket");
         let port = s.local_addr().expect("local addr").port();
         if port % 2 == 0
             && port < 65000
+            && !tcp_port_in_use(port)
             && UdpSocket::bind(("127.0.0.1", port + 1)).is_ok()
             && UdpSocket::bind(("127.0.0.1", port + 2)).is_ok()
         {
@@ -41,6 +45,20 @@ pub fn free_udp_port() -> u16 {
         }
     }
     panic!("no free even UDP port found");
+}
+
+/// Whether a TCP socket (listening, connected or in TIME_WAIT) has `port` as its local port.
+fn tcp_port_in_use(port: u16) -> bool {
+    let wanted = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        std::fs::read_to_string(table).is_ok_and(|text| {
+            text.lines().skip(1).any(|line| {
+                line.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|local| local.ends_with(&wanted))
+            })
+        })
+    })
 }
 
 /// Reads a mono 16-bit WAV.

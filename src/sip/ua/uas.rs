@@ -25,19 +25,30 @@ impl Endpoint {
             Method::Cancel => return self.on_cancel(req, from, now),
             _ => {}
         }
-        if req.method == Method::Invite
-            && !self.server.contains_key(&key)
-            && !has_to_tag(&req)
-            && !self.is_from_agent_extension(&req)
-        {
-            // a patient's call: only from the trunk, within its limits (admission.rs)
-            let inbound = self
-                .calls
-                .values()
-                .filter(|c| !c.outbound && c.dest.is_none())
-                .count();
-            if let Err(refusal) = self.admission.check(from, inbound, now) {
-                return self.refuse_statelessly(&req, from, refusal);
+        let mut agent = None;
+        if req.method == Method::Invite && !self.server.contains_key(&key) && !has_to_tag(&req) {
+            if self.is_from_agent_extension(&req) {
+                // an agent's desk phone must prove who it is; its challenge or refusal is
+                // sent statelessly, so INVITEs that merely name an extension keep no state
+                let auth = self
+                    .registrar
+                    .as_mut()
+                    .map(|r| r.authenticate_invite(&req, from, now));
+                match auth {
+                    Some(InviteAuth::Agent(id)) => agent = Some(id),
+                    Some(InviteAuth::Refused(r)) => return self.transmit(from, r.to_bytes()),
+                    Some(InviteAuth::NotAgent) | None => {}
+                }
+            } else {
+                // a patient's call: only from the trunk, within its limits (admission.rs)
+                let inbound = self
+                    .calls
+                    .values()
+                    .filter(|c| !c.outbound && c.dest.is_none())
+                    .count();
+                if let Err(refusal) = self.admission.check(from, inbound, now) {
+                    return self.refuse_statelessly(&req, from, refusal);
+                }
             }
         }
         if let Some(entry) = self.server.get_mut(&key) {
@@ -63,7 +74,7 @@ impl Endpoint {
             },
         );
         match (&req.method, has_to_tag(&req)) {
-            (Method::Invite, false) => self.on_new_invite(req, key, from, now),
+            (Method::Invite, false) => self.on_new_invite(req, key, from, agent, now),
             (Method::Invite, true) => self.on_reinvite(req, key, now),
             (Method::Bye, _) => self.on_bye(req, key, now),
             (Method::Options, _) => {
@@ -138,17 +149,17 @@ impl Endpoint {
         self.respond(key, Response::for_request(req, status, None), now);
     }
 
-    fn on_new_invite(&mut self, req: Request, key: TxKey, source: SocketAddr, now: Instant) {
+    /// A new INVITE that passed the door: the trunk's (admitted in `handle_request`) or an
+    /// agent's desk phone's (`agent`, authenticated there).
+    fn on_new_invite(
+        &mut self,
+        req: Request,
+        key: TxKey,
+        source: SocketAddr,
+        agent: Option<crate::sip::registrar::AgentIdentity>,
+        now: Instant,
+    ) {
         self.respond(&key, Response::for_request(&req, 100, None), now);
-        // an agent's desk phone must prove who it is; the trunk's calls pass as they are
-        let agent = match self.registrar.as_mut() {
-            None => None,
-            Some(registrar) => match registrar.authenticate_invite(&req, source, now) {
-                InviteAuth::NotAgent => None,
-                InviteAuth::Agent(id) => Some(id),
-                InviteAuth::Refused(r) => return self.respond(&key, r, now),
-            },
-        };
         let media = match self.remote_media(&req.body) {
             Ok(m) => m,
             Err(e) => return self.respond(&key, unusable_offer(&req, &e), now),

@@ -104,7 +104,8 @@ fn a_desk_phone_registers_and_its_calls_are_authenticated() {
             .expect("bound");
     assert_eq!(binding.source, PHONE.parse::<SocketAddr>().expect("addr"));
 
-    // the phone dials a patient: 407 first, no call yet
+    // the phone dials a patient: 407 first (sent statelessly, without a 100 or any
+    // transaction: an INVITE that merely names an extension keeps no state), no call yet
     let target = "sip:13800000001@127.0.0.1:5060";
     h.deliver(&Message::Request(phone_request(
         Method::Invite,
@@ -114,10 +115,17 @@ fn a_desk_phone_registers_and_its_calls_are_authenticated() {
     )));
     let responses = h.take_responses();
     let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, vec![100, 407]);
+    assert_eq!(statuses, vec![407]);
     assert!(h.take_events().is_empty());
     assert_eq!(h.ep.active_calls(), 0);
-    let auth = answer(&responses[1], "Proxy-Authenticate", "INVITE", target);
+    assert!(
+        !h.ep
+            .server
+            .values()
+            .any(|e| matches!(e.tx, super::super::endpoint::ServerTx::Invite(_))),
+        "no INVITE transaction kept for the challenge"
+    );
+    let auth = answer(&responses[0], "Proxy-Authenticate", "INVITE", target);
     h.deliver(&Message::Request(phone_request(
         Method::Invite,
         target,
