@@ -3,7 +3,6 @@
 //! away also end the user's sessions at once.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -11,7 +10,6 @@ use serde_json::{json, Value};
 use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson, ApiPath};
 use super::{actor, AppState};
-use crate::auth::password::{hash_password, PasswordError};
 use crate::store::accounts;
 
 #[derive(Deserialize)]
@@ -51,19 +49,7 @@ pub async fn reset_password(
     ApiPath(user_id): ApiPath<i64>,
     ApiJson(body): ApiJson<NewPassword>,
 ) -> Result<Json<Value>, ApiError> {
-    let hash = tokio::task::spawn_blocking(move || hash_password(&body.password))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| match e {
-            PasswordError::TooShort | PasswordError::TooLong => {
-                ApiError::invalid("password", e.to_string())
-            }
-            other => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                other.to_string(),
-            ),
-        })?;
+    let hash = super::admin::hashed(body.password).await?;
     let (who, now) = (actor(&admin), state.clock.now().timestamp());
     let ended = state
         .store

@@ -64,17 +64,7 @@ pub fn reset_password(
         "UPDATE users SET password_hash = ?2 WHERE id = ?1",
         params![user_id, password_hash],
     )?;
-    let ended = delete_sessions(tx, user_id)?;
-    append(
-        tx,
-        actor,
-        "password_reset",
-        "user",
-        Some(&user_id.to_string()),
-        &format!("username={} sessions_ended={ended}", user.username),
-        now,
-    )?;
-    Ok(ended)
+    end_sessions_audited(tx, actor, user_id, &user.username, "password_reset", now)
 }
 
 /// Ends every session of a user (a lost laptop, a shared screen): she must log in again.
@@ -85,14 +75,26 @@ pub fn revoke_sessions(
     now: i64,
 ) -> Result<usize, StoreError> {
     let user = get_user(tx, user_id)?;
+    end_sessions_audited(tx, actor, user_id, &user.username, "sessions_revoked", now)
+}
+
+/// Ends every session of a user and audits `action` with how many ended.
+fn end_sessions_audited(
+    tx: &Transaction,
+    actor: &Actor,
+    user_id: i64,
+    username: &str,
+    action: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
     let ended = delete_sessions(tx, user_id)?;
     append(
         tx,
         actor,
-        "sessions_revoked",
+        action,
         "user",
         Some(&user_id.to_string()),
-        &format!("username={} sessions_ended={ended}", user.username),
+        &format!("username={username} sessions_ended={ended}"),
         now,
     )?;
     Ok(ended)
