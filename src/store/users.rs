@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::StoreError;
 use crate::auth::role::Role;
+use crate::followup::discipline::Discipline;
 
 /// A user as the rest of the system sees it (never the hash).
 #[derive(Debug, Clone, Serialize)]
@@ -15,10 +16,13 @@ pub struct User {
     pub role: Role,
     pub department: Option<String>,
     pub active: bool,
+    /// Who the user is in the multidisciplinary team (issue 20); `None` for staff outside it.
+    pub discipline: Option<Discipline>,
 }
 
 const USER_SELECT: &str =
-    "SELECT u.id, u.username, u.display_name, u.role, d.code, u.active, u.password_hash
+    "SELECT u.id, u.username, u.display_name, u.role, d.code, u.active, u.password_hash,
+           u.discipline
     FROM users u LEFT JOIN departments d ON d.id = u.department_id";
 
 fn user_row(r: &rusqlite::Row) -> rusqlite::Result<(User, String)> {
@@ -30,6 +34,11 @@ fn user_row(r: &rusqlite::Row) -> rusqlite::Result<(User, String)> {
             format!("bad role {role}").into(),
         )
     })?;
+    // Written through set_discipline, which checks the code; a hand-edited bad value reads as none
+    // rather than locking the user out.
+    let discipline = r
+        .get::<_, Option<String>>(7)?
+        .and_then(|d| Discipline::parse_code(&d).ok());
     Ok((
         User {
             id: r.get(0)?,
@@ -38,6 +47,7 @@ fn user_row(r: &rusqlite::Row) -> rusqlite::Result<(User, String)> {
             role,
             department: r.get(4)?,
             active: r.get(5)?,
+            discipline,
         },
         r.get(6)?,
     ))
@@ -113,6 +123,22 @@ pub fn create_user(
         ],
     )?;
     Ok(tx.last_insert_rowid())
+}
+
+/// Sets (or clears) a user's discipline; the caller has checked it against the configured list.
+pub fn set_discipline(
+    tx: &Transaction,
+    user_id: i64,
+    discipline: Option<&Discipline>,
+) -> Result<(), StoreError> {
+    let n = tx.execute(
+        "UPDATE users SET discipline = ?2 WHERE id = ?1",
+        params![user_id, discipline.map(Discipline::as_str)],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("user {user_id}")));
+    }
+    Ok(())
 }
 
 /// The user and password hash for a login attempt.
