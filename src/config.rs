@@ -51,6 +51,8 @@ pub struct Config {
     pub audit: AuditConfig,
     pub clock: ClockConfig,
     pub escalation: EscalationConfig,
+    /// The multidisciplinary team: disciplines beyond the built-in ones.
+    pub clinical: ClinicalConfig,
     pub webhook: WebhookConfig,
     /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
     pub webrtc: crate::webrtc::WebRtcConfig,
@@ -209,6 +211,15 @@ impl Default for EscalationConfig {
     }
 }
 
+/// The multidisciplinary team (issue 20).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClinicalConfig {
+    /// Discipline codes a hospital adds to the built-in ones (cardiology, pharmacy,
+    /// rehabilitation, nutrition, psychology, social_work, nursing), e.g. `["wound_care"]`.
+    pub disciplines: Vec<String>,
+}
+
 /// Outbound webhook for escalations (bridge to SMS, WeCom, pagers).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -270,6 +281,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             clock: ClockConfig::default(),
             escalation: EscalationConfig::default(),
+            clinical: ClinicalConfig::default(),
             webhook: WebhookConfig::default(),
             webrtc: crate::webrtc::WebRtcConfig::default(),
             sip: crate::telephony::SipConfig::default(),
@@ -459,6 +471,14 @@ impl Config {
             "auth.max_concurrent_verifications",
             self.auth.max_concurrent_verifications as i64,
         )?;
+        for code in &self.clinical.disciplines {
+            crate::followup::discipline::Discipline::parse_code(code).map_err(|e| {
+                ConfigError::Invalid {
+                    key: "clinical.disciplines",
+                    message: e.to_string(),
+                }
+            })?;
+        }
         self.webrtc.validate()?;
         self.sip.validate()?;
         self.transcription.language_mode()?;

@@ -114,6 +114,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/users", ADMIN, "Create a user", || post(admin::create_user)),
     route("PUT", "/api/v1/users/{id}/active", ADMIN, "Disable ({\"active\": false}: her sessions end, her desk phone is dropped) or enable a user (audited)", || put(accounts::set_active)),
     route("PUT", "/api/v1/users/{id}/password", ADMIN, "Reset a user's password ({\"password\"}); her sessions end (audited)", || put(accounts::reset_password)),
+    route("PUT", "/api/v1/users/{id}/discipline", ADMIN, "Place a clinician in the multidisciplinary team ({\"discipline\": \"pharmacy\"}, null clears; audited)", || put(accounts::set_discipline)),
     route("DELETE", "/api/v1/users/{id}/sessions", ADMIN, "Log a user out everywhere (audited)", || delete(accounts::revoke_sessions)),
     route("GET", "/api/v1/departments", CLINICAL, "List departments", || get(admin::departments)),
     route("GET", "/api/v1/audit", ADMIN, "Recent audit entries", || get(admin::audit_recent)),

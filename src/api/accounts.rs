@@ -71,3 +71,42 @@ pub async fn revoke_sessions(
         .await?;
     Ok(Json(json!({ "user_id": user_id, "sessions_ended": ended })))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetDiscipline {
+    discipline: Option<String>,
+}
+
+/// `PUT /api/v1/users/{id}/discipline`: `{"discipline": "pharmacy"}` places a clinician in the
+/// multidisciplinary team (what escalation routes and team-review sign-offs name); `null` clears
+/// it. Audited.
+pub async fn set_discipline(
+    State(state): State<AppState>,
+    CurrentUser(admin): CurrentUser,
+    ApiPath(user_id): ApiPath<i64>,
+    ApiJson(body): ApiJson<SetDiscipline>,
+) -> Result<Json<Value>, ApiError> {
+    let discipline = super::admin::known_discipline(&state, body.discipline.as_deref())?;
+    let (who, now) = (actor(&admin), state.clock.now().timestamp());
+    let user = state
+        .store
+        .write(move |tx| {
+            crate::store::users::set_discipline(tx, user_id, discipline.as_ref())?;
+            crate::store::audit::append(
+                tx,
+                &who,
+                "set_discipline",
+                "user",
+                Some(&user_id.to_string()),
+                &format!(
+                    "discipline={}",
+                    discipline.as_ref().map_or("none", |d| d.as_str())
+                ),
+                now,
+            )?;
+            crate::store::users::get_user(tx, user_id)
+        })
+        .await?;
+    Ok(Json(json!({ "user": user })))
+}

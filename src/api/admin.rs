@@ -8,6 +8,7 @@ use super::error::{ApiError, ApiJson};
 use super::{actor, AppState};
 use crate::auth::password::{hash_password, PasswordError};
 use crate::auth::role::Role;
+use crate::followup::discipline::Discipline;
 use crate::store::audit::{append, recent, verify};
 use crate::store::users;
 
@@ -41,6 +42,20 @@ pub struct NewUser {
     password: String,
     #[serde(default)]
     department: Option<String>,
+    /// Who the user is in the multidisciplinary team (`pharmacy`); see `followup::discipline`.
+    #[serde(default)]
+    discipline: Option<String>,
+}
+
+/// A discipline code from a request, checked against the built-in list and the configured
+/// extras; `None` stays `None`.
+pub(super) fn known_discipline(
+    state: &AppState,
+    code: Option<&str>,
+) -> Result<Option<Discipline>, ApiError> {
+    code.map(|c| Discipline::parse_known(c, &state.config.clinical.disciplines))
+        .transpose()
+        .map_err(|e| ApiError::invalid("discipline", &e.to_string()))
 }
 
 pub async fn create_user(
@@ -63,6 +78,7 @@ pub async fn create_user(
     if body.display_name.trim().is_empty() {
         return Err(ApiError::invalid("display_name", "is required"));
     }
+    let discipline = known_discipline(&state, body.discipline.as_deref())?;
     let hash = hashed(body.password.clone()).await?;
     let now = state.clock.now().timestamp();
     let who = actor(&admin);
@@ -78,6 +94,9 @@ pub async fn create_user(
                 body.department.as_deref(),
                 now,
             )?;
+            if discipline.is_some() {
+                users::set_discipline(tx, id, discipline.as_ref())?;
+            }
             append(
                 tx,
                 &who,
@@ -137,7 +156,7 @@ pub async fn staff(State(state): State<AppState>) -> Result<axum::Json<Value>, A
         .await?
         .into_iter()
         .filter(|u| u.active)
-        .map(|u| json!({"id": u.id, "display_name": u.display_name, "role": u.role, "department": u.department}))
+        .map(|u| json!({"id": u.id, "display_name": u.display_name, "role": u.role, "department": u.department, "discipline": u.discipline}))
         .collect();
     Ok(axum::Json(json!({"items": items})))
 }

@@ -151,6 +151,7 @@ mod tests {
             role,
             department: None,
             active: true,
+            discipline: None,
         }
     }
 
