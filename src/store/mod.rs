@@ -18,6 +18,7 @@ pub mod calls;
 pub mod escalations;
 pub mod patient_report;
 pub mod patients;
+pub mod phi_access;
 pub mod recording_files;
 pub mod recordings;
 pub mod reports;
