@@ -17,6 +17,7 @@
 //! EMR, and the FHIR API.
 
 pub mod ack;
+pub mod adt;
 pub mod charset;
 pub mod header;
 pub mod message;
