@@ -16,6 +16,7 @@ pub mod audit;
 pub mod audit_anchor;
 pub mod calls;
 pub mod escalations;
+pub mod hl7;
 pub mod patient_report;
 pub mod patients;
 pub mod phi_access;
