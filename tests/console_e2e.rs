@@ -12,6 +12,8 @@ mod clinical_loop;
 mod common;
 #[path = "console/helpers.rs"]
 mod helpers;
+#[path = "console/team_review.rs"]
+mod team_review;
 
 use std::path::Path;
 use std::process::Command;
@@ -20,7 +22,8 @@ use std::time::Duration;
 use chrono::Utc;
 use common::{repo_root, Client, Server};
 use helpers::{
-    artifacts, browser, free_udp_port, require_browser_tools, run_bounded, seed_recorded_call,
+    artifacts, browser, browser_script, free_udp_port, require_browser_tools, run_bounded,
+    seed_recorded_call,
 };
 use serde_json::{json, Value};
 use suifang::api::access::ROUTES;

@@ -320,7 +320,6 @@ pub fn sign(
 
 /// Records an action and applies it: a follow-up task is inserted (due on its day, in the
 /// queue from then), a pathway task is postponed or cancelled. Returns the action.
-#[allow(clippy::too_many_arguments)]
 pub fn add_action(
     tx: &Transaction,
     scripts: &ScriptCatalog,
