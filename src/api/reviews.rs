@@ -156,7 +156,10 @@ pub async fn sign(
 ) -> Result<Json<Value>, ApiError> {
     let text = body.text.trim().to_owned();
     if text.is_empty() {
-        return Err(ApiError::invalid("text", "write the assessment before signing"));
+        return Err(ApiError::invalid(
+            "text",
+            "write the assessment before signing",
+        ));
     }
     if text.chars().count() > MAX_TEXT {
         return Err(ApiError::invalid(

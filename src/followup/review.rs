@@ -165,10 +165,7 @@ pub enum ReviewAction {
         assignee: Option<Discipline>,
     },
     /// A change to one pending task of the patient's pathway.
-    AdjustPathway {
-        task_id: i64,
-        change: PathwayChange,
-    },
+    AdjustPathway { task_id: i64, change: PathwayChange },
 }
 
 impl ReviewAction {

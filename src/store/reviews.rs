@@ -127,7 +127,8 @@ pub fn get(conn: &Connection, id: i64) -> Result<ReviewView, StoreError> {
             let discipline: String = r.get(1)?;
             Ok(Assessment {
                 id: r.get(0)?,
-                discipline: Discipline::parse_code(&discipline).map_err(|e| bad("discipline", e))?,
+                discipline: Discipline::parse_code(&discipline)
+                    .map_err(|e| bad("discipline", e))?,
                 author_id: r.get(2)?,
                 author_name: r.get(3)?,
                 text: r.get(4)?,
@@ -234,7 +235,10 @@ pub fn open_for_task(
     Ok((get(tx, tx.last_insert_rowid())?, true))
 }
 
-fn script_of<'a>(scripts: &'a ScriptCatalog, review: &ReviewView) -> Result<&'a Script, StoreError> {
+fn script_of<'a>(
+    scripts: &'a ScriptCatalog,
+    review: &ReviewView,
+) -> Result<&'a Script, StoreError> {
     scripts.get(&review.script_code).ok_or_else(|| {
         StoreError::Invalid(format!(
             "script: the review's script {} is no longer loaded",
@@ -246,7 +250,11 @@ fn script_of<'a>(scripts: &'a ScriptCatalog, review: &ReviewView) -> Result<&'a 
 /// Disciplines a review involves: the required ones, then any its questions name.
 pub fn involved(script: &Script) -> Vec<Discipline> {
     let mut out = script.required_disciplines.clone();
-    for d in script.questions.iter().filter_map(|q| q.discipline.as_ref()) {
+    for d in script
+        .questions
+        .iter()
+        .filter_map(|q| q.discipline.as_ref())
+    {
         if !out.contains(d) {
             out.push(d.clone());
         }

@@ -101,7 +101,9 @@ fn open(store: &Store, task: i64) -> Result<(ReviewView, bool), StoreError> {
 fn a_review_opens_once_per_team_review_task_and_only_for_one() {
     let (_dir, store) = temp_store();
     let (review_task, _, nurse_task) = setup(&store);
-    assert!(matches!(open(&store, nurse_task), Err(StoreError::Invalid(m)) if m.contains("not a team review")));
+    assert!(
+        matches!(open(&store, nurse_task), Err(StoreError::Invalid(m)) if m.contains("not a team review"))
+    );
     let (r, created) = open(&store, review_task).unwrap();
     assert!(created);
     assert_eq!(r.status, ReviewStatus::Open);
@@ -117,14 +119,23 @@ fn three_disciplines_sign_then_the_review_closes_and_its_task_completes() {
     let (_dir, store) = temp_store();
     let (review_task, _, _) = setup(&store);
     let id = open(&store, review_task).unwrap().0.id;
-    let close_now = |store: &Store, who: i64| store.write_blocking(move |tx| close(tx, id, who, now()));
+    let close_now =
+        |store: &Store, who: i64| store.write_blocking(move |tx| close(tx, id, who, now()));
 
     assert!(matches!(close_now(&store, 1).unwrap(), Err(ReviewError::Unsigned(m)) if m.len() == 3));
-    let r = sign_as(&store, id, 1, json!({"nyha_class": "iii", "congestion": true}))
-        .unwrap()
-        .unwrap();
+    let r = sign_as(
+        &store,
+        id,
+        1,
+        json!({"nyha_class": "iii", "congestion": true}),
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(r.status, ReviewStatus::Signing);
-    assert_eq!(r.assessments[0].answers["nyha_class"], json!({"type": "choice", "value": "iii"}));
+    assert_eq!(
+        r.assessments[0].answers["nyha_class"],
+        json!({"type": "choice", "value": "iii"})
+    );
     // abnormal: the pharmacist cannot answer the cardiologist's question, nor sign twice
     assert!(matches!(
         sign_as(&store, id, 2, json!({"congestion": false})),
@@ -155,7 +166,13 @@ fn three_disciplines_sign_then_the_review_closes_and_its_task_completes() {
     assert!(closed.missing.is_empty());
     assert_eq!(closed.closed_by, Some(3));
     let status: String = store
-        .read_blocking(|c| Ok(c.query_row("SELECT status FROM followup_tasks WHERE id = ?1", [review_task], |r| r.get(0))?))
+        .read_blocking(|c| {
+            Ok(c.query_row(
+                "SELECT status FROM followup_tasks WHERE id = ?1",
+                [review_task],
+                |r| r.get(0),
+            )?)
+        })
         .unwrap();
     assert_eq!(status, "completed");
     assert_eq!(
@@ -171,7 +188,9 @@ fn a_follow_up_action_makes_a_task_the_queue_offers_on_its_day() {
     let id = open(&store, review_task).unwrap().0.id;
     let act = |store: &Store, who: i64, action: ReviewAction| {
         let u = user(store, who);
-        store.write_blocking(move |tx| add_action(tx, &scripts(), &calendar(), id, &u, action, now()))
+        store.write_blocking(move |tx| {
+            add_action(tx, &scripts(), &calendar(), id, &u, action, now())
+        })
     };
     let a = act(
         &store,
@@ -186,24 +205,40 @@ fn a_follow_up_action_makes_a_task_the_queue_offers_on_its_day() {
     .unwrap()
     .unwrap();
     let task_id = a.task_id.expect("a task was created");
-    let task = store.read_blocking(|c| tasks::get_task(c, task_id, now())).unwrap();
+    let task = store
+        .read_blocking(|c| tasks::get_task(c, task_id, now()))
+        .unwrap();
     assert_eq!(task.script_code.as_deref(), Some("heart-failure"));
     assert_eq!(task.role, "team");
-    assert_eq!(task.step_name, "Clinical pharmacy follow-up (team review #1)");
+    assert_eq!(
+        task.step_name,
+        "Clinical pharmacy follow-up (team review #1)"
+    );
     assert_eq!(task.due_at.to_rfc3339(), "2026-03-16T16:00:00+00:00"); // 17 March, Shanghai
     let queued = |store: &Store, at: DateTime<Utc>| {
         store
             .write_blocking(move |tx| {
                 tasks::build_queue(tx, at)?;
-                Ok(tx.query_row("SELECT COUNT(*) FROM queue_entries WHERE task_id = ?1", [task_id], |r| r.get::<_, i64>(0))?)
+                Ok(tx.query_row(
+                    "SELECT COUNT(*) FROM queue_entries WHERE task_id = ?1",
+                    [task_id],
+                    |r| r.get::<_, i64>(0),
+                )?)
             })
             .unwrap()
     };
     assert_eq!(queued(&store, now()), 0, "not before its day");
-    assert_eq!(queued(&store, now() + Duration::days(2)), 1, "offered on its day");
+    assert_eq!(
+        queued(&store, now() + Duration::days(2)),
+        1,
+        "offered on its day"
+    );
 
     // the team moves the day-30 review by a week; a script that does not exist is refused
-    let due_before = store.read_blocking(|c| tasks::get_task(c, day30, now())).unwrap().due_at;
+    let due_before = store
+        .read_blocking(|c| tasks::get_task(c, day30, now()))
+        .unwrap()
+        .due_at;
     act(
         &store,
         1,
@@ -214,7 +249,10 @@ fn a_follow_up_action_makes_a_task_the_queue_offers_on_its_day() {
     )
     .unwrap()
     .unwrap();
-    let moved = store.read_blocking(|c| tasks::get_task(c, day30, now())).unwrap().due_at;
+    let moved = store
+        .read_blocking(|c| tasks::get_task(c, day30, now()))
+        .unwrap()
+        .due_at;
     assert_eq!(moved - due_before, Duration::days(7));
     assert!(matches!(
         act(

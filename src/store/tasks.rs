@@ -480,7 +480,11 @@ pub struct NewTask<'a> {
 }
 
 /// Inserts a pending task; the queue offers it from `window_start` on, like a pathway step.
-pub fn insert_task(tx: &Transaction, t: &NewTask<'_>, now: DateTime<Utc>) -> Result<i64, StoreError> {
+pub fn insert_task(
+    tx: &Transaction,
+    t: &NewTask<'_>,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
     exec(
         tx,
         "INSERT INTO followup_tasks (enrollment_id, patient_id, step_name, script_code, role, priority,
@@ -549,12 +553,20 @@ pub fn reschedule_or_cancel(
             params![task_id, now.timestamp()],
         )?,
     };
-    exec(tx, "DELETE FROM queue_entries WHERE task_id = ?1", [task_id])?;
+    exec(
+        tx,
+        "DELETE FROM queue_entries WHERE task_id = ?1",
+        [task_id],
+    )?;
     Ok(())
 }
 
 /// Completes a team-review task when its review closes (no call, so no attempt is recorded).
-pub fn complete_by_review(tx: &Transaction, task_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub fn complete_by_review(
+    tx: &Transaction,
+    task_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     exec(
         tx,
         "UPDATE followup_tasks SET status = 'completed', last_disposition = 'completed',
@@ -562,7 +574,11 @@ pub fn complete_by_review(tx: &Transaction, task_id: i64, now: DateTime<Utc>) ->
          WHERE id = ?1 AND status = 'pending'",
         params![task_id, now.timestamp()],
     )?;
-    exec(tx, "DELETE FROM queue_entries WHERE task_id = ?1", [task_id])?;
+    exec(
+        tx,
+        "DELETE FROM queue_entries WHERE task_id = ?1",
+        [task_id],
+    )?;
     Ok(())
 }
 

@@ -30,7 +30,12 @@ fn seed_answers(server: &Server, tasks: &[(i64, i64)], patient: i64) {
             "INSERT INTO answers (task_id, patient_id, script_code, script_version, question_id,
                  value, answered_by, answered_at, updated_at)
              VALUES (?1, ?2, 'heart-failure', 2, 'weight', ?3, 1, ?4, ?4)",
-            rusqlite::params![task, patient, json!({"type": "number", "value": kg}).to_string(), at],
+            rusqlite::params![
+                task,
+                patient,
+                json!({"type": "number", "value": kg}).to_string(),
+                at
+            ],
         )
         .unwrap();
     }
@@ -60,7 +65,9 @@ fn a_day_14_team_review_is_completed_by_three_disciplines_and_creates_a_follow_u
     );
     assert_eq!(d.status, 201, "{}", d.body);
     let tasks = admin.get(&format!("/api/v1/patients/{patient}/tasks")).body;
-    let tasks = tasks["items"].as_array().unwrap_or_else(|| panic!("{tasks}"));
+    let tasks = tasks["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{tasks}"));
     let by_step = |name: &str| {
         tasks
             .iter()
@@ -75,7 +82,11 @@ fn a_day_14_team_review_is_completed_by_three_disciplines_and_creates_a_follow_u
     let day3 = by_step("Day 3 nurse call")["id"].as_i64().unwrap();
     let day7 = by_step("Day 7 nurse call")["id"].as_i64().unwrap();
     let t = now.timestamp();
-    seed_answers(&server, &[(day3, t - 11 * 86_400), (day7, t - 7 * 86_400)], patient);
+    seed_answers(
+        &server,
+        &[(day3, t - 11 * 86_400), (day7, t - 7 * 86_400)],
+        patient,
+    );
     let (call_id, _) = seed_recorded_call(&server, day7, patient, t - 7 * 86_400);
     let built = admin.post("/api/v1/queue/build", json!({}));
     assert_eq!(built.status, 200, "{}", built.body);
@@ -133,8 +144,14 @@ fn a_day_14_team_review_is_completed_by_three_disciplines_and_creates_a_follow_u
     for s in out["signoffs_after"].as_array().unwrap().iter().take(3) {
         assert_eq!(s["signed"], true, "{out:#}");
     }
-    assert_eq!(out["action_form_after_close"], 0, "a closed review takes no actions");
-    assert_eq!(out["list_after_close"], 0, "a closed review leaves the list");
+    assert_eq!(
+        out["action_form_after_close"], 0,
+        "a closed review takes no actions"
+    );
+    assert_eq!(
+        out["list_after_close"], 0,
+        "a closed review leaves the list"
+    );
 
     // through the API: the review, its agenda, the task it created, the completed review task
     let card = Client::login(&server, "dr_heart", PASSWORD);
@@ -172,9 +189,15 @@ fn a_day_14_team_review_is_completed_by_three_disciplines_and_creates_a_follow_u
         json!({"type": "choice", "value": "partial"})
     );
     let agenda = &r.body["agenda"];
-    assert_eq!(agenda["answers"][0]["trend"], json!({"trend": "rising", "delta": 2.5}));
+    assert_eq!(
+        agenda["answers"][0]["trend"],
+        json!({"trend": "rising", "delta": 2.5})
+    );
     assert_eq!(agenda["calls"][0]["id"], call_id.as_str());
-    assert_eq!(agenda["adherence"]["missed"], 3, "day 1, 3 and 7 calls: {agenda:#}");
+    assert_eq!(
+        agenda["adherence"]["missed"], 3,
+        "day 1, 3 and 7 calls: {agenda:#}"
+    );
 
     let action = &review["actions"][0];
     assert_eq!(
@@ -211,7 +234,10 @@ fn a_day_14_team_review_is_completed_by_three_disciplines_and_creates_a_follow_u
         "not before its day"
     );
     let done = card.get(&format!("/api/v1/tasks/{review_task_id}")).body;
-    assert_eq!(done["status"], "completed", "closing completes the review task");
+    assert_eq!(
+        done["status"], "completed",
+        "closing completes the review task"
+    );
 
     // the printed report shows the completed review
     let report = card.get(&format!("/api/v1/patients/{patient}/report")).body;
@@ -232,7 +258,10 @@ fn a_day_14_team_review_is_completed_by_three_disciplines_and_creates_a_follow_u
         ("rn_li", "sign"),
         ("rn_li", "close"),
     ] {
-        assert!(entry(actor, action), "no audit of {actor} {action}: {audit:#?}");
+        assert!(
+            entry(actor, action),
+            "no audit of {actor} {action}: {audit:#?}"
+        );
     }
 
     // abnormal through the API: closed means closed; a supervisor cannot sign
