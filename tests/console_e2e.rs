@@ -146,7 +146,10 @@ fn nurse_claims_answers_abnormally_sees_the_escalation_badge_and_records_the_out
     assert_eq!(task["status"], "completed", "{task:#}");
     assert_eq!(task["last_disposition"], "completed");
     // her pages in English: the queue, and the team reviews she signs as nursing (issue 20)
-    assert_eq!(out["nav_en"], "Today's queueTeam reviews", "language switch");
+    assert_eq!(
+        out["nav_en"], "Today's queueTeam reviews",
+        "language switch"
+    );
     let callback = nurse
         .get(&format!("/api/v1/tasks/{}", out["callback_task"]))
         .body;

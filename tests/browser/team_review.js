@@ -3,7 +3,8 @@
 // Issue 20 item 4 in Debian's headless Chromium: a day-14 heart-failure team review completed
 // by three disciplines. ARGS_JSON names the three logins ({cardiology, pharmacy, nursing}: each
 // {user, password}). The cardiologist claims the team-review task from her queue, opens the
-// review from it, reads the agenda, signs and records "pharmacist call in 2 days"; the
+// review from it, reads the agenda, signs, records "pharmacist call in 2 days" and postpones the
+// day-30 review (ARGS_JSON.day30_task) by a week; the
 // pharmacist and the nurse open it from the review list and sign; the nurse closes it. Prints
 // one JSON object with what each page showed (the Rust test compares it with the API).
 'use strict';
@@ -72,6 +73,13 @@ main(240000, async (out) => {
     await page.waitForSelector('#actions li[data-kind="follow_up_task"]');
     out.action_task = Number(await page.getAttribute('#actions li[data-kind="follow_up_task"]', 'data-task'));
     out.action_text = (await page.textContent('#actions li[data-kind="follow_up_task"]')).trim();
+    // …and moves the day-30 review a week later (adjust the pathway)
+    await page.selectOption('#action-kind', 'postpone');
+    await page.selectOption('#action-task', String(args.day30_task));
+    await page.fill('#action-days', '7');
+    await page.click('#add-action');
+    await page.waitForSelector('#actions li[data-kind="adjust_pathway"]');
+    out.postponed_task = Number(await page.getAttribute('#actions li[data-kind="adjust_pathway"]', 'data-task'));
     out.missing_after_cardiology = (await page.textContent('#review-missing')).trim();
     out.close_disabled_after_cardiology = await page.isDisabled('#close-review');
     await shot('cardiology-signed');

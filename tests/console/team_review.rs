@@ -1,6 +1,7 @@
 //! Issue 20 item 4 in the browser: a day-14 heart-failure team review completed by three
 //! disciplines (cardiology, pharmacy, nursing — created through the admin API), creating a
-//! follow-up task; what the pages showed is checked against the API, the database and the audit.
+//! follow-up task and postponing the day-30 review; what the pages showed is checked against the
+//! API, the database and the audit.
 
 use super::*;
 
@@ -81,6 +82,10 @@ fn a_day_14_team_review_is_completed_by_three_disciplines_and_creates_a_follow_u
     let review_task_id = review_task["id"].as_i64().unwrap();
     let day3 = by_step("Day 3 nurse call")["id"].as_i64().unwrap();
     let day7 = by_step("Day 7 nurse call")["id"].as_i64().unwrap();
+    let day30 = by_step("Day 30 team review");
+    let day30_id = day30["id"].as_i64().unwrap();
+    let day30_due =
+        chrono::DateTime::parse_from_rfc3339(day30["due_at"].as_str().unwrap()).unwrap();
     let t = now.timestamp();
     seed_answers(
         &server,
@@ -95,7 +100,8 @@ fn a_day_14_team_review_is_completed_by_three_disciplines_and_creates_a_follow_u
     let out = browser_script(
         "team_review.js",
         &server,
-        json!({"cardiology": login("dr_heart"), "pharmacy": login("ph_chen"), "nursing": login("rn_li")}),
+        json!({"cardiology": login("dr_heart"), "pharmacy": login("ph_chen"), "nursing": login("rn_li"),
+               "day30_task": day30_id}),
     );
 
     // through the UI: opened from the task, agenda from the patient's record, three sign-offs
@@ -233,6 +239,18 @@ fn a_day_14_team_review_is_completed_by_three_disciplines_and_creates_a_follow_u
             .any(|k| k["id"] == new_task),
         "not before its day"
     );
+    // the pathway was adjusted: the day-30 review is due a week later
+    assert_eq!(out["postponed_task"], day30_id);
+    assert_eq!(
+        review["actions"][1]["action"],
+        json!({"kind": "adjust_pathway", "task_id": day30_id,
+               "change": {"op": "postpone", "days": 7}})
+    );
+    let moved = card.get(&format!("/api/v1/tasks/{day30_id}")).body;
+    let moved_due =
+        chrono::DateTime::parse_from_rfc3339(moved["due_at"].as_str().unwrap()).unwrap();
+    assert_eq!(moved_due - day30_due, chrono::Duration::days(7));
+    assert_eq!(moved["status"], "pending");
     let done = card.get(&format!("/api/v1/tasks/{review_task_id}")).body;
     assert_eq!(
         done["status"], "completed",
