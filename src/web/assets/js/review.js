@@ -135,7 +135,14 @@ export async function mount(view, ctx) {
     const canSign = v.status !== 'closed' && mine && involved.includes(mine) && !signedBy.has(mine)
       && (ctx.me.role === 'doctor' || (ctx.me.role === 'nurse' && mine === 'nursing'));
     const myQuestions = script.questions.filter((q) => !q.discipline || q.discipline === mine);
-    const qText = (qid) => { const q = script.questions.find((x) => x.id === qid); return q ? bi(q.text) : qid; };
+    const question = (qid) => script.questions.find((x) => x.id === qid);
+    const qText = (qid) => (question(qid) ? bi(question(qid).text) : qid);
+    // a choice shows its label, not its id
+    const aText = (qid, a) => {
+      const q = question(qid);
+      const o = q && q.kind.type === 'choice' && a && q.kind.options.find((x) => x.id === a.value);
+      return o ? bi(o.label) : answerText(a);
+    };
     const canAct = v.status !== 'closed' && (ctx.me.role === 'doctor' || ctx.me.role === 'nurse');
     const pending = r.agenda.adherence.tasks.filter((k) => k.status === 'pending' && k.id !== v.task_id);
     box.innerHTML = html`<h2 id="review-title" data-review="${v.id}">${t('review.title')} · ${v.patient_name} · ${stepName(v)}</h2>
@@ -145,7 +152,7 @@ export async function mount(view, ctx) {
       <ul id="signoffs">${involved.map((d) => raw(html`<li data-discipline="${d}" class="${signedBy.has(d) ? 'signed' : 'unsigned'}">
         ${signedBy.has(d) ? '✔' : '○'} ${disciplineName(d)}${v.required.includes(d) ? '' : raw(html` <small>(${t('review.optional')})</small>`)}
         ${signedBy.has(d) ? raw(html` — ${signedBy.get(d).author_name}, ${fmtTime(signedBy.get(d).signed_at)}: <span class="assessment-text">${signedBy.get(d).text}</span>
-          <small>${Object.entries(signedBy.get(d).answers || {}).map(([q, a]) => `${qText(q)}: ${answerText(a)}`).join(' · ')}</small>`) : ''}</li>`))}</ul>
+          <small>${Object.entries(signedBy.get(d).answers || {}).map(([q, a]) => `${qText(q)}: ${aText(q, a)}`).join(' · ')}</small>`) : ''}</li>`))}</ul>
       <div class="columns">
         <div id="agenda">${raw(agendaHtml(r.agenda))}</div>
         <div>
