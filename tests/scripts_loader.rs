@@ -93,7 +93,11 @@ fn check_report_for_the_cli() {
     assert!(ok.is_ok(), "{ok}");
     let text = ok.to_string();
     assert!(text.contains("ok    heart-failure v2"), "{text}");
-    assert!(text.ends_with("10 scripts OK"), "{text}");
+    assert!(text.ends_with("11 scripts OK"), "{text}");
+    assert!(
+        text.contains("ok    heart-failure-team-review v1"),
+        "{text}"
+    );
     let bad = check_dir(&fixtures("bad"));
     assert!(!bad.is_ok());
     assert!(bad.to_string().contains("12 error(s)"), "{bad}");

@@ -597,6 +597,7 @@ fn shipped_codes_are_the_ones_pathways_reference() {
             "chest-pain",
             "diabetes",
             "heart-failure",
+            "heart-failure-team-review",
             "hypertension",
             "phq",
             "post-surgery",

@@ -15,6 +15,7 @@ mod patients;
 mod queue;
 mod reports;
 mod retention;
+mod reviews;
 mod scripts;
 mod session;
 mod transcripts;

@@ -9,5 +9,6 @@ pub mod pathway;
 pub mod patient;
 pub mod phone;
 pub mod retry;
+pub mod review;
 pub mod rules;
 pub mod script;

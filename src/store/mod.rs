@@ -24,6 +24,8 @@ pub mod recording_files;
 pub mod recordings;
 pub mod reports;
 pub mod retention;
+pub mod review_agenda;
+pub mod reviews;
 pub mod tasks;
 pub mod transcript_search;
 pub mod transcripts;

@@ -1,5 +1,6 @@
 //! The printable patient follow-up report: one read gathering the stage summary (discharges,
-//! pathway progress, answers with their questions, measurement series, escalations).
+//! pathway progress, answers with their questions, measurement series, escalations, closed team
+//! reviews).
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
@@ -59,6 +60,8 @@ pub struct PatientReport {
     /// Measurement series by kind (`weight_kg`, `sbp`, …), oldest first.
     pub measurements: std::collections::BTreeMap<String, Vec<Point>>,
     pub escalations: Vec<Escalation>,
+    /// Closed team reviews (issue 20 item 4), newest first: who signed what, what was decided.
+    pub reviews: Vec<super::reviews::ReviewView>,
     pub generated_at: DateTime<Utc>,
 }
 
@@ -157,6 +160,7 @@ pub fn patient_report(
         answers,
         measurements,
         escalations: for_patient(conn, PatientId(id))?,
+        reviews: super::reviews::list(conn, true, Some(id))?,
         generated_at: now,
     })
 }

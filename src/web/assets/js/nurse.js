@@ -78,8 +78,22 @@ export async function mount(view, ctx) {
       ${k.days_overdue > 0 ? raw(html`<span class="badge overdue">${t('queue.overdue')} ${t('queue.days', { n: k.days_overdue })}</span>`) : ''}
       <button type="button" id="release" aria-keyshortcuts="R">${t('task.release')} <kbd>R</kbd></button></p>`;
     $('#release', view).addEventListener('click', release);
-    $('#disposition-form', view).hidden = false;
     phone.render();
+    if (k.role === 'team') {
+      // a team review is its own workflow (issue 20 item 4): agenda, sign-offs, actions
+      $('#disposition-form', view).hidden = true;
+      $('#script-panel', view).innerHTML = html`<p>${t('review.from_task')}</p>
+        <button type="button" id="open-review" class="primary">${t('review.open')}</button>`;
+      $('#open-review', view).addEventListener('click', async () => {
+        try {
+          const r = await api('POST', `/tasks/${k.id}/review`);
+          location.hash = `#/reviews?id=${r.review.id}`;
+        } catch (e) { toast(failure(e, t('review.open')), 'error'); }
+      });
+      await mountPatient($('#patient-panel', view), k.patient_id, ctx, { taskId: k.id });
+      return;
+    }
+    $('#disposition-form', view).hidden = false;
     await Promise.all([
       mountPatient($('#patient-panel', view), k.patient_id, ctx, { taskId: k.id }),
       mountScripts($('#script-panel', view), k, ctx, { callId: () => phone.callId(), onMeasurement: () => refreshTrends(k.patient_id) }),

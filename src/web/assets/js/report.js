@@ -6,6 +6,7 @@ import { t, lang, setLang, applyI18n, stepName } from './i18n.js';
 import { $, html, raw, fmtDate, fmtTime, failure, loadSettings } from './ui.js';
 import { trendCharts } from './charts.js';
 import { answerText } from './script-form.js';
+import { actionText } from './review.js';
 
 window.reportReady = false;
 
@@ -53,6 +54,11 @@ async function render() {
       <tbody>${r.escalations.map((e) => raw(html`<tr><td>${fmtTime(e.opened_at)}</td><td class="sev sev-${e.severity}">${t('sev.' + e.severity)}</td>
         <td>${e.key.rule}: ${e.evidence.flatMap((x) => x.evidence.answers.map(([, qq, aa]) => `${qq} ${aa}`)).join('; ')}</td>
         <td>${t('status.' + e.status.status)}${e.status.note ? ' — ' + e.status.note : ''}</td></tr>`))}</tbody></table>`)
+      : raw(html`<p>${t('report.none')}</p>`)}
+    <h2>${t('review.title')}</h2>
+    ${(r.reviews || []).length ? raw(r.reviews.map((v) => html`<section class="r-review" data-review="${v.id}"><h3>${stepName(v)} · ${fmtTime(v.closed_at)}</h3>
+      <ul>${v.assessments.map((a) => raw(html`<li><strong>${t('discipline.' + a.discipline)}</strong> (${a.author_name}, ${fmtTime(a.signed_at)}): ${a.text}</li>`))}</ul>
+      ${v.actions.length ? raw(html`<p>${t('review.actions')}: ${v.actions.map((x) => actionText(x.action)).join('; ')}</p>`) : ''}</section>`).join(''))
       : raw(html`<p>${t('report.none')}</p>`)}
     <footer>${t('report.generated')}: ${fmtTime(r.generated_at)} · suifang · ${p.phone}</footer>`;
   root.setAttribute('aria-busy', 'false');
