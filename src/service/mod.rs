@@ -8,6 +8,7 @@ pub mod audit_anchor;
 pub mod findings;
 pub mod notify;
 pub mod retention;
+pub mod rule_tags;
 pub mod task_scripts;
 pub mod transcription;
 

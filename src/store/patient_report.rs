@@ -59,6 +59,10 @@ pub struct PatientReport {
     /// Measurement series by kind (`weight_kg`, `sbp`, …), oldest first.
     pub measurements: std::collections::BTreeMap<String, Vec<Point>>,
     pub escalations: Vec<Escalation>,
+    /// Clinical notes, newest first, each with its versions (issue 20 item 5).
+    pub notes: Vec<super::notes::Note>,
+    /// Active tags with their source (issue 20 item 6).
+    pub tags: Vec<super::tags::PatientTag>,
     pub generated_at: DateTime<Utc>,
 }
 
@@ -157,6 +161,8 @@ pub fn patient_report(
         answers,
         measurements,
         escalations: for_patient(conn, PatientId(id))?,
+        notes: super::notes::for_patient(conn, id)?,
+        tags: super::tags::of_patient(conn, id)?,
         generated_at: now,
     })
 }
