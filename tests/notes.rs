@@ -14,6 +14,9 @@
 #[path = "notes/clinic.rs"]
 mod clinic;
 mod common;
+#[allow(dead_code)] // the console tests' helpers: only `browser` is used here
+#[path = "console/helpers.rs"]
+mod helpers;
 #[path = "notes/tags.rs"]
 mod tags;
 
@@ -239,4 +242,99 @@ fn url_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The same in the console (real headless Chromium): the nurse claims the heart-failure call,
+/// answers leg swelling and sees the rule's tag, filters the queue by it, adds a free and a
+/// structured note, corrects one (history of two versions), searches, takes the tag off, and
+/// the printed report lists the notes. Checked afterwards against the API and the audit log.
+#[test]
+fn console_notes_and_tags_in_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Clinic::start(dir.path());
+    c.hf_patient("MRN-B1", "王芳");
+    c.hf_patient("MRN-B2", "李雷");
+    c.build_queue();
+    let out = helpers::browser(
+        "notes",
+        &c.server,
+        json!({"user": clinic::USERS[0].0, "password": clinic::USERS[0].1}),
+    );
+    assert_eq!(out["script"], "heart-failure", "{out}");
+    assert_eq!(out["queue_rows"], 2, "{out}");
+    assert_eq!(out["tag_shown"], true);
+    assert_eq!(
+        out["filtered_rows"], 1,
+        "the tag filter keeps the tagged patient's task"
+    );
+    assert_eq!(out["filtered_task"], out["task_id"], "{out}");
+    let p = out["patient_id"].as_i64().unwrap();
+    let note = out["note_id"].as_i64().unwrap();
+    assert_eq!(
+        out["med_data"].as_str().unwrap(),
+        "furosemide · dose change · 40 mg qd".replace("dose change", "调整剂量"),
+        "{out}"
+    );
+    assert_eq!(out["history_versions"], json!([2, 1]), "{out}");
+    assert_eq!(out["note_text"], "患者诉夜间憋醒两次，已嘱抬高床头");
+    assert_eq!(out["search_hits"], json!([note]), "{out}");
+    assert_eq!(out["tag_removed"], true);
+    assert_eq!(out["report_notes"].as_array().unwrap().len(), 2, "{out}");
+    assert!(
+        out["report_notes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(note)),
+        "{out}"
+    );
+    assert!(
+        out["report_note_text"].to_string().contains("憋醒两次"),
+        "the report shows the latest version: {out}"
+    );
+    assert!(
+        !out["report_tags"]
+            .as_str()
+            .unwrap()
+            .contains("fluid-overload-risk"),
+        "{out}"
+    );
+
+    // what the browser showed is what the server holds
+    let notes = c.sam.get(&format!("/api/v1/patients/{p}/notes")).body;
+    let items = notes["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{notes}");
+    let n = items.iter().find(|n| n["id"] == note).unwrap();
+    assert_eq!(n["version"], 2);
+    assert_eq!(n["history"][0]["reason"], "次数补充");
+    assert_eq!(n["discipline"], "nursing");
+    let med = items.iter().find(|n| n["id"] != note).unwrap();
+    assert_eq!(med["kind"], "medication_change");
+    assert_eq!(
+        med["data"],
+        json!({"drug": "furosemide", "change": "dose", "dose": "40 mg qd"})
+    );
+    let tags = c.sam.get(&format!("/api/v1/patients/{p}/tags")).body;
+    assert!(
+        tags["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["tag"] != "fluid-overload-risk"),
+        "{tags}"
+    );
+    let audit = c.audit();
+    for (action, entity) in [
+        ("tag_by_rule", "patient"),
+        ("remove_tag", "patient"),
+        ("create", "note"),
+        ("correct", "note"),
+        ("search", "note"),
+    ] {
+        assert!(
+            audit.iter().any(|(a, act, e, _, _)| act == action
+                && e == entity
+                && (a == "nina" || action == "tag_by_rule")),
+            "{action} {entity} audited: {audit:?}"
+        );
+    }
 }
