@@ -97,3 +97,58 @@ pub fn apply(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::*;
+    use crate::followup::rules::{evaluate, Answers, Measurement};
+    use crate::followup::script::{load_dir, validate_answer, MeasurementKind};
+
+    /// Which saves count as fresh evidence for the shipped heart-failure rules: the question a
+    /// rule reads, or a question feeding the measurement series a trend rule compares.
+    #[test]
+    fn a_rule_reads_its_question_or_the_series_it_compares() {
+        let catalog = load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/scripts"))
+            .expect("shipped scripts load");
+        let hf = catalog.get("heart-failure").expect("heart-failure script");
+        let now = Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
+        let mut answers = Answers::new();
+        for (q, v) in [
+            ("weight", serde_json::json!(72.5)),
+            ("leg_swelling", serde_json::json!(true)),
+        ] {
+            let value = validate_answer(hf, q, v).expect("valid answer");
+            answers.insert(QuestionId(q.into()), value);
+        }
+        let history = [Measurement {
+            kind: MeasurementKind::WeightKg,
+            value: 70.0,
+            taken_at: now - Duration::hours(48),
+        }];
+        let findings = evaluate(hf, &answers, &history, now);
+        let finding = |rule: &str| {
+            findings
+                .iter()
+                .find(|f| f.rule.as_str() == rule)
+                .unwrap_or_else(|| panic!("{rule} fires"))
+        };
+        let q = |id: &str| QuestionId(id.into());
+        let table = [
+            ("hf-leg-swelling", "leg_swelling", true),
+            ("hf-leg-swelling", "weight", false),
+            ("hf-weight-gain-3d", "weight", true),
+            ("hf-weight-gain-3d", "leg_swelling", false),
+        ];
+        for (rule, question, want) in table {
+            assert_eq!(
+                reads(hf, finding(rule), &q(question)),
+                want,
+                "{rule} reads {question}"
+            );
+        }
+    }
+}
