@@ -18,13 +18,10 @@ use crate::store::transcript_search::TRIGRAM_MIN_CHARS;
 use crate::store::users::User;
 
 impl From<NoteError> for ApiError {
+    /// The field is the request's (`body`, `data`, `reason`); the message names the key inside
+    /// `data` too (`data.drug: required`).
     fn from(e: NoteError) -> ApiError {
-        let message = e.to_string();
-        let message = message
-            .split_once(": ")
-            .map(|(_, m)| m.to_owned())
-            .unwrap_or(message);
-        ApiError::invalid(e.field(), message)
+        ApiError::invalid(e.field(), e.to_string())
     }
 }
 

@@ -59,6 +59,8 @@ pub enum NoteError {
     MissingData(&'static str, &'static str),
     #[error("data.{0}: {1}")]
     BadField(&'static str, String),
+    #[error("data: unknown key `{0}` (expected {1})")]
+    UnknownKey(String, String),
 }
 
 impl NoteError {
@@ -161,10 +163,7 @@ pub fn check(kind: NoteKind, body: &str, data: Option<Value>) -> Result<NoteCont
 
 fn only(obj: &Map<String, Value>, keys: &[&'static str]) -> Result<(), NoteError> {
     match obj.keys().find(|k| !keys.contains(&k.as_str())) {
-        Some(k) => Err(NoteError::BadField(
-            "",
-            format!("unknown key `{k}` (expected {})", keys.join(", ")),
-        )),
+        Some(k) => Err(NoteError::UnknownKey(k.clone(), keys.join(", "))),
         None => Ok(()),
     }
 }
@@ -250,6 +249,18 @@ mod tests {
             let err = check(kind, body, data.clone()).expect_err(&format!("{kind:?} {data:?}"));
             assert_eq!(err.field(), field, "{err}");
         }
+        let typo = check(
+            NoteKind::MedicationChange,
+            "x",
+            Some(json!({"drug": "a", "change": "stop", "dos": "1"})),
+        )
+        .unwrap_err();
+        assert_eq!(
+            typo.to_string(),
+            "data: unknown key `dos` (expected drug, change, dose)"
+        );
+        let missing = check(NoteKind::Plan, "x", Some(json!({"due": "2026-12-10"}))).unwrap_err();
+        assert_eq!(missing.to_string(), "data.action: required");
         assert_eq!(
             check_reason(Some("y".repeat(MAX_REASON_CHARS + 1))),
             Err(NoteError::ReasonTooLong)
