@@ -22,6 +22,11 @@ fn every_bad_file_reports_its_line() {
     // (file, line, words the message must contain)
     let expected: &[(&str, usize, &str)] = &[
         ("bad_range.toml", 24, "min 30 must be below max 1"),
+        (
+            "bad_tag.toml",
+            15,
+            "tag `Fluid Risk`: use 1-40 lowercase letters",
+        ),
         ("bad_severity.toml", 21, "critical"),
         (
             "duplicate_question.toml",
@@ -100,5 +105,5 @@ fn check_report_for_the_cli() {
     );
     let bad = check_dir(&fixtures("bad"));
     assert!(!bad.is_ok());
-    assert!(bad.to_string().contains("12 error(s)"), "{bad}");
+    assert!(bad.to_string().contains("13 error(s)"), "{bad}");
 }

@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::{
-    accounts, admin, agents, calls, escalations, events, patients, queue, reports, retention,
-    reviews, scripts, session, transcripts, AppState,
+    accounts, admin, agents, calls, escalations, events, notes, patients, queue, reports,
+    retention, reviews, scripts, session, tags, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};
@@ -91,6 +91,14 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/patients/{id}/discharges", MANAGERS, "Record a discharge and enrol in the matching pathway", || post(patients::discharge)),
     route("GET", "/api/v1/patients/{id}/tasks", CLINICAL, "Follow-up tasks of a patient", || get(patients::tasks)),
     route("GET", "/api/v1/patients/{id}/timeline", CLINICAL, "Calls, answers, escalations, notes and measurement series of a patient (audited)", || get(escalations::timeline)),
+    // notes and tags (issue 20 items 5 and 6)
+    route("GET", "/api/v1/patients/{id}/notes", CLINICAL, "A patient's notes, newest first, each with its version history (audited)", || get(notes::of_patient)),
+    route("POST", "/api/v1/patients/{id}/notes", CALLERS, "Add a note ({\"kind\": free|medication_change|plan, \"body\", \"data\"?, \"call_id\"?, \"answer_id\"?, \"escalation_id\"?}; author and discipline from the session; audited)", || post(notes::create)),
+    route("GET", "/api/v1/notes/search", CLINICAL, "Search notes' latest text (?q=, zh or en; trigram index from 3 characters, substring scan below; audited with the query and the ids returned)", || get(notes::search)),
+    route("GET", "/api/v1/notes/{id}", CLINICAL, "One note: latest version and history (audited)", || get(notes::get_one)),
+    route("POST", "/api/v1/notes/{id}/versions", CALLERS, "Correct a note by a new version ({\"body\", \"kind\"?, \"data\"?, \"reason\"?}; author or supervisor; earlier versions kept; audited)", || post(notes::correct)),
+    route("GET", "/api/v1/patients/{id}/tags", CLINICAL, "A patient's active tags with their source (rule, answer)", || get(tags::of_patient)),
+    route("DELETE", "/api/v1/patients/{id}/tags/{tag}", CALLERS, "Take a tag off a patient (audited); a rule's tag stays off until the rule fires on a new or changed answer", || delete(tags::remove)),
     route("GET", "/api/v1/pathways", CLINICAL, "Loaded pathways", || get(patients::pathways)),
     route("GET", "/api/v1/scripts", CLINICAL, "Loaded follow-up scripts (code, version, title)", || get(scripts::list)),
     route("GET", "/api/v1/scripts/{code}", CLINICAL, "One script: questions, skip logic, rules", || get(scripts::get_one)),

@@ -11,6 +11,7 @@ pub mod error;
 mod escalations;
 pub mod events;
 pub mod metrics;
+mod notes;
 mod patients;
 mod queue;
 mod reports;
@@ -18,6 +19,7 @@ mod retention;
 mod reviews;
 mod scripts;
 mod session;
+mod tags;
 mod transcripts;
 
 use std::sync::{Arc, Mutex};

@@ -9,6 +9,7 @@ pub mod findings;
 pub mod hl7;
 pub mod notify;
 pub mod retention;
+pub mod rule_tags;
 pub mod task_scripts;
 pub mod transcription;
 

@@ -62,6 +62,10 @@ pub struct PatientReport {
     pub escalations: Vec<Escalation>,
     /// Closed team reviews (issue 20 item 4), newest first: who signed what, what was decided.
     pub reviews: Vec<super::reviews::ReviewView>,
+    /// Clinical notes, newest first, each with its versions (issue 20 item 5).
+    pub notes: Vec<super::notes::Note>,
+    /// Active tags with their source (issue 20 item 6).
+    pub tags: Vec<super::tags::PatientTag>,
     pub generated_at: DateTime<Utc>,
 }
 
@@ -161,6 +165,8 @@ pub fn patient_report(
         measurements,
         escalations: for_patient(conn, PatientId(id))?,
         reviews: super::reviews::list(conn, true, Some(id))?,
+        notes: super::notes::for_patient(conn, id)?,
+        tags: super::tags::of_patient(conn, id)?,
         generated_at: now,
     })
 }

@@ -145,11 +145,30 @@ pub fn list_queue(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<TaskView>, i64), StoreError> {
-    let total: i64 = conn.query_row("SELECT COUNT(*) FROM queue_entries", [], |r| r.get(0))?;
+    list_queue_tagged(conn, now, None, limit, offset)
+}
+
+/// The queue in rank order, only patients carrying `tag` when given (issue 20 item 6).
+pub fn list_queue_tagged(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    tag: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<TaskView>, i64), StoreError> {
+    let tagged = super::tags::filter_sql("t.patient_id", "?1");
+    let total: i64 = conn.query_row(
+        &format!(
+            "SELECT COUNT(*) FROM queue_entries q JOIN followup_tasks t ON t.id = q.task_id
+             WHERE {tagged}"
+        ),
+        [tag],
+        |r| r.get(0),
+    )?;
     let mut stmt = conn.prepare_cached(&format!(
-        "{VIEW_SELECT} WHERE q.rank IS NOT NULL ORDER BY q.rank LIMIT ?1 OFFSET ?2"
+        "{VIEW_SELECT} WHERE q.rank IS NOT NULL AND {tagged} ORDER BY q.rank LIMIT ?2 OFFSET ?3"
     ))?;
-    let rows = stmt.query_map(params![limit, offset], |r| view(r, now))?;
+    let rows = stmt.query_map(params![tag, limit, offset], |r| view(r, now))?;
     Ok((rows.collect::<Result<_, _>>()?, total))
 }
 

@@ -342,6 +342,8 @@ pub struct Rule {
     pub ack_sla_minutes: u32,
     /// What the nurse tells the patient right now (e.g. "call 120").
     pub advice: Option<Bilingual>,
+    /// Tags put on the patient when the rule fires (issue 20 item 6).
+    pub tags: Vec<crate::followup::tag::Tag>,
 }
 
 /// A loaded, checked script.

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::followup::discipline::Discipline;
+use crate::followup::tag::Tag;
 
 use super::{
     expr, Bilingual, ChoiceOption, MeasurementKind, OptionId, Question, QuestionId, QuestionKind,
@@ -94,6 +95,9 @@ struct RawRule {
     route: Route,
     ack_sla_minutes: Spanned<u32>,
     advice: Option<Bilingual>,
+    /// Tags the rule puts on the patient when it fires (`["fluid-overload-risk"]`).
+    #[serde(default)]
+    tags: Vec<Spanned<String>>,
 }
 
 fn default_route() -> Route {
@@ -240,6 +244,17 @@ pub(super) fn load(file: &Path, text: &str) -> Result<Script, Vec<ScriptError>> 
                 ScriptErrorKind::BadRange("ack_sla_minutes must be at least 1".into()),
             );
         }
+        let mut tags: Vec<Tag> = Vec::new();
+        for raw_tag in &rr.tags {
+            match Tag::parse(raw_tag.get_ref()) {
+                Ok(t) if tags.contains(&t) => cx.err(
+                    raw_tag,
+                    ScriptErrorKind::BadField(format!("tag `{t}` is listed twice")),
+                ),
+                Ok(t) => tags.push(t),
+                Err(e) => cx.err(raw_tag, ScriptErrorKind::BadField(e.to_string())),
+            }
+        }
         if let Some(when) = condition(&mut cx, &rr.when, &questions, false) {
             rules.push(Rule {
                 id: RuleId(id),
@@ -249,6 +264,7 @@ pub(super) fn load(file: &Path, text: &str) -> Result<Script, Vec<ScriptError>> 
                 route: rr.route,
                 ack_sla_minutes: rr.ack_sla_minutes.into_inner(),
                 advice: rr.advice,
+                tags,
             });
         }
     }
