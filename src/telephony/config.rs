@@ -2,7 +2,7 @@
 //! which prompts the call center plays.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -24,9 +24,28 @@ pub struct SipConfig {
     /// Where the SIP socket listens (UDP). Env: `SUIFANG_SIP_BIND`. Default `0.0.0.0:5060`;
     /// port 0 picks a free port (tests).
     pub bind: SocketAddr,
-    /// `udp` or `tcp` (SIP to the trunk over TCP; suifang then also listens on TCP at `bind`).
-    /// Env: `SUIFANG_SIP_TRANSPORT`.
+    /// `udp`, `tcp` (SIP to the trunk over TCP; suifang then also listens on TCP at `bind`)
+    /// or `tls` (TCP inside TLS, the trunk's certificate verified; suifang listens for TLS at
+    /// `bind`'s port). Env: `SUIFANG_SIP_TRANSPORT`.
     pub transport: crate::sip::ua::Transport,
+    /// Our certificate chain (PEM) for TLS: served to trunks calling in, offered to trunks
+    /// that ask for a client certificate. Required with `transport = "tls"`.
+    pub tls_certificate: Option<PathBuf>,
+    /// The private key (PEM) of `tls_certificate`. Keep it 0600.
+    pub tls_private_key: Option<PathBuf>,
+    /// CA certificates (PEM bundle) the trunk's certificate must be signed by. Required with
+    /// `transport = "tls"` unless `tls_verify = false`.
+    pub tls_ca: Option<PathBuf>,
+    /// Verify the trunk's certificate (chain to `tls_ca`, name `tls_server_name`). Turning
+    /// it off lets anyone on the path pose as the trunk and read the SRTP keys; lab use only.
+    pub tls_verify: bool,
+    /// The name the trunk's certificate must carry (a DNS name or IP); default: the trunk's
+    /// IP address.
+    pub tls_server_name: Option<String>,
+    /// `mandatory` (media is SDES-SRTP, RTP/SAVP with AES_CM_128_HMAC_SHA1_80; an offer
+    /// without a key gets 488) or `off` (plain RTP). Default: `mandatory` with `transport =
+    /// "tls"`, `off` otherwise; `mandatory` needs TLS, since SDES keys travel in the SIP body.
+    pub srtp: Option<crate::sip::sdes::SrtpPolicy>,
     /// The trunk (PBX or PSTN gateway) every outbound call goes to, `host:port`.
     /// Env: `SUIFANG_SIP_TRUNK`. The demo points it at its simulated patient phone.
     pub trunk: Option<SocketAddr>,
@@ -116,6 +135,12 @@ impl Default for SipConfig {
             enabled: true,
             bind: SocketAddr::from(([0, 0, 0, 0], 5060)),
             transport: crate::sip::ua::Transport::Udp,
+            tls_certificate: None,
+            tls_private_key: None,
+            tls_ca: None,
+            tls_verify: true,
+            tls_server_name: None,
+            srtp: None,
             trunk: None,
             trunk_allow: Vec::new(),
             max_inbound_calls: 50,
@@ -177,10 +202,11 @@ impl SipConfig {
             self.transport = match v.to_ascii_lowercase().as_str() {
                 "udp" => crate::sip::ua::Transport::Udp,
                 "tcp" => crate::sip::ua::Transport::Tcp,
+                "tls" => crate::sip::ua::Transport::Tls,
                 _ => {
                     return Err(ConfigError::Invalid {
                         key: "SUIFANG_SIP_TRANSPORT",
-                        message: format!("`{v}` is not udp or tcp"),
+                        message: format!("`{v}` is not udp, tcp or tls"),
                     })
                 }
             };
@@ -258,6 +284,17 @@ impl SipConfig {
                 message: "max_inbound_calls and invites_per_second must be positive".into(),
             });
         }
+        self.srtp_policy()?;
+        if let Some(tls) = self.tls_settings()? {
+            // read the files now: a wrong path or key shows at start, not at the first call
+            crate::calls::TlsMaterial::load(&tls).map_err(|e| ConfigError::Invalid {
+                key: match &e {
+                    crate::calls::TlsError::File { key, .. }
+                    | crate::calls::TlsError::Rejected { key, .. } => key,
+                },
+                message: e.to_string(),
+            })?;
+        }
         if self.register && self.trunk.is_none() {
             return Err(ConfigError::Invalid {
                 key: "sip.register",
@@ -265,6 +302,65 @@ impl SipConfig {
             });
         }
         Ok(())
+    }
+
+    /// The media policy: `srtp` as set, else mandatory over TLS and off otherwise.
+    pub fn srtp_policy(&self) -> Result<crate::sip::sdes::SrtpPolicy, ConfigError> {
+        use crate::sip::sdes::SrtpPolicy;
+        let tls = self.transport == crate::sip::ua::Transport::Tls;
+        match (self.srtp, tls) {
+            (Some(SrtpPolicy::Mandatory), false) => Err(ConfigError::Invalid {
+                key: "sip.srtp",
+                message: "SDES-SRTP keys travel in the SIP body: set sip.transport = \"tls\" \
+                          or sip.srtp = \"off\""
+                    .into(),
+            }),
+            (Some(p), _) => Ok(p),
+            (None, true) => Ok(SrtpPolicy::Mandatory),
+            (None, false) => Ok(SrtpPolicy::Off),
+        }
+    }
+
+    /// The TLS settings when `transport = "tls"` (checked for presence; the files are read
+    /// by [`crate::calls::TlsMaterial::load`]).
+    pub fn tls_settings(&self) -> Result<Option<crate::calls::TlsSettings>, ConfigError> {
+        if self.transport != crate::sip::ua::Transport::Tls {
+            return Ok(None);
+        }
+        let need = |key: &'static str, v: &Option<PathBuf>| {
+            v.clone().ok_or_else(|| ConfigError::Invalid {
+                key,
+                message: "required with sip.transport = \"tls\"".into(),
+            })
+        };
+        let certificate = need("sip.tls_certificate", &self.tls_certificate)?;
+        let private_key = need("sip.tls_private_key", &self.tls_private_key)?;
+        if self.tls_verify && self.tls_ca.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "sip.tls_ca",
+                message: "name the CA bundle that signs the trunk's certificate (required \
+                          while sip.tls_verify = true)"
+                    .into(),
+            });
+        }
+        let server_name = match (&self.tls_server_name, self.trunk) {
+            (Some(name), _) => name.clone(),
+            (None, Some(trunk)) => trunk.ip().to_string(),
+            (None, None) => {
+                return Err(ConfigError::Invalid {
+                    key: "sip.tls_server_name",
+                    message: "set sip.trunk (its IP is the name checked) or sip.tls_server_name"
+                        .into(),
+                })
+            }
+        };
+        Ok(Some(crate::calls::TlsSettings {
+            certificate,
+            private_key,
+            ca: self.tls_ca.clone(),
+            verify: self.tls_verify,
+            server_name,
+        }))
     }
 
     /// `trunk_allow` parsed; a bare address is a single host.
@@ -286,7 +382,7 @@ impl SipConfig {
     pub fn inbound_policy(&self) -> Result<InboundPolicy, ConfigError> {
         Ok(InboundPolicy::TrunkOnly(TrunkPolicy {
             trunk: self.trunk,
-            tcp: self.transport == crate::sip::ua::Transport::Tcp,
+            tcp: self.transport.is_stream(),
             allow: self.trunk_networks()?,
             max_inbound_calls: self.max_inbound_calls,
             invites_per_second: self.invites_per_second,
@@ -347,6 +443,8 @@ impl SipConfig {
             registrar,
             register_expires: self.register_expires,
             trunk_keepalive,
+            tls: self.tls_settings()?,
+            srtp: self.srtp_policy()?,
             agent_registrar: if self.registrar {
                 Some(self.registrar_config()?)
             } else {
