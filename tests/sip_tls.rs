@@ -178,10 +178,7 @@ impl Capture {
             .lines()
             .filter_map(|l| {
                 let (port, hex) = l.split_once('\t')?;
-                Some((
-                    port.parse().ok()?,
-                    hex::decode(hex.replace(':', "")).ok()?,
-                ))
+                Some((port.parse().ok()?, hex::decode(hex.replace(':', "")).ok()?))
             })
             .collect()
     }
@@ -262,7 +259,11 @@ async fn trunk_media_and_signalling_are_encrypted() {
         .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
         .expect("baresip decoded our media");
     let (heard, _) = read_mono(&dec);
-    assert!(heard.len() > 8000 * 3, "baresip heard {} samples", heard.len());
+    assert!(
+        heard.len() > 8000 * 3,
+        "baresip heard {} samples",
+        heard.len()
+    );
 
     // the wire: 20 ms PCMU is 12 + 160 bytes as RTP, 12 + 160 + 10 as SRTP
     let from_baresip: Vec<_> = packets

@@ -20,9 +20,9 @@ use super::tls::TlsMaterial;
 use super::CallsError;
 use crate::media::recorder::recording_path;
 use crate::rtp::srtp::MasterKey;
-use crate::sip::sdes::SrtpPolicy;
 use crate::sip::negotiate::{LocalMedia, NegotiatedMedia};
 use crate::sip::registrar::Registrar;
+use crate::sip::sdes::SrtpPolicy;
 use crate::sip::ua::{
     CallEvent, CallHandle, CallOptions, Endpoint, EndpointConfig, EndpointOutput, Transport,
 };
@@ -397,8 +397,8 @@ async fn place(
         })?
         .port();
     let mut local = LocalMedia::g711(cfg.rtp_ip, port, u64::from(rand::random::<u32>()));
-    let srtp_key = (ep.srtp_policy(options.dest.is_some()) == SrtpPolicy::Mandatory)
-        .then(MasterKey::random);
+    let srtp_key =
+        (ep.srtp_policy(options.dest.is_some()) == SrtpPolicy::Mandatory).then(MasterKey::random);
     if let Some(key) = &srtp_key {
         local = local.with_srtp(key.clone());
     }

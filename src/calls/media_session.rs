@@ -97,7 +97,11 @@ enum Srtp {
 impl Srtp {
     fn new(call: CallHandle, ours: Option<&MasterKey>, media: &NegotiatedMedia) -> Srtp {
         let Some(ours) = ours else { return Srtp::Off };
-        match media.crypto.as_ref().map(|c| SrtpSession::new(ours, &c.key)) {
+        match media
+            .crypto
+            .as_ref()
+            .map(|c| SrtpSession::new(ours, &c.key))
+        {
             Some(Ok(s)) => Srtp::On(Box::new(s)),
             Some(Err(e)) => {
                 tracing::error!(?call, error = %e, "SRTP could not start; no media is sent");

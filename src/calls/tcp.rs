@@ -88,7 +88,9 @@ impl TcpSide {
                             match tokio::time::timeout(CONNECT_TIMEOUT, acceptor.accept(stream))
                                 .await
                             {
-                                Ok(Ok(tls)) => run_connection(Ok(tls), peer, id, queue, events).await,
+                                Ok(Ok(tls)) => {
+                                    run_connection(Ok(tls), peer, id, queue, events).await
+                                }
                                 Ok(Err(e)) => {
                                     tracing::warn!(%peer, error = %e, "SIP TLS handshake from a peer failed");
                                     let _ = events.send(TcpEvent::Closed(peer, id)).await;

@@ -96,12 +96,11 @@ impl TlsMaterial {
         let chain = certificates("sip.tls_certificate", &s.certificate)?;
         let key = PrivateKeyDer::from_pem_file(&s.private_key)
             .map_err(|e| file_error("sip.tls_private_key", &s.private_key, e))?;
-        let server_name = ServerName::try_from(s.server_name.clone()).map_err(|e| {
-            TlsError::Rejected {
+        let server_name =
+            ServerName::try_from(s.server_name.clone()).map_err(|e| TlsError::Rejected {
                 key: "sip.tls_server_name",
                 message: format!("`{}`: {e}", s.server_name),
-            }
-        })?;
+            })?;
         let rejected = |key: &'static str| {
             move |e: rustls::Error| TlsError::Rejected {
                 key,

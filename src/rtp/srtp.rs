@@ -156,7 +156,8 @@ mod tests {
     /// RFC's key derivation), so this is interoperability, not a round trip with ourselves.
     const MASTER: &str = "e1f97a0d3e018be0d64fa32c06de4139 0ec675ad498afeebb6960b3aabe6";
     const PLAIN: &str = "800f1234decafbadcafebabe abababababababababababababababab";
-    const SEALED: &str = "800f1234decafbadcafebabe 4e55dc4ce79978d88ca4d215949d2402 b78d6acc99ea179b8dbb";
+    const SEALED: &str =
+        "800f1234decafbadcafebabe 4e55dc4ce79978d88ca4d215949d2402 b78d6acc99ea179b8dbb";
 
     #[test]
     fn sealing_matches_the_reference_vector_and_opens_again() {

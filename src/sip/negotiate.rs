@@ -90,7 +90,10 @@ impl LocalMedia {
                     tag: crypto_tag,
                     key: key.clone(),
                 };
-                ("RTP/SAVP", vec![("crypto".to_owned(), Some(crypto.value()))])
+                (
+                    "RTP/SAVP",
+                    vec![("crypto".to_owned(), Some(crypto.value()))],
+                )
             }
             None => ("RTP/AVP", Vec::new()),
         };

@@ -84,7 +84,8 @@ mod tests {
     #[test]
     fn our_suite_parses_and_prints_back() {
         // RFC 4568 §4's example line
-        let line = "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4";
+        let line =
+            "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4";
         assert_eq!(Crypto::parse(line), None, "an MKI is refused");
         let line = "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20";
         let c = Crypto::parse(line).expect("parses");

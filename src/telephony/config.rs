@@ -304,65 +304,6 @@ impl SipConfig {
         Ok(())
     }
 
-    /// The media policy: `srtp` as set, else mandatory over TLS and off otherwise.
-    pub fn srtp_policy(&self) -> Result<crate::sip::sdes::SrtpPolicy, ConfigError> {
-        use crate::sip::sdes::SrtpPolicy;
-        let tls = self.transport == crate::sip::ua::Transport::Tls;
-        match (self.srtp, tls) {
-            (Some(SrtpPolicy::Mandatory), false) => Err(ConfigError::Invalid {
-                key: "sip.srtp",
-                message: "SDES-SRTP keys travel in the SIP body: set sip.transport = \"tls\" \
-                          or sip.srtp = \"off\""
-                    .into(),
-            }),
-            (Some(p), _) => Ok(p),
-            (None, true) => Ok(SrtpPolicy::Mandatory),
-            (None, false) => Ok(SrtpPolicy::Off),
-        }
-    }
-
-    /// The TLS settings when `transport = "tls"` (checked for presence; the files are read
-    /// by [`crate::calls::TlsMaterial::load`]).
-    pub fn tls_settings(&self) -> Result<Option<crate::calls::TlsSettings>, ConfigError> {
-        if self.transport != crate::sip::ua::Transport::Tls {
-            return Ok(None);
-        }
-        let need = |key: &'static str, v: &Option<PathBuf>| {
-            v.clone().ok_or_else(|| ConfigError::Invalid {
-                key,
-                message: "required with sip.transport = \"tls\"".into(),
-            })
-        };
-        let certificate = need("sip.tls_certificate", &self.tls_certificate)?;
-        let private_key = need("sip.tls_private_key", &self.tls_private_key)?;
-        if self.tls_verify && self.tls_ca.is_none() {
-            return Err(ConfigError::Invalid {
-                key: "sip.tls_ca",
-                message: "name the CA bundle that signs the trunk's certificate (required \
-                          while sip.tls_verify = true)"
-                    .into(),
-            });
-        }
-        let server_name = match (&self.tls_server_name, self.trunk) {
-            (Some(name), _) => name.clone(),
-            (None, Some(trunk)) => trunk.ip().to_string(),
-            (None, None) => {
-                return Err(ConfigError::Invalid {
-                    key: "sip.tls_server_name",
-                    message: "set sip.trunk (its IP is the name checked) or sip.tls_server_name"
-                        .into(),
-                })
-            }
-        };
-        Ok(Some(crate::calls::TlsSettings {
-            certificate,
-            private_key,
-            ca: self.tls_ca.clone(),
-            verify: self.tls_verify,
-            server_name,
-        }))
-    }
-
     /// `trunk_allow` parsed; a bare address is a single host.
     pub fn trunk_networks(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
         self.trunk_allow
@@ -563,6 +504,45 @@ mod tests {
         c.validate().unwrap();
         c.rtp_port_max = c.rtp_port_min;
         assert!(c.validate().unwrap_err().to_string().contains("rtp_port"));
+    }
+
+    #[test]
+    fn tls_and_srtp_keys_are_checked_and_name_the_key() {
+        use crate::sip::sdes::SrtpPolicy;
+        use crate::sip::ua::Transport;
+        let udp = SipConfig::default();
+        assert_eq!(udp.srtp_policy().unwrap(), SrtpPolicy::Off);
+        let sdes_in_clear = SipConfig {
+            srtp: Some(SrtpPolicy::Mandatory),
+            ..SipConfig::default()
+        };
+        let err = sdes_in_clear.validate().unwrap_err().to_string();
+        assert!(err.contains("sip.srtp"), "{err}");
+        let mut tls = SipConfig {
+            transport: Transport::Tls,
+            trunk: Some("127.0.0.1:5061".parse().unwrap()),
+            ..SipConfig::default()
+        };
+        assert_eq!(tls.srtp_policy().unwrap(), SrtpPolicy::Mandatory);
+        let err = tls.validate().unwrap_err().to_string();
+        assert!(err.contains("sip.tls_certificate"), "{err}");
+        tls.tls_certificate = Some("/nonexistent/cert.pem".into());
+        tls.tls_private_key = Some("/nonexistent/key.pem".into());
+        let err = tls.validate().unwrap_err().to_string();
+        assert!(err.contains("sip.tls_ca"), "verify needs a CA: {err}");
+        tls.tls_ca = Some("/nonexistent/ca.pem".into());
+        let err = tls.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("sip.tls_certificate"),
+            "unreadable file: {err}"
+        );
+        let s = tls.tls_settings().unwrap().expect("tls settings");
+        assert_eq!((s.server_name.as_str(), s.verify), ("127.0.0.1", true));
+        assert!(SipConfig::default().tls_settings().unwrap().is_none());
+        let mut env = SipConfig::default();
+        env.apply_env(&|k| (k == "SUIFANG_SIP_TRANSPORT").then(|| "TLS".into()))
+            .unwrap();
+        assert_eq!(env.transport, Transport::Tls);
     }
 
     #[test]

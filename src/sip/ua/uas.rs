@@ -8,8 +8,8 @@ use super::endpoint::{Call, CallEvent, CallHandle, Endpoint, Phase, ServerEntry,
 use super::outcome::{CallOutcome, Party};
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::negotiate::{negotiate_with, LocalMedia, NegotiatedMedia};
-use crate::sip::sdes::SrtpPolicy;
 use crate::sip::registrar::InviteAuth;
+use crate::sip::sdes::SrtpPolicy;
 use crate::sip::sdp::SessionDescription;
 use crate::sip::transaction::{ServerInvite, ServerNonInvite, TxKey, TxState};
 use crate::sip::SipError;
