@@ -68,9 +68,57 @@ fn make_pki(dir: &Path, name: &str) -> Pki {
     pki
 }
 
-/// baresip auto-answering over TLS (at `sip_port + 1`) with mandatory SRTP, sending
-/// `wav` and dumping what it decrypts into `dumps`.
-fn start_baresip(dir: &Path, trunk: &Pki, sip_port: u16, rtp_base: u16, wav: &Path) -> Child {
+/// A running baresip: its process, its ctrl_tcp port and the file its output goes to.
+struct Peer {
+    child: Child,
+    ctrl_port: u16,
+    out: PathBuf,
+}
+
+impl Peer {
+    /// Dials `target` over ctrl_tcp (netstring JSON) once baresip is up.
+    fn dial(&self, target: &str) {
+        use std::io::Write;
+        let mut stream =
+            std::net::TcpStream::connect(("127.0.0.1", self.ctrl_port)).expect("baresip ctrl_tcp");
+        let json = format!(r#"{{"command":"dial","params":"{target}","token":"t"}}"#);
+        stream
+            .write_all(format!("{}:{json},", json.len()).as_bytes())
+            .expect("write ctrl_tcp");
+    }
+
+    /// Waits until baresip's output contains `needle`.
+    fn wait_for_output(&self, needle: &str, limit: Duration) -> String {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "baresip never printed {needle:?}:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// baresip auto-answering over TLS (at `sip_port + 1`), with mandatory SRTP when `srtp`,
+/// sending `wav` and dumping what it decrypts into `dumps`.
+fn start_baresip(
+    dir: &Path,
+    trunk: &Pki,
+    (sip_port, rtp_base): (u16, u16),
+    wav: &Path,
+    srtp: bool,
+) -> Peer {
+    let ctrl_port = free_tcp_port();
     let conf = dir.join("baresip");
     let dumps = dir.join("dumps");
     std::fs::create_dir_all(&conf).expect("mkdir");
@@ -81,7 +129,7 @@ fn start_baresip(dir: &Path, trunk: &Pki, sip_port: u16, rtp_base: u16, wav: &Pa
         .replace("@RECORD_DIR@", &dumps.display().to_string())
         .replace("127.0.0.1:5080", &format!("127.0.0.1:{sip_port}"))
         .replace("20000-20099", &format!("{rtp_base}-{}", rtp_base + 9))
-        .replace("127.0.0.1:4444", &format!("127.0.0.1:{}", free_tcp_port()));
+        .replace("127.0.0.1:4444", &format!("127.0.0.1:{ctrl_port}"));
     config.push_str(&format!(
         "module\t\t\tsrtp.so\nsip_certificate\t\t{}\nsip_cafile\t\t{}\n",
         trunk.combined.display(),
@@ -92,15 +140,17 @@ fn start_baresip(dir: &Path, trunk: &Pki, sip_port: u16, rtp_base: u16, wav: &Pa
         conf.join("accounts"),
         format!(
             "<sip:patient@127.0.0.1:{sip_port};transport=tls>;regint=0;answermode=auto;\
-             audio_codecs=PCMU;mediaenc=srtp-mand\n"
+             audio_codecs=PCMU{}\n",
+            if srtp { ";mediaenc=srtp-mand" } else { "" }
         ),
     )
     .expect("write accounts");
+    let out = dir.join("baresip.out");
     let child = Command::new("baresip")
         .args(["-f", &conf.display().to_string(), "-t", "40"])
         .current_dir(dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("baresip output file"))
         .stderr(Stdio::null())
         .spawn()
         .expect("start baresip");
@@ -113,7 +163,11 @@ fn start_baresip(dir: &Path, trunk: &Pki, sip_port: u16, rtp_base: u16, wav: &Pa
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    child
+    Peer {
+        child,
+        ctrl_port,
+        out,
+    }
 }
 
 fn tls_engine(recordings: PathBuf, ours: &Pki, trusted_ca: &Path) -> EngineConfig {
@@ -198,7 +252,7 @@ async fn trunk_media_and_signalling_are_encrypted() {
         dir.path(),
         &format!("udp and portrange {rtp_base}-{}", rtp_base + 9),
     );
-    let mut baresip = start_baresip(dir.path(), &pki, sip_port, rtp_base, &patient_wav);
+    let baresip = start_baresip(dir.path(), &pki, (sip_port, rtp_base), &patient_wav, true);
 
     let recordings = dir.path().join("recordings");
     let mut engine = Engine::start(tls_engine(recordings, &pki, &pki.ca))
@@ -237,8 +291,7 @@ async fn trunk_media_and_signalling_are_encrypted() {
         }
     }
     engine.shutdown().await;
-    let _ = baresip.kill();
-    let _ = baresip.wait();
+    baresip.stop();
     let packets = capture.packets();
 
     assert!(answered, "answered over TLS with SRTP");
@@ -314,7 +367,7 @@ async fn untrusted_trunk_certificate_is_refused() {
     let (sip_port, rtp_base) = (free_udp_port(), free_udp_port());
     let wav = fixtures().join("patient-en-8k.wav");
     // the "trunk" presents a certificate for 127.0.0.1 that the hospital's CA did not sign
-    let mut baresip = start_baresip(dir.path(), &rogue, sip_port, rtp_base, &wav);
+    let baresip = start_baresip(dir.path(), &rogue, (sip_port, rtp_base), &wav, true);
     let capture = Capture::start(
         dir.path(),
         &format!("port {sip_port} or portrange {rtp_base}-{}", rtp_base + 9),
@@ -355,8 +408,7 @@ async fn untrusted_trunk_certificate_is_refused() {
     }
     let took = started.elapsed();
     engine.shutdown().await;
-    let _ = baresip.kill();
-    let _ = baresip.wait();
+    baresip.stop();
     let plain = capture.packets();
     let error = failure.expect("a transport failure was reported");
     eprintln!("refused in {took:?}: {error}");
@@ -371,4 +423,125 @@ async fn untrusted_trunk_certificate_is_refused() {
         "nothing went to the trunk over UDP instead ({} datagrams)",
         plain.len()
     );
+}
+
+/// The trunk calling in over TLS with SRTP: our listener takes the connection, our answer
+/// echoes its crypto tag with our own key, and audio flows both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_calling_in_over_tls_gets_srtp_both_ways() {
+    if !require_baresip("a_trunk_calling_in_over_tls_gets_srtp_both_ways") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = make_pki(dir.path(), "hospital");
+    let patient_wav = fixtures().join("patient-en-8k.wav");
+    let (patient, _) = read_mono(&patient_wav);
+    let (prompt, _) = read_mono(&fixtures().join("agent-zh-8k.wav"));
+    let (sip_port, rtp_base) = (free_udp_port(), free_udp_port());
+    let baresip = start_baresip(dir.path(), &pki, (sip_port, rtp_base), &patient_wav, true);
+    let mut engine = Engine::start(tls_engine(dir.path().join("recordings"), &pki, &pki.ca))
+        .await
+        .expect("engine");
+    baresip.dial(&format!("sip:hotline@{};transport=tls", engine.sip_addr()));
+    let (mut offered_key, mut outcome, mut recording) = (false, None, None);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while recording.is_none() {
+        let ev = tokio::time::timeout_at(deadline, engine.next_event())
+            .await
+            .expect("call finished in time")
+            .expect("engine alive");
+        match ev {
+            EngineEvent::Call {
+                call,
+                event: CallEvent::Incoming { media, .. },
+            } => {
+                offered_key = media.is_some_and(|m| m.crypto.is_some());
+                engine
+                    .answer(call, "tls-inbound-1", Arc::new(prompt.clone()))
+                    .await
+                    .expect("answer");
+            }
+            EngineEvent::Call {
+                event: CallEvent::Ended { outcome: o },
+                ..
+            } => outcome = Some(o),
+            EngineEvent::Recording { info, .. } => recording = Some(info),
+            EngineEvent::MediaFailed { error, .. } => panic!("media failed: {error}"),
+            _ => {}
+        }
+    }
+    engine.shutdown().await;
+    let text = baresip.wait_for_output("SRTP is Enabled", Duration::from_secs(1));
+    let dumps = dir.path().join("dumps");
+    // its dump is finalised at call end; read it once it is there
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let dec = loop {
+        let found = std::fs::read_dir(&dumps)
+            .expect("dumps")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with("-dec.wav"));
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "baresip wrote no dump"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    baresip.stop();
+    assert!(offered_key, "baresip offered an SDES key");
+    assert!(
+        matches!(outcome, Some(CallOutcome::Completed { .. })),
+        "{outcome:?}"
+    );
+    assert!(text.contains("AES_CM_128_HMAC_SHA1_80"), "{text}");
+    let (_, right, rate) = read_stereo(&recording.expect("recording").path);
+    let ours = speech_match(&patient, 8000, &right, rate);
+    assert!(
+        ours.corr > 0.6,
+        "baresip's audio, decrypted, in our recording: {ours:?}"
+    );
+    let (heard, heard_rate) = read_mono(&dec);
+    let theirs = speech_match(&prompt, 8000, &heard, heard_rate);
+    assert!(theirs.corr > 0.6, "baresip heard our prompt: {theirs:?}");
+}
+
+/// `sip.srtp = "mandatory"` on a TLS trunk: an offer of plain RTP gets 488, never a call
+/// with media in the clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_rtp_offer_on_a_tls_trunk_gets_488() {
+    if !require_baresip("a_plain_rtp_offer_on_a_tls_trunk_gets_488") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = make_pki(dir.path(), "hospital");
+    let wav = fixtures().join("patient-en-8k.wav");
+    let (sip_port, rtp_base) = (free_udp_port(), free_udp_port());
+    let baresip = start_baresip(dir.path(), &pki, (sip_port, rtp_base), &wav, false);
+    let mut engine = Engine::start(tls_engine(dir.path().join("recordings"), &pki, &pki.ca))
+        .await
+        .expect("engine");
+    baresip.dial(&format!("sip:hotline@{};transport=tls", engine.sip_addr()));
+    // baresip prints the final response to its INVITE
+    let text = baresip.wait_for_output("488 Not Acceptable", Duration::from_secs(15));
+    // nothing reached the call center: no Incoming call was ever reported
+    while let Ok(Some(ev)) =
+        tokio::time::timeout(Duration::from_millis(1), engine.next_event()).await
+    {
+        if let EngineEvent::Call {
+            event: CallEvent::Incoming { .. },
+            ..
+        } = ev
+        {
+            panic!("a plain-RTP offer became a call");
+        }
+    }
+    engine.shutdown().await;
+    baresip.stop();
+    let line = text.lines().find(|l| l.contains("488 Not Acceptable"));
+    eprintln!("baresip: {line:?}");
+    assert!(line.is_some(), "{text}");
 }
