@@ -545,3 +545,105 @@ async fn a_plain_rtp_offer_on_a_tls_trunk_gets_488() {
     eprintln!("baresip: {line:?}");
     assert!(line.is_some(), "{text}");
 }
+
+/// The real binary: `[sip] transport = "tls"` in the config file is checked at start (no CA:
+/// it refuses to start and names `sip.tls_ca`), and with the CA the server speaks SIP inside
+/// TLS on its SIP port — a client that trusts the hospital CA gets an answer to OPTIONS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_takes_its_tls_settings_from_the_config_file() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = make_pki(dir.path(), "hospital");
+    let http_port = free_tcp_port();
+    let run = |config: &str| {
+        let file = dir.path().join("suifang.toml");
+        std::fs::write(&file, config).expect("write config");
+        Command::new(env!("CARGO_BIN_EXE_suifang"))
+            .arg("demo")
+            .env("SUIFANG_CONFIG", &file)
+            .env("SUIFANG_DATA_DIR", dir.path().join("data"))
+            .env(
+                "SUIFANG_PROMPTS_DIR",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts"),
+            )
+            .env("SUIFANG_LOG", "warn")
+            .env("SUIFANG_DEMO_SIM_PATIENT", "off")
+            .env("SUIFANG_TRANSCRIPTION", "off")
+            .env("SUIFANG_SIP_BIND", "127.0.0.1:0")
+            .env("SUIFANG_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn suifang")
+    };
+    let base = format!(
+        "[sip]\ntransport = \"tls\"\ntrunk = \"127.0.0.1:5061\"\ntls_certificate = \"{}\"\n\
+         tls_private_key = \"{}\"\n",
+        pki.cert.display(),
+        pki.key.display()
+    );
+    let refused = run(&base).wait_with_output().expect("suifang ran");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "started without a CA: {stderr}");
+    assert!(
+        stderr.contains("sip.tls_ca"),
+        "the error names the key: {stderr}"
+    );
+
+    let mut server = run(&format!("{base}tls_ca = \"{}\"\n", pki.ca.display()));
+    let stdout = server.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = line.strip_prefix("suifang SIP is listening on tls:") {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    let addr: std::net::SocketAddr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server printed its TLS address")
+        .parse()
+        .expect("address");
+
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(&pki.ca).expect("ca");
+    use rustls::pki_types::pem::PemObject;
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(&ca).expect("ca pem"))
+        .expect("root");
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+        .connect(name, tcp)
+        .await
+        .expect("the server's certificate is the hospital's");
+    let local = tls.get_ref().0.local_addr().expect("local");
+    let options = format!(
+        "OPTIONS sip:{addr};transport=tls SIP/2.0\r\nVia: SIP/2.0/TLS {local};branch=z9hG4bKtls1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:{addr}>\r\n\
+         Call-ID: tls-probe-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    tls.write_all(options.as_bytes()).await.expect("send");
+    let mut reply = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), tls.read(&mut reply))
+        .await
+        .expect("an answer within 10 s")
+        .expect("read");
+    let reply = String::from_utf8_lossy(&reply[..n]).to_string();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(reply.starts_with("SIP/2.0 200"), "{reply}");
+    assert!(reply.contains("tls-probe-1"), "{reply}");
+}
