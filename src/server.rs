@@ -171,6 +171,11 @@ async fn start_sip(state: &AppState) -> Result<Option<crate::calls::Engine>, Ser
         }
     }
     println!("suifang SIP is listening on udp:{}", engine.sip_addr());
+    if sip.transport == crate::sip::ua::Transport::Tls {
+        // the trunk is reached over TLS only; media per sip.srtp (validated at start)
+        tracing::info!(srtp = ?sip.srtp_policy().ok(), "SIP over TLS to the trunk");
+        println!("suifang SIP is listening on tls:{}", engine.sip_addr());
+    }
     Ok(Some(engine))
 }
 

@@ -47,6 +47,10 @@ pub struct EngineConfig {
     pub sip_counters: std::sync::Arc<super::counters::SipCounters>,
     /// Where packets and playout are tallied (shared likewise).
     pub media_counters: std::sync::Arc<super::counters::MediaCounters>,
+    /// Certificates and trust for `Transport::Tls` (required with it).
+    pub tls: Option<super::tls::TlsSettings>,
+    /// Whether trunk calls' media is SDES-SRTP (`sip.srtp`; only with TLS).
+    pub srtp: crate::sip::sdes::SrtpPolicy,
 }
 
 impl EngineConfig {
@@ -71,6 +75,8 @@ impl EngineConfig {
             inbound: Default::default(),
             sip_counters: Default::default(),
             media_counters: Default::default(),
+            tls: None,
+            srtp: crate::sip::sdes::SrtpPolicy::Off,
         }
     }
 }

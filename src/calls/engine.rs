@@ -16,10 +16,13 @@ use super::leg::LegAudio;
 use super::media_session::{bind_rtp, MediaCommand, MediaSession, RtpSockets};
 use super::sip_io::SipIo;
 use super::tcp::{TcpEvent, TcpSide};
+use super::tls::TlsMaterial;
 use super::CallsError;
 use crate::media::recorder::recording_path;
+use crate::rtp::srtp::MasterKey;
 use crate::sip::negotiate::{LocalMedia, NegotiatedMedia};
 use crate::sip::registrar::Registrar;
+use crate::sip::sdes::SrtpPolicy;
 use crate::sip::ua::{
     CallEvent, CallHandle, CallOptions, Endpoint, EndpointConfig, EndpointOutput, Transport,
 };
@@ -49,6 +52,8 @@ pub(super) enum Command {
 
 struct CallMedia {
     sockets: Option<RtpSockets>,
+    /// Our SRTP key, when the call's media is SDES-SRTP.
+    srtp_key: Option<MasterKey>,
     leg: Option<LegAudio>,
     stop: Option<watch::Sender<bool>>,
     media: Option<mpsc::Sender<MediaCommand>>,
@@ -78,9 +83,19 @@ impl Engine {
             what: "SIP local address".into(),
             source,
         })?;
+        let tls = match (cfg.transport, &cfg.tls) {
+            (Transport::Tls, Some(settings)) => Some(TlsMaterial::load(settings)?),
+            (Transport::Tls, None) => {
+                return Err(CallsError::Tls(super::TlsError::Rejected {
+                    key: "sip.tls_certificate",
+                    message: "SIP over TLS needs a certificate and key".into(),
+                }))
+            }
+            _ => None,
+        };
         let tcp = match cfg.transport {
             Transport::Udp => None,
-            Transport::Tcp => {
+            Transport::Tcp | Transport::Tls => {
                 // the same port number as the UDP socket, so one address serves both
                 let listener = tokio::net::TcpListener::bind(sip_addr)
                     .await
@@ -88,12 +103,13 @@ impl Engine {
                         what: format!("bind SIP TCP {sip_addr}"),
                         source,
                     })?;
-                Some(TcpSide::start(listener))
+                Some(TcpSide::start(listener, tls))
             }
         };
         let mut ep_cfg = EndpointConfig::new(sip_addr);
         ep_cfg.transport = cfg.transport;
-        ep_cfg.timers.reliable = cfg.transport == Transport::Tcp;
+        ep_cfg.timers.reliable = cfg.transport.is_stream();
+        ep_cfg.srtp = cfg.srtp;
         ep_cfg.outbound_proxy = cfg.outbound_proxy;
         ep_cfg.from_user.clone_from(&cfg.from_user);
         ep_cfg.credentials.clone_from(&cfg.credentials);
@@ -313,6 +329,14 @@ async fn run(
                         tracing::debug!(%peer, open = t.open_connections(), "SIP TCP connection closed");
                     }
                 }
+                TcpEvent::ConnectFailed(peer, id, error) => {
+                    if let Some(t) = io.tcp.as_mut() {
+                        t.closed(peer, id);
+                    }
+                    // the calls waiting on it end now, not at Timer B
+                    ep.transport_failed(peer, Instant::now().into_std());
+                    let _ = events.send(EngineEvent::TransportFailed { peer, error }).await;
+                }
             },
             r = io.udp.recv_from(&mut buf) => match r {
                 Ok((n, from)) => {
@@ -372,12 +396,18 @@ async fn place(
             source,
         })?
         .port();
-    let local = LocalMedia::g711(cfg.rtp_ip, port, u64::from(rand::random::<u32>()));
+    let mut local = LocalMedia::g711(cfg.rtp_ip, port, u64::from(rand::random::<u32>()));
+    let srtp_key =
+        (ep.srtp_policy(options.dest.is_some()) == SrtpPolicy::Mandatory).then(MasterKey::random);
+    if let Some(key) = &srtp_key {
+        local = local.with_srtp(key.clone());
+    }
     let call = ep.place_call_with(target, local, options, Instant::now().into_std())?;
     calls.insert(
         call,
         CallMedia {
             sockets: Some(sockets),
+            srtp_key,
             leg: Some(leg),
             stop: None,
             media: None,
@@ -451,12 +481,17 @@ async fn answer(
             source,
         })?
         .port();
-    let local = LocalMedia::g711(cfg.rtp_ip, port, u64::from(rand::random::<u32>()));
+    let mut local = LocalMedia::g711(cfg.rtp_ip, port, u64::from(rand::random::<u32>()));
+    let srtp_key = (ep.call_srtp(call) == SrtpPolicy::Mandatory).then(MasterKey::random);
+    if let Some(key) = &srtp_key {
+        local = local.with_srtp(key.clone());
+    }
     // Register the media first: answering emits Answered, which starts the media task.
     calls.insert(
         call,
         CallMedia {
             sockets: Some(sockets),
+            srtp_key,
             leg: Some(leg),
             stop: None,
             media: None,
@@ -521,6 +556,7 @@ fn start_media(
         counters: counters.clone(),
         latch: cfg.rtp_latch,
         silence_alert: cfg.silence_alert,
+        srtp_key: cm.srtp_key.clone(),
     };
     let tx = events.clone();
     cm.stop = Some(stop_tx);

@@ -29,6 +29,9 @@ pub enum CallsError {
     /// Recording failed.
     #[error(transparent)]
     Media(#[from] MediaError),
+    /// The SIP TLS material could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsError),
     /// The engine task has stopped.
     #[error("the call engine is not running")]
     EngineStopped,

@@ -16,6 +16,14 @@ pub enum EngineEvent {
         /// What happened.
         event: CallEvent,
     },
+    /// A SIP connection to `peer` could not be opened (refused, or a TLS handshake that failed:
+    /// an untrusted trunk certificate); its calls have ended.
+    TransportFailed {
+        /// Whom we tried to reach.
+        peer: std::net::SocketAddr,
+        /// Why, for the log and the operator.
+        error: String,
+    },
     /// A key press from the patient (RFC 4733).
     Dtmf {
         /// Which call.

@@ -22,6 +22,7 @@ use crate::rtp::jitter::{JitterBuffer, JitterConfig, Playout};
 use crate::rtp::latch::{LatchPolicy, RtpLatch};
 use crate::rtp::packet::looks_like_rtcp;
 use crate::rtp::rtcp::{RtcpReport, SenderInfo};
+use crate::rtp::srtp::{MasterKey, SrtpSession};
 use crate::rtp::stats::{ntp_timestamp, ReceiverStats};
 use crate::rtp::RtpPacket;
 use crate::sip::negotiate::NegotiatedMedia;
@@ -80,6 +81,58 @@ pub(super) struct MediaSession {
     pub(super) latch: LatchPolicy,
     /// Log and count a patient channel silent this long in an answered call (`None`: off).
     pub(super) silence_alert: Option<Duration>,
+    /// Our SRTP master key when this leg is SRTP (then nothing goes out or is taken in the
+    /// clear, whatever happens to the keys).
+    pub(super) srtp_key: Option<MasterKey>,
+}
+
+/// A leg's SRTP state: off (plain RTP), keyed, or required but not usable (the peer's key is
+/// missing: everything is dropped rather than sent in the clear).
+enum Srtp {
+    Off,
+    On(Box<SrtpSession>),
+    Broken,
+}
+
+impl Srtp {
+    fn new(call: CallHandle, ours: Option<&MasterKey>, media: &NegotiatedMedia) -> Srtp {
+        let Some(ours) = ours else { return Srtp::Off };
+        match media
+            .crypto
+            .as_ref()
+            .map(|c| SrtpSession::new(ours, &c.key))
+        {
+            Some(Ok(s)) => Srtp::On(Box::new(s)),
+            Some(Err(e)) => {
+                tracing::error!(?call, error = %e, "SRTP could not start; no media is sent");
+                Srtp::Broken
+            }
+            None => {
+                tracing::error!(?call, "SRTP leg without the peer's key; no media is sent");
+                Srtp::Broken
+            }
+        }
+    }
+
+    /// Bytes to send for a plain packet (`None`: send nothing).
+    fn seal(&mut self, packet: &[u8], rtcp: bool) -> Option<Vec<u8>> {
+        match self {
+            Srtp::Off => Some(packet.to_vec()),
+            Srtp::On(s) if rtcp => s.protect_rtcp(packet).ok(),
+            Srtp::On(s) => s.protect_rtp(packet).ok(),
+            Srtp::Broken => None,
+        }
+    }
+
+    /// The plain packet of received bytes (`None`: not authentic, replayed, or no key).
+    fn open(&mut self, packet: &[u8], rtcp: bool) -> Option<Vec<u8>> {
+        match self {
+            Srtp::Off => Some(packet.to_vec()),
+            Srtp::On(s) if rtcp => s.unprotect_rtcp(packet).ok(),
+            Srtp::On(s) => s.unprotect_rtp(packet).ok(),
+            Srtp::Broken => None,
+        }
+    }
 }
 
 impl MediaSession {
@@ -102,7 +155,9 @@ impl MediaSession {
             counters,
             latch,
             silence_alert,
+            srtp_key,
         } = self;
+        let mut srtp = Srtp::new(call, srtp_key.as_ref(), &media);
         let mut silence = silence_alert.map(crate::media::silence::SilenceWatch::new);
         let mut dtmf_out: VecDeque<DtmfSlot> = VecDeque::new();
         let mut event_ts = 0u32;
@@ -247,8 +302,8 @@ impl MediaSession {
                                     p
                                 }
                             };
-                            if pkt.write_to(&mut out).is_ok() {
-                                match socket.send_to(&out, dest).await {
+                            if let Some(wire) = pkt.write_to(&mut out).ok().and_then(|()| srtp.seal(&out, false)) {
+                                match socket.send_to(&wire, dest).await {
                                     Ok(_) => {
                                         counters.packet_out();
                                         sent_packets = sent_packets.wrapping_add(1);
@@ -272,7 +327,7 @@ impl MediaSession {
                     // the receive branch: move what the kernel already holds into the jitter
                     // buffer first, so a packet that has arrived is never played out as lost.
                     while let Ok((n, src)) = socket.try_recv_from(&mut buf) {
-                        inbound.on_datagram(buf.get(..n).unwrap_or(&[]), src, &media, &counters, now);
+                        inbound.on_datagram(buf.get(..n).unwrap_or(&[]), src, (&media, &mut srtp), &counters, now);
                     }
                     while pending.len() < FRAME {
                         match inbound.jitter.pop(now) {
@@ -329,7 +384,7 @@ impl MediaSession {
                 }
                 r = socket.recv_from(&mut buf) => {
                     let (n, src) = r.map_err(|source| CallsError::Io { what: "RTP receive".into(), source })?;
-                    inbound.on_datagram(buf.get(..n).unwrap_or(&[]), src, &media, &counters, Instant::now().into_std());
+                    inbound.on_datagram(buf.get(..n).unwrap_or(&[]), src, (&media, &mut srtp), &counters, Instant::now().into_std());
                     inbound.report_digits(call, &events);
                 }
                 _ = rtcp_tick.tick() => {
@@ -348,7 +403,7 @@ impl MediaSession {
                     } else {
                         RtcpReport::Receiver { ssrc, blocks }
                     };
-                    if let (Some(dest), Ok(bytes)) = (dest, report.to_bytes()) {
+                    if let (Some(dest), Some(bytes)) = (dest, report.to_bytes().ok().and_then(|b| srtp.seal(&b, true))) {
                         if let Err(e) = rtcp.send_to(&bytes, dest).await {
                             tracing::debug!(error = %e, "RTCP send failed");
                         }
@@ -360,8 +415,9 @@ impl MediaSession {
                     if inbound.latch.destination().is_some_and(|d| d.ip() != src.ip()) {
                         continue;
                     }
+                    let Some(plain) = srtp.open(rtcp_buf.get(..n).unwrap_or(&[]), true) else { continue };
                     rtcp_peer.get_or_insert(src);
-                    for report in RtcpReport::parse_compound(rtcp_buf.get(..n).unwrap_or(&[])).unwrap_or_default() {
+                    for report in RtcpReport::parse_compound(&plain).unwrap_or_default() {
                         if let RtcpReport::Sender { ssrc: s, info, .. } = &report {
                             if Some(*s) == inbound.stats.ssrc() {
                                 inbound.stats.on_sender_report(info.ntp_timestamp, Instant::now().into_std());
@@ -374,6 +430,10 @@ impl MediaSession {
                     Some(MediaCommand::Update(m)) => {
                         // a re-INVITE that moves the patient's media moves the latch with it
                         inbound.latch.sdp_changed(m.remote);
+                        if m.crypto != media.crypto {
+                            // RFC 4568 §7.1.4: a new offer may re-key
+                            srtp = Srtp::new(call, srtp_key.as_ref(), &m);
+                        }
                         media = m;
                     }
                     Some(MediaCommand::Mute(m)) => muted = m,
@@ -382,6 +442,9 @@ impl MediaSession {
                         // Early media may come from an announcement server; the answer's
                         // media may not: latch afresh only if the answer names another address.
                         inbound.latch.sdp_changed(m.remote);
+                        if m.crypto != media.crypto {
+                            srtp = Srtp::new(call, srtp_key.as_ref(), &m);
+                        }
                         media = m;
                         answered = true;
                     }
@@ -426,7 +489,7 @@ impl Inbound {
         &mut self,
         data: &[u8],
         src: SocketAddr,
-        media: &NegotiatedMedia,
+        (media, srtp): (&NegotiatedMedia, &mut Srtp),
         counters: &MediaCounters,
         now: std::time::Instant,
     ) {
@@ -437,7 +500,11 @@ impl Inbound {
             counters.latch_dropped();
             return;
         }
-        let Ok(pkt) = RtpPacket::parse(data) else {
+        // RFC 3711 §3.3: authenticated (and not replayed) before anything reads the payload
+        let Some(plain) = srtp.open(data, false) else {
+            return;
+        };
+        let Ok(pkt) = RtpPacket::parse(&plain) else {
             return;
         };
         counters.packet_in();

@@ -17,6 +17,7 @@ mod leg;
 mod media_session;
 mod sip_io;
 mod tcp;
+pub mod tls;
 
 pub use config::EngineConfig;
 pub use counters::{MediaCounters, Snapshot as MediaSnapshot, LATE_TICK_MS};
@@ -25,3 +26,4 @@ pub use error::CallsError;
 pub use event::EngineEvent;
 pub use leg::{bridge_pair, AgentSource, LegAudio, FRAME_CHANNEL_DEPTH, FRAME_SAMPLES};
 pub use media_session::LATE_FRAME_WAIT;
+pub use tls::{TlsError, TlsMaterial, TlsSettings};

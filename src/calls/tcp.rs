@@ -8,15 +8,21 @@
 //! connection buffer grow without bound (a message or a keep-alive stream over
 //! [`MAX_BUFFERED`] closes it), or stall the engine while a connection is being opened (the
 //! connect runs in the connection's own task; messages queue meanwhile).
+//!
+//! With TLS ([`TlsMaterial`]) every connection is wrapped before its first byte: accepted ones
+//! in our server certificate, dialled ones verified against the trunk's CA. A handshake that
+//! fails is a connection that failed ([`TcpEvent::ConnectFailed`]); nothing is ever sent in
+//! the clear instead.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+use super::tls::TlsMaterial;
 use crate::sip::parse::parse_stream;
 use crate::sip::SipError;
 
@@ -38,9 +44,13 @@ pub(super) enum TcpEvent {
     Accepted(SocketAddr, ConnId, mpsc::Sender<Vec<u8>>),
     /// One whole SIP message from a peer.
     Message(Vec<u8>, SocketAddr),
-    /// The connection ended (closed by the peer, an error, a malformed stream, or a connect
-    /// that failed): its writer is dropped, which closes the socket.
+    /// The connection ended (closed by the peer, an error, a malformed stream, a failed
+    /// handshake of an accepted one): its writer is dropped, which closes the socket.
     Closed(SocketAddr, ConnId),
+    /// A connection we dialled could not be opened (refused, no answer, TLS handshake
+    /// refused — e.g. a certificate not signed by `sip.tls_ca`): what was queued is dropped
+    /// and the requests waiting on it fail now.
+    ConnectFailed(SocketAddr, ConnId, String),
 }
 
 /// The engine's TCP side.
@@ -48,24 +58,49 @@ pub(super) struct TcpSide {
     conns: HashMap<SocketAddr, (ConnId, mpsc::Sender<Vec<u8>>)>,
     next_id: ConnId,
     events_tx: mpsc::Sender<TcpEvent>,
+    tls: Option<TlsMaterial>,
     /// Accepted connections and received messages, in order.
     pub events: mpsc::Receiver<TcpEvent>,
 }
 
 impl TcpSide {
-    /// Starts accepting on `listener`.
-    pub(super) fn start(listener: TcpListener) -> TcpSide {
+    /// Starts accepting on `listener` (inside TLS when `tls` is given).
+    pub(super) fn start(listener: TcpListener, tls: Option<TlsMaterial>) -> TcpSide {
         let (events_tx, events) = mpsc::channel(1024);
         let tx = events_tx.clone();
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         tokio::spawn(async move {
             // accepted connections count down from the top, dialled ones up from 1
             let mut id: ConnId = u64::MAX;
             loop {
                 match listener.accept().await {
                     Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
                         id -= 1;
                         let (writer, queue) = mpsc::channel(WRITE_QUEUE);
-                        tokio::spawn(run_connection(Ok(stream), peer, id, queue, tx.clone()));
+                        let (events, acceptor) = (tx.clone(), acceptor.clone());
+                        tokio::spawn(async move {
+                            let Some(acceptor) = acceptor else {
+                                return run_connection(Ok(stream), peer, id, queue, events).await;
+                            };
+                            // the handshake runs here, not in the accept loop: a peer that
+                            // stalls it holds only its own task
+                            match tokio::time::timeout(CONNECT_TIMEOUT, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(tls)) => {
+                                    run_connection(Ok(tls), peer, id, queue, events).await
+                                }
+                                Ok(Err(e)) => {
+                                    tracing::warn!(%peer, error = %e, "SIP TLS handshake from a peer failed");
+                                    let _ = events.send(TcpEvent::Closed(peer, id)).await;
+                                }
+                                Err(_) => {
+                                    tracing::warn!(%peer, "SIP TLS handshake from a peer timed out");
+                                    let _ = events.send(TcpEvent::Closed(peer, id)).await;
+                                }
+                            }
+                        });
                         if tx.send(TcpEvent::Accepted(peer, id, writer)).await.is_err() {
                             return; // engine stopped
                         }
@@ -81,6 +116,7 @@ impl TcpSide {
             conns: HashMap::new(),
             next_id: 1,
             events_tx,
+            tls,
             events,
         }
     }
@@ -129,11 +165,29 @@ impl TcpSide {
         let _ = writer.try_send(data);
         self.conns.insert(to, (id, writer));
         let events = self.events_tx.clone();
+        let tls = self.tls.clone();
         tokio::spawn(async move {
             let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to)).await {
-                Ok(Ok(stream)) => Ok(stream),
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    Ok(stream)
+                }
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
+            };
+            let Some(tls) = tls else {
+                return run_connection(stream, to, id, queue, events).await;
+            };
+            let stream = match stream {
+                Ok(s) => {
+                    let handshake = tls.connector.connect(tls.server_name.clone(), s);
+                    match tokio::time::timeout(CONNECT_TIMEOUT, handshake).await {
+                        Ok(Ok(s)) => Ok(s),
+                        Ok(Err(e)) => Err(format!("TLS handshake refused: {e}")),
+                        Err(_) => Err(format!("no TLS handshake within {CONNECT_TIMEOUT:?}")),
+                    }
+                }
+                Err(e) => Err(e),
             };
             run_connection(stream, to, id, queue, events).await;
         });
@@ -142,23 +196,24 @@ impl TcpSide {
 
 /// Runs one connection (reader here, writer in a task of its own) until it ends, then tells
 /// the engine.
-async fn run_connection(
-    stream: Result<TcpStream, String>,
+async fn run_connection<S>(
+    stream: Result<S, String>,
     peer: SocketAddr,
     id: ConnId,
     mut queue: mpsc::Receiver<Vec<u8>>,
     events: mpsc::Sender<TcpEvent>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
     let stream = match stream {
         Ok(s) => s,
         Err(why) => {
-            tracing::warn!(%peer, %why, "cannot open SIP TCP connection");
-            let _ = events.send(TcpEvent::Closed(peer, id)).await;
+            tracing::error!(%peer, %why, "cannot open SIP connection; nothing is sent in the clear instead");
+            let _ = events.send(TcpEvent::ConnectFailed(peer, id, why)).await;
             return;
         }
     };
-    let _ = stream.set_nodelay(true);
-    let (mut read, mut write) = stream.into_split();
+    let (mut read, mut write) = tokio::io::split(stream);
     // pongs (RFC 5626 §4.4.1) go through the same writer, in order with messages
     let (pong_tx, mut pongs) = mpsc::channel::<()>(4);
     let writer = tokio::spawn(async move {

@@ -10,6 +10,7 @@ pub mod jitter;
 pub mod latch;
 pub mod packet;
 pub mod rtcp;
+pub mod srtp;
 pub mod stats;
 
 pub use error::RtpError;

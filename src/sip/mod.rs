@@ -24,6 +24,7 @@ pub mod message;
 pub mod negotiate;
 pub mod parse;
 pub mod registrar;
+pub mod sdes;
 pub mod sdp;
 pub mod transaction;
 pub mod ua;

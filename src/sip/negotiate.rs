@@ -1,11 +1,14 @@
 //! SDP offer/answer for G.711 calls (RFC 3264): build our offer, pick the codec from the remote
-//! description, build the answer, and detect hold.
+//! description, build the answer, and detect hold. With SDES-SRTP (RFC 4568, TLS trunks only:
+//! see [`super::sdes`]) the stream is `RTP/SAVP` and each side names its key in `a=crypto`.
 
 use std::net::{IpAddr, SocketAddr};
 
+use super::sdes::{Crypto, SrtpPolicy};
 use super::sdp::{Direction, MediaDescription, RtpMap, SessionDescription};
 use super::SipError;
 use crate::media::g711::G711;
+use crate::rtp::srtp::MasterKey;
 
 /// What we offer or answer with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +27,8 @@ pub struct LocalMedia {
     pub telephone_event_pt: Option<u8>,
     /// Our direction (sendrecv normally; sendonly when we put the patient on hold).
     pub direction: Direction,
+    /// Our SRTP master key when the media is SRTP (`RTP/SAVP` + `a=crypto`); `None`: RTP/AVP.
+    pub srtp_key: Option<MasterKey>,
 }
 
 impl LocalMedia {
@@ -37,7 +42,14 @@ impl LocalMedia {
             codecs: vec![G711::Pcmu, G711::Pcma],
             telephone_event_pt: Some(101),
             direction: Direction::SendRecv,
+            srtp_key: None,
         }
+    }
+
+    /// The same description offering/answering SRTP keyed with `key` (RFC 4568).
+    pub fn with_srtp(mut self, key: MasterKey) -> Self {
+        self.srtp_key = Some(key);
+        self
     }
 
     fn describe(
@@ -45,6 +57,7 @@ impl LocalMedia {
         codecs: &[(u8, G711)],
         te: Option<u8>,
         direction: Direction,
+        crypto_tag: u32,
     ) -> SessionDescription {
         let mut formats: Vec<String> = codecs.iter().map(|(pt, _)| pt.to_string()).collect();
         let mut rtpmaps: Vec<RtpMap> = codecs
@@ -71,6 +84,19 @@ impl LocalMedia {
             });
             fmtp.push((te, "0-15".to_owned()));
         }
+        let (proto, other) = match &self.srtp_key {
+            Some(key) => {
+                let crypto = Crypto {
+                    tag: crypto_tag,
+                    key: key.clone(),
+                };
+                (
+                    "RTP/SAVP",
+                    vec![("crypto".to_owned(), Some(crypto.value()))],
+                )
+            }
+            None => ("RTP/AVP", Vec::new()),
+        };
         SessionDescription {
             origin_user: "suifang".to_owned(),
             session_id: self.session_id,
@@ -82,14 +108,14 @@ impl LocalMedia {
             media: vec![MediaDescription {
                 media: "audio".to_owned(),
                 port: self.port,
-                proto: "RTP/AVP".to_owned(),
+                proto: proto.to_owned(),
                 formats,
                 connection: None,
                 rtpmaps,
                 fmtp,
                 direction: Some(direction),
                 ptime: Some(20),
-                other: Vec::new(),
+                other,
             }],
         }
     }
@@ -97,7 +123,7 @@ impl LocalMedia {
     /// Our offer: every codec we support plus telephone-event.
     pub fn offer(&self) -> SessionDescription {
         let codecs: Vec<(u8, G711)> = self.codecs.iter().map(|c| (c.payload_type(), *c)).collect();
-        self.describe(&codecs, self.telephone_event_pt, self.direction)
+        self.describe(&codecs, self.telephone_event_pt, self.direction, 1)
     }
 
     /// Our answer to a remote offer already negotiated into `chosen`: only the chosen codec,
@@ -108,6 +134,8 @@ impl LocalMedia {
             &[(chosen.payload_type, chosen.codec)],
             chosen.telephone_event_pt,
             direction,
+            // RFC 4568 §6.1: the answer's crypto line carries the tag of the offer's it took
+            chosen.crypto.as_ref().map_or(1, |c| c.tag),
         )
     }
 }
@@ -142,6 +170,8 @@ pub struct NegotiatedMedia {
     pub remote_direction: Direction,
     /// Packetisation time the remote asked for (ms), default 20.
     pub ptime: u32,
+    /// The remote's SRTP key (its `a=crypto` line we took), when the media is SRTP.
+    pub crypto: Option<Crypto>,
 }
 
 impl NegotiatedMedia {
@@ -178,20 +208,54 @@ fn codec_of(m: &MediaDescription, pt: u8) -> Option<G711> {
 }
 
 /// Picks codec, address and DTMF payload type from a remote offer or answer. The remote's
-/// format order wins among codecs in `supported`.
+/// format order wins among codecs in `supported`. Plain RTP only; see [`negotiate_with`].
 pub fn negotiate(
     remote: &SessionDescription,
     supported: &[G711],
 ) -> Result<NegotiatedMedia, SipError> {
+    negotiate_with(remote, supported, SrtpPolicy::Off)
+}
+
+/// [`negotiate`] under an SRTP policy: with [`SrtpPolicy::Mandatory`] only `RTP/SAVP` with an
+/// `a=crypto` line of our suite is taken (no fallback to plain RTP: a trunk that cannot do
+/// SRTP gets 488), with [`SrtpPolicy::Off`] only `RTP/AVP`.
+pub fn negotiate_with(
+    remote: &SessionDescription,
+    supported: &[G711],
+    srtp: SrtpPolicy,
+) -> Result<NegotiatedMedia, SipError> {
     let audio = remote
         .audio()
         .ok_or_else(|| SipError::NoCommonCodec("no m=audio section".into()))?;
-    if !audio.proto.eq_ignore_ascii_case("RTP/AVP") {
-        return Err(SipError::NoCommonCodec(format!(
-            "unsupported transport {}",
-            audio.proto
-        )));
-    }
+    let crypto = match srtp {
+        SrtpPolicy::Off if audio.proto.eq_ignore_ascii_case("RTP/AVP") => None,
+        SrtpPolicy::Off => {
+            return Err(SipError::NoCommonCodec(format!(
+                "unsupported transport {} (SRTP needs sip.transport = tls)",
+                audio.proto
+            )))
+        }
+        SrtpPolicy::Mandatory => {
+            if !audio.proto.eq_ignore_ascii_case("RTP/SAVP") {
+                return Err(SipError::NoCommonCodec(format!(
+                    "SRTP is mandatory here: offer RTP/SAVP, not {}",
+                    audio.proto
+                )));
+            }
+            let crypto = audio
+                .other
+                .iter()
+                .filter(|(name, _)| name.eq_ignore_ascii_case("crypto"))
+                .find_map(|(_, value)| value.as_deref().and_then(Crypto::parse))
+                .ok_or_else(|| {
+                    SipError::NoCommonCodec(format!(
+                        "SRTP is mandatory here: no a=crypto line with {}",
+                        super::sdes::SUITE
+                    ))
+                })?;
+            Some(crypto)
+        }
+    };
     let (payload_type, codec) = audio
         .formats
         .iter()
@@ -225,6 +289,7 @@ pub fn negotiate(
         telephone_event_pt,
         remote_direction: remote.direction_for(audio),
         ptime: audio.ptime.unwrap_or(20),
+        crypto,
     })
 }
 

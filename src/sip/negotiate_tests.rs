@@ -131,3 +131,54 @@ fn answer_directions_for_hold() {
     let n = negotiate(&sdp("m=audio 4000 RTP/AVP 0\r\n"), &[G711::Pcmu]).expect("negotiates");
     assert!(l.answer(&n).to_string().contains("a=sendonly"));
 }
+
+#[test]
+fn srtp_offer_and_answer_carry_savp_and_the_offers_crypto_tag() {
+    let ours = local().with_srtp(MasterKey::random());
+    let offer = ours.offer().to_string();
+    assert!(offer.contains("m=audio 20000 RTP/SAVP 0 8 101"), "{offer}");
+    assert!(
+        offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{offer}"
+    );
+    // a trunk's offer with two suites: ours is taken, with its tag
+    let theirs = sdp("m=audio 4000 RTP/SAVP 0 101\r\n\
+         a=crypto:1 AEAD_AES_128_GCM inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n\
+         a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n\
+         a=rtpmap:101 telephone-event/8000\r\n");
+    let n = negotiate_with(&theirs, &[G711::Pcmu], SrtpPolicy::Mandatory).expect("srtp offer");
+    assert_eq!(n.crypto.as_ref().map(|c| c.tag), Some(2));
+    let answer = ours.answer(&n).to_string();
+    assert!(answer.contains("m=audio 20000 RTP/SAVP 0 101"), "{answer}");
+    assert!(
+        answer.contains("a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{answer}"
+    );
+    assert!(
+        !answer.contains("PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"),
+        "our own key, not theirs"
+    );
+}
+
+#[test]
+fn mandatory_srtp_refuses_plain_or_keyless_offers_and_off_refuses_savp() {
+    let plain = sdp("m=audio 4000 RTP/AVP 0\r\n");
+    let keyless = sdp("m=audio 4000 RTP/SAVP 0\r\n");
+    let other_suite =
+        sdp("m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n");
+    for (what, offer) in [
+        ("plain", &plain),
+        ("keyless", &keyless),
+        ("other suite", &other_suite),
+    ] {
+        let e = negotiate_with(offer, &[G711::Pcmu], SrtpPolicy::Mandatory)
+            .expect_err(what)
+            .to_string();
+        assert!(e.contains("SRTP is mandatory"), "{what}: {e}");
+    }
+    assert!(negotiate_with(&keyless, &[G711::Pcmu], SrtpPolicy::Off).is_err());
+    assert!(negotiate_with(&plain, &[G711::Pcmu], SrtpPolicy::Off)
+        .expect("plain RTP without SRTP")
+        .crypto
+        .is_none());
+}

@@ -2,7 +2,7 @@
 //! which prompts the call center plays.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -24,9 +24,28 @@ pub struct SipConfig {
     /// Where the SIP socket listens (UDP). Env: `SUIFANG_SIP_BIND`. Default `0.0.0.0:5060`;
     /// port 0 picks a free port (tests).
     pub bind: SocketAddr,
-    /// `udp` or `tcp` (SIP to the trunk over TCP; suifang then also listens on TCP at `bind`).
-    /// Env: `SUIFANG_SIP_TRANSPORT`.
+    /// `udp`, `tcp` (SIP to the trunk over TCP; suifang then also listens on TCP at `bind`)
+    /// or `tls` (TCP inside TLS, the trunk's certificate verified; suifang listens for TLS at
+    /// `bind`'s port). Env: `SUIFANG_SIP_TRANSPORT`.
     pub transport: crate::sip::ua::Transport,
+    /// Our certificate chain (PEM) for TLS: served to trunks calling in, offered to trunks
+    /// that ask for a client certificate. Required with `transport = "tls"`.
+    pub tls_certificate: Option<PathBuf>,
+    /// The private key (PEM) of `tls_certificate`. Keep it 0600.
+    pub tls_private_key: Option<PathBuf>,
+    /// CA certificates (PEM bundle) the trunk's certificate must be signed by. Required with
+    /// `transport = "tls"` unless `tls_verify = false`.
+    pub tls_ca: Option<PathBuf>,
+    /// Verify the trunk's certificate (chain to `tls_ca`, name `tls_server_name`). Turning
+    /// it off lets anyone on the path pose as the trunk and read the SRTP keys; lab use only.
+    pub tls_verify: bool,
+    /// The name the trunk's certificate must carry (a DNS name or IP); default: the trunk's
+    /// IP address.
+    pub tls_server_name: Option<String>,
+    /// `mandatory` (media is SDES-SRTP, RTP/SAVP with AES_CM_128_HMAC_SHA1_80; an offer
+    /// without a key gets 488) or `off` (plain RTP). Default: `mandatory` with `transport =
+    /// "tls"`, `off` otherwise; `mandatory` needs TLS, since SDES keys travel in the SIP body.
+    pub srtp: Option<crate::sip::sdes::SrtpPolicy>,
     /// The trunk (PBX or PSTN gateway) every outbound call goes to, `host:port`.
     /// Env: `SUIFANG_SIP_TRUNK`. The demo points it at its simulated patient phone.
     pub trunk: Option<SocketAddr>,
@@ -116,6 +135,12 @@ impl Default for SipConfig {
             enabled: true,
             bind: SocketAddr::from(([0, 0, 0, 0], 5060)),
             transport: crate::sip::ua::Transport::Udp,
+            tls_certificate: None,
+            tls_private_key: None,
+            tls_ca: None,
+            tls_verify: true,
+            tls_server_name: None,
+            srtp: None,
             trunk: None,
             trunk_allow: Vec::new(),
             max_inbound_calls: 50,
@@ -177,10 +202,11 @@ impl SipConfig {
             self.transport = match v.to_ascii_lowercase().as_str() {
                 "udp" => crate::sip::ua::Transport::Udp,
                 "tcp" => crate::sip::ua::Transport::Tcp,
+                "tls" => crate::sip::ua::Transport::Tls,
                 _ => {
                     return Err(ConfigError::Invalid {
                         key: "SUIFANG_SIP_TRANSPORT",
-                        message: format!("`{v}` is not udp or tcp"),
+                        message: format!("`{v}` is not udp, tcp or tls"),
                     })
                 }
             };
@@ -258,6 +284,17 @@ impl SipConfig {
                 message: "max_inbound_calls and invites_per_second must be positive".into(),
             });
         }
+        self.srtp_policy()?;
+        if let Some(tls) = self.tls_settings()? {
+            // read the files now: a wrong path or key shows at start, not at the first call
+            crate::calls::TlsMaterial::load(&tls).map_err(|e| ConfigError::Invalid {
+                key: match &e {
+                    crate::calls::TlsError::File { key, .. }
+                    | crate::calls::TlsError::Rejected { key, .. } => key,
+                },
+                message: e.to_string(),
+            })?;
+        }
         if self.register && self.trunk.is_none() {
             return Err(ConfigError::Invalid {
                 key: "sip.register",
@@ -286,7 +323,7 @@ impl SipConfig {
     pub fn inbound_policy(&self) -> Result<InboundPolicy, ConfigError> {
         Ok(InboundPolicy::TrunkOnly(TrunkPolicy {
             trunk: self.trunk,
-            tcp: self.transport == crate::sip::ua::Transport::Tcp,
+            tcp: self.transport.is_stream(),
             allow: self.trunk_networks()?,
             max_inbound_calls: self.max_inbound_calls,
             invites_per_second: self.invites_per_second,
@@ -347,6 +384,8 @@ impl SipConfig {
             registrar,
             register_expires: self.register_expires,
             trunk_keepalive,
+            tls: self.tls_settings()?,
+            srtp: self.srtp_policy()?,
             agent_registrar: if self.registrar {
                 Some(self.registrar_config()?)
             } else {
@@ -465,6 +504,45 @@ mod tests {
         c.validate().unwrap();
         c.rtp_port_max = c.rtp_port_min;
         assert!(c.validate().unwrap_err().to_string().contains("rtp_port"));
+    }
+
+    #[test]
+    fn tls_and_srtp_keys_are_checked_and_name_the_key() {
+        use crate::sip::sdes::SrtpPolicy;
+        use crate::sip::ua::Transport;
+        let udp = SipConfig::default();
+        assert_eq!(udp.srtp_policy().unwrap(), SrtpPolicy::Off);
+        let sdes_in_clear = SipConfig {
+            srtp: Some(SrtpPolicy::Mandatory),
+            ..SipConfig::default()
+        };
+        let err = sdes_in_clear.validate().unwrap_err().to_string();
+        assert!(err.contains("sip.srtp"), "{err}");
+        let mut tls = SipConfig {
+            transport: Transport::Tls,
+            trunk: Some("127.0.0.1:5061".parse().unwrap()),
+            ..SipConfig::default()
+        };
+        assert_eq!(tls.srtp_policy().unwrap(), SrtpPolicy::Mandatory);
+        let err = tls.validate().unwrap_err().to_string();
+        assert!(err.contains("sip.tls_certificate"), "{err}");
+        tls.tls_certificate = Some("/nonexistent/cert.pem".into());
+        tls.tls_private_key = Some("/nonexistent/key.pem".into());
+        let err = tls.validate().unwrap_err().to_string();
+        assert!(err.contains("sip.tls_ca"), "verify needs a CA: {err}");
+        tls.tls_ca = Some("/nonexistent/ca.pem".into());
+        let err = tls.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("sip.tls_certificate"),
+            "unreadable file: {err}"
+        );
+        let s = tls.tls_settings().unwrap().expect("tls settings");
+        assert_eq!((s.server_name.as_str(), s.verify), ("127.0.0.1", true));
+        assert!(SipConfig::default().tls_settings().unwrap().is_none());
+        let mut env = SipConfig::default();
+        env.apply_env(&|k| (k == "SUIFANG_SIP_TRANSPORT").then(|| "TLS".into()))
+            .unwrap();
+        assert_eq!(env.transport, Transport::Tls);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod outcome;
 pub mod prompts;
 pub mod recovery;
 pub mod routing;
+mod sip_tls;
 
 pub use center::{CallCenter, CallCenterError, CallCommand};
 pub use config::SipConfig;

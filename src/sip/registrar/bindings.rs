@@ -125,6 +125,7 @@ impl Registrar {
             Plan::Change(changes) => {
                 let transport = match req.top_via().map(|v| v.transport) {
                     Ok(t) if t == "TCP" => Transport::Tcp,
+                    Ok(t) if t == "TLS" => Transport::Tls,
                     _ => Transport::Udp,
                 };
                 let call_id = req.call_id().map(str::to_owned).unwrap_or_default();

@@ -166,6 +166,46 @@ impl Endpoint {
         self.calls.len()
     }
 
+    /// A connection to `dest` could not be opened (refused, TLS handshake failed): the
+    /// requests waiting on it fail now rather than at Timer B (RFC 3261 §8.1.3.1 treats a
+    /// transport error like no answer); a call to it ends as unreachable.
+    pub fn transport_failed(&mut self, dest: SocketAddr, now: Instant) {
+        let keys: Vec<TxKey> = self
+            .client
+            .iter()
+            .filter(|(_, e)| e.dest == dest)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            let Some(entry) = self.client.remove(&key) else {
+                continue;
+            };
+            match entry.call {
+                Some(call) => self.on_client_timeout(call, &key.method, now),
+                None if key.method == crate::sip::Method::Register => {
+                    self.on_register_timeout(&key, now)
+                }
+                None if key.method == crate::sip::Method::Options => self.on_options_timeout(&key),
+                None => {}
+            }
+        }
+    }
+
+    /// The SRTP policy of a new call: the trunk's (`sip.srtp`); a desk phone's leg is plain
+    /// RTP on the hospital network, like its SIP (see `sip::sdes`).
+    pub fn srtp_policy(&self, desk_phone: bool) -> crate::sip::sdes::SrtpPolicy {
+        if desk_phone {
+            crate::sip::sdes::SrtpPolicy::Off
+        } else {
+            self.cfg.srtp
+        }
+    }
+
+    /// The SRTP policy of an existing call (a desk phone's calls have their own `dest`).
+    pub fn call_srtp(&self, call: CallHandle) -> crate::sip::sdes::SrtpPolicy {
+        self.srtp_policy(self.calls.get(&call).is_some_and(|c| c.dest.is_some()))
+    }
+
     /// The negotiated media of a call, if any.
     pub fn media(&self, call: CallHandle) -> Option<&NegotiatedMedia> {
         self.calls.get(&call).and_then(|c| c.media.as_ref())
@@ -547,6 +587,7 @@ impl Endpoint {
         let transport = match self.cfg.transport {
             Transport::Udp => "",
             Transport::Tcp => ";transport=tcp",
+            Transport::Tls => ";transport=tls",
         };
         format!(
             "<sip:{}@{host}:{}{transport}>",

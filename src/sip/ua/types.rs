@@ -57,6 +57,8 @@ pub struct EndpointConfig {
     pub codecs: Vec<G711>,
     /// Who may start calls (not agents' desk phones, which authenticate).
     pub inbound: super::admission::InboundPolicy,
+    /// Whether trunk calls' media must be SDES-SRTP (TLS trunks only).
+    pub srtp: crate::sip::sdes::SrtpPolicy,
 }
 
 impl EndpointConfig {
@@ -74,6 +76,7 @@ impl EndpointConfig {
             ring_timeout: Duration::from_secs(45),
             codecs: vec![G711::Pcmu, G711::Pcma],
             inbound: super::admission::InboundPolicy::Open,
+            srtp: crate::sip::sdes::SrtpPolicy::Off,
         }
     }
 }
@@ -85,6 +88,8 @@ pub enum Transport {
     #[default]
     Udp,
     Tcp,
+    /// TCP inside TLS (RFC 3261 §26.2); the trunk's certificate is verified.
+    Tls,
 }
 
 impl Transport {
@@ -93,7 +98,14 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
+    }
+
+    /// Whether messages travel over a connection (TCP or TLS): no retransmissions
+    /// (§17.1.1.2) and replies on the connection a request came on.
+    pub fn is_stream(self) -> bool {
+        matches!(self, Transport::Tcp | Transport::Tls)
     }
 }
 

@@ -8,7 +8,7 @@ use super::endpoint::{Call, CallEvent, CallHandle, CallOptions, Endpoint, Phase}
 use super::outcome::{CallOutcome, Party};
 use crate::sip::auth::Challenge;
 use crate::sip::message::{Method, Request, Response};
-use crate::sip::negotiate::{negotiate, LocalMedia, NegotiatedMedia};
+use crate::sip::negotiate::{negotiate_with, LocalMedia, NegotiatedMedia};
 use crate::sip::sdp::SessionDescription;
 use crate::sip::transaction::TxKey;
 use crate::sip::uri::{NameAddr, SipUri};
@@ -181,11 +181,19 @@ impl Endpoint {
         }
     }
 
-    fn media_from(&self, body: &[u8]) -> Option<Result<NegotiatedMedia, SipError>> {
+    fn media_from(
+        &self,
+        call: CallHandle,
+        body: &[u8],
+    ) -> Option<Result<NegotiatedMedia, SipError>> {
         if body.is_empty() {
             return None;
         }
-        Some(SessionDescription::parse(body).and_then(|sdp| negotiate(&sdp, &self.cfg.codecs)))
+        let srtp = self.call_srtp(call);
+        Some(
+            SessionDescription::parse(body)
+                .and_then(|sdp| negotiate_with(&sdp, &self.cfg.codecs, srtp)),
+        )
     }
 
     pub(super) fn on_invite_response(&mut self, call: CallHandle, resp: Response, now: Instant) {
@@ -194,7 +202,7 @@ impl Endpoint {
         };
         match resp.status {
             100..=199 => {
-                let early = match self.media_from(&resp.body) {
+                let early = match self.media_from(call, &resp.body) {
                     Some(Ok(m)) => Some(m),
                     _ => None,
                 };
@@ -323,7 +331,7 @@ impl Endpoint {
             self.end_call(call, outcome);
             return;
         }
-        let media = match self.media_from(&resp.body) {
+        let media = match self.media_from(call, &resp.body) {
             Some(Ok(m)) => Ok(m),
             Some(Err(e)) => Err(e),
             None => early.ok_or(SipError::BadSdp("2xx carried no SDP answer".into())),

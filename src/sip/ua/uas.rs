@@ -7,8 +7,9 @@ use super::dialog::Dialog;
 use super::endpoint::{Call, CallEvent, CallHandle, Endpoint, Phase, ServerEntry, ServerTx};
 use super::outcome::{CallOutcome, Party};
 use crate::sip::message::{Method, Request, Response};
-use crate::sip::negotiate::{negotiate, LocalMedia, NegotiatedMedia};
+use crate::sip::negotiate::{negotiate_with, LocalMedia, NegotiatedMedia};
 use crate::sip::registrar::InviteAuth;
+use crate::sip::sdes::SrtpPolicy;
 use crate::sip::sdp::SessionDescription;
 use crate::sip::transaction::{ServerInvite, ServerNonInvite, TxKey, TxState};
 use crate::sip::SipError;
@@ -160,7 +161,7 @@ impl Endpoint {
         now: Instant,
     ) {
         self.respond(&key, Response::for_request(&req, 100, None), now);
-        let media = match self.remote_media(&req.body) {
+        let media = match self.remote_media(&req.body, self.srtp_policy(agent.is_some())) {
             Ok(m) => m,
             Err(e) => return self.respond(&key, unusable_offer(&req, &e), now),
         };
@@ -213,12 +214,16 @@ impl Endpoint {
         );
     }
 
-    pub(super) fn remote_media(&self, body: &[u8]) -> Result<Option<NegotiatedMedia>, SipError> {
+    pub(super) fn remote_media(
+        &self,
+        body: &[u8],
+        srtp: SrtpPolicy,
+    ) -> Result<Option<NegotiatedMedia>, SipError> {
         if body.is_empty() {
             return Ok(None);
         }
         let sdp = SessionDescription::parse(body)?;
-        negotiate(&sdp, &self.cfg.codecs).map(Some)
+        negotiate_with(&sdp, &self.cfg.codecs, srtp).map(Some)
     }
 
     fn dialog_response(&self, call: &Call, status: u16) -> Response {
@@ -328,7 +333,7 @@ impl Endpoint {
                 d.remote_target = contact.uri; // §12.2.2: target refresh
             }
         }
-        let media = match self.remote_media(&req.body) {
+        let media = match self.remote_media(&req.body, self.call_srtp(call)) {
             Ok(m) => m,
             Err(e) => return self.respond(&key, unusable_offer(&req, &e), now),
         };
@@ -398,7 +403,7 @@ impl Endpoint {
         }
         self.pump_server(&invite_key, now);
         if offered {
-            if let Ok(Some(m)) = self.remote_media(&req.body) {
+            if let Ok(Some(m)) = self.remote_media(&req.body, self.call_srtp(call)) {
                 let first = self.calls.get(&call).is_some_and(|c| c.media.is_none());
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.media = Some(m.clone());

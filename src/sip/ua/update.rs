@@ -27,7 +27,7 @@ impl Endpoint {
         if !ordered {
             return self.respond(&key, Response::for_request(&req, 500, None), now);
         }
-        let media = match self.remote_media(&req.body) {
+        let media = match self.remote_media(&req.body, self.call_srtp(call)) {
             Ok(m) => m,
             Err(e) => return self.respond(&key, unusable_offer(&req, &e), now),
         };

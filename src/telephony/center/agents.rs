@@ -18,6 +18,7 @@ fn transport_name(t: Transport) -> &'static str {
     match t {
         Transport::Udp => "udp",
         Transport::Tcp => "tcp",
+        Transport::Tls => "tls",
     }
 }
 
@@ -90,10 +91,10 @@ impl Center {
                 Some(Binding {
                     contact: SipUri::parse(&r.contact).ok()?,
                     source: r.source.parse::<SocketAddr>().ok()?,
-                    transport: if r.transport == "tcp" {
-                        Transport::Tcp
-                    } else {
-                        Transport::Udp
+                    transport: match r.transport.as_str() {
+                        "tcp" => Transport::Tcp,
+                        "tls" => Transport::Tls,
+                        _ => Transport::Udp,
                     },
                     extension: r.extension,
                     user_id: r.user_id,

@@ -22,6 +22,11 @@ impl Center {
                 Ok(())
             }
             EngineEvent::Registrar(e) => self.registrar_event(e).await,
+            EngineEvent::TransportFailed { peer, error } => {
+                // the engine logged it too; the calls it carried end as unreachable
+                tracing::error!(%peer, %error, "SIP connection to the trunk failed");
+                Ok(())
+            }
             EngineEvent::Dtmf { call, digit } => {
                 let Some(c) = self.calls.get(&call) else {
                     return;
