@@ -281,7 +281,7 @@ async fn trunk_media_and_signalling_are_encrypted() {
                     assert!(media.crypto.is_some(), "baresip's answer carries its key");
                     answered = true;
                 }
-                CallEvent::Ended { outcome: o } => outcome = Some(o),
+                CallEvent::Ended { outcome: o, .. } => outcome = Some(o),
                 _ => {}
             },
             EngineEvent::Recording { info, .. } => recording = Some(info),
@@ -400,7 +400,7 @@ async fn untrusted_trunk_certificate_is_refused() {
             EngineEvent::TransportFailed { error, .. } => failure = Some(error),
             EngineEvent::Call { call: c, event } if c == call => match event {
                 CallEvent::Answered { .. } => panic!("a call to an untrusted trunk was answered"),
-                CallEvent::Ended { outcome: o } => outcome = Some(o),
+                CallEvent::Ended { outcome: o, .. } => outcome = Some(o),
                 _ => {}
             },
             _ => {}
@@ -462,7 +462,7 @@ async fn a_trunk_calling_in_over_tls_gets_srtp_both_ways() {
                     .expect("answer");
             }
             EngineEvent::Call {
-                event: CallEvent::Ended { outcome: o },
+                event: CallEvent::Ended { outcome: o, .. },
                 ..
             } => outcome = Some(o),
             EngineEvent::Recording { info, .. } => recording = Some(info),
