@@ -332,6 +332,7 @@ async fn finish_done(state: &AppState, job: &Job, t: &Transcript) -> Result<(), 
     let (id, recording, call_id) = (job.id, job.recording, job.call_id.clone());
     let scripts = state.scripts.clone();
     let webhooks_enabled = state.config.webhook.enabled();
+    let calendar = state.calendar.clone();
     let now = state.clock.now();
     let n = segments.len();
     let (patient, recorded) = state
@@ -345,6 +346,7 @@ async fn finish_done(state: &AppState, job: &Job, t: &Transcript) -> Result<(), 
                 recording,
                 &segments,
                 webhooks_enabled,
+                &calendar,
                 now,
             )
         })
@@ -372,6 +374,7 @@ fn flag_phrases(
     recording: RecordingId,
     segments: &[NewSegment],
     webhooks_enabled: bool,
+    calendar: &crate::followup::pathway::Calendar,
     now: DateTime<Utc>,
 ) -> Result<(Option<i64>, Vec<Recorded>), StoreError> {
     let call = db::call_context(tx, call_id)?;
@@ -408,7 +411,7 @@ fn flag_phrases(
     if found.is_empty() {
         return Ok((Some(patient), Vec::new()));
     }
-    let roster = escalations::load_roster(tx)?;
+    let roster = escalations::load_roster_at(tx, now, calendar)?;
     let department = DepartmentCode(findings::patient_department(tx, patient)?);
     let mut recorded = Vec::new();
     for f in &found {
@@ -483,7 +486,12 @@ mod tests {
                     text: "昨天晚上胸口疼了很久".into(),
                     confidence: 0.9,
                 }];
-                flag_phrases(tx, &catalog, "c1", RecordingId(1), &said, false, now)
+                let calendar = crate::followup::pathway::Calendar {
+                    tz: chrono_tz::Asia::Shanghai,
+                    holidays: vec![],
+                    tcm_two_business_days: false,
+                };
+                flag_phrases(tx, &catalog, "c1", RecordingId(1), &said, false, &calendar, now)
             })
             .expect("scan");
         let r = recorded
