@@ -92,8 +92,8 @@ fn check_report_for_the_cli() {
     let ok = check_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/scripts"));
     assert!(ok.is_ok(), "{ok}");
     let text = ok.to_string();
-    assert!(text.contains("ok    heart-failure v2"), "{text}");
-    assert!(text.ends_with("10 scripts OK"), "{text}");
+    assert!(text.contains("ok    heart-failure v3"), "{text}");
+    assert!(text.ends_with("11 scripts OK"), "{text}");
     let bad = check_dir(&fixtures("bad"));
     assert!(!bad.is_ok());
     assert!(bad.to_string().contains("12 error(s)"), "{bad}");
