@@ -12,6 +12,8 @@ mod clinical_loop;
 mod common;
 #[path = "console/helpers.rs"]
 mod helpers;
+#[path = "console/mdt_routing.rs"]
+mod mdt_routing;
 
 use std::path::Path;
 use std::process::Command;

@@ -10,13 +10,22 @@ use serde_json::{json, Value};
 use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson, ApiPath};
 use super::{actor, AppState};
+use crate::followup::discipline::BUILT_IN;
 use crate::followup::escalation::shift::{parse_time, Holidays, Shift, Weekdays};
 use crate::store::{audit, care_teams as db};
 
-/// `GET /api/v1/care-teams`: every team with its members.
+/// `GET /api/v1/care-teams`: every team with its members, and the disciplines this
+/// installation knows (built in, then `[clinical] disciplines`) for the admin page's choices.
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let teams = state.store.read(db::list_teams).await?;
-    Ok(Json(json!({ "care_teams": teams })))
+    let mut disciplines: Vec<Value> = BUILT_IN
+        .iter()
+        .map(|(code, en, zh)| json!({"code": code, "en": en, "zh": zh}))
+        .collect();
+    for extra in &state.config.clinical.disciplines {
+        disciplines.push(json!({"code": extra, "en": extra, "zh": extra}));
+    }
+    Ok(Json(json!({ "care_teams": teams, "disciplines": disciplines })))
 }
 
 #[derive(Deserialize)]
