@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::{
-    accounts, admin, agents, calls, care_teams, escalations, events, patients, queue, reports, retention,
-    scripts, session, transcripts, AppState,
+    accounts, admin, agents, calls, care_teams, escalations, events, patients, queue, reports,
+    retention, scripts, session, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};

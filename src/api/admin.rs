@@ -55,7 +55,7 @@ pub(super) fn known_discipline(
 ) -> Result<Option<Discipline>, ApiError> {
     code.map(|c| Discipline::parse_known(c, &state.config.clinical.disciplines))
         .transpose()
-        .map_err(|e| ApiError::invalid("discipline", &e.to_string()))
+        .map_err(|e| ApiError::invalid("discipline", e.to_string()))
 }
 
 pub async fn create_user(

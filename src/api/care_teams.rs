@@ -25,7 +25,9 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
     for extra in &state.config.clinical.disciplines {
         disciplines.push(json!({"code": extra, "en": extra, "zh": extra}));
     }
-    Ok(Json(json!({ "care_teams": teams, "disciplines": disciplines })))
+    Ok(Json(
+        json!({ "care_teams": teams, "disciplines": disciplines }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -46,7 +48,10 @@ pub async fn create(
 ) -> Result<Json<Value>, ApiError> {
     for (field, v) in [("name_en", &body.name_en), ("name_zh", &body.name_zh)] {
         if v.trim().is_empty() {
-            return Err(ApiError::invalid(field, "a care team needs a name in zh and en"));
+            return Err(ApiError::invalid(
+                field,
+                "a care team needs a name in zh and en",
+            ));
         }
     }
     let (who, now) = (actor(&admin), state.clock.now());
@@ -62,7 +67,15 @@ pub async fn create(
                 now,
             )?;
             let detail = format!("department={}", body.department);
-            audit::append(tx, &who, "create_care_team", "care_team", Some(&id.to_string()), &detail, now.timestamp())?;
+            audit::append(
+                tx,
+                &who,
+                "create_care_team",
+                "care_team",
+                Some(&id.to_string()),
+                &detail,
+                now.timestamp(),
+            )?;
             db::get_team(tx, id)
         })
         .await?;
@@ -100,7 +113,15 @@ pub async fn put_member(
             })?;
             db::set_member(tx, team, user_id, &discipline, body.lead, now)?;
             let detail = format!("user={user_id} discipline={discipline} lead={}", body.lead);
-            audit::append(tx, &who, "set_care_team_member", "care_team", Some(&team.to_string()), &detail, now.timestamp())?;
+            audit::append(
+                tx,
+                &who,
+                "set_care_team_member",
+                "care_team",
+                Some(&team.to_string()),
+                &detail,
+                now.timestamp(),
+            )?;
             db::get_team(tx, team)
         })
         .await?;
@@ -119,7 +140,15 @@ pub async fn remove_member(
         .write(move |tx| {
             db::remove_member(tx, team, user_id)?;
             let detail = format!("user={user_id}");
-            audit::append(tx, &who, "remove_care_team_member", "care_team", Some(&team.to_string()), &detail, now)?;
+            audit::append(
+                tx,
+                &who,
+                "remove_care_team_member",
+                "care_team",
+                Some(&team.to_string()),
+                &detail,
+                now,
+            )?;
             db::get_team(tx, team)
         })
         .await?;
@@ -184,7 +213,15 @@ pub async fn add_shift(
                 shift.end.format("%H:%M"),
                 shift.holidays.as_str()
             );
-            audit::append(tx, &who, "add_duty_shift", "duty_shift", Some(&id.to_string()), &detail, now.timestamp())?;
+            audit::append(
+                tx,
+                &who,
+                "add_duty_shift",
+                "duty_shift",
+                Some(&id.to_string()),
+                &detail,
+                now.timestamp(),
+            )?;
             db::list_shifts(tx)?
                 .into_iter()
                 .find(|s| s.id == id)
@@ -206,7 +243,15 @@ pub async fn remove_shift(
         .write(move |tx| {
             let row = db::remove_shift(tx, id)?;
             let detail = format!("user={} discipline={}", row.user_id, row.discipline);
-            audit::append(tx, &who, "remove_duty_shift", "duty_shift", Some(&id.to_string()), &detail, now)?;
+            audit::append(
+                tx,
+                &who,
+                "remove_duty_shift",
+                "duty_shift",
+                Some(&id.to_string()),
+                &detail,
+                now,
+            )?;
             Ok(row)
         })
         .await?;

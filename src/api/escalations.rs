@@ -62,11 +62,12 @@ pub async fn put_answer(
         .write(move |tx| {
             // A rejected answer fails before anything is written: it travels out as a value,
             // storage errors as errors (which roll back).
-            let saved = match save_answer(tx, &scripts, &who, &input, webhooks_enabled, &calendar, now) {
-                Ok(saved) => Ok(saved),
-                Err(ServiceError::Store(e)) => return Err(e),
-                Err(rejected) => Err(rejected),
-            };
+            let saved =
+                match save_answer(tx, &scripts, &who, &input, webhooks_enabled, &calendar, now) {
+                    Ok(saved) => Ok(saved),
+                    Err(ServiceError::Store(e)) => return Err(e),
+                    Err(rejected) => Err(rejected),
+                };
             let patient_id: i64 = tx.query_row(
                 "SELECT patient_id FROM followup_tasks WHERE id = ?1",
                 [task_id],

@@ -101,9 +101,18 @@ mod tests {
 
     #[test]
     fn malformed_codes_are_refused() {
-        for bad in ["", "Pharmacy", "social work", "x".repeat(33).as_str(), "药学"] {
+        for bad in [
+            "",
+            "Pharmacy",
+            "social work",
+            "x".repeat(33).as_str(),
+            "药学",
+        ] {
             assert!(
-                matches!(Discipline::parse_code(bad), Err(DisciplineError::Malformed(_))),
+                matches!(
+                    Discipline::parse_code(bad),
+                    Err(DisciplineError::Malformed(_))
+                ),
                 "{bad:?}"
             );
         }

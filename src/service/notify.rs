@@ -14,11 +14,11 @@ use crate::api::events::{Audience, EventBus, LiveEvent};
 use crate::auth::role::Role;
 use crate::clock::Clock;
 use crate::config::WebhookConfig;
-use crate::followup::pathway::Calendar;
 use crate::followup::escalation::webhook::{
     payload, sign, RetryPolicy, WebhookEvent, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
 use crate::followup::escalation::Notified;
+use crate::followup::pathway::Calendar;
 use crate::store::escalations::{self, webhooks, Change, Recorded};
 use crate::store::{Store, StoreError};
 

@@ -21,7 +21,7 @@ use crate::config::TranscriptionConfig;
 use crate::followup::escalation::{CallId, DepartmentCode, FindingContext, PatientId, Source};
 use crate::followup::rules::{scan_transcript, Segment as RuleSegment, Speaker as RuleSpeaker};
 use crate::followup::script::ScriptCatalog;
-use crate::service::findings;
+use crate::service::findings::{self, Routing};
 use crate::service::notify::publish_recorded;
 use crate::store::escalations::{self, Recorded};
 use crate::store::transcripts::{self as db, Job, NewSegment, RecordingId, TranscriptId};
@@ -345,8 +345,10 @@ async fn finish_done(state: &AppState, job: &Job, t: &Transcript) -> Result<(), 
                 &call_id,
                 recording,
                 &segments,
-                webhooks_enabled,
-                &calendar,
+                Routing {
+                    webhooks_enabled,
+                    calendar: &calendar,
+                },
                 now,
             )
         })
@@ -373,8 +375,7 @@ fn flag_phrases(
     call_id: &str,
     recording: RecordingId,
     segments: &[NewSegment],
-    webhooks_enabled: bool,
-    calendar: &crate::followup::pathway::Calendar,
+    routing: Routing,
     now: DateTime<Utc>,
 ) -> Result<(Option<i64>, Vec<Recorded>), StoreError> {
     let call = db::call_context(tx, call_id)?;
@@ -411,7 +412,7 @@ fn flag_phrases(
     if found.is_empty() {
         return Ok((Some(patient), Vec::new()));
     }
-    let roster = escalations::load_roster_at(tx, now, calendar)?;
+    let roster = escalations::load_roster_at(tx, now, routing.calendar)?;
     let department = DepartmentCode(findings::patient_department(tx, patient)?);
     let mut recorded = Vec::new();
     for f in &found {
@@ -433,7 +434,7 @@ fn flag_phrases(
             &f.finding,
             &ctx,
             &roster,
-            webhooks_enabled,
+            routing.webhooks_enabled,
             now,
         )?);
     }
@@ -491,7 +492,18 @@ mod tests {
                     holidays: vec![],
                     tcm_two_business_days: false,
                 };
-                flag_phrases(tx, &catalog, "c1", RecordingId(1), &said, false, &calendar, now)
+                flag_phrases(
+                    tx,
+                    &catalog,
+                    "c1",
+                    RecordingId(1),
+                    &said,
+                    Routing {
+                        webhooks_enabled: false,
+                        calendar: &calendar,
+                    },
+                    now,
+                )
             })
             .expect("scan");
         let r = recorded

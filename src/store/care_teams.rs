@@ -147,7 +147,9 @@ pub fn remove_member(tx: &Transaction, team: i64, user: i64) -> Result<(), Store
         params![team, user],
     )?;
     if n == 0 {
-        return Err(StoreError::NotFound(format!("user {user} in care team {team}")));
+        return Err(StoreError::NotFound(format!(
+            "user {user} in care team {team}"
+        )));
     }
     Ok(())
 }
@@ -195,9 +197,7 @@ pub fn get_team(conn: &Connection, id: i64) -> Result<CareTeam, StoreError> {
 /// Every care team with its members, by department code.
 pub fn list_teams(conn: &Connection) -> Result<Vec<CareTeam>, StoreError> {
     let mut stmt = conn.prepare(&format!("{TEAM} ORDER BY d.code"))?;
-    let mut teams: Vec<CareTeam> = stmt
-        .query_map([], team_row)?
-        .collect::<Result<_, _>>()?;
+    let mut teams: Vec<CareTeam> = stmt.query_map([], team_row)?.collect::<Result<_, _>>()?;
     for t in &mut teams {
         t.members = members(conn, t.id)?;
     }
@@ -244,7 +244,9 @@ pub fn add_shift(
 ) -> Result<i64, StoreError> {
     super::users::get_user(tx, user)?;
     if shift.weekdays.bits() == 0 {
-        return Err(StoreError::Invalid("a shift needs at least one weekday".into()));
+        return Err(StoreError::Invalid(
+            "a shift needs at least one weekday".into(),
+        ));
     }
     tx.execute(
         "INSERT INTO duty_shifts (user_id, discipline, weekdays, start_minute, end_minute,
@@ -342,9 +344,7 @@ pub fn fill_roster(
                 .or_default()
                 .push(UserId(m.user_id));
         }
-        roster
-            .care_teams
-            .insert(DepartmentCode(team.department), r);
+        roster.care_teams.insert(DepartmentCode(team.department), r);
     }
     Ok(())
 }
@@ -392,7 +392,14 @@ mod tests {
              INSERT INTO discharges (patient_id, department_id, discharged_at, created_at)
                  VALUES (1, 1, 0, 0);",
         )?;
-        create_team(tx, "cardiology", Some("hf"), "HF team", "心衰团队", Utc::now())
+        create_team(
+            tx,
+            "cardiology",
+            Some("hf"),
+            "HF team",
+            "心衰团队",
+            Utc::now(),
+        )
     }
 
     #[test]
@@ -407,10 +414,19 @@ mod tests {
                 set_member(tx, id, 4, &d("pharmacy"), false, now)?;
                 set_member(tx, id, 3, &d("nutrition"), true, now)?; // takes the lead
                 let dup = create_team(tx, "cardiology", None, "again", "again", now);
-                Ok((get_team(tx, id)?, members_by_discipline(tx, 1, &d("pharmacy"))?, dup))
+                Ok((
+                    get_team(tx, id)?,
+                    members_by_discipline(tx, 1, &d("pharmacy"))?,
+                    dup,
+                ))
             })
             .expect("store");
-        let leads: Vec<i64> = team.members.iter().filter(|m| m.lead).map(|m| m.user_id).collect();
+        let leads: Vec<i64> = team
+            .members
+            .iter()
+            .filter(|m| m.lead)
+            .map(|m| m.user_id)
+            .collect();
         assert_eq!(leads, vec![3]);
         // The disabled pharmacist is listed but not a member for routing or sign-off.
         assert_eq!(team.members.len(), 4);
@@ -463,7 +479,9 @@ mod tests {
             .on_shift
             .contains_key(&d("pharmacy")));
         assert_eq!(
-            roster_at(local(2026, 12, 8, 3, 0)).on_shift.get(&d("nutrition")),
+            roster_at(local(2026, 12, 8, 3, 0))
+                .on_shift
+                .get(&d("nutrition")),
             Some(&vec![UserId(3)])
         );
     }

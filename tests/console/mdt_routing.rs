@@ -136,22 +136,45 @@ fn medication_answers_reach_the_pharmacist_on_shift_and_fall_back_on_the_team_le
         .collect();
     assert_eq!(hers.len(), 1, "{shifts}");
     assert_eq!(
-        (&hers[0]["weekdays"], &hers[0]["holidays"], &hers[0]["discipline"]),
+        (
+            &hers[0]["weekdays"],
+            &hers[0]["holidays"],
+            &hers[0]["discipline"]
+        ),
         (&json!("daily"), &json!("also"), &json!("pharmacy"))
     );
     let audit = admin.get("/api/v1/audit").body.to_string();
     assert!(audit.contains("add_duty_shift"), "audited: {audit}");
     assert!(audit.contains("remove_duty_shift"), "audited: {audit}");
     let roster = admin.get("/api/v1/roster").body;
-    assert_eq!(roster["on_shift"]["pharmacy"], json!([pharmacist]), "{roster}");
+    assert_eq!(
+        roster["on_shift"]["pharmacy"],
+        json!([pharmacist]),
+        "{roster}"
+    );
 
     // The nurse's heart-failure call: breathless at rest → the on-duty cardiologist (and the
     // backup: urgent); medicines not taken → the pharmacist on shift, not the cardiologist.
     let nurse = Client::login(&server, "nurse", "nurse-demo-1");
     let task = claim_task_with_script(&nurse, "heart-failure");
-    let breathless = answer(&nurse, task, "breathless_at_rest", json!(true), "hf-breathless-at-rest");
-    assert!(notified(&breathless).contains(&cardiologist), "{breathless}");
-    let meds = answer(&nurse, task, "meds_taken", json!(false), "hf-meds-not-taken");
+    let breathless = answer(
+        &nurse,
+        task,
+        "breathless_at_rest",
+        json!(true),
+        "hf-breathless-at-rest",
+    );
+    assert!(
+        notified(&breathless).contains(&cardiologist),
+        "{breathless}"
+    );
+    let meds = answer(
+        &nurse,
+        task,
+        "meds_taken",
+        json!(false),
+        "hf-meds-not-taken",
+    );
     assert_eq!(meds["route"], json!({"discipline": "pharmacy"}));
     assert_eq!(notified(&meds), vec![pharmacist], "{meds}");
 
@@ -161,10 +184,15 @@ fn medication_answers_reach_the_pharmacist_on_shift_and_fall_back_on_the_team_le
         pharmacy_inbox.contains(&(meds["id"].as_i64().unwrap(), "hf-meds-not-taken".into())),
         "{pharmacy_inbox:?}"
     );
-    assert!(!pharmacy_inbox.iter().any(|(_, r)| r == "hf-breathless-at-rest"));
+    assert!(!pharmacy_inbox
+        .iter()
+        .any(|(_, r)| r == "hf-breathless-at-rest"));
     let cardio_inbox = inbox(&server, "doctor", "doctor-demo-1");
     assert!(
-        cardio_inbox.contains(&(breathless["id"].as_i64().unwrap(), "hf-breathless-at-rest".into())),
+        cardio_inbox.contains(&(
+            breathless["id"].as_i64().unwrap(),
+            "hf-breathless-at-rest".into()
+        )),
         "{cardio_inbox:?}"
     );
     assert!(
@@ -189,7 +217,13 @@ fn medication_answers_reach_the_pharmacist_on_shift_and_fall_back_on_the_team_le
     assert_eq!(done.status, 200, "{}", done.body);
     let next = claim_task_with_script(&nurse, "heart-failure");
     assert_ne!(next, task);
-    let off = answer(&nurse, next, "meds_taken", json!(false), "hf-meds-not-taken");
+    let off = answer(
+        &nurse,
+        next,
+        "meds_taken",
+        json!(false),
+        "hf-meds-not-taken",
+    );
     assert_ne!(off["id"], meds["id"], "another patient: another escalation");
     assert_eq!(notified(&off), vec![lead], "{off}");
 
@@ -200,7 +234,9 @@ fn medication_answers_reach_the_pharmacist_on_shift_and_fall_back_on_the_team_le
     );
     let pharmacy_inbox = inbox(&server, "pharmacist", "pharmacist-demo-1");
     assert!(
-        !pharmacy_inbox.iter().any(|(id, _)| *id == off["id"].as_i64().unwrap()),
+        !pharmacy_inbox
+            .iter()
+            .any(|(id, _)| *id == off["id"].as_i64().unwrap()),
         "off shift, she is not notified: {pharmacy_inbox:?}"
     );
 }

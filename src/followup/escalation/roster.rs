@@ -75,8 +75,16 @@ pub struct CareTeamRoster {
 
 impl Roster {
     /// Who of `discipline` is on shift now, the patient's care-team members first.
-    pub fn on_shift_for(&self, discipline: &Discipline, department: &DepartmentCode) -> Vec<UserId> {
-        let on = self.on_shift.get(discipline).map(Vec::as_slice).unwrap_or(&[]);
+    pub fn on_shift_for(
+        &self,
+        discipline: &Discipline,
+        department: &DepartmentCode,
+    ) -> Vec<UserId> {
+        let on = self
+            .on_shift
+            .get(discipline)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let team = self
             .care_teams
             .get(department)
@@ -152,7 +160,9 @@ impl Roster {
                 };
                 // discipline on shift → care-team lead → on-duty doctor: the first that names
                 // somebody is primary, the others wait at the backup level.
-                let mut fallbacks = vec![lead.clone(), dept.on_duty.clone()].into_iter().flatten();
+                let mut fallbacks = vec![lead.clone(), dept.on_duty.clone()]
+                    .into_iter()
+                    .flatten();
                 if first.is_empty() {
                     push(Level::Primary, fallbacks.next().as_ref());
                 } else {

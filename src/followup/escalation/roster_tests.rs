@@ -131,12 +131,21 @@ fn the_on_duty_doctor_route_ignores_disciplines() {
 fn route_spellings_parse_and_round_trip() {
     for (json, want) in [
         (r#""pharmacy""#, Route::Discipline(d("pharmacy"))),
-        (r#"{"discipline":"pharmacy"}"#, Route::Discipline(d("pharmacy"))),
+        (
+            r#"{"discipline":"pharmacy"}"#,
+            Route::Discipline(d("pharmacy")),
+        ),
         (r#""care_team""#, Route::CareTeam),
         (r#""on_duty_doctor""#, Route::OnDutyDoctor),
         (r#""patient_department""#, Route::PatientDepartment),
-        (r#"{"department":"cardiology"}"#, Route::Department(CARDIO.into())),
-        (r#"{"role":"psychiatry_liaison"}"#, Route::Role("psychiatry_liaison".into())),
+        (
+            r#"{"department":"cardiology"}"#,
+            Route::Department(CARDIO.into()),
+        ),
+        (
+            r#"{"role":"psychiatry_liaison"}"#,
+            Route::Role("psychiatry_liaison".into()),
+        ),
     ] {
         let r: Route = serde_json::from_str(json).expect(json);
         assert_eq!(r, want, "{json}");
