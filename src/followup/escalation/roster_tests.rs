@@ -156,3 +156,86 @@ fn route_spellings_parse_and_round_trip() {
         assert!(serde_json::from_str::<Route>(bad).is_err(), "{bad}");
     }
 }
+
+/// An unacknowledged medication question re-escalates from the pharmacist to the team lead and
+/// the on-duty doctor together (the backup level), then the head, then the supervisors.
+#[test]
+fn an_unacknowledged_discipline_finding_walks_the_chain() {
+    use chrono::{Duration, TimeZone, Utc};
+
+    use crate::followup::escalation::{
+        due_reescalations, CallId, DedupeKey, Escalation, EscalationId, EvidenceEntry, Notified,
+        PatientId, Source, Status,
+    };
+    use crate::followup::rules::Evidence;
+    use crate::followup::script::{RuleId, ScriptCode};
+
+    let r = roster(true);
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 12, 7, 2, 0, 0)
+        .single()
+        .expect("t0");
+    let route = Route::Discipline(d("pharmacy"));
+    let dept = DepartmentCode(CARDIO.into());
+    let (level, first) = r.first_recipients(&route, &dept, Severity::High);
+    let mut e = Escalation {
+        id: EscalationId(1),
+        key: DedupeKey {
+            patient: PatientId(1),
+            script: ScriptCode("heart-failure".into()),
+            rule: RuleId("hf-meds-not-taken".into()),
+        },
+        department: dept,
+        route,
+        severity: Severity::High,
+        ack_sla_minutes: 240,
+        level,
+        ack_due_at: t0 + Duration::minutes(240),
+        status: Status::Open,
+        opened_at: t0,
+        notified: first
+            .into_iter()
+            .map(|user| Notified {
+                user,
+                level,
+                at: t0,
+            })
+            .collect(),
+        evidence: vec![EvidenceEntry {
+            at: t0,
+            source: Source::Answer {
+                call: Some(CallId("c".into())),
+            },
+            severity: Severity::High,
+            evidence: Evidence {
+                script: ScriptCode("heart-failure".into()),
+                script_version: 3,
+                condition: "not meds_taken".into(),
+                answers: vec![],
+                trends: vec![],
+                excerpts: vec![],
+            },
+            advice: None,
+        }],
+    };
+    let mut steps = Vec::new();
+    let mut now = t0;
+    for _ in 0..4 {
+        now += Duration::minutes(241);
+        let due = due_reescalations(std::slice::from_ref(&e), &r, now);
+        let Some(step) = due.first() else { break };
+        steps.push((
+            step.to,
+            step.notify.iter().map(|n| n.user.0).collect::<Vec<_>>(),
+        ));
+        e.apply_reescalation(step);
+    }
+    assert_eq!(
+        steps,
+        vec![
+            (Level::Backup, vec![7, 1, 2]),
+            (Level::Head, vec![3]),
+            (Level::Supervisor, vec![4]),
+        ]
+    );
+}
