@@ -93,6 +93,39 @@ fn medication_answers_reach_the_pharmacist_on_shift_and_fall_back_on_the_team_le
         user_id(&admin, "pharmacist"),
         user_id(&admin, "head"),
     );
+    // Shifts: managers only, checked patterns, a discipline needed.
+    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
+    let shift =
+        json!({"user_id": pharmacist, "weekdays": "daily", "start": "06:00", "end": "18:00"});
+    assert_eq!(nurse.post("/api/v1/duty-shifts", shift).status, 403);
+    let bad = admin.post(
+        "/api/v1/duty-shifts",
+        json!({"user_id": pharmacist, "weekdays": "weekends", "start": "08:00", "end": "17:00"}),
+    );
+    assert_eq!(
+        (bad.status, &bad.body["error"]["field"]),
+        (422, &json!("weekdays")),
+        "{}",
+        bad.body
+    );
+    let nobody = admin.post(
+        "/api/v1/duty-shifts",
+        json!({"user_id": user_id(&admin, "admin"), "weekdays": "daily", "start": "08:00", "end": "17:00"}),
+    );
+    assert_eq!(
+        nobody.status, 422,
+        "no discipline, none given: {}",
+        nobody.body
+    );
+    let twice = admin.post(
+        "/api/v1/care-teams",
+        json!({"department": "cardiology", "name_en": "Again", "name_zh": "再来"}),
+    );
+    assert_eq!(
+        twice.status, 409,
+        "one care team per department: {}",
+        twice.body
+    );
     // The demo pharmacist works office hours on weekdays; the test sets her shift itself.
     assert!(clear_shifts(&admin, pharmacist) > 0, "demo seeds her shift");
 
@@ -155,7 +188,6 @@ fn medication_answers_reach_the_pharmacist_on_shift_and_fall_back_on_the_team_le
 
     // The nurse's heart-failure call: breathless at rest → the on-duty cardiologist (and the
     // backup: urgent); medicines not taken → the pharmacist on shift, not the cardiologist.
-    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
     let task = claim_task_with_script(&nurse, "heart-failure");
     let breathless = answer(
         &nurse,
