@@ -14,7 +14,7 @@ fi
 command -v cargo-fuzz >/dev/null || cargo install --locked --quiet cargo-fuzz
 export CARGO_TARGET_DIR="${SUIFANG_FUZZ_TARGET_DIR:-$HOME/.cache/suifang/fuzz-target}"
 cd fuzz
-for target in sip_message sdp rtp endpoint; do
+for target in sip_message sdp rtp endpoint hl7; do
   echo "fuzz smoke: $target for ${seconds}s"
   cargo +nightly fuzz run --sanitizer none "$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 2>&1 | tail -n 3
 done

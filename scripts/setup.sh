@@ -32,6 +32,22 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   cp package-lock.json node_modules/.suifang-lock
 fi
 
+# python-hl7 (its mllp_send) and hl7apy: real HL7 v2 senders for the interface tests, in a
+# virtualenv of their own (pinned; reinstalled only when the pins change).
+VENV="$HOME/.cache/suifang/venv"
+HL7_PINS="hl7==0.4.5 hl7apy==1.3.5"
+if [ ! -x "$VENV/bin/mllp_send" ] || [ "$(cat "$VENV/.suifang-pins" 2>/dev/null)" != "$HL7_PINS" ]; then
+  echo "setup: installing python-hl7 and hl7apy in $VENV" >&2
+  if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$VENV"
+  fi
+  # shellcheck disable=SC2086
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check $HL7_PINS
+  echo "$HL7_PINS" > "$VENV/.suifang-pins"
+fi
+
 # Whisper models come after the build (suifang itself converts them): see scripts/models.sh.
 command -v unzip >/dev/null || { SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq unzip >/dev/null; }
 echo "setup: ok" >&2

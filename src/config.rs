@@ -10,8 +10,10 @@ use serde::Deserialize;
 use crate::followup::retry::RetryPolicy;
 
 mod edge;
+mod hl7;
 mod layers;
 pub use edge::{AuditConfig, AuthConfig, HttpConfig};
+pub use hl7::Hl7Config;
 pub use layers::DEMO_DEFAULTS;
 
 /// Why a configuration could not be used.
@@ -53,6 +55,8 @@ pub struct Config {
     pub escalation: EscalationConfig,
     /// The multidisciplinary team: disciplines beyond the built-in ones.
     pub clinical: ClinicalConfig,
+    /// The HL7 v2 (MLLP) interface from the hospital's systems.
+    pub hl7: Hl7Config,
     pub webhook: WebhookConfig,
     /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
     pub webrtc: crate::webrtc::WebRtcConfig,
@@ -282,6 +286,7 @@ impl Default for Config {
             clock: ClockConfig::default(),
             escalation: EscalationConfig::default(),
             clinical: ClinicalConfig::default(),
+            hl7: Hl7Config::default(),
             webhook: WebhookConfig::default(),
             webrtc: crate::webrtc::WebRtcConfig::default(),
             sip: crate::telephony::SipConfig::default(),
@@ -381,6 +386,7 @@ impl Config {
                 message: format!("`{v}` is not an address like 127.0.0.1:9464 ({e})"),
             })?);
         }
+        self.hl7.apply_env(&lookup)?;
         if let Some(v) = lookup("SUIFANG_WEBHOOK_URL") {
             self.webhook.url = Some(v);
         }
@@ -479,6 +485,7 @@ impl Config {
                 }
             })?;
         }
+        self.hl7.validate()?;
         self.webrtc.validate()?;
         self.sip.validate()?;
         self.transcription.language_mode()?;

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod followup;
+pub mod hl7;
 pub mod media;
 pub mod private_fs;
 pub mod rtp;

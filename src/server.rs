@@ -226,6 +226,46 @@ fn start_retention(
 }
 
 /// Serves until `shutdown` resolves; prints where it listens.
+/// The HL7 (MLLP) listener when `hl7.listen` is set; prints the bound address (port 0 works).
+async fn start_hl7(
+    state: &AppState,
+    stop: watch::Receiver<bool>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, ServerError> {
+    let config = &state.config.hl7;
+    let Some(addr) = config.listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let bound = listener.local_addr()?;
+    let service = crate::service::hl7::Hl7Service {
+        store: state.store.clone(),
+        clock: state.clock,
+        pathways: state.pathways.clone(),
+        calendar: state.calendar.clone(),
+        time_zone: state.config.time_zone()?,
+        mapping: config.mapping(),
+        replier: crate::hl7::ack::Replier {
+            application: config.application.clone(),
+            facility: if config.facility.is_empty() {
+                state.config.hospital.name.clone()
+            } else {
+                config.facility.clone()
+            },
+        },
+        fallback_charset: config.fallback_charset()?,
+        allow: config.allowed()?,
+        max_message_bytes: config.max_message_bytes,
+    };
+    println!("suifang HL7 (MLLP) listening on {bound}");
+    Ok(Some(tokio::spawn(crate::service::hl7::listen(
+        listener,
+        std::sync::Arc::new(service),
+        stop,
+    ))))
+}
+
 pub async fn serve(
     prepared: Prepared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -337,6 +377,7 @@ pub async fn serve(
             Some(task)
         }
     };
+    let hl7 = start_hl7(&state, stop_rx.clone()).await?;
     tracing::info!(%local, "suifang listening");
     println!("suifang is listening on http://{local}/");
     let events = state.events.clone();
@@ -361,6 +402,9 @@ pub async fn serve(
     }
     if let Some(m) = metrics {
         let _ = m.await;
+    }
+    if let Some(h) = hl7 {
+        let _ = h.await;
     }
     if let Some(t) = transcription {
         let _ = t.await;

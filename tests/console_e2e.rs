@@ -12,6 +12,8 @@ mod clinical_loop;
 mod common;
 #[path = "console/helpers.rs"]
 mod helpers;
+#[path = "console/team_review.rs"]
+mod team_review;
 #[path = "console/mdt_routing.rs"]
 mod mdt_routing;
 
@@ -22,7 +24,8 @@ use std::time::Duration;
 use chrono::Utc;
 use common::{repo_root, Client, Server};
 use helpers::{
-    artifacts, browser, free_udp_port, require_browser_tools, run_bounded, seed_recorded_call,
+    artifacts, browser, browser_script, free_udp_port, require_browser_tools, run_bounded,
+    seed_recorded_call,
 };
 use serde_json::{json, Value};
 use suifang::api::access::ROUTES;
@@ -144,7 +147,11 @@ fn nurse_claims_answers_abnormally_sees_the_escalation_badge_and_records_the_out
     let task = nurse.get(&format!("/api/v1/tasks/{task_id}")).body;
     assert_eq!(task["status"], "completed", "{task:#}");
     assert_eq!(task["last_disposition"], "completed");
-    assert_eq!(out["nav_en"], "Today's queue", "language switch");
+    // her pages in English: the queue, and the team reviews she signs as nursing (issue 20)
+    assert_eq!(
+        out["nav_en"], "Today's queueTeam reviews",
+        "language switch"
+    );
     let callback = nurse
         .get(&format!("/api/v1/tasks/{}", out["callback_task"]))
         .body;

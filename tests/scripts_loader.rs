@@ -22,6 +22,11 @@ fn every_bad_file_reports_its_line() {
     // (file, line, words the message must contain)
     let expected: &[(&str, usize, &str)] = &[
         ("bad_range.toml", 24, "min 30 must be below max 1"),
+        (
+            "bad_tag.toml",
+            15,
+            "tag `Fluid Risk`: use 1-40 lowercase letters",
+        ),
         ("bad_severity.toml", 21, "critical"),
         (
             "duplicate_question.toml",
@@ -93,8 +98,12 @@ fn check_report_for_the_cli() {
     assert!(ok.is_ok(), "{ok}");
     let text = ok.to_string();
     assert!(text.contains("ok    heart-failure v3"), "{text}");
-    assert!(text.ends_with("11 scripts OK"), "{text}");
+    assert!(text.ends_with("12 scripts OK"), "{text}");
+    assert!(
+        text.contains("ok    heart-failure-team-review v1"),
+        "{text}"
+    );
     let bad = check_dir(&fixtures("bad"));
     assert!(!bad.is_ok());
-    assert!(bad.to_string().contains("12 error(s)"), "{bad}");
+    assert!(bad.to_string().contains("13 error(s)"), "{bad}");
 }

@@ -487,6 +487,15 @@ fn answers(catalog: &ScriptCatalog, script: &str, pairs: &[(&str, Value)]) -> An
         .collect()
 }
 
+/// Tags shipped rules put on the patient (issue 20 item 6); every other rule sets none.
+/// heartfailurematters.org: sudden weight gain and new ankle/leg swelling are fluid building up.
+const TAGGED: &[(&str, &[&str])] = &[
+    ("hf-weight-gain-3d", &["fluid-overload-risk"]),
+    ("hf-weight-gain-1d", &["fluid-overload-risk"]),
+    ("hf-weight-gain-7d", &["fluid-overload-risk"]),
+    ("hf-leg-swelling", &["fluid-overload-risk"]),
+];
+
 #[test]
 fn every_rule_fires_on_abnormal_and_not_on_normal() {
     let catalog = catalog();
@@ -514,6 +523,12 @@ fn every_rule_fires_on_abnormal_and_not_on_normal() {
         assert_eq!(f.severity, c.severity, "{}/{} severity", c.script, c.rule);
         assert_eq!(f.route, c.route, "{}/{} route", c.script, c.rule);
         assert_eq!(f.evidence.script_version, s.version);
+        let want: &[&str] = TAGGED
+            .iter()
+            .find(|(rule, _)| *rule == c.rule)
+            .map_or(&[], |(_, tags)| tags);
+        let got: Vec<&str> = f.tags.iter().map(|t| t.as_str()).collect();
+        assert_eq!(got, want, "{}/{} tags", c.script, c.rule);
         let fired = evaluate(s, &answers(&catalog, c.script, &c.normal), &history, now());
         assert!(
             fired.iter().all(|f| f.rule.as_str() != c.rule),
@@ -608,6 +623,7 @@ fn shipped_codes_are_the_ones_pathways_reference() {
             "diabetes",
             "gad",
             "heart-failure",
+            "heart-failure-team-review",
             "hypertension",
             "phq",
             "post-surgery",

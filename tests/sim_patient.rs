@@ -71,7 +71,7 @@ async fn call(
         match event {
             EngineEvent::Call {
                 call: c,
-                event: CallEvent::Ended { outcome: o },
+                event: CallEvent::Ended { outcome: o, .. },
             } if c == call => outcome = Some(o),
             EngineEvent::Dtmf { call: c, digit } if c == call => digits.extend(digit.digit),
             EngineEvent::Recording { call: c, info } if c == call => recording = Some(info.path),

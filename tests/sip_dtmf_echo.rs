@@ -71,7 +71,7 @@ async fn sent_dtmf_and_audio_come_back_from_echoing_peer() {
                 hangup_at = Some(now + Duration::from_millis(7500));
             }
             EngineEvent::Call {
-                event: CallEvent::Ended { outcome: o },
+                event: CallEvent::Ended { outcome: o, .. },
                 ..
             } => outcome = Some(o),
             EngineEvent::Dtmf { digit, .. } => digits.extend(digit.digit),

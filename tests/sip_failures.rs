@@ -48,7 +48,7 @@ async fn until_ended(
             if c != call {
                 continue;
             }
-            if let CallEvent::Ended { outcome } = event {
+            if let CallEvent::Ended { outcome, .. } = event {
                 return (seen, outcome);
             }
             if matches!(event, CallEvent::Progress { status: 180, .. }) && on_ringing() {
@@ -179,7 +179,7 @@ async fn unanswered_inbound_call_is_refused_after_ring_timeout() {
                 ..
             } => caller = from.uri.user.clone(),
             EngineEvent::Call {
-                event: CallEvent::Ended { outcome },
+                event: CallEvent::Ended { outcome, .. },
                 ..
             } => break outcome,
             _ => {}

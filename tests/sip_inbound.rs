@@ -75,7 +75,7 @@ async fn baresip_calls_in_and_hears_our_prompt() {
                     .expect("answer");
             }
             EngineEvent::Call {
-                event: CallEvent::Ended { outcome: o },
+                event: CallEvent::Ended { outcome: o, .. },
                 ..
             } => outcome = Some(o),
             EngineEvent::Recording { info, .. } => recording = Some(info),

@@ -88,7 +88,7 @@ async fn outbound_call_to_sipp_is_recorded_per_channel() {
         match ev {
             EngineEvent::Call { call: c, event } if c == call => match event {
                 CallEvent::Answered { .. } => answered = true,
-                CallEvent::Ended { outcome: o } => outcome = Some(o),
+                CallEvent::Ended { outcome: o, .. } => outcome = Some(o),
                 _ => {}
             },
             EngineEvent::Dtmf { call: c, digit } if c == call => digits.extend(digit.digit),

@@ -67,7 +67,7 @@ async fn a_call_over_tcp_to_sipp_is_answered_and_recorded() {
         match ev {
             EngineEvent::Call { call: c, event } if c == call => match event {
                 CallEvent::Answered { .. } => answered = true,
-                CallEvent::Ended { outcome: o } => outcome = Some(o),
+                CallEvent::Ended { outcome: o, .. } => outcome = Some(o),
                 _ => {}
             },
             EngineEvent::Dtmf { digit, .. } => digits.extend(digit.digit),

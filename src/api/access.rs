@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::{
-    accounts, admin, agents, calls, care_teams, escalations, events, patients, queue, reports,
-    retention, scripts, session, transcripts, AppState,
+    accounts, admin, agents, calls, care_teams, escalations, events, notes, patients, queue,
+    reports, retention, reviews, scripts, session, tags, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};
@@ -68,6 +68,9 @@ const ADMIN: Access = Access::Roles(&[Admin]);
 const DOCTORS: Access = Access::Roles(&[Supervisor, Doctor, Admin]);
 const RESPONDERS: Access = Access::Roles(&[Supervisor, Doctor]);
 const QA: Access = Access::Roles(&[Supervisor]);
+/// Team reviews: clinicians (doctors with a discipline) and nurses (who sign as nursing); the
+/// discipline itself is checked by `followup::review::signer`.
+const REVIEWERS: Access = Access::Roles(&[Doctor, Nurse]);
 const PUBLIC: Access = Access::Public;
 const ANY_USER: Access = Access::Authenticated;
 
@@ -88,6 +91,14 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/patients/{id}/discharges", MANAGERS, "Record a discharge and enrol in the matching pathway", || post(patients::discharge)),
     route("GET", "/api/v1/patients/{id}/tasks", CLINICAL, "Follow-up tasks of a patient", || get(patients::tasks)),
     route("GET", "/api/v1/patients/{id}/timeline", CLINICAL, "Calls, answers, escalations, notes and measurement series of a patient (audited)", || get(escalations::timeline)),
+    // notes and tags (issue 20 items 5 and 6)
+    route("GET", "/api/v1/patients/{id}/notes", CLINICAL, "A patient's notes, newest first, each with its version history (audited)", || get(notes::of_patient)),
+    route("POST", "/api/v1/patients/{id}/notes", CALLERS, "Add a note ({\"kind\": free|medication_change|plan, \"body\", \"data\"?, \"call_id\"?, \"answer_id\"?, \"escalation_id\"?}; author and discipline from the session; audited)", || post(notes::create)),
+    route("GET", "/api/v1/notes/search", CLINICAL, "Search notes' latest text (?q=, zh or en; trigram index from 3 characters, substring scan below; audited with the query and the ids returned)", || get(notes::search)),
+    route("GET", "/api/v1/notes/{id}", CLINICAL, "One note: latest version and history (audited)", || get(notes::get_one)),
+    route("POST", "/api/v1/notes/{id}/versions", CALLERS, "Correct a note by a new version ({\"body\", \"kind\"?, \"data\"?, \"reason\"?}; author or supervisor; earlier versions kept; audited)", || post(notes::correct)),
+    route("GET", "/api/v1/patients/{id}/tags", CLINICAL, "A patient's active tags with their source (rule, answer)", || get(tags::of_patient)),
+    route("DELETE", "/api/v1/patients/{id}/tags/{tag}", CALLERS, "Take a tag off a patient (audited); a rule's tag stays off until the rule fires on a new or changed answer", || delete(tags::remove)),
     route("GET", "/api/v1/pathways", CLINICAL, "Loaded pathways", || get(patients::pathways)),
     route("GET", "/api/v1/scripts", CLINICAL, "Loaded follow-up scripts (code, version, title)", || get(scripts::list)),
     route("GET", "/api/v1/scripts/{code}", CLINICAL, "One script: questions, skip logic, rules", || get(scripts::get_one)),
@@ -158,6 +169,13 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/scripts/validate", ADMIN, "Check a draft script (TOML) without saving it; lists every error with its line", || post(scripts::validate)),
     route("GET", "/api/v1/staff", CLINICAL, "Names and roles of active users (who an escalation went to)", || get(admin::staff)),
     route("GET", "/api/v1/patients/{id}/report", CLINICAL, "Printable follow-up report data: pathway progress, answers, trends, escalations (audited)", || get(reports::patient_report)),
+    // team reviews (issue 20 item 4)
+    route("POST", "/api/v1/tasks/{id}/review", REVIEWERS, "Open the team review of a team-review task (or get the one already open; audited when opened)", || post(reviews::open)),
+    route("GET", "/api/v1/reviews", CLINICAL, "Team reviews, newest first: unclosed (default) or ?status=closed; ?patient_id=N", || get(reviews::list)),
+    route("GET", "/api/v1/reviews/{id}", CLINICAL, "A team review with its script and agenda: answers since discharge with trends, open and resolved escalations, calls with recording and transcript links, adherence (audited)", || get(reviews::get_one)),
+    route("POST", "/api/v1/reviews/{id}/assessments", REVIEWERS, "Sign your discipline's assessment ({\"text\", \"answers\": {question: value}}; once per discipline; audited)", || post(reviews::sign)),
+    route("POST", "/api/v1/reviews/{id}/actions", REVIEWERS, "Record and apply a decision: {\"kind\": \"follow_up_task\", \"script\", \"role\", \"in_days\", \"assignee\"} creates a task; {\"kind\": \"adjust_pathway\", \"task_id\", \"change\": {\"op\": \"postpone\", \"days\"} | {\"op\": \"cancel\"}} (audited)", || post(reviews::add_action)),
+    route("POST", "/api/v1/reviews/{id}/close", REVIEWERS, "Close the review once every required discipline has signed (409 names the missing ones); completes its task (audited)", || post(reviews::close)),
     route("GET", "/api/v1/agent/ws", CALLERS, "Agent line signaling (WebSocket: offer/answer/candidates, line check)", || get(crate::webrtc::ws::agent_ws)),
 ];
 

@@ -33,6 +33,7 @@ pub async fn set_active(
         .await?;
     // the registrar only knows active users' extensions
     state.calls.agents_changed();
+    state.events.sessions_ended();
     Ok(Json(json!({ "user": user })))
 }
 
@@ -55,6 +56,7 @@ pub async fn reset_password(
         .store
         .write(move |tx| accounts::reset_password(tx, &who, user_id, &hash, now))
         .await?;
+    state.events.sessions_ended();
     Ok(Json(json!({ "user_id": user_id, "sessions_ended": ended })))
 }
 
@@ -69,6 +71,7 @@ pub async fn revoke_sessions(
         .store
         .write(move |tx| accounts::revoke_sessions(tx, &who, user_id, now))
         .await?;
+    state.events.sessions_ended();
     Ok(Json(json!({ "user_id": user_id, "sessions_ended": ended })))
 }
 

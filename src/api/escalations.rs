@@ -312,9 +312,13 @@ pub async fn timeline(
             })? {
                 items.push(row?);
             }
-            let mut stmt = c.prepare("SELECT created_at, body, author_id FROM notes WHERE patient_id = ?1")?;
-            for row in stmt.query_map([id], |r| Ok((r.get::<_, i64>(0)?, json!({"kind": "note", "body": r.get::<_, String>(1)?, "author_id": r.get::<_, i64>(2)?}))))? {
-                items.push(row?);
+            // notes at the time they were first written, showing their latest version
+            for n in crate::store::notes::for_patient(c, id)? {
+                let at = n.created_at.timestamp();
+                items.push((at, json!({"kind": "note", "note_id": n.id, "note_kind": n.kind, "body": n.body,
+                    "data": n.data, "version": n.version, "author_id": n.author_id, "author_name": n.author_name,
+                    "discipline": n.discipline, "call_id": n.links.call_id, "answer_id": n.links.answer_id,
+                    "escalation_id": n.links.escalation_id, "updated_at": n.updated_at, "history": n.history})));
             }
             let mut stmt = c.prepare("SELECT c.started_at, c.id, c.direction, c.state, c.disposition, r.path, r.duration_ms FROM calls c LEFT JOIN recordings r ON r.call_id = c.id WHERE c.patient_id = ?1")?;
             for row in stmt.query_map([id], |r| {

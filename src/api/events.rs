@@ -13,9 +13,12 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use super::access::CurrentUser;
+use axum::http::HeaderMap;
+
+use super::access::{session_token, CurrentUser};
 use super::AppState;
 use crate::auth::role::Role;
+use crate::auth::token_hash;
 use crate::store::users::User;
 
 /// Who should see an event.
@@ -56,6 +59,10 @@ pub struct EventBus {
     /// Set when the server shuts down: open streams end, so graceful shutdown does not wait
     /// forever for consoles that never hang up.
     closing: tokio::sync::watch::Sender<bool>,
+    /// Bumped whenever sessions end (log-out, disable, password reset, log-out-everywhere):
+    /// each open stream checks that its own session still stands, so a live feed of patients'
+    /// escalations does not outlive the session that opened it (issue 21 item 7).
+    sessions_ended: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for EventBus {
@@ -69,6 +76,7 @@ impl EventBus {
         EventBus {
             tx: broadcast::channel(capacity).0,
             closing: tokio::sync::watch::channel(false).0,
+            sessions_ended: tokio::sync::watch::channel(0).0,
         }
     }
 
@@ -86,26 +94,58 @@ impl EventBus {
         self.closing.send_replace(true);
     }
 
+    /// Some sessions were ended: open streams re-check theirs.
+    pub fn sessions_ended(&self) {
+        self.sessions_ended.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
         self.closing.subscribe()
     }
 }
 
-/// `GET /api/v1/events`: the caller's live events as SSE.
+/// How often an open stream re-checks its session even when nobody says sessions ended (a
+/// session revoked from the CLI, by another process, or one that simply expired).
+const SESSION_RECHECK: Duration = Duration::from_secs(30);
+
+/// `GET /api/v1/events`: the caller's live events as SSE, for as long as the session that
+/// opened the stream stands: the stream ends at log-out, when the user is disabled or her
+/// sessions are revoked, and when the session expires.
 pub async fn stream(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let mut rx = state.events.subscribe();
     let hello = Event::default()
         .event("hello")
         .data(json!({"user": user.id, "role": user.role}).to_string());
     let mut closing = state.events.closing();
+    let mut ended = state.events.sessions_ended.subscribe();
+    let token = session_token(&headers).map(|t| token_hash(&t));
     let stream = async_stream(hello, move |tx| async move {
+        let mut recheck = tokio::time::interval(SESSION_RECHECK);
+        recheck.tick().await;
         loop {
             let received = tokio::select! {
-                r = rx.recv() => r,
-                _ = closing.wait_for(|c| *c) => return,
+                r = rx.recv() => Wake::Event(r),
+                _ = closing.wait_for(|c| *c) => Wake::Close,
+                changed = ended.changed() => match changed {
+                    Ok(()) => Wake::CheckSession,
+                    Err(_) => Wake::Close,
+                },
+                _ = recheck.tick() => Wake::CheckSession,
+            };
+            let received = match received {
+                Wake::Event(r) => r,
+                Wake::Close => return,
+                Wake::CheckSession => {
+                    if session_stands(&state, token.as_deref()).await {
+                        continue;
+                    }
+                    let _ = tx.send(Ok(session_ended_event())).await;
+                    return;
+                }
             };
             let event = match received {
                 Ok(ev) if ev.visible_to(&user) => Event::default()
@@ -123,6 +163,40 @@ pub async fn stream(
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// Why an event stream's task woke up.
+enum Wake {
+    Event(Result<LiveEvent, broadcast::error::RecvError>),
+    CheckSession,
+    Close,
+}
+
+/// The last event of a stream whose session ended: the console goes back to the login page.
+fn session_ended_event() -> Event {
+    Event::default()
+        .event("session_ended")
+        .data(json!({"reason": "the session that opened this stream has ended"}).to_string())
+}
+
+/// Whether the session behind `token_hash` is still valid for an active user. A store error
+/// counts as "stands": a busy database must not drop every console's feed.
+async fn session_stands(state: &AppState, token_hash: Option<&str>) -> bool {
+    let Some(hash) = token_hash.map(str::to_owned) else {
+        return false;
+    };
+    let now = state.clock.now().timestamp();
+    match state
+        .store
+        .read(move |c| crate::store::users::session_user(c, &hash, now))
+        .await
+    {
+        Ok(user) => user.is_some(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not re-check an event stream's session");
+            true
+        }
+    }
 }
 
 /// A stream fed by a task through a small bounded channel (no extra crate needed).

@@ -12,12 +12,15 @@ pub mod error;
 mod escalations;
 pub mod events;
 pub mod metrics;
+mod notes;
 mod patients;
 mod queue;
 mod reports;
 mod retention;
+mod reviews;
 mod scripts;
 mod session;
+mod tags;
 mod transcripts;
 
 use std::sync::{Arc, Mutex};

@@ -11,18 +11,45 @@ use crate::followup::retry::{Disposition, DispositionError};
 use crate::store::audit::append;
 use crate::store::tasks::{self as db, DispositionFailure, DispositionInput, NoClaim};
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    #[serde(default = "default_limit")]
+    limit: i64,
+    #[serde(default)]
+    offset: i64,
+    /// Only patients carrying this tag (`?tag=fluid-overload-risk`).
+    #[serde(default)]
+    tag: Option<String>,
+}
+
+fn default_limit() -> i64 {
+    50
+}
+
 pub async fn list(
     State(state): State<AppState>,
-    ApiQuery(page): ApiQuery<Page>,
+    ApiQuery(query): ApiQuery<QueueQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let page = page.checked()?;
+    let page = Page {
+        limit: query.limit,
+        offset: query.offset,
+        q: None,
+    }
+    .checked()?;
+    let tag = match query.tag.as_deref().filter(|t| !t.trim().is_empty()) {
+        Some(t) => Some(super::tags::checked_tag(t)?),
+        None => None,
+    };
     let now = state.clock.now();
     let (limit, offset) = (page.limit, page.offset);
+    let filter = tag.clone();
     let (items, total) = state
         .store
-        .read(move |c| db::list_queue(c, now, limit, offset))
+        .read(move |c| db::list_queue_tagged(c, now, filter.as_deref(), limit, offset))
         .await?;
     let mut body = paged(items, total, &page);
+    body["tag"] = json!(tag);
     body["calling_hours_open"] = json!(state.locale.within_calling_hours(now));
     body["calling_hours"] = json!(state.config.hospital.calling_hours);
     // the demo calls at any hour (config::DEMO_DEFAULTS); the page says so

@@ -37,6 +37,9 @@ pub struct Period {
     /// `json` (default) or `csv`.
     #[serde(default)]
     format: Option<String>,
+    /// Only patients carrying this tag (`?tag=fluid-overload-risk`).
+    #[serde(default)]
+    tag: Option<String>,
 }
 
 /// `GET /reports?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]`: the last 30 days by default,
@@ -71,10 +74,14 @@ pub async fn report(
             ))
         }
     };
+    let tag = match p.tag.as_deref().filter(|t| !t.trim().is_empty()) {
+        Some(t) => Some(super::tags::checked_tag(t)?),
+        None => None,
+    };
     let calendar = state.calendar.clone();
     let r = state
         .store
-        .read(move |c| db::report(c, &calendar, from, to))
+        .read(move |c| db::report_tagged(c, &calendar, from, to, tag.as_deref()))
         .await?;
     if csv {
         let body = db::report_csv(&r)?;

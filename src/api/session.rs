@@ -195,6 +195,7 @@ pub async fn logout(
                 )
             })
             .await?;
+        state.events.sessions_ended();
     }
     let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     Ok(([(header::SET_COOKIE, clear)], StatusCode::NO_CONTENT).into_response())

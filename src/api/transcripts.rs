@@ -14,12 +14,36 @@ use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{actor, AppState};
 use crate::service::transcription::{audio_link, availability, Availability};
 use crate::store::audit::append;
+use crate::store::phi_access::CallReader;
 use crate::store::transcript_search::{search as search_segments, TRIGRAM_MIN_CHARS};
 use crate::store::transcripts::{self as db, JobStatus, RecordingId};
 use crate::transcribe::export::{to_srt, to_vtt, Cue, Format};
 use crate::transcribe::model::installed_models;
 
 mod range;
+
+/// A nurse asked for a call that is not hers (store::phi_access): refused, and the attempt
+/// audited like a read.
+async fn refuse_call(
+    state: &AppState,
+    user: &crate::store::users::User,
+    entity: &'static str,
+    id: String,
+    call_id: &str,
+) -> ApiError {
+    let detail = format!("refused: not her call (call={call_id})");
+    if let Err(e) = audit(state, user, "denied", entity, id, detail).await {
+        return e;
+    }
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!(
+            "call {call_id}: nurses read the recordings and transcripts of calls they took, or of \
+             a patient whose task they hold"
+        ),
+    )
+}
 
 /// Records who read what, in its own write (reads are not transactions).
 async fn audit(
@@ -56,6 +80,15 @@ pub async fn call_transcript(
     ApiQuery(q): ApiQuery<TranscriptQuery>,
 ) -> Result<Response, ApiError> {
     let format = q.format.unwrap_or(Format::Json);
+    let id = call_id.clone();
+    let reader = CallReader::of(&user, state.clock.now().timestamp());
+    if !state
+        .store
+        .read(move |c| reader.may_read_call(c, &id))
+        .await?
+    {
+        return Err(refuse_call(&state, &user, "transcript", call_id.clone(), &call_id).await);
+    }
     let id = call_id.clone();
     let (jobs, chosen, segments) = state
         .store
@@ -179,17 +212,28 @@ pub async fn search(
         return Err(ApiError::invalid("q", "must not be empty"));
     }
     let (text, limit) = (q.q.clone(), q.limit);
+    let reader = CallReader::of(&user, state.clock.now().timestamp());
     let (mode, hits) = state
         .store
-        .read(move |c| search_segments(c, &text, limit))
+        .read(move |c| search_segments(c, &text, limit, reader))
         .await?;
+    // What was looked for and which calls' words were shown: the audit answers "who searched
+    // for this patient's words" as well as "who read this call".
+    let mut calls: Vec<&str> = hits.iter().map(|h| h.call_id.as_str()).collect();
+    calls.sort_unstable();
+    calls.dedup();
     audit(
         &state,
         &user,
         "search",
         "transcript",
         String::new(),
-        format!("hits={}", hits.len()),
+        format!(
+            "q={:?} hits={} calls={}",
+            q.q.trim(),
+            hits.len(),
+            calls.join(",")
+        ),
     )
     .await?;
     let items: Vec<Value> = hits
@@ -277,10 +321,18 @@ pub async fn audio(
     ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let rec = state
+    let reader = CallReader::of(&user, state.clock.now().timestamp());
+    let (rec, allowed) = state
         .store
-        .read(move |c| db::recording(c, RecordingId(id)))
+        .read(move |c| {
+            let rec = db::recording(c, RecordingId(id))?;
+            let allowed = reader.may_read_call(c, &rec.call_id)?;
+            Ok((rec, allowed))
+        })
         .await?;
+    if !allowed {
+        return Err(refuse_call(&state, &user, "recording", id.to_string(), &rec.call_id).await);
+    }
     super::retention::ensure_audio_kept(&state, id).await?;
     let path = state.recordings.resolve(&rec.path);
     let file = tokio::fs::File::open(&path).await.map_err(|e| {

@@ -191,7 +191,7 @@ impl Tally {
                 }
             }
             EngineEvent::Call {
-                event: CallEvent::Ended { outcome },
+                event: CallEvent::Ended { outcome, .. },
                 ..
             } if !self.hanging_up => {
                 self.ended_early += 1;

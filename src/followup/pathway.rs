@@ -7,7 +7,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Why pathway files could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +55,7 @@ pub struct Matcher {
 }
 
 /// Who works a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepRole {
     Nurse,
@@ -263,7 +263,8 @@ pub struct Calendar {
 }
 
 impl Calendar {
-    fn local_midnight(&self, date: NaiveDate) -> DateTime<Utc> {
+    /// The start of `date` in the hospital's zone (the earlier instant on a DST overlap).
+    pub fn local_midnight(&self, date: NaiveDate) -> DateTime<Utc> {
         let naive = date.and_time(NaiveTime::MIN);
         self.tz
             .from_local_datetime(&naive)

@@ -48,6 +48,8 @@ pub struct StoredAnswer {
 pub struct Saved {
     pub answer: StoredAnswer,
     pub escalations: Vec<Recorded>,
+    /// Tags the rules that fired put on the patient (or left off: see `followup::tag::decide`).
+    pub tags: Vec<super::rule_tags::TagChange>,
 }
 
 fn ts(secs: i64) -> DateTime<Utc> {
@@ -55,7 +57,7 @@ fn ts(secs: i64) -> DateTime<Utc> {
 }
 
 /// The kinds of measurement a question's answer feeds.
-fn kinds_of(script: &Script, question: &QuestionId) -> Vec<MeasurementKind> {
+pub(super) fn kinds_of(script: &Script, question: &QuestionId) -> Vec<MeasurementKind> {
     let Some(q) = script.question(question.as_str()) else {
         return Vec::new();
     };
@@ -178,6 +180,16 @@ pub fn save_answer(
     };
     let value = validate_answer(script, &input.question_id, input.value.clone())?;
     let stored = serde_json::to_string(&value).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    // Whether this save brings a new or changed value: a staff member's removal of a rule's tag
+    // stands until one does (followup::tag::decide).
+    let previous: Option<String> = tx
+        .query_row(
+            "SELECT value FROM answers WHERE task_id = ?1 AND question_id = ?2",
+            params![input.task_id, input.question_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let changed = previous.as_deref() != Some(stored.as_str());
     tx.execute(
         "INSERT INTO answers (task_id, patient_id, call_id, script_code, script_version, question_id, value,
              answered_by, answered_at, updated_at)
@@ -237,6 +249,20 @@ pub fn save_answer(
         id: Some(user.id),
         name: user.username.clone(),
     };
+    let question = QuestionId(input.question_id.clone());
+    let tags = super::rule_tags::apply(
+        tx,
+        script,
+        &findings,
+        &super::rule_tags::SavedAnswer {
+            patient_id,
+            answer_id,
+            question: &question,
+            changed,
+        },
+        &actor,
+        now,
+    )?;
     append(
         tx,
         &actor,
@@ -257,6 +283,7 @@ pub fn save_answer(
             answered_at: now,
         },
         escalations: recorded,
+        tags,
     })
 }
 

@@ -6,8 +6,10 @@
 pub mod answers;
 pub mod audit_anchor;
 pub mod findings;
+pub mod hl7;
 pub mod notify;
 pub mod retention;
+pub mod rule_tags;
 pub mod task_scripts;
 pub mod transcription;
 

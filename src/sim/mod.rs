@@ -148,7 +148,7 @@ pub async fn run(
                             Behaviour::Ring => {}
                         }
                     }
-                    EngineEvent::Call { call, event: CallEvent::Ended { outcome } } => {
+                    EngineEvent::Call { call, event: CallEvent::Ended { outcome, .. } } => {
                         calls.remove(&call);
                         eprintln!("sim-patient: call ended: {outcome:?}");
                     }

@@ -1,5 +1,6 @@
 //! The printable patient follow-up report: one read gathering the stage summary (discharges,
-//! pathway progress, answers with their questions, measurement series, escalations).
+//! pathway progress, answers with their questions, measurement series, escalations, closed team
+//! reviews).
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
@@ -59,6 +60,12 @@ pub struct PatientReport {
     /// Measurement series by kind (`weight_kg`, `sbp`, …), oldest first.
     pub measurements: std::collections::BTreeMap<String, Vec<Point>>,
     pub escalations: Vec<Escalation>,
+    /// Closed team reviews (issue 20 item 4), newest first: who signed what, what was decided.
+    pub reviews: Vec<super::reviews::ReviewView>,
+    /// Clinical notes, newest first, each with its versions (issue 20 item 5).
+    pub notes: Vec<super::notes::Note>,
+    /// Active tags with their source (issue 20 item 6).
+    pub tags: Vec<super::tags::PatientTag>,
     pub generated_at: DateTime<Utc>,
 }
 
@@ -157,6 +164,9 @@ pub fn patient_report(
         answers,
         measurements,
         escalations: for_patient(conn, PatientId(id))?,
+        reviews: super::reviews::list(conn, true, Some(id))?,
+        notes: super::notes::for_patient(conn, id)?,
+        tags: super::tags::of_patient(conn, id)?,
         generated_at: now,
     })
 }

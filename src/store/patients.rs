@@ -252,8 +252,9 @@ pub fn import_rows(
 
 fn view_from_row(conn: &Connection, row: &rusqlite::Row) -> Result<PatientView, StoreError> {
     let id: i64 = row.get("id")?;
-    let mut tags_stmt =
-        conn.prepare_cached("SELECT tag FROM patient_tags WHERE patient_id = ?1 ORDER BY tag")?;
+    let mut tags_stmt = conn.prepare_cached(
+        "SELECT tag FROM patient_tags WHERE patient_id = ?1 AND removed_at IS NULL ORDER BY tag",
+    )?;
     let tags = tags_stmt
         .query_map([id], |r| r.get(0))?
         .collect::<Result<Vec<String>, _>>()?;

@@ -235,6 +235,8 @@ pub struct Report {
     pub from: NaiveDate,
     /// Inclusive.
     pub to: NaiveDate,
+    /// Only patients carrying this tag, when given.
+    pub tag: Option<String>,
     pub discharges: i64,
     pub discharges_attempted: i64,
     pub coverage: Option<f64>,
@@ -261,9 +263,26 @@ pub fn report(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Report, StoreError> {
+    report_tagged(conn, calendar, from, to, None)
+}
+
+/// The period report over the patients carrying `tag` (all patients when `None`).
+pub fn report_tagged(
+    conn: &Connection,
+    calendar: &Calendar,
+    from: NaiveDate,
+    to: NaiveDate,
+    tag: Option<&str>,
+) -> Result<Report, StoreError> {
     let start = local_midnight(calendar, from);
     let end = local_midnight(calendar, to.succ_opt().unwrap_or(to));
     let reached = reached_sql();
+    let tagged = |col: &str| super::tags::filter_sql(col, "?3");
+    let (d_tag, t_tag, e_tag) = (
+        tagged("d.patient_id"),
+        tagged("t.patient_id"),
+        tagged("patient_id"),
+    );
 
     // discharges of the period with their first attempt and first reached attempt
     let mut stmt = conn.prepare(&format!(
@@ -273,11 +292,11 @@ pub fn report(
             (SELECT MIN(a.at) FROM task_attempts a JOIN followup_tasks t ON t.id = a.task_id
                 JOIN enrollments e ON e.id = t.enrollment_id WHERE e.discharge_id = d.id
                 AND a.disposition IN ({reached}))
-         FROM discharges d WHERE d.discharged_at >= ?1 AND d.discharged_at < ?2"
+         FROM discharges d WHERE d.discharged_at >= ?1 AND d.discharged_at < ?2 AND {d_tag}"
     ))?;
     let (mut discharges, mut attempted, mut within) = (0, 0, 0);
     let mut hours = Vec::new();
-    for row in stmt.query_map(params![start, end], |r| {
+    for row in stmt.query_map(params![start, end, tag], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, Option<i64>>(1)?,
@@ -299,22 +318,27 @@ pub fn report(
                 COALESCE(SUM(EXISTS(SELECT 1 FROM task_attempts a WHERE a.task_id = t.id
                     AND a.disposition IN ({reached}))), 0),
                 COALESCE(SUM(status = 'completed'), 0)
-             FROM followup_tasks t WHERE due_at >= ?1 AND due_at < ?2 AND status != 'cancelled'"
+             FROM followup_tasks t WHERE due_at >= ?1 AND due_at < ?2 AND status != 'cancelled'
+               AND {t_tag}"
         ),
-        params![start, end],
+        params![start, end, tag],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
     let (dials, completed_contacts) = conn.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(disposition = 'completed'), 0)
-         FROM task_attempts WHERE at >= ?1 AND at < ?2",
-        params![start, end],
+        &format!(
+            "SELECT COUNT(*), COALESCE(SUM(a.disposition = 'completed'), 0)
+             FROM task_attempts a JOIN followup_tasks t ON t.id = a.task_id
+             WHERE a.at >= ?1 AND a.at < ?2 AND {t_tag}"
+        ),
+        params![start, end, tag],
         |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
     )?;
-    let mut stmt = conn.prepare(
-        "SELECT opened_at, acknowledged_at FROM escalations WHERE opened_at >= ?1 AND opened_at < ?2",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT opened_at, acknowledged_at FROM escalations
+         WHERE opened_at >= ?1 AND opened_at < ?2 AND {e_tag}"
+    ))?;
     let (mut opened, mut minutes) = (0, Vec::new());
-    for row in stmt.query_map(params![start, end], |r| {
+    for row in stmt.query_map(params![start, end, tag], |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
     })? {
         let (o, ack) = row?;
@@ -326,6 +350,7 @@ pub fn report(
     Ok(Report {
         from,
         to,
+        tag: tag.map(str::to_owned),
         discharges,
         discharges_attempted: attempted,
         coverage: rate(attempted, discharges),
@@ -353,6 +378,7 @@ pub fn report_csv(r: &Report) -> Result<String, StoreError> {
     let rows: Vec<(&str, String)> = vec![
         ("from", r.from.to_string()),
         ("to", r.to.to_string()),
+        ("tag", r.tag.clone().unwrap_or_default()),
         ("discharges", r.discharges.to_string()),
         ("discharges_attempted", r.discharges_attempted.to_string()),
         ("coverage", opt(r.coverage)),

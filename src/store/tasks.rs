@@ -145,11 +145,30 @@ pub fn list_queue(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<TaskView>, i64), StoreError> {
-    let total: i64 = conn.query_row("SELECT COUNT(*) FROM queue_entries", [], |r| r.get(0))?;
+    list_queue_tagged(conn, now, None, limit, offset)
+}
+
+/// The queue in rank order, only patients carrying `tag` when given (issue 20 item 6).
+pub fn list_queue_tagged(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    tag: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<TaskView>, i64), StoreError> {
+    let tagged = super::tags::filter_sql("t.patient_id", "?1");
+    let total: i64 = conn.query_row(
+        &format!(
+            "SELECT COUNT(*) FROM queue_entries q JOIN followup_tasks t ON t.id = q.task_id
+             WHERE {tagged}"
+        ),
+        [tag],
+        |r| r.get(0),
+    )?;
     let mut stmt = conn.prepare_cached(&format!(
-        "{VIEW_SELECT} WHERE q.rank IS NOT NULL ORDER BY q.rank LIMIT ?1 OFFSET ?2"
+        "{VIEW_SELECT} WHERE q.rank IS NOT NULL AND {tagged} ORDER BY q.rank LIMIT ?2 OFFSET ?3"
     ))?;
-    let rows = stmt.query_map(params![limit, offset], |r| view(r, now))?;
+    let rows = stmt.query_map(params![tag, limit, offset], |r| view(r, now))?;
     Ok((rows.collect::<Result<_, _>>()?, total))
 }
 
@@ -462,6 +481,124 @@ pub fn tasks_of_patient(
     ))?;
     let rows = stmt.query_map([patient_id], |r| view(r, now))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A follow-up task made outside a pathway's plan (a team review's action).
+#[derive(Debug, Clone)]
+pub struct NewTask<'a> {
+    pub enrollment_id: Option<i64>,
+    pub patient_id: i64,
+    pub step_name: &'a str,
+    pub step_name_zh: &'a str,
+    pub script_code: &'a str,
+    pub role: &'a str,
+    pub priority: i64,
+    pub due_at: DateTime<Utc>,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+}
+
+/// Inserts a pending task; the queue offers it from `window_start` on, like a pathway step.
+pub fn insert_task(
+    tx: &Transaction,
+    t: &NewTask<'_>,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    exec(
+        tx,
+        "INSERT INTO followup_tasks (enrollment_id, patient_id, step_name, script_code, role, priority,
+             due_at, window_start_at, window_end_at, created_at, updated_at, step_name_zh)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
+        params![
+            t.enrollment_id,
+            t.patient_id,
+            t.step_name,
+            t.script_code,
+            t.role,
+            t.priority,
+            t.due_at.timestamp(),
+            t.window_start.timestamp(),
+            t.window_end.timestamp(),
+            now.timestamp(),
+            t.step_name_zh,
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// The patient and status of a task, for changes made on a patient's behalf.
+fn patient_and_status(tx: &Transaction, task_id: i64) -> Result<(i64, String), StoreError> {
+    optional(row(
+        tx,
+        "SELECT patient_id, status FROM followup_tasks WHERE id = ?1",
+        [task_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    ))?
+    .ok_or_else(|| StoreError::NotFound(format!("task {task_id}")))
+}
+
+/// Moves a pending task of `patient_id` (due day and window) `days` later, or cancels it
+/// (`days = None`): a team review's decision about the patient's pathway. Any lease ends.
+pub fn reschedule_or_cancel(
+    tx: &Transaction,
+    task_id: i64,
+    patient_id: i64,
+    days: Option<u32>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (owner, status) = patient_and_status(tx, task_id)?;
+    if owner != patient_id {
+        return Err(StoreError::Invalid(format!(
+            "task_id: task {task_id} is another patient's"
+        )));
+    }
+    if status != "pending" {
+        return Err(StoreError::Conflict(format!(
+            "task {task_id} is already {status}"
+        )));
+    }
+    match days {
+        Some(d) => exec(
+            tx,
+            "UPDATE followup_tasks SET due_at = due_at + ?2, window_start_at = window_start_at + ?2,
+                 window_end_at = window_end_at + ?2, lease_owner = NULL, lease_expires_at = NULL,
+                 updated_at = ?3 WHERE id = ?1",
+            params![task_id, i64::from(d) * 86_400, now.timestamp()],
+        )?,
+        None => exec(
+            tx,
+            "UPDATE followup_tasks SET status = 'cancelled', lease_owner = NULL,
+                 lease_expires_at = NULL, updated_at = ?2 WHERE id = ?1",
+            params![task_id, now.timestamp()],
+        )?,
+    };
+    exec(
+        tx,
+        "DELETE FROM queue_entries WHERE task_id = ?1",
+        [task_id],
+    )?;
+    Ok(())
+}
+
+/// Completes a team-review task when its review closes (no call, so no attempt is recorded).
+pub fn complete_by_review(
+    tx: &Transaction,
+    task_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    exec(
+        tx,
+        "UPDATE followup_tasks SET status = 'completed', last_disposition = 'completed',
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = ?2
+         WHERE id = ?1 AND status = 'pending'",
+        params![task_id, now.timestamp()],
+    )?;
+    exec(
+        tx,
+        "DELETE FROM queue_entries WHERE task_id = ?1",
+        [task_id],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
+use super::phi_access::CallReader;
 use super::transcripts::{RecordingId, TranscriptId};
 use super::StoreError;
 use crate::followup::rules::Speaker;
@@ -45,6 +46,7 @@ pub fn search(
     conn: &Connection,
     q: &str,
     limit: i64,
+    reader: CallReader,
 ) -> Result<(SearchMode, Vec<Hit>), StoreError> {
     let q = q.trim();
     if q.is_empty() {
@@ -52,6 +54,9 @@ pub fn search(
     }
     const COLUMNS: &str = "s.id, s.transcript_id, t.recording_id, r.call_id, t.model, s.channel,
         s.start_ms, s.end_ms, s.text";
+    // A nurse finds only what she may read (store::phi_access), so the LIMIT counts her hits.
+    let scope = CallReader::sql_term(3, 4);
+    let (user, now) = reader.bindings();
     let (mode, sql, arg) = if q.chars().count() >= TRIGRAM_MIN_CHARS {
         // A quoted FTS5 string is a phrase: with trigrams, any substring. Quotes inside are
         // doubled, so user input never reaches FTS5's query syntax.
@@ -61,7 +66,8 @@ pub fn search(
              JOIN transcript_segments s ON s.id = f.rowid
              JOIN transcripts t ON t.id = s.transcript_id
              JOIN recordings r ON r.id = t.recording_id
-             WHERE transcript_fts MATCH ?1 AND t.status = 'done'
+             LEFT JOIN calls c ON c.id = r.call_id
+             WHERE transcript_fts MATCH ?1 AND t.status = 'done' AND {scope}
              ORDER BY t.id DESC, s.start_ms LIMIT ?2"
         );
         (SearchMode::Fts, sql, phrase)
@@ -76,13 +82,14 @@ pub fn search(
             "SELECT {COLUMNS} FROM transcript_segments s
              JOIN transcripts t ON t.id = s.transcript_id
              JOIN recordings r ON r.id = t.recording_id
-             WHERE s.text LIKE ?1 ESCAPE '\\' AND t.status = 'done'
+             LEFT JOIN calls c ON c.id = r.call_id
+             WHERE s.text LIKE ?1 ESCAPE '\\' AND t.status = 'done' AND {scope}
              ORDER BY t.id DESC, s.start_ms LIMIT ?2"
         );
         (SearchMode::Substring, sql, pattern)
     };
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![arg, limit], |r| {
+    let rows = stmt.query_map(params![arg, limit, user, now], |r| {
         Ok(Hit {
             segment_id: r.get(0)?,
             transcript_id: TranscriptId(r.get(1)?),

@@ -1,6 +1,7 @@
 use chrono::{TimeZone, Utc};
 
 use super::*;
+use crate::store::phi_access::CallReader;
 use crate::store::temp_store;
 use crate::store::transcript_search::{search, SearchMode};
 
@@ -113,7 +114,11 @@ fn segments_are_stored_in_time_order_and_searchable_in_chinese_and_english() {
     assert_eq!(segs[1].speaker, Speaker::Patient);
     assert_eq!(jobs[0].status, JobStatus::Done);
 
-    let find = |q: &str| store.read_blocking(|c| search(c, q, 10)).unwrap();
+    let find = |q: &str| {
+        store
+            .read_blocking(|c| search(c, q, 10, CallReader::AnyCall))
+            .unwrap()
+    };
     let (mode, hits) = find("血压很高");
     assert_eq!(mode, SearchMode::Fts);
     assert_eq!(hits.len(), 1);
@@ -129,5 +134,16 @@ fn segments_are_stored_in_time_order_and_searchable_in_chinese_and_english() {
     // FTS syntax and LIKE wildcards in user input are literal
     assert!(find("\"OR* NEAR(").1.is_empty());
     assert!(find("%").1.is_empty());
-    assert!(store.read_blocking(|c| search(c, "  ", 10)).is_err());
+    assert!(store
+        .read_blocking(|c| search(c, "  ", 10, CallReader::AnyCall))
+        .is_err());
+    // a nurse who neither took the call nor holds a task of its patient finds nothing
+    let stranger = CallReader::Nurse {
+        user_id: 999_999,
+        now: now().timestamp(),
+    };
+    let (_, hits) = store
+        .read_blocking(|c| search(c, "血压很高", 10, stranger))
+        .unwrap();
+    assert!(hits.is_empty());
 }

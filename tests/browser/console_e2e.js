@@ -393,12 +393,86 @@ async function profile(out, page, shot) {
   await shot('report');
 }
 
+/**
+ * Notes and tags (issue 20 items 5, 6) on a fresh clinic (args: user, password): claim the
+ * heart-failure call, answer leg swelling (the rule tags the patient), filter the queue by the
+ * tag, add a free and a structured note, correct the first (history shows both versions),
+ * search notes, take the tag off, then read the notes and tags in the printed report.
+ */
+async function notes(out, page, shot) {
+  const TAG = 'fluid-overload-risk';
+  await login(page, base, args.user, args.password);
+  await page.waitForSelector('#queue-rows tr[data-task]');
+  out.queue_rows = await page.locator('#queue-rows tr[data-task]').count();
+  await page.keyboard.press('n');
+  await page.waitForSelector('#script-form');
+  await page.waitForSelector('#note-form');
+  out.task_id = Number(await page.locator('#script-form').getAttribute('data-task'));
+  out.script = await page.locator('#script-form').getAttribute('data-script');
+  await page.check('#script-form input[name="leg_swelling"][value="true"]');
+  await page.waitForSelector('#state-leg_swelling.ok');
+  await page.waitForSelector(`#patient-tags .tag[data-tag="${TAG}"]`);
+  out.tag_shown = true;
+  await shot('tagged');
+
+  await page.fill('#queue-tag', TAG);
+  await page.click('#queue-filter button[type="submit"]');
+  await page.waitForFunction(() => document.querySelectorAll('#queue-rows tr[data-task]').length === 1);
+  out.filtered_rows = await page.locator('#queue-rows tr[data-task]').count();
+  out.filtered_task = Number(await page.locator('#queue-rows tr[data-task]').getAttribute('data-task'));
+  await page.fill('#queue-tag', '');
+  await page.click('#queue-filter button[type="submit"]');
+  await page.waitForFunction((n) => document.querySelectorAll('#queue-rows tr[data-task]').length === n, out.queue_rows);
+
+  await page.fill('#note-body', '患者诉夜间憋醒，已嘱抬高床头');
+  await page.click('#note-add');
+  await page.waitForSelector('#notes-list li.note');
+  out.note_id = Number(await page.locator('#notes-list li.note').first().getAttribute('data-note'));
+  await page.selectOption('#note-kind', 'medication_change');
+  await page.fill('#note-drug', 'furosemide');
+  await page.selectOption('#note-change', 'dose');
+  await page.fill('#note-dose', '40 mg qd');
+  await page.fill('#note-body', 'Furosemide increased for leg swelling');
+  await page.click('#note-add');
+  await page.waitForFunction(() => document.querySelectorAll('#notes-list li.note').length === 2);
+  out.med_data = (await page.textContent('#notes-list li.note:first-child .note-data')).trim();
+
+  const id = out.note_id;
+  await page.click(`.note-correct[data-note="${id}"]`);
+  await page.fill(`#fix-${id}-body`, '患者诉夜间憋醒两次，已嘱抬高床头');
+  await page.fill(`#fix-${id}-reason`, '次数补充');
+  await page.click(`li.note[data-note="${id}"] .note-fix button[type="submit"]`);
+  await page.waitForSelector(`li.note[data-note="${id}"][data-version="2"]`);
+  await page.click(`li.note[data-note="${id}"] .note-history summary`);
+  out.history_versions = await page.$$eval(`li.note[data-note="${id}"] .note-history li[data-version]`, (lis) => lis.map((li) => Number(li.dataset.version)));
+  out.note_text = (await page.textContent(`li.note[data-note="${id}"] .note-body`)).trim();
+  await shot('notes');
+
+  await page.fill('#note-search', '憋醒两次');
+  await page.click('#note-search-form button[type="submit"]');
+  await page.waitForSelector('#note-hits li.note-hit');
+  out.search_hits = await page.$$eval('#note-hits li.note-hit', (lis) => lis.map((li) => Number(li.dataset.note)));
+
+  await page.click(`#patient-tags .tag-remove[data-tag="${TAG}"]`);
+  await page.waitForSelector(`#patient-tags .tag[data-tag="${TAG}"]`, { state: 'detached' });
+  out.tag_removed = true;
+  await shot('tag-removed');
+
+  out.patient_id = await page.evaluate(() => Number(new URL(document.querySelector('a[href*="report.html"]').href).searchParams.get('patient')));
+  await page.goto(`${base}/assets/report.html?patient=${out.patient_id}`);
+  await page.waitForFunction(() => window.reportReady === true);
+  out.report_notes = await page.$$eval('#r-notes tr[data-note]', (trs) => trs.map((tr) => Number(tr.dataset.note)));
+  out.report_note_text = await page.$$eval('#r-notes td.note-body', (tds) => tds.map((td) => td.textContent));
+  out.report_tags = (await page.textContent('#r-tags')).trim();
+  await shot('report');
+}
+
 main(150000, async (out) => {
   const { ctx } = await launch({ mic: args.mic, profile: args.profile });
   try {
     const page = await openPage(ctx, out.errors);
     const shot = shooter(page, artifacts, role);
-    const flows = { nurse, doctor, supervisor, admin, profile, newcomer, nurse_advice: nurseAdvice, nurse_refused: nurseRefused, admin_teams: adminTeams, inbox };
+    const flows = { nurse, doctor, supervisor, admin, profile, newcomer, nurse_advice: nurseAdvice, nurse_refused: nurseRefused, notes, admin_teams: adminTeams, inbox };
     if (!flows[role]) throw new Error(`unknown role ${role}`);
     await flows[role](out, page, shot);
     await page.waitForTimeout(300); // late console errors

@@ -53,7 +53,8 @@ pub fn task_for_script(data_dir: &Path, script: &str) -> (i64, i64) {
     (c.last_insert_rowid(), patient)
 }
 
-/// A finished call with its recording at `wav` (`status`: complete or repaired); returns the
+/// A finished call, taken by the demo nurse (`nurse`, so she may read it: store::phi_access),
+/// with its recording at `wav` (`status`: complete or repaired); returns the
 /// recording id.
 pub fn finished_call(
     data_dir: &Path,
@@ -64,8 +65,10 @@ pub fn finished_call(
 ) -> i64 {
     let c = db(data_dir);
     c.execute(
-        "INSERT INTO calls (id, task_id, patient_id, direction, state, started_at, ended_at)
-         VALUES (?1, ?2, ?3, 'outbound', 'ended', 0, 20)",
+        "INSERT INTO calls (id, task_id, patient_id, agent_id, direction, state, started_at,
+             ended_at)
+         VALUES (?1, ?2, ?3, (SELECT id FROM users WHERE username = 'nurse'), 'outbound',
+             'ended', 0, 20)",
         params![call_id, task.map(|t| t.0), task.map(|t| t.1)],
     )
     .expect("insert call");

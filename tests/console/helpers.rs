@@ -72,12 +72,23 @@ pub fn run_bounded(cmd: &mut Command, limit: Duration) -> (bool, String, String)
 
 /// One role's path in the browser; fails the test on a failed step or any console error.
 pub fn browser(role: &str, server: &Server, args: Value) -> Value {
+    run_browser(&["console_e2e.js", role], server, args)
+}
+
+/// A browser script of its own (`tests/browser/NAME`, called with base URL, artifact folder and
+/// `args`); fails the test like [`browser`].
+pub fn browser_script(name: &str, server: &Server, args: Value) -> Value {
+    run_browser(&[name], server, args)
+}
+
+fn run_browser(script_and_role: &[&str], server: &Server, args: Value) -> Value {
     require_browser_tools();
-    let script = repo_root().join("tests/browser/console_e2e.js");
+    let role = script_and_role.last().copied().unwrap_or_default();
+    let script = repo_root().join("tests/browser").join(script_and_role[0]);
     let (ok, stdout, stderr) = run_bounded(
         Command::new("node")
             .arg(&script)
-            .arg(role)
+            .args(&script_and_role[1..])
             .arg(&server.base)
             .arg(artifacts())
             .arg(args.to_string())

@@ -8,4 +8,5 @@ mod accounts;
 mod audit_anchor;
 mod logins;
 mod logs;
+mod phi;
 mod small;

@@ -63,6 +63,7 @@ fn finding(rule: &str, severity: Severity, answer: &str) -> Finding {
         ack_sla_minutes: 30,
         advice_en: None,
         advice_zh: None,
+        tags: Vec::new(),
         evidence: Evidence {
             script: ScriptCode("heart-failure".into()),
             script_version: 1,

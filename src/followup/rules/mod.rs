@@ -93,6 +93,9 @@ pub struct Finding {
     pub advice_zh: Option<String>,
     /// Why.
     pub evidence: Evidence,
+    /// Tags the rule puts on the patient (none for transcript red flags).
+    #[serde(default)]
+    pub tags: Vec<crate::followup::tag::Tag>,
 }
 
 impl Finding {
@@ -143,6 +146,7 @@ pub fn evaluate(
             ack_sla_minutes: r.ack_sla_minutes,
             advice_en: r.advice.as_ref().map(|a| a.en.clone()),
             advice_zh: r.advice.as_ref().map(|a| a.zh.clone()),
+            tags: r.tags.clone(),
             evidence: Evidence {
                 script: script.code.clone(),
                 script_version: script.version,

@@ -72,6 +72,7 @@ pub fn scan_transcript(script: &Script, segments: &[Segment]) -> Vec<TranscriptF
                 ack_sla_minutes: rf.ack_sla_minutes,
                 advice_en: rf.advice.as_ref().map(|a| a.en.clone()),
                 advice_zh: rf.advice.as_ref().map(|a| a.zh.clone()),
+                tags: Vec::new(),
                 evidence: Evidence {
                     script: script.code.clone(),
                     script_version: script.version,

@@ -297,6 +297,8 @@ pub struct Question {
     /// Patient measurement series this answer feeds (number questions only; blood-pressure
     /// questions always feed `sbp` and `dbp`).
     pub measurement: Option<MeasurementKind>,
+    /// Team-review scripts: whose assessment this question is part of (`None`: shared).
+    pub discipline: Option<crate::followup::discipline::Discipline>,
 }
 
 /// Who must hear about a finding.
@@ -398,6 +400,8 @@ pub struct Rule {
     pub ack_sla_minutes: u32,
     /// What the nurse tells the patient right now (e.g. "call 120").
     pub advice: Option<Bilingual>,
+    /// Tags put on the patient when the rule fires (issue 20 item 6).
+    pub tags: Vec<crate::followup::tag::Tag>,
 }
 
 /// A loaded, checked script.
@@ -415,6 +419,9 @@ pub struct Script {
     pub rules: Vec<Rule>,
     /// Phrases searched for in the call's transcript.
     pub red_flags: Vec<RedFlag>,
+    /// Team-review scripts: the disciplines that must sign before the review closes (empty for
+    /// call scripts).
+    pub required_disciplines: Vec<crate::followup::discipline::Discipline>,
     /// File it came from.
     pub source: PathBuf,
 }

@@ -8,6 +8,9 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::followup::discipline::Discipline;
+use crate::followup::tag::Tag;
+
 use super::{
     expr, Bilingual, ChoiceOption, MeasurementKind, OptionId, Question, QuestionId, QuestionKind,
     RedFlag, Route, Rule, RuleId, Script, ScriptCode, ScriptError, ScriptErrorKind, Severity,
@@ -25,6 +28,9 @@ struct RawScript {
     rules: Vec<RawRule>,
     #[serde(default)]
     red_flags: Vec<RawRedFlag>,
+    /// Team-review scripts: the disciplines that must sign before the review closes.
+    #[serde(default)]
+    required_disciplines: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -75,6 +81,8 @@ struct RawQuestion {
     max_chars: Option<usize>,
     show_if: Option<Spanned<String>>,
     measurement: Option<Spanned<MeasurementKind>>,
+    /// Team-review scripts: the discipline whose assessment this question belongs to.
+    discipline: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -87,6 +95,9 @@ struct RawRule {
     route: Route,
     ack_sla_minutes: Spanned<u32>,
     advice: Option<Bilingual>,
+    /// Tags the rule puts on the patient when it fires (`["fluid-overload-risk"]`).
+    #[serde(default)]
+    tags: Vec<Spanned<String>>,
 }
 
 fn default_route() -> Route {
@@ -191,6 +202,7 @@ pub(super) fn load(file: &Path, text: &str) -> Result<Script, Vec<ScriptError>> 
         let Some(kind) = question_kind(&mut cx, &rq) else {
             continue;
         };
+        let discipline = rq.discipline.as_ref().and_then(|d| discipline(&mut cx, d));
         let show_if = rq.show_if.as_ref().and_then(|src| {
             // Skip logic may only read earlier questions: no cycles, and the nurse has the
             // answer before the question appears.
@@ -203,6 +215,7 @@ pub(super) fn load(file: &Path, text: &str) -> Result<Script, Vec<ScriptError>> 
             show_if,
             show_if_text: rq.show_if.map(|s| s.into_inner()),
             measurement: rq.measurement.map(|m| m.into_inner()),
+            discipline,
         });
     }
 
@@ -231,6 +244,17 @@ pub(super) fn load(file: &Path, text: &str) -> Result<Script, Vec<ScriptError>> 
                 ScriptErrorKind::BadRange("ack_sla_minutes must be at least 1".into()),
             );
         }
+        let mut tags: Vec<Tag> = Vec::new();
+        for raw_tag in &rr.tags {
+            match Tag::parse(raw_tag.get_ref()) {
+                Ok(t) if tags.contains(&t) => cx.err(
+                    raw_tag,
+                    ScriptErrorKind::BadField(format!("tag `{t}` is listed twice")),
+                ),
+                Ok(t) => tags.push(t),
+                Err(e) => cx.err(raw_tag, ScriptErrorKind::BadField(e.to_string())),
+            }
+        }
         if let Some(when) = condition(&mut cx, &rr.when, &questions, false) {
             rules.push(Rule {
                 id: RuleId(id),
@@ -240,11 +264,13 @@ pub(super) fn load(file: &Path, text: &str) -> Result<Script, Vec<ScriptError>> 
                 route: rr.route,
                 ack_sla_minutes: rr.ack_sla_minutes.into_inner(),
                 advice: rr.advice,
+                tags,
             });
         }
     }
 
     let red_flags = red_flags(&mut cx, raw.red_flags, &mut seen_rules);
+    let required_disciplines = required_disciplines(&mut cx, &raw.required_disciplines);
 
     if cx.errors.is_empty() {
         Ok(Script {
@@ -254,11 +280,48 @@ pub(super) fn load(file: &Path, text: &str) -> Result<Script, Vec<ScriptError>> 
             questions,
             rules,
             red_flags,
+            required_disciplines,
             source: file.to_path_buf(),
         })
     } else {
         Err(cx.errors)
     }
+}
+
+/// A discipline code as written on a question or in `required_disciplines`. Only the shape is
+/// checked here: a hospital may add disciplines in config, which scripts do not see.
+fn discipline(cx: &mut Ctx<'_>, code: &Spanned<String>) -> Option<Discipline> {
+    match Discipline::parse_code(code.get_ref()) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            cx.err(code, ScriptErrorKind::BadField(e.to_string()));
+            None
+        }
+    }
+}
+
+/// `required_disciplines`: well-formed and each named once (a review closes when all signed).
+fn required_disciplines(cx: &mut Ctx<'_>, raw: &[Spanned<String>]) -> Vec<Discipline> {
+    let mut out: Vec<Discipline> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for code in raw {
+        if let Some(&first_line) = seen.get(code.get_ref()) {
+            cx.err(
+                code,
+                ScriptErrorKind::Duplicate {
+                    what: "required discipline",
+                    id: code.get_ref().clone(),
+                    first_line,
+                },
+            );
+            continue;
+        }
+        seen.insert(code.get_ref().clone(), cx.line(code));
+        if let Some(d) = discipline(cx, code) {
+            out.push(d);
+        }
+    }
+    out
 }
 
 /// Red-flag ids share the rule namespace: both are escalation de-duplication keys.
@@ -479,10 +542,78 @@ fn question_kind(cx: &mut Ctx<'_>, rq: &RawQuestion) -> Option<QuestionKind> {
 #[cfg(test)]
 mod tests {
     use super::Lines;
+    use crate::followup::script::{load_str, ScriptErrorKind};
+    use std::path::Path;
 
     #[test]
     fn offsets_map_to_lines() {
         let l = Lines::new("a\nbc\n\nd");
         assert_eq!([0, 1, 2, 4, 5, 6].map(|o| l.line(o)), [1, 1, 2, 2, 3, 4]);
+    }
+
+    const REVIEW: &str = r#"
+code = "review"
+version = 1
+title = { zh = "评估", en = "Review" }
+required_disciplines = [REQUIRED]
+[[questions]]
+id = "volume"
+text = { zh = "容量", en = "Volume" }
+type = "text"
+discipline = QDISC
+[[questions]]
+id = "shared"
+text = { zh = "共同", en = "Shared" }
+type = "yes_no"
+"#;
+
+    fn review(required: &str, question: &str) -> String {
+        REVIEW
+            .replace("REQUIRED", required)
+            .replace("QDISC", question)
+    }
+
+    #[test]
+    fn questions_carry_their_discipline_and_the_script_its_sign_offs() {
+        let s = load_str(
+            Path::new("r.toml"),
+            &review(r#""cardiology", "pharmacy""#, r#""cardiology""#),
+        )
+        .expect("valid review script");
+        assert_eq!(
+            s.required_disciplines
+                .iter()
+                .map(|d| d.as_str())
+                .collect::<Vec<_>>(),
+            ["cardiology", "pharmacy"]
+        );
+        assert_eq!(
+            s.question("volume")
+                .and_then(|q| q.discipline.as_ref())
+                .map(|d| d.as_str()),
+            Some("cardiology")
+        );
+        assert_eq!(s.question("shared").unwrap().discipline, None);
+    }
+
+    #[test]
+    fn a_nurse_script_has_no_sign_offs() {
+        let text = review("", r#""nursing""#).replace("required_disciplines = []\n", "");
+        let s = load_str(Path::new("r.toml"), &text).expect("valid");
+        assert!(s.required_disciplines.is_empty());
+    }
+
+    #[test]
+    fn malformed_or_repeated_disciplines_are_errors_with_their_line() {
+        let errors = load_str(
+            Path::new("r.toml"),
+            &review(r#""pharmacy", "pharmacy""#, r#""Cardiology""#),
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors.iter().any(|e| e.line == 5
+            && matches!(&e.kind, ScriptErrorKind::Duplicate { id, .. } if id == "pharmacy")));
+        assert!(errors.iter().any(|e| e.line == 10
+            && matches!(&e.kind, ScriptErrorKind::BadField(m) if m.contains("Cardiology"))));
     }
 }

@@ -86,6 +86,11 @@ pub(super) struct Call {
     pub(super) offer_in_2xx: bool,
     /// Where this call's requests go instead of the outbound proxy: a desk phone's address.
     pub(super) dest: Option<SocketAddr>,
+    /// The final response to the initial INVITE as it went over the wire: received for our
+    /// calls, sent for calls to us. `None` while there is none (and for ever after Timer B).
+    /// The call row records this, never a status inferred from the outcome (issue 21 item 13:
+    /// a CANCEL that crossed the 200 is not a 487 the trunk never sent).
+    pub(super) final_status: Option<u16>,
 }
 
 /// The sans-IO SIP endpoint. See the module docs.
@@ -446,6 +451,20 @@ impl Endpoint {
 
     /// Sends a response through the server transaction `key`.
     pub(super) fn respond(&mut self, key: &TxKey, resp: Response, now: Instant) {
+        if resp.status >= 200 {
+            if let Some(ServerEntry {
+                tx: ServerTx::Invite(_),
+                call: Some(h),
+                ..
+            }) = self.server.get(key)
+            {
+                let h = *h;
+                if let Some(c) = self.calls.get_mut(&h) {
+                    // the first final response is the one the caller acts on (§17.2.1)
+                    c.final_status.get_or_insert(resp.status);
+                }
+            }
+        }
         if let Some(e) = self.server.get_mut(key) {
             match &mut e.tx {
                 ServerTx::Invite(t) => t.send_response(resp, now),
@@ -469,8 +488,14 @@ impl Endpoint {
 
     /// Reports the end of a call once and forgets it.
     pub(super) fn end_call(&mut self, call: CallHandle, outcome: CallOutcome) {
-        if self.calls.remove(&call).is_some() {
-            self.emit(call, CallEvent::Ended { outcome });
+        if let Some(c) = self.calls.remove(&call) {
+            self.emit(
+                call,
+                CallEvent::Ended {
+                    outcome,
+                    final_status: c.final_status,
+                },
+            );
         }
     }
 

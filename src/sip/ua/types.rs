@@ -141,6 +141,10 @@ pub enum CallEvent {
     Ended {
         /// How it ended.
         outcome: CallOutcome,
+        /// The final response to the initial INVITE that was on the wire (received for our
+        /// calls, sent for calls to us); `None` when there was none (Timer B, a CANCEL before
+        /// any provisional). An answered call has 200 even if a CANCEL crossed it.
+        final_status: Option<u16>,
     },
 }
 

@@ -92,6 +92,7 @@ impl Endpoint {
                 ack: None,
                 offer_in_2xx: false,
                 dest: options.dest,
+                final_status: None,
             },
         );
         self.start_client(invite, Some(handle), dest, now)?;
@@ -239,6 +240,9 @@ impl Endpoint {
                     (Some(o), 487) => o,
                     _ => CallOutcome::from_status(resp.status),
                 };
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.final_status = Some(resp.status);
+                }
                 self.end_call(call, outcome);
             }
         }
@@ -274,6 +278,7 @@ impl Endpoint {
             }
             return;
         }
+        c.final_status = Some(resp.status);
         let dialog = match Dialog::from_uac_response(&c.invite, &resp) {
             Ok(d) => d,
             Err(e) => {

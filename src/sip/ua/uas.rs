@@ -198,6 +198,7 @@ impl Endpoint {
                 offer_in_2xx: false,
                 // our requests to a desk phone go back where it called from, not to the trunk
                 dest: agent.as_ref().map(|_| source),
+                final_status: None,
             },
         );
         self.emit(

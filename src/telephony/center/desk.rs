@@ -155,7 +155,7 @@ impl Center {
     ) -> Result<(), StoreError> {
         match event {
             CallEvent::Answered { .. } => self.desk_answered(desk).await,
-            CallEvent::Ended { outcome } => self.desk_ended(desk, outcome).await,
+            CallEvent::Ended { outcome, .. } => self.desk_ended(desk, outcome).await,
             _ => Ok(()),
         }
     }

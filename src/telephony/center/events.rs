@@ -188,7 +188,10 @@ impl Center {
                 self.set_state(handle, state).await
             }
             CallEvent::MediaChanged { .. } => Ok(()),
-            CallEvent::Ended { outcome } => self.ended(handle, outcome).await,
+            CallEvent::Ended {
+                outcome,
+                final_status,
+            } => self.ended(handle, outcome, final_status).await,
         }
     }
 
@@ -196,13 +199,14 @@ impl Center {
         &mut self,
         handle: CallHandle,
         outcome: CallOutcome,
+        final_status: Option<u16>,
     ) -> Result<(), StoreError> {
         let Some(mut call) = self.calls.remove(&handle) else {
             return Ok(());
         };
         // the nurse's desk phone (or one rung for a transfer) is hung up with the call
         self.hang_up_desks_of(handle).await;
-        let mut record = end_record(outcome);
+        let mut record = end_record(outcome, final_status);
         if call.deadline.is_some() {
             record.reason = "voicemail".into();
         }

@@ -209,7 +209,8 @@ fn calls_to_a_desk_phone_and_from_it_stay_off_the_trunk() {
     assert!(h.take_events().iter().any(|e| matches!(
         e,
         CallEvent::Ended {
-            outcome: CallOutcome::NoAnswer
+            outcome: CallOutcome::NoAnswer,
+            final_status: Some(487),
         }
     )));
     assert_eq!(h.ep.active_calls(), 0, "call {call:?} is over");

@@ -109,7 +109,8 @@ fn inbound_cancel_before_answer() {
     assert_eq!(
         h.take_events(),
         vec![CallEvent::Ended {
-            outcome: CallOutcome::CancelledByRemote
+            outcome: CallOutcome::CancelledByRemote,
+            final_status: Some(487),
         }]
     );
 }
@@ -145,7 +146,8 @@ fn unanswered_inbound_call_gets_480_after_ring_timeout() {
     assert_eq!(
         h.take_events(),
         vec![CallEvent::Ended {
-            outcome: CallOutcome::NoAnswer
+            outcome: CallOutcome::NoAnswer,
+            final_status: Some(480),
         }]
     );
 }

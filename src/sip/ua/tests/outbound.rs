@@ -63,7 +63,8 @@ fn outbound_call_answered_acked_and_hung_up() {
     assert_eq!(
         h.take_events(),
         vec![CallEvent::Ended {
-            outcome: CallOutcome::Completed { by: Party::Local }
+            outcome: CallOutcome::Completed { by: Party::Local },
+            final_status: Some(200),
         }]
     );
     assert_eq!(h.ep.active_calls(), 0);
@@ -93,7 +94,10 @@ fn failure_codes_map_to_outcomes_and_are_acked() {
         let events = h.take_events();
         assert_eq!(
             events.last(),
-            Some(&CallEvent::Ended { outcome: want }),
+            Some(&CallEvent::Ended {
+                outcome: want,
+                final_status: Some(status)
+            }),
             "{status}"
         );
     }
@@ -138,7 +142,8 @@ fn remote_bye_ends_call_and_unknown_bye_gets_481() {
     assert_eq!(
         h.take_events(),
         vec![CallEvent::Ended {
-            outcome: CallOutcome::Completed { by: Party::Remote }
+            outcome: CallOutcome::Completed { by: Party::Remote },
+            final_status: Some(200),
         }]
     );
     // Retransmitted BYE: the transaction repeats 200, no second event.
@@ -187,7 +192,8 @@ fn hangup_while_ringing_sends_cancel() {
     assert_eq!(
         h.take_events(),
         vec![CallEvent::Ended {
-            outcome: CallOutcome::Cancelled
+            outcome: CallOutcome::Cancelled,
+            final_status: Some(487),
         }]
     );
 }
@@ -229,7 +235,8 @@ fn ring_timeout_cancels_as_no_answer() {
     assert_eq!(
         h.take_events().last(),
         Some(&CallEvent::Ended {
-            outcome: CallOutcome::NoAnswer
+            outcome: CallOutcome::NoAnswer,
+            final_status: Some(487),
         })
     );
 }
@@ -246,7 +253,8 @@ fn silent_trunk_is_unreachable_after_timer_b() {
     assert_eq!(
         h.take_events(),
         vec![CallEvent::Ended {
-            outcome: CallOutcome::Unreachable
+            outcome: CallOutcome::Unreachable,
+            final_status: None,
         }]
     );
 }
@@ -267,7 +275,8 @@ fn silent_trunk_is_unreachable_even_when_the_ring_timeout_fires_first() {
     assert_eq!(
         h.take_events(),
         vec![CallEvent::Ended {
-            outcome: CallOutcome::Unreachable
+            outcome: CallOutcome::Unreachable,
+            final_status: None,
         }]
     );
 }
@@ -316,7 +325,8 @@ fn digest_challenge_is_answered_once() {
     assert_eq!(
         h.take_events(),
         vec![CallEvent::Ended {
-            outcome: CallOutcome::AuthFailed
+            outcome: CallOutcome::AuthFailed,
+            final_status: Some(407),
         }]
     );
     assert!(h.take_requests(Method::Invite).is_empty());
@@ -469,7 +479,8 @@ fn incompatible_answer_is_acked_then_hung_up() {
     assert_eq!(
         h.take_events(),
         vec![CallEvent::Ended {
-            outcome: CallOutcome::MediaFailed
+            outcome: CallOutcome::MediaFailed,
+            final_status: Some(200),
         }]
     );
 }
@@ -488,7 +499,8 @@ fn two_hundred_crossing_cancel_is_acked_and_byed() {
     assert_eq!(
         h.take_events().last(),
         Some(&CallEvent::Ended {
-            outcome: CallOutcome::Cancelled
+            outcome: CallOutcome::Cancelled,
+            final_status: Some(200),
         })
     );
 }
@@ -554,7 +566,8 @@ fn a_503_with_retry_after_holds_new_calls_for_that_long() {
     assert_eq!(
         h.take_events().last(),
         Some(&CallEvent::Ended {
-            outcome: CallOutcome::Failed { status: 503 }
+            outcome: CallOutcome::Failed { status: 503 },
+            final_status: Some(503),
         })
     );
     let target = SipUri::parse("sip:patient@127.0.0.1:5070").expect("uri");

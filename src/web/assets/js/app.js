@@ -6,14 +6,19 @@ import { t, lang, setLang, applyI18n } from './i18n.js';
 import { $, html, raw, toast, failure, loadSettings } from './ui.js';
 
 const PAGES = {
-  nurse: [['queue', 'nav.queue', () => import('./nurse.js')]],
+  nurse: [['queue', 'nav.queue', () => import('./nurse.js')], ['reviews', 'nav.reviews', () => import('./review.js')]],
   supervisor: [
     ['wallboard', 'nav.wallboard', () => import('./supervisor.js')],
     ['recordings', 'nav.recordings', () => import('./recordings.js')],
     ['reports', 'nav.reports', () => import('./reports.js')],
     ['inbox', 'nav.inbox', () => import('./doctor.js')],
+    ['reviews', 'nav.reviews', () => import('./review.js')],
   ],
-  doctor: [['inbox', 'nav.inbox', () => import('./doctor.js')], ['queue', 'nav.queue', () => import('./nurse.js')]],
+  doctor: [
+    ['inbox', 'nav.inbox', () => import('./doctor.js')],
+    ['queue', 'nav.queue', () => import('./nurse.js')],
+    ['reviews', 'nav.reviews', () => import('./review.js')],
+  ],
   admin: [
     ['users', 'nav.users', () => import('./admin.js')],
     ['roster', 'nav.roster', () => import('./admin.js')],
@@ -104,8 +109,12 @@ $('#login-form').addEventListener('submit', async (ev) => {
 });
 $('#logout').addEventListener('click', async () => {
   if (unmount) unmount();
+  unmount = null;
   localStorage.removeItem(SESSION_HINT);
   await api('DELETE', '/session').catch(() => {});
+  // clearing the hash fires hashchange: with no user, route() mounts nothing (a mounted page
+  // would call the API with the session just ended: 401s in the console)
+  ctx.me = null;
   location.hash = '';
   location.reload();
 });

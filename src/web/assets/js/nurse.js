@@ -4,7 +4,7 @@
 import { api, liveEvents } from './api.js';
 import { t, stepName } from './i18n.js';
 import { $, html, raw, fmtTime, toast, failure } from './ui.js';
-import { mountPatient } from './patient.js';
+import { mountPatient, refreshTags } from './patient.js';
 import { mountScripts } from './script-form.js';
 import { createPhone } from './phone.js';
 import { trendCharts } from './charts.js';
@@ -25,6 +25,9 @@ export async function mount(view, ctx) {
         <thead><tr><th scope="col">#</th><th scope="col">${t('queue.patient')}</th><th scope="col">${t('queue.step')}</th>
         <th scope="col">${t('queue.priority')}</th><th scope="col">${t('queue.due')}</th><th scope="col">${t('queue.attempts')}</th></tr></thead>
         <tbody id="queue-rows"></tbody></table></div>
+      <form id="queue-filter" class="inline"><label for="queue-tag">${t('tag.filter')}</label>
+        <input id="queue-tag" list="queue-tags" maxlength="64" placeholder="${t('tag.any')}"><datalist id="queue-tags"></datalist>
+        <button type="submit">${t('rec.filter')}</button></form>
       <p class="muted small" id="keys-help">${t('keys.title')}: ${t('keys.help')}</p>
     </section>
     <section class="workspace" aria-labelledby="task-title">
@@ -54,7 +57,8 @@ export async function mount(view, ctx) {
   async function loadQueue() {
     let q;
     try {
-      q = await api('GET', '/queue?limit=100');
+      const tag = $('#queue-tag', view).value.trim();
+      q = await api('GET', `/queue?limit=100${tag ? '&tag=' + encodeURIComponent(tag) : ''}`);
     } catch (e) {
       $('#queue-rows', view).innerHTML = html`<tr><td colspan="6" class="error">${failure(e, t('queue.title'))}</td></tr>`;
       return null;
@@ -78,11 +82,25 @@ export async function mount(view, ctx) {
       ${k.days_overdue > 0 ? raw(html`<span class="badge overdue">${t('queue.overdue')} ${t('queue.days', { n: k.days_overdue })}</span>`) : ''}
       <button type="button" id="release" aria-keyshortcuts="R">${t('task.release')} <kbd>R</kbd></button></p>`;
     $('#release', view).addEventListener('click', release);
-    $('#disposition-form', view).hidden = false;
     phone.render();
+    if (k.role === 'team') {
+      // a team review is its own workflow (issue 20 item 4): agenda, sign-offs, actions
+      $('#disposition-form', view).hidden = true;
+      $('#script-panel', view).innerHTML = html`<p>${t('review.from_task')}</p>
+        <button type="button" id="open-review" class="primary">${t('review.open')}</button>`;
+      $('#open-review', view).addEventListener('click', async () => {
+        try {
+          const r = await api('POST', `/tasks/${k.id}/review`);
+          location.hash = `#/reviews?id=${r.review.id}`;
+        } catch (e) { toast(failure(e, t('review.open')), 'error'); }
+      });
+      await mountPatient($('#patient-panel', view), k.patient_id, ctx, { taskId: k.id });
+      return;
+    }
+    $('#disposition-form', view).hidden = false;
     await Promise.all([
       mountPatient($('#patient-panel', view), k.patient_id, ctx, { taskId: k.id }),
-      mountScripts($('#script-panel', view), k, ctx, { callId: () => phone.callId(), onMeasurement: () => refreshTrends(k.patient_id) }),
+      mountScripts($('#script-panel', view), k, ctx, { callId: () => phone.callId(), onMeasurement: () => refreshTrends(k.patient_id), onTags: () => refreshTags($('#patient-panel', view), k.patient_id) }),
     ]);
   }
 
@@ -157,6 +175,7 @@ export async function mount(view, ctx) {
     }
   });
   $('#claim', view).addEventListener('click', claim);
+  $('#queue-filter', view).addEventListener('submit', (ev) => { ev.preventDefault(); loadQueue(); });
   const rebuild = $('#rebuild', view);
   if (rebuild) rebuild.addEventListener('click', () => api('POST', '/queue/build').then(loadQueue).catch((e) => toast(e.message, 'error')));
 

@@ -2,9 +2,10 @@
 // discharge summary, pathway progress, previous calls and answers, trend charts.
 import { api } from './api.js';
 import { t, stepName } from './i18n.js';
-import { html, raw, fmtTime, fmtDate, fmtDuration, failure, severityBadge } from './ui.js';
+import { $, html, raw, fmtTime, fmtDate, fmtDuration, failure, severityBadge } from './ui.js';
 import { trendCharts } from './charts.js';
 import { answerText } from './script-form.js';
+import { mountNotes, mountTags } from './notes.js';
 
 export async function loadPatient(patientId) {
   const [report, timeline] = await Promise.all([
@@ -27,7 +28,7 @@ function history(timeline, ctx) {
     switch (i.kind) {
       case 'call': return raw(html`<li>${when} · ${i.direction} · ${i.state}${i.disposition ? ' · ' + t('disp.' + i.disposition) : ''} ${i.duration_ms ? '· ' + fmtDuration(i.duration_ms) : ''}</li>`);
       case 'attempt': return raw(html`<li>☎ ${when} · ${t('disp.' + i.disposition)}${i.note ? ' — ' + i.note : ''}</li>`);
-      case 'note': return raw(html`<li>✎ ${when} · ${i.body} <small>${ctx.name(i.author_id)}</small></li>`);
+      case 'note': return raw(html`<li>✎ ${when} · ${i.body} <small>${i.author_name || ctx.name(i.author_id)}${i.version > 1 ? ' · v' + i.version : ''}</small></li>`);
       default: return raw(html`<li>⚠ ${when} · ${raw(severityBadge(i.escalation.severity))} ${i.escalation.key.rule} · ${t('status.' + i.escalation.status.status)}</li>`);
     }
   })}</ul>`;
@@ -42,6 +43,12 @@ function answersByTask(report) {
   }
   const q = (a) => (document.documentElement.lang === 'en' ? a.question_en : a.question_zh) || a.question_id;
   return [...groups.values()].map((g) => html`<h4>${g.step}</h4><dl class="answers">${g.items.map((a) => raw(html`<dt>${q(a)}</dt><dd>${answerText(a.value)}</dd>`))}</dl>`).join('');
+}
+
+/** Redraws the patient's tags (after an answer's rule set one). */
+export async function refreshTags(root, patientId) {
+  const box = $('#patient-tags', root);
+  if (box) await mountTags(box, patientId);
 }
 
 /** Renders the panel; returns the loaded data (the caller may reuse it). */
@@ -61,6 +68,7 @@ export async function mountPatient(root, patientId, ctx, { taskId } = {}) {
     <p><span class="label">${t('patient.phone')}</span> <span id="patient-phone">${p.phone}</span>
       ${p.alt_phone ? raw(html` · <span class="label">${t('patient.alt')}</span> ${p.alt_contact_name || ''} ${p.alt_contact_relation ? '(' + p.alt_contact_relation + ')' : ''} ${p.alt_phone}`) : ''}
       ${p.do_not_call ? raw('<span class="badge sev-urgent">DNC</span>') : ''}</p>
+    <p id="patient-tags" class="tags"></p>
     <details open><summary>${t('patient.discharge')}</summary>
       ${d ? raw(html`<p>${fmtDate(d.discharged_at)} · ${document.documentElement.lang === 'en' ? d.department || '' : d.department_zh || d.department || ''}
         · ${t('patient.diagnoses')}: ${d.diagnoses.join(', ')} ${d.attending ? '· ' + d.attending : ''}</p>
@@ -69,7 +77,9 @@ export async function mountPatient(root, patientId, ctx, { taskId } = {}) {
     </details>
     <details open><summary>${t('patient.pathway')}</summary>${raw(progress(report.tasks, taskId))}</details>
     <details open><summary>${t('patient.trends')}</summary><div id="patient-trends">${raw(trendCharts(report.measurements))}</div></details>
+    <details open><summary>${t('note.title')}</summary><div id="patient-notes"></div></details>
     <details><summary>${t('patient.history')}</summary>${raw(history(timeline, ctx))}${raw(answersByTask(report))}</details>
     <p><a href="/assets/report.html?patient=${p.id}" target="_blank" rel="noopener">${t('patient.report')}</a></p>`;
+  await Promise.all([mountTags($('#patient-tags', root), p.id), mountNotes($('#patient-notes', root), p.id)]);
   return data;
 }

@@ -6,6 +6,8 @@ import { t, lang, setLang, applyI18n, stepName } from './i18n.js';
 import { $, html, raw, fmtDate, fmtTime, failure, loadSettings } from './ui.js';
 import { trendCharts } from './charts.js';
 import { answerText } from './script-form.js';
+import { actionText } from './review.js';
+import { noteData, disc } from './notes.js';
 
 window.reportReady = false;
 
@@ -37,6 +39,7 @@ async function render() {
       <div><dt>${t('patient.diagnoses')}</dt><dd>${d ? d.diagnoses.join(', ') : '–'}</dd></div>
       <div><dt>${t('patient.pathway')}</dt><dd>${d ? d.pathways.map((w) => `${w.code} v${w.version} (${w.status})`).join(', ') : '–'}</dd></div>
       <div><dt>${t('report.progress')}</dt><dd id="r-progress">${done} / ${r.tasks.length}</dd></div>
+      <div><dt>${t('tag.title')}</dt><dd id="r-tags">${r.tags.length ? r.tags.map((g) => g.tag).join(', ') : '–'}</dd></div>
     </dl>
     ${d && d.summary ? raw(html`<p>${d.summary}</p>`) : ''}
     <h2>${t('report.progress')}</h2>
@@ -53,6 +56,17 @@ async function render() {
       <tbody>${r.escalations.map((e) => raw(html`<tr><td>${fmtTime(e.opened_at)}</td><td class="sev sev-${e.severity}">${t('sev.' + e.severity)}</td>
         <td>${e.key.rule}: ${e.evidence.flatMap((x) => x.evidence.answers.map(([, qq, aa]) => `${qq} ${aa}`)).join('; ')}</td>
         <td>${t('status.' + e.status.status)}${e.status.note ? ' — ' + e.status.note : ''}</td></tr>`))}</tbody></table>`)
+      : raw(html`<p>${t('report.none')}</p>`)}
+    <h2>${t('review.title')}</h2>
+    ${(r.reviews || []).length ? raw(r.reviews.map((v) => html`<section class="r-review" data-review="${v.id}"><h3>${stepName(v)} · ${fmtTime(v.closed_at)}</h3>
+      <ul>${v.assessments.map((a) => raw(html`<li><strong>${t('discipline.' + a.discipline)}</strong> (${a.author_name}, ${fmtTime(a.signed_at)}): ${a.text}</li>`))}</ul>
+      ${v.actions.length ? raw(html`<p>${t('review.actions')}: ${v.actions.map((x) => actionText(x.action)).join('; ')}</p>`) : ''}</section>`).join(''))
+      : raw(html`<p>${t('report.none')}</p>`)}
+    <h2>${t('note.title')}</h2>
+    ${r.notes.length ? raw(html`<table id="r-notes"><thead><tr><th>${t('inbox.opened')}</th><th>${t('note.kind')}</th><th>${t('note.body')}</th><th>${t('report.author')}</th></tr></thead>
+      <tbody>${r.notes.map((n) => raw(html`<tr data-note="${n.id}"><td>${fmtTime(n.created_at)}</td><td>${t('note.kind.' + n.kind)}</td>
+        <td class="note-body">${n.body}${n.data ? raw(html`<br><small>${noteData(n.kind, n.data)}</small>`) : ''}${n.version > 1 ? raw(html`<br><small class="note-corrected">${t('note.corrected', { v: n.version })}, ${fmtTime(n.updated_at)}</small>`) : ''}</td>
+        <td>${n.author_name}${n.discipline ? ' · ' + disc(n.discipline) : ''}</td></tr>`))}</tbody></table>`)
       : raw(html`<p>${t('report.none')}</p>`)}
     <footer>${t('report.generated')}: ${fmtTime(r.generated_at)} · suifang · ${p.phone}</footer>`;
   root.setAttribute('aria-busy', 'false');

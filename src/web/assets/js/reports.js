@@ -12,13 +12,15 @@ export async function mount(view) {
     <form id="rep-form" class="inline">
       <label>${t('rec.from')} <input type="date" id="rep-from" value="${daysAgo(29)}"></label>
       <label>${t('rec.to')} <input type="date" id="rep-to" value="${today()}"></label>
+      <label>${t('tag.filter')} <input id="rep-tag" maxlength="64" placeholder="${t('tag.any')}"></label>
       <button type="submit" class="primary">${t('rep.run')}</button>
       <a id="rep-csv" class="button" download>${t('rep.csv')}</a>
     </form>
     <table id="rep-table"><thead><tr><th scope="col">${t('rep.metric')}</th><th scope="col">${t('rep.value')}</th></tr></thead><tbody></tbody></table>
   </section>`;
   const run = async () => {
-    const q = `from=${$('#rep-from', view).value}&to=${$('#rep-to', view).value}`;
+    const tag = $('#rep-tag', view).value.trim();
+    const q = `from=${$('#rep-from', view).value}&to=${$('#rep-to', view).value}${tag ? '&tag=' + encodeURIComponent(tag) : ''}`;
     $('#rep-csv', view).href = `/api/v1/reports?${q}&format=csv`;
     let r;
     try {

@@ -112,6 +112,8 @@ export async function mountScript(root, task, ctx, opts = {}) {
       state.textContent = '✓ ' + t('script.saved');
       state.className = 'save-state ok';
       if ((q.measurement || q.kind.type === 'blood_pressure') && opts.onMeasurement) opts.onMeasurement();
+      // a rule's tag added (or added again) shows on the patient at once
+      if ((r.tags || []).some((g) => g.action === 'add' || g.action === 're_add') && opts.onTags) opts.onTags();
       showAdvice(root, r.escalations || [], q.id);
       const fresh = (r.escalations || []).filter((e) => e.change !== 'unchanged');
       if (fresh.length) await showEscalations(root, task, ctx, fresh, opts);

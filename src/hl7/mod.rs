@@ -1,0 +1,24 @@
+//! HL7 v2 from the hospital's systems (issue 17): the sans-IO core.
+//!
+//! The interface engine (Mirth/NextGen Connect, Rhapsody, or the HIS itself) sends admissions,
+//! discharges and lab results as HL7 v2 messages framed with MLLP over TCP. This module is the
+//! part without sockets, clocks or a database, tested on its own:
+//!
+//! - [`mllp`]: frames in and out of a byte stream, with a size limit;
+//! - [`charset`]: MSH-18 (UTF-8, GB 18030 / GB 2312, 8859/1, Big5) and decoding that refuses
+//!   bytes invalid in the declared set instead of replacing them;
+//! - [`message`]: segments, fields, repetitions, components and escapes, lenient where real
+//!   feeds are sloppy and strict where it matters;
+//! - [`header`]: what MSH says (event, control id, version, acknowledgement mode);
+//! - [`ack`]: AA/AE/AR and CA/CE/CR replies with ERR segments naming the field.
+//!
+//! Not yet here (the rest of issue 17): the MLLP listener that stores each message durably
+//! before it is ACKed, applying ADT/ORU events to patients and pathways, results back to the
+//! EMR, and the FHIR API.
+
+pub mod ack;
+pub mod adt;
+pub mod charset;
+pub mod header;
+pub mod message;
+pub mod mllp;

@@ -1,0 +1,208 @@
+//! The MLLP listener: the I/O shell around `hl7` (framing, parsing, ACKs) and `store::hl7`.
+//!
+//! One task per connection; messages on a connection are handled one at a time, as MLLP
+//! senders wait for each ACK. A message is decoded and checked without the database, then
+//! stored with its effect in one transaction; the ACK goes out only after that commits. When
+//! the database cannot take it, the ACK is AE/CE with error 207, so the sender keeps it and
+//! sends it again: nothing the hospital sent is lost either way. Connections from outside
+//! `hl7.allow` are closed unanswered.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::followup::pathway::{Calendar, PathwayCatalog};
+use crate::hl7::ack::{build, reply_context, AckCode, Replier};
+use crate::hl7::adt::{discharge, Mapping};
+use crate::hl7::charset::{decode_message, Charset};
+use crate::hl7::header::{Event, Header};
+use crate::hl7::message::{parse, ErrorCode, Hl7Error};
+use crate::hl7::mllp::{frame, Frame, MllpDecoder};
+use crate::store::hl7::{apply_discharge, receive, Applied, Receipt, Received};
+use crate::store::Store;
+
+/// What the listener needs, and nothing else.
+pub struct Hl7Service {
+    pub store: Store,
+    pub clock: Clock,
+    pub pathways: Arc<PathwayCatalog>,
+    pub calendar: Arc<Calendar>,
+    pub time_zone: Tz,
+    pub mapping: Mapping,
+    pub replier: Replier,
+    pub fallback_charset: Charset,
+    pub allow: Vec<ipnet::IpNet>,
+    pub max_message_bytes: usize,
+}
+
+/// Accepts connections until `stop` turns true.
+pub async fn listen(
+    listener: TcpListener,
+    service: Arc<Hl7Service>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "HL7 listener: accept failed");
+                continue;
+            }
+        };
+        if !service.allow.iter().any(|n| n.contains(&peer.ip())) {
+            tracing::warn!(%peer, "HL7 connection from outside hl7.allow closed");
+            continue;
+        }
+        let (service, stop) = (service.clone(), stop.clone());
+        tokio::spawn(async move {
+            if let Err(e) = connection(stream, peer, &service, stop).await {
+                tracing::info!(%peer, error = %e, "HL7 connection ended");
+            }
+        });
+    }
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    service: &Hl7Service,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut decoder = MllpDecoder::new(service.max_message_bytes);
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = tokio::select! {
+            r = stream.read(&mut buf) => r?,
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        };
+        if n == 0 {
+            if decoder.mid_frame() {
+                tracing::warn!(%peer, "HL7 sender closed mid-message (never ACKed: it will resend)");
+            }
+            return Ok(());
+        }
+        let frames = match decoder.push(&buf[..n]) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "HL7 frame refused; closing the connection");
+                return Ok(());
+            }
+        };
+        for Frame::Message(bytes) in frames {
+            let ack = handle(service, peer, bytes).await;
+            stream.write_all(&frame(&ack)).await?;
+        }
+    }
+}
+
+/// One message in, its ACK out (encoded, unframed).
+pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> Vec<u8> {
+    let now = service.clock.now();
+    let decoded = decode_message(&bytes, service.fallback_charset);
+    let (text, charset) = match &decoded {
+        Ok((t, c)) => (t.clone(), Some(*c)),
+        // undecodable: answer from what the ASCII header says
+        Err(_) => (String::from_utf8_lossy(&bytes).into_owned(), None),
+    };
+    let (header, delimiters) = reply_context(&text);
+    let checked: Result<(crate::hl7::message::Message, Event), Hl7Error> = match &decoded {
+        Err(e) => Err(Hl7Error::at(ErrorCode::DataType, "MSH", 18, e.to_string())),
+        Ok(_) => parse(&text).and_then(|m| {
+            let event = Header::read(&m).event()?;
+            Ok((m, event))
+        }),
+    };
+    let received = Received {
+        peer: peer.to_string(),
+        sending_application: header.sending_application.clone(),
+        sending_facility: header.sending_facility.clone(),
+        control_id: header.control_id.clone(),
+        message_type: format!("{}^{}", header.message_type, header.trigger),
+        charset: charset.map(|c| c.msh18().to_string()),
+        raw: bytes,
+    };
+    // the domain reading happens outside the database thread
+    let prepared: Result<Prepared, Hl7Error> = checked.and_then(|(m, event)| match event {
+        Event::Discharge => discharge(&m, service.time_zone, now, &service.mapping)
+            .map(|d| Prepared::Discharge(Box::new(d))),
+        other => Err(Hl7Error::at(
+            ErrorCode::UnsupportedEventCode,
+            "MSH",
+            9,
+            format!(
+                "{other:?} ({}) is not applied by this version of suifang",
+                received.message_type
+            ),
+        )),
+    });
+    let mode = header.ack_mode;
+    let (pathways, calendar) = (service.pathways.clone(), service.calendar.clone());
+    let sender = header.sending_application.clone();
+    let stored = service
+        .store
+        .write(move |tx| {
+            receive(
+                tx,
+                &received,
+                now.timestamp(),
+                |r| AckCode::of(r).msa1(mode).to_string(),
+                |tx| match prepared {
+                    Ok(Prepared::Discharge(d)) => {
+                        apply_discharge(tx, &d, &pathways, &calendar, &sender, now)
+                    }
+                    Err(e) => Ok(Err(e)),
+                },
+            )
+        })
+        .await;
+    let result: Result<Applied, Hl7Error> = match stored {
+        Ok((Receipt::Duplicate { id, .. }, _)) => {
+            tracing::info!(control_id = %header.control_id, message = id, "HL7 message sent again: already applied, same ACK");
+            Ok(Applied::default())
+        }
+        Ok((Receipt::Stored { id }, result)) => {
+            match &result {
+                Ok(a) => {
+                    tracing::info!(message = id, kind = %format!("{}^{}", header.message_type, header.trigger), patient = ?a.patient_id, tasks = a.tasks_created, "HL7 message applied")
+                }
+                Err(e) => {
+                    tracing::warn!(message = id, error = %e, "HL7 message refused (kept with its error)")
+                }
+            }
+            result
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "HL7 message could not be stored: answered 207 so the sender keeps it");
+            Err(Hl7Error {
+                code: ErrorCode::ApplicationInternal,
+                location: None,
+                message: "could not be stored; send it again".into(),
+            })
+        }
+    };
+    let ack = build(
+        &header,
+        &delimiters,
+        result.as_ref().map(|_| ()),
+        &service.replier,
+        &format!("ACK{}", now.timestamp_micros()),
+        &now.with_timezone(&service.time_zone)
+            .format("%Y%m%d%H%M%S")
+            .to_string(),
+        charset.filter(|c| *c != Charset::Utf8).map(Charset::msh18),
+    );
+    charset.unwrap_or(Charset::Utf8).encode(&ack)
+}
+
+enum Prepared {
+    Discharge(Box<crate::hl7::adt::Discharge>),
+}
