@@ -12,10 +12,10 @@ mod clinical_loop;
 mod common;
 #[path = "console/helpers.rs"]
 mod helpers;
-#[path = "console/team_review.rs"]
-mod team_review;
 #[path = "console/mdt_routing.rs"]
 mod mdt_routing;
+#[path = "console/team_review.rs"]
+mod team_review;
 
 use std::path::Path;
 use std::process::Command;
