@@ -5,12 +5,14 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::auth::password::hash_password;
 use crate::auth::role::Role;
+use crate::followup::discipline::Discipline;
+use crate::followup::escalation::shift::{parse_time, Holidays, Shift, ShiftError, Weekdays};
 use crate::followup::escalation::UserId;
 use crate::followup::pathway::{Calendar, PathwayCatalog};
 use crate::followup::patient::{Diagnosis, DiagnosisKind, Language, NewDischarge, NewPatient};
 use crate::store::audit::{append, Actor};
 use crate::store::escalations::{self, DutySlot};
-use crate::store::{patients, users, Store, StoreError};
+use crate::store::{care_teams, patients, users, Store, StoreError};
 
 /// The demo logins (username, password, role, display name, department), printed at start.
 pub const DEMO_USERS: &[(&str, &str, Role, &str, Option<&str>)] = &[
@@ -50,6 +52,68 @@ pub const DEMO_USERS: &[(&str, &str, Role, &str, Option<&str>)] = &[
         Some("cardiology"),
     ),
     ("admin", "admin-demo-1", Role::Admin, "Admin", None),
+    // The rest of the heart-failure care team (issue 20 item 2): clinicians log in as doctors
+    // (inbox and patient timeline) and are told apart by their discipline.
+    (
+        "pharmacist",
+        "pharmacist-demo-1",
+        Role::Doctor,
+        "孙药师 Pharmacist Sun",
+        Some("cardiology"),
+    ),
+    (
+        "dietitian",
+        "dietitian-demo-1",
+        Role::Doctor,
+        "周营养师 Dietitian Zhou",
+        Some("cardiology"),
+    ),
+    (
+        "rehab",
+        "rehab-demo-1",
+        Role::Doctor,
+        "吴康复师 Therapist Wu",
+        Some("cardiology"),
+    ),
+    (
+        "psychologist",
+        "psychologist-demo-1",
+        Role::Doctor,
+        "郑心理师 Psychologist Zheng",
+        Some("cardiology"),
+    ),
+    (
+        "social",
+        "social-demo-1",
+        Role::Doctor,
+        "冯社工 Social worker Feng",
+        Some("cardiology"),
+    ),
+];
+
+/// Each demo login's discipline, and whether she leads the cardiology care team.
+const DEMO_TEAM: &[(&str, &str, bool)] = &[
+    ("head", "cardiology", true),
+    ("doctor", "cardiology", false),
+    ("doctor2", "cardiology", false),
+    ("pharmacist", "pharmacy", false),
+    ("dietitian", "nutrition", false),
+    ("rehab", "rehabilitation", false),
+    ("psychologist", "psychology", false),
+    ("social", "social_work", false),
+    ("nurse", "nursing", false),
+];
+
+/// Demo shifts (hospital time): (login, weekdays, start, end, holidays). The allied disciplines
+/// work office hours; the cardiologists cover day and night every day, holidays included.
+const DEMO_SHIFTS: &[(&str, &str, &str, &str, Holidays)] = &[
+    ("pharmacist", "mon-fri", "08:00", "17:30", Holidays::Skip),
+    ("dietitian", "mon-fri", "08:00", "17:30", Holidays::Skip),
+    ("rehab", "mon-fri", "08:00", "17:30", Holidays::Skip),
+    ("psychologist", "mon-fri", "08:00", "17:30", Holidays::Skip),
+    ("social", "mon-fri", "08:00", "17:30", Holidays::Skip),
+    ("doctor", "daily", "08:00", "20:00", Holidays::Also),
+    ("doctor2", "daily", "20:00", "08:00", Holidays::Also),
 ];
 
 const DEPARTMENTS: &[(&str, &str, &str)] = &[
@@ -163,6 +227,46 @@ pub fn working_demo_logins(store: &Store) -> Result<Vec<&'static str>, StoreErro
     Ok(working)
 }
 
+/// The cardiology heart-failure care team with every discipline, and its members' shifts.
+fn seed_care_team(
+    tx: &rusqlite::Transaction,
+    ids: &std::collections::HashMap<&str, i64>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let team = care_teams::create_team(
+        tx,
+        "cardiology",
+        Some("heart-failure"),
+        "Heart failure team",
+        "心衰多学科团队",
+        now,
+    )?;
+    let code = |c: &str| Discipline::parse_code(c).map_err(|e| StoreError::Invalid(e.to_string()));
+    for (name, discipline, lead) in DEMO_TEAM {
+        if let Some(id) = ids.get(name) {
+            let d = code(discipline)?;
+            users::set_discipline(tx, *id, Some(&d))?;
+            care_teams::set_member(tx, team, *id, &d, *lead, now)?;
+        }
+    }
+    for (name, weekdays, start, end, holidays) in DEMO_SHIFTS {
+        let Some(id) = ids.get(name) else { continue };
+        let discipline = DEMO_TEAM
+            .iter()
+            .find(|(n, ..)| n == name)
+            .map_or("cardiology", |(_, d, _)| *d);
+        let invalid = |e: ShiftError| StoreError::Invalid(e.to_string());
+        let shift = Shift {
+            weekdays: Weekdays::parse(weekdays).map_err(invalid)?,
+            start: parse_time(start).map_err(invalid)?,
+            end: parse_time(end).map_err(invalid)?,
+            holidays: *holidays,
+        };
+        care_teams::add_shift(tx, *id, &code(discipline)?, &shift, now)?;
+    }
+    Ok(())
+}
+
 pub fn seed(
     store: &Store,
     pathways: &PathwayCatalog,
@@ -213,6 +317,7 @@ pub fn seed(
         if let Some(id) = ids.get("doctor") {
             escalations::add_group_member(tx, false, "psychiatry_liaison", UserId(*id))?;
         }
+        seed_care_team(tx, &ids, now)?;
         for (mrn, name, phone, days_ago, dept, codes, language) in DEMO_PATIENTS {
             let patient = NewPatient {
                 mrn: mrn.to_string(),

@@ -344,6 +344,7 @@ pub async fn serve(
         state.events.clone(),
         state.clock,
         state.config.webhook.enabled(),
+        state.calendar.clone(),
         std::time::Duration::from_secs(state.config.escalation.tick_seconds.max(1)),
         stop_rx.clone(),
     ));

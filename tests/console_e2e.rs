@@ -12,6 +12,8 @@ mod clinical_loop;
 mod common;
 #[path = "console/helpers.rs"]
 mod helpers;
+#[path = "console/mdt_routing.rs"]
+mod mdt_routing;
 #[path = "console/team_review.rs"]
 mod team_review;
 

@@ -148,7 +148,7 @@ fn a_discharge_sent_by_python_hl7_enrols_the_patient_once_and_errors_are_named()
     assert_eq!(count, 5, "the heart-failure pathway's five steps: {tasks}");
 
     // the interface engine resends it (it missed our ACK): same ACK, nothing new
-    let (ok, out) = send(port, dir.path(), &[first.clone()]);
+    let (ok, out) = send(port, dir.path(), std::slice::from_ref(&first));
     assert!(ok);
     assert_eq!(ack_lines(&out, "MSA"), ["MSA|AA|MSG-1"]);
     let tasks = supervisor.get(&format!("/api/v1/patients/{id}/tasks")).body;

@@ -84,7 +84,17 @@ fn phq(items: [u8; 9]) -> Vec<(&'static str, Value)> {
         .collect()
 }
 
+/// Rules routed to a discipline (issue 20 item 3), in their own file to keep this one short.
+#[path = "scripts_rules/mdt.rs"]
+mod mdt;
+
 fn cases() -> Vec<Case> {
+    let mut all = shipped_cases();
+    all.extend(mdt::cases());
+    all
+}
+
+fn shipped_cases() -> Vec<Case> {
     use Severity::*;
     let weight = MeasurementKind::WeightKg;
     let yes = || json!(true);
@@ -367,7 +377,7 @@ fn cases() -> Vec<Case> {
             "phq",
             "phq9-severe",
             High,
-            psych(),
+            mdt::discipline("psychology"),
             phq([3, 3, 3, 3, 2, 2, 2, 2, 0]),
             phq([3, 3, 3, 3, 2, 2, 2, 1, 0]),
         ),
@@ -375,7 +385,7 @@ fn cases() -> Vec<Case> {
             "phq",
             "phq2-positive",
             Routine,
-            dept(),
+            mdt::discipline("psychology"),
             phq([2, 1, 0, 0, 0, 0, 0, 0, 0]),
             phq([1, 1, 0, 0, 0, 0, 0, 0, 0]),
         ),
@@ -611,6 +621,7 @@ fn shipped_codes_are_the_ones_pathways_reference() {
             "chd-short",
             "chest-pain",
             "diabetes",
+            "gad",
             "heart-failure",
             "heart-failure-team-review",
             "hypertension",

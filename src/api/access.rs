@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::{
-    accounts, admin, agents, calls, escalations, events, notes, patients, queue, reports,
-    retention, reviews, scripts, session, tags, transcripts, AppState,
+    accounts, admin, agents, calls, care_teams, escalations, events, notes, patients, queue,
+    reports, retention, reviews, scripts, session, tags, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};
@@ -120,6 +120,13 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/escalations/{id}/resolve", RESPONDERS, "Resolve with an action and a note", || post(escalations::resolve)),
     route("GET", "/api/v1/roster", CLINICAL, "Duty roster per department", || get(escalations::roster)),
     route("PUT", "/api/v1/roster/{department}/{slot}", MANAGERS, "Put a doctor on duty, backup or head of a department", || put(escalations::set_duty)),
+    route("GET", "/api/v1/care-teams", CLINICAL, "Care teams per department with their members by discipline and lead (issue 20)", || get(care_teams::list)),
+    route("POST", "/api/v1/care-teams", ADMIN, "Create a department's care team ({\"department\", \"pathway\", \"name_en\", \"name_zh\"}; audited)", || post(care_teams::create)),
+    route("PUT", "/api/v1/care-teams/{id}/members/{user_id}", ADMIN, "Add a member or change her discipline or lead flag ({\"discipline\", \"lead\"}; audited)", || put(care_teams::put_member)),
+    route("DELETE", "/api/v1/care-teams/{id}/members/{user_id}", ADMIN, "Remove a member from a care team (audited)", || delete(care_teams::remove_member)),
+    route("GET", "/api/v1/duty-shifts", CLINICAL, "Duty shifts: who of a discipline is on when (hospital time, weekdays, holidays)", || get(care_teams::list_shifts)),
+    route("POST", "/api/v1/duty-shifts", MANAGERS, "Add a shift ({\"user_id\", \"discipline\", \"weekdays\": \"mon-fri\", \"start\": \"08:00\", \"end\": \"17:00\", \"holidays\": \"skip|also|only\"}; audited)", || post(care_teams::add_shift)),
+    route("DELETE", "/api/v1/duty-shifts/{id}", MANAGERS, "Remove a shift (audited)", || delete(care_teams::remove_shift)),
     route("GET", "/api/v1/webhooks/deliveries", ADMIN, "Webhook delivery log", || get(escalations::webhook_log)),
     route("GET", "/api/v1/users", ADMIN, "List users", || get(admin::list_users)),
     route("POST", "/api/v1/users", ADMIN, "Create a user", || post(admin::create_user)),

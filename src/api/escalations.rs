@@ -49,6 +49,7 @@ pub async fn put_answer(
     let now = state.clock.now();
     let scripts = state.scripts.clone();
     let webhooks_enabled = state.config.webhook.enabled();
+    let calendar = state.calendar.clone();
     let input = SaveAnswer {
         task_id,
         question_id: question,
@@ -61,11 +62,12 @@ pub async fn put_answer(
         .write(move |tx| {
             // A rejected answer fails before anything is written: it travels out as a value,
             // storage errors as errors (which roll back).
-            let saved = match save_answer(tx, &scripts, &who, &input, webhooks_enabled, now) {
-                Ok(saved) => Ok(saved),
-                Err(ServiceError::Store(e)) => return Err(e),
-                Err(rejected) => Err(rejected),
-            };
+            let saved =
+                match save_answer(tx, &scripts, &who, &input, webhooks_enabled, &calendar, now) {
+                    Ok(saved) => Ok(saved),
+                    Err(ServiceError::Store(e)) => return Err(e),
+                    Err(rejected) => Err(rejected),
+                };
             let patient_id: i64 = tx.query_row(
                 "SELECT patient_id FROM followup_tasks WHERE id = ?1",
                 [task_id],
@@ -221,7 +223,14 @@ pub async fn resolve(
 }
 
 pub async fn roster(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(json!(state.store.read(db::load_roster).await?)))
+    // What routing would use now: duty slots, supervisors, groups, who of each discipline is on
+    // shift, and the care teams.
+    let (now, calendar) = (state.clock.now(), state.calendar.clone());
+    let roster = state
+        .store
+        .read(move |c| db::load_roster_at(c, now, &calendar))
+        .await?;
+    Ok(axum::Json(json!(roster)))
 }
 
 #[derive(Deserialize)]

@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod agents;
 mod calls;
+mod care_teams;
 pub mod csrf;
 pub mod error;
 mod escalations;

@@ -145,6 +145,7 @@ pub fn save_answer(
     user: &User,
     input: &SaveAnswer,
     webhooks_enabled: bool,
+    calendar: &crate::followup::pathway::Calendar,
     now: DateTime<Utc>,
 ) -> Result<Saved, ServiceError> {
     let t = now.timestamp();
@@ -232,7 +233,7 @@ pub fn save_answer(
             call: input.call_id.clone().map(CallId),
         },
     };
-    let roster = escalations::load_roster(tx)?;
+    let roster = escalations::load_roster_at(tx, now, calendar)?;
     let mut recorded = Vec::new();
     for finding in &findings {
         recorded.push(super::findings::record(

@@ -12,6 +12,16 @@ use crate::followup::rules::Finding;
 use crate::store::escalations::{self, webhooks, Change, Recorded};
 use crate::store::StoreError;
 
+/// How findings are routed besides the finding itself: whether webhooks are queued, and the
+/// hospital calendar (time zone, holidays) duty shifts are evaluated in.
+#[derive(Debug, Clone, Copy)]
+pub struct Routing<'a> {
+    /// Queue a webhook delivery for opened and raised escalations.
+    pub webhooks_enabled: bool,
+    /// Time zone and holidays of the duty shifts.
+    pub calendar: &'a crate::followup::pathway::Calendar,
+}
+
 /// The department whose roster answers for this patient: that of the latest discharge.
 pub fn patient_department(tx: &Transaction, patient_id: i64) -> Result<String, StoreError> {
     let code: Option<String> = tx

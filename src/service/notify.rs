@@ -3,6 +3,7 @@
 //! Both timers live in database rows, so a restart loses nothing: the first tick after start
 //! fires whatever fell due while the server was down, exactly once.
 
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +18,7 @@ use crate::followup::escalation::webhook::{
     payload, sign, RetryPolicy, WebhookEvent, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
 use crate::followup::escalation::Notified;
+use crate::followup::pathway::Calendar;
 use crate::store::escalations::{self, webhooks, Change, Recorded};
 use crate::store::{Store, StoreError};
 
@@ -76,11 +78,13 @@ pub async fn sla_tick(
     store: &Store,
     events: &EventBus,
     webhooks_enabled: bool,
+    calendar: &Arc<Calendar>,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
+    let calendar = calendar.clone();
     let fired = store
         .write(move |tx| {
-            let roster = escalations::load_roster(tx)?;
+            let roster = escalations::load_roster_at(tx, now, &calendar)?;
             let fired = escalations::run_reescalations(tx, &roster, now)?;
             if webhooks_enabled {
                 for r in &fired {
@@ -111,11 +115,12 @@ pub async fn sla_worker(
     events: EventBus,
     clock: Clock,
     webhooks_enabled: bool,
+    calendar: Arc<Calendar>,
     every: StdDuration,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        if let Err(e) = sla_tick(&store, &events, webhooks_enabled, clock.now()).await {
+        if let Err(e) = sla_tick(&store, &events, webhooks_enabled, &calendar, clock.now()).await {
             tracing::error!(error = %e, "SLA re-escalation tick failed");
         }
         tokio::select! {

@@ -21,7 +21,7 @@ use crate::config::TranscriptionConfig;
 use crate::followup::escalation::{CallId, DepartmentCode, FindingContext, PatientId, Source};
 use crate::followup::rules::{scan_transcript, Segment as RuleSegment, Speaker as RuleSpeaker};
 use crate::followup::script::ScriptCatalog;
-use crate::service::findings;
+use crate::service::findings::{self, Routing};
 use crate::service::notify::publish_recorded;
 use crate::store::escalations::{self, Recorded};
 use crate::store::transcripts::{self as db, Job, NewSegment, RecordingId, TranscriptId};
@@ -332,6 +332,7 @@ async fn finish_done(state: &AppState, job: &Job, t: &Transcript) -> Result<(), 
     let (id, recording, call_id) = (job.id, job.recording, job.call_id.clone());
     let scripts = state.scripts.clone();
     let webhooks_enabled = state.config.webhook.enabled();
+    let calendar = state.calendar.clone();
     let now = state.clock.now();
     let n = segments.len();
     let (patient, recorded) = state
@@ -344,7 +345,10 @@ async fn finish_done(state: &AppState, job: &Job, t: &Transcript) -> Result<(), 
                 &call_id,
                 recording,
                 &segments,
-                webhooks_enabled,
+                Routing {
+                    webhooks_enabled,
+                    calendar: &calendar,
+                },
                 now,
             )
         })
@@ -371,7 +375,7 @@ fn flag_phrases(
     call_id: &str,
     recording: RecordingId,
     segments: &[NewSegment],
-    webhooks_enabled: bool,
+    routing: Routing,
     now: DateTime<Utc>,
 ) -> Result<(Option<i64>, Vec<Recorded>), StoreError> {
     let call = db::call_context(tx, call_id)?;
@@ -408,7 +412,7 @@ fn flag_phrases(
     if found.is_empty() {
         return Ok((Some(patient), Vec::new()));
     }
-    let roster = escalations::load_roster(tx)?;
+    let roster = escalations::load_roster_at(tx, now, routing.calendar)?;
     let department = DepartmentCode(findings::patient_department(tx, patient)?);
     let mut recorded = Vec::new();
     for f in &found {
@@ -430,7 +434,7 @@ fn flag_phrases(
             &f.finding,
             &ctx,
             &roster,
-            webhooks_enabled,
+            routing.webhooks_enabled,
             now,
         )?);
     }
@@ -483,7 +487,23 @@ mod tests {
                     text: "昨天晚上胸口疼了很久".into(),
                     confidence: 0.9,
                 }];
-                flag_phrases(tx, &catalog, "c1", RecordingId(1), &said, false, now)
+                let calendar = crate::followup::pathway::Calendar {
+                    tz: chrono_tz::Asia::Shanghai,
+                    holidays: vec![],
+                    tcm_two_business_days: false,
+                };
+                flag_phrases(
+                    tx,
+                    &catalog,
+                    "c1",
+                    RecordingId(1),
+                    &said,
+                    Routing {
+                        webhooks_enabled: false,
+                        calendar: &calendar,
+                    },
+                    now,
+                )
             })
             .expect("scan");
         let r = recorded

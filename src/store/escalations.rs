@@ -94,7 +94,20 @@ pub fn add_group_member(
     Ok(())
 }
 
-/// The roster as it stands: duty slots, active supervisors, groups and roles.
+/// The roster for routing at `now`: [`load_roster`] plus who of each discipline is on shift then
+/// (hospital local time and holidays from `calendar`) and every department's care team.
+pub fn load_roster_at(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    calendar: &crate::followup::pathway::Calendar,
+) -> Result<Roster, StoreError> {
+    let mut roster = load_roster(conn)?;
+    super::care_teams::fill_roster(conn, &mut roster, now, calendar)?;
+    Ok(roster)
+}
+
+/// The roster as it stands, without shifts and care teams: duty slots, active supervisors,
+/// groups and roles.
 pub fn load_roster(conn: &Connection) -> Result<Roster, StoreError> {
     let mut roster = Roster::default();
     let mut stmt = conn.prepare(

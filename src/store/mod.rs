@@ -15,6 +15,7 @@ pub mod agents;
 pub mod audit;
 pub mod audit_anchor;
 pub mod calls;
+pub mod care_teams;
 pub mod escalations;
 pub mod hl7;
 pub mod notes;

@@ -348,6 +348,41 @@ async function nurseRefused(out, page, shot) {
   for (let i = out.errors.length - 1; i >= 0; i--) if (expected(out.errors[i])) out.errors.splice(i, 1);
 }
 
+/**
+ * Issue 20 items 2-3: the admin's care-team page shows the team by discipline, and a shift added
+ * through its form appears in the shift table (args: user_id, weekdays, start, end, holidays).
+ */
+async function adminTeams(out, page, shot) {
+  await login(page, base, 'admin', 'admin-demo-1');
+  await page.click('#nav a[href="#/teams"]');
+  await page.waitForSelector('.care-team tbody tr');
+  out.team = await page.$$eval('.care-team tbody tr', (rs) => rs.map((r) => ({
+    user_id: Number(r.dataset.user), discipline: r.dataset.discipline, lead: r.children[2].textContent.trim() !== '',
+  })));
+  const before = await page.locator('#shifts-table tbody tr').count();
+  await page.selectOption('#shift-user', String(args.user_id));
+  await page.fill('#new-shift input[name=weekdays]', args.weekdays);
+  await page.fill('#new-shift input[name=start]', args.start);
+  await page.fill('#new-shift input[name=end]', args.end);
+  await page.selectOption('#new-shift select[name=holidays]', args.holidays);
+  await page.click('#new-shift button[type=submit]');
+  await page.waitForFunction((n) => document.querySelectorAll('#shifts-table tbody tr').length === n + 1, before);
+  out.shifts = await page.$$eval('#shifts-table tbody tr', (rs) => rs.map((r) => ({
+    id: Number(r.dataset.shift), cells: [...r.children].slice(0, 5).map((c) => c.textContent.trim()),
+  })));
+  await shot('teams');
+}
+
+/** A clinician's escalation inbox as the browser shows it (args: user, password). */
+async function inbox(out, page, shot) {
+  await login(page, base, args.user, args.password);
+  await page.waitForSelector('#inbox-list li');
+  out.items = await page.$$eval('#inbox-list .inbox-item', (bs) => bs.map((b) => ({
+    id: Number(b.dataset.id), rule: b.querySelector('strong').textContent.trim(),
+  })));
+  await shot(args.user);
+}
+
 /** Logs the nurse in inside `args.profile` (for chromium --print-to-pdf) and checks the report page. */
 async function profile(out, page, shot) {
   await login(page, base, 'nurse', 'nurse-demo-1');
@@ -437,7 +472,7 @@ main(150000, async (out) => {
   try {
     const page = await openPage(ctx, out.errors);
     const shot = shooter(page, artifacts, role);
-    const flows = { nurse, doctor, supervisor, admin, profile, newcomer, nurse_advice: nurseAdvice, nurse_refused: nurseRefused, notes };
+    const flows = { nurse, doctor, supervisor, admin, profile, newcomer, nurse_advice: nurseAdvice, nurse_refused: nurseRefused, notes, admin_teams: adminTeams, inbox };
     if (!flows[role]) throw new Error(`unknown role ${role}`);
     await flows[role](out, page, shot);
     await page.waitForTimeout(300); // late console errors

@@ -5,7 +5,7 @@ use super::*;
 
 /// Claims tasks for `nurse` (recording the ones before it as completed) until she holds one with
 /// `script`; returns its id. The demo's first task is a stroke call; heart-failure calls follow.
-fn claim_task_with_script(nurse: &Client, script: &str) -> i64 {
+pub(super) fn claim_task_with_script(nurse: &Client, script: &str) -> i64 {
     for _ in 0..20 {
         let claim = nurse.post("/api/v1/queue/claim", json!({}));
         assert_eq!(claim.status, 200, "{}", claim.body);

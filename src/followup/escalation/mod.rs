@@ -13,6 +13,7 @@
 
 mod reescalate;
 mod roster;
+pub mod shift;
 #[cfg(test)]
 mod tests;
 pub mod webhook;
@@ -21,7 +22,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use reescalate::{due_reescalations, Reescalation};
-pub use roster::{DepartmentRoster, Level, Roster};
+pub use roster::{CareTeamRoster, DepartmentRoster, Level, Roster};
 
 use crate::followup::rules::{Evidence, Finding};
 use crate::followup::script::{Bilingual, Route, RuleId, ScriptCode, Severity};

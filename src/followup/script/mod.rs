@@ -68,6 +68,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::followup::discipline::Discipline;
+
 pub use answer::{validate_answer, AnswerError, AnswerValue};
 pub use check::{check_dir, CheckReport, LoadedScript};
 pub use expr::Expr;
@@ -300,8 +302,14 @@ pub struct Question {
 }
 
 /// Who must hear about a finding.
+///
+/// Script form (TOML) and stored form (JSON) are the same serde shapes:
+/// `"patient_department"` (default), `{ department = "cardiology" }`, `{ role = "…" }`,
+/// `{ group = "…" }`, and for the multidisciplinary team (issue 20 item 3) `"care_team"`,
+/// `"on_duty_doctor"`, a bare discipline code (`"pharmacy"`) or `{ discipline = "pharmacy" }`.
+/// A bare discipline is written back as `{ discipline = … }`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "RawRoute")]
 pub enum Route {
     /// The duty roster of the patient's own department (the default).
     PatientDepartment,
@@ -311,6 +319,53 @@ pub enum Route {
     Role(String),
     /// A named group (`stroke_team`).
     Group(String),
+    /// Whoever of this discipline is on shift now; falls back on the patient's care-team lead,
+    /// then the department's on-duty doctor (see `followup::escalation::Roster::chain`).
+    Discipline(Discipline),
+    /// The patient's care team: its members on shift now and its lead.
+    CareTeam,
+    /// The on-duty doctor of the patient's department, whatever the rule is about.
+    OnDutyDoctor,
+}
+
+/// The accepted spellings of a [`Route`], before the bare-word forms are told apart.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawRoute {
+    Word(String),
+    Tagged(TaggedRoute),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum TaggedRoute {
+    Department(String),
+    Role(String),
+    Group(String),
+    Discipline(Discipline),
+}
+
+impl TryFrom<RawRoute> for Route {
+    type Error = String;
+    fn try_from(raw: RawRoute) -> Result<Self, String> {
+        Ok(match raw {
+            RawRoute::Word(w) => match w.as_str() {
+                "patient_department" => Route::PatientDepartment,
+                "care_team" => Route::CareTeam,
+                "on_duty_doctor" => Route::OnDutyDoctor,
+                code => Route::Discipline(Discipline::parse_code(code).map_err(|e| {
+                    format!(
+                        "route `{code}`: use patient_department, care_team, on_duty_doctor, \
+                         a discipline code, or {{ department | role | group = \"…\" }} ({e})"
+                    )
+                })?),
+            },
+            RawRoute::Tagged(TaggedRoute::Department(d)) => Route::Department(d),
+            RawRoute::Tagged(TaggedRoute::Role(r)) => Route::Role(r),
+            RawRoute::Tagged(TaggedRoute::Group(g)) => Route::Group(g),
+            RawRoute::Tagged(TaggedRoute::Discipline(d)) => Route::Discipline(d),
+        })
+    }
 }
 
 impl fmt::Display for Route {
@@ -320,6 +375,9 @@ impl fmt::Display for Route {
             Route::Department(d) => write!(f, "department {d}"),
             Route::Role(r) => write!(f, "role {r}"),
             Route::Group(g) => write!(f, "group {g}"),
+            Route::Discipline(d) => write!(f, "discipline {d}"),
+            Route::CareTeam => f.write_str("patient's care team"),
+            Route::OnDutyDoctor => f.write_str("on-duty doctor"),
         }
     }
 }

@@ -22,6 +22,7 @@ const PAGES = {
   admin: [
     ['users', 'nav.users', () => import('./admin.js')],
     ['roster', 'nav.roster', () => import('./admin.js')],
+    ['teams', 'nav.teams', () => import('./teams.js')],
     ['scripts', 'nav.scripts', () => import('./admin.js')],
     ['system', 'nav.system', () => import('./admin.js')],
     ['reports', 'nav.reports', () => import('./reports.js')],
