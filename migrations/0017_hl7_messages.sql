@@ -23,3 +23,16 @@ CREATE TABLE hl7_messages (
 CREATE UNIQUE INDEX hl7_messages_key
     ON hl7_messages(sending_application, sending_facility, control_id) WHERE control_id <> '';
 CREATE INDEX hl7_messages_open ON hl7_messages(received_at) WHERE status <> 'applied';
+
+-- ADT^A13 (cancel discharge) takes a discharge back: the discharge stays for the record,
+-- marked, its enrolment is cancelled and its tasks not yet worked are cancelled. A discharge
+-- sent later for the same visit is a new one and enrols again.
+ALTER TABLE discharges ADD COLUMN cancelled_at INTEGER;
+-- A cancellation that arrived before its discharge (feeds are not always in order): the
+-- discharge, when it comes, enrols nobody if it happened before the cancellation.
+CREATE TABLE hl7_cancelled_visits (
+    mrn           TEXT NOT NULL,
+    visit_number  TEXT NOT NULL,
+    cancelled_at  INTEGER NOT NULL,
+    PRIMARY KEY (mrn, visit_number)
+) WITHOUT ROWID;

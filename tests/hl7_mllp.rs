@@ -252,3 +252,180 @@ fn a_connection_from_outside_hl7_allow_is_closed_unanswered() {
     let supervisor = suifang.login("supervisor", "supervisor-demo-1");
     assert!(patient_by_mrn(&supervisor, "HL7-X").is_none());
 }
+
+fn tasks_by_status(
+    supervisor: &common::Client,
+    patient: i64,
+) -> std::collections::BTreeMap<String, usize> {
+    let tasks = supervisor
+        .get(&format!("/api/v1/patients/{patient}/tasks"))
+        .body;
+    let mut by = std::collections::BTreeMap::new();
+    for t in tasks["items"].as_array().unwrap() {
+        *by.entry(t["status"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+    }
+    by
+}
+
+#[test]
+fn updates_and_cancellations_apply_in_whatever_order_they_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let suifang = Suifang::start(dir.path(), &[("SUIFANG_HL7_LISTEN", "127.0.0.1:0")]);
+    let port = hl7_port(&suifang);
+    let supervisor = suifang.login("supervisor", "supervisor-demo-1");
+    let utf8 = "UNICODE UTF-8";
+    let as_event = |text: String, event: &str| {
+        text.replace("ADT^A03^ADT_A03", &format!("ADT^{event}^ADT_A01"))
+            .into_bytes()
+    };
+
+    // A03, then A08 with a new phone, then A13: the enrolment is taken back
+    let (_, out) = send(
+        port,
+        dir.path(),
+        &[
+            a03("U-1", "HL7-010", "李^雷", "19600101", utf8).into_bytes(),
+            as_event(
+                a03("U-2", "HL7-010", "李^雷", "19600101", utf8)
+                    .replace("13800000001", "13700000009"),
+                "A08",
+            ),
+            as_event(a03("U-3", "HL7-010", "李^雷", "19600101", utf8), "A13"),
+            as_event(a03("U-4", "HL7-404", "无^名", "19600101", utf8), "A08"),
+        ],
+    );
+    let msa = ack_lines(&out, "MSA");
+    assert_eq!(
+        msa[..3],
+        ["MSA|AA|U-1", "MSA|AA|U-2", "MSA|AA|U-3"],
+        "{msa:?}"
+    );
+    // an update for a patient suifang does not know creates nobody: AE 204 at PID-3
+    assert!(msa[3].starts_with("MSA|AE|U-4|"), "{msa:?}");
+    assert!(
+        ack_lines(&out, "ERR")[0].contains("|PID^1^3|204^"),
+        "{out:?}"
+    );
+    let p = patient_by_mrn(&supervisor, "HL7-010").unwrap();
+    assert_eq!(p["phone"], "+8613700000009");
+    let id = p["id"].as_i64().unwrap();
+    assert_eq!(
+        tasks_by_status(&supervisor, id),
+        [("cancelled".to_string(), 5)].into_iter().collect()
+    );
+    // the real discharge of the same visit comes later: it enrols again
+    let later = a03("U-5", "HL7-010", "李^雷", "19600101", utf8)
+        .replace("20261206080000", "20261210090000");
+    let (_, out) = send(port, dir.path(), &[later.into_bytes()]);
+    assert_eq!(ack_lines(&out, "MSA"), ["MSA|AA|U-5"]);
+    assert_eq!(tasks_by_status(&supervisor, id).get("pending"), Some(&5));
+
+    // out of order: the cancellation arrives before the discharge it cancels
+    let (_, out) = send(
+        port,
+        dir.path(),
+        &[
+            as_event(a03("O-1", "HL7-020", "王^芳", "19700101", utf8), "A13"),
+            a03("O-2", "HL7-020", "王^芳", "19700101", utf8).into_bytes(),
+        ],
+    );
+    assert_eq!(ack_lines(&out, "MSA"), ["MSA|AA|O-1", "MSA|AA|O-2"]);
+    let p = patient_by_mrn(&supervisor, "HL7-020").expect("the patient is known");
+    assert!(
+        tasks_by_status(&supervisor, p["id"].as_i64().unwrap()).is_empty(),
+        "the cancelled discharge enrolled nobody"
+    );
+}
+
+/// `kill -9` of suifang while python-hl7 streams discharges: every message that was ACKed is
+/// in the database exactly once after the restart, and the sender's unACKed tail, sent again,
+/// is applied once.
+#[test]
+fn a_crash_mid_stream_loses_no_acked_message_and_applies_the_resent_tail_once() {
+    const COUNT: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let suifang = Suifang::start(dir.path(), &[("SUIFANG_HL7_LISTEN", "127.0.0.1:0")]);
+    let port = hl7_port(&suifang);
+    let script = common::repo_root().join("tests/fixtures/hl7/stream.py");
+    let python = mllp_send().with_file_name("python");
+    let mut sender = Command::new(&python)
+        .arg(&script)
+        .args(["127.0.0.1", &port.to_string(), "K", "0", &COUNT.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python-hl7 sender");
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let acked = acked.clone();
+        let out = sender.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                acked.lock().unwrap().push(line);
+            }
+        })
+    };
+    wait_for("1,500 ACKs", Duration::from_secs(120), || {
+        (acked.lock().unwrap().len() >= 1_500).then_some(())
+    });
+    suifang.kill9();
+    let status = sender.wait().unwrap();
+    reader.join().unwrap();
+    assert!(!status.success(), "the sender saw the crash");
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() < COUNT, "the crash came mid-stream");
+    eprintln!("{} messages ACKed before the crash", acked.len());
+
+    let suifang = Suifang::start(dir.path(), &[("SUIFANG_HL7_LISTEN", "127.0.0.1:0")]);
+    let db = rusqlite::Connection::open(dir.path().join("data/suifang.db")).unwrap();
+    let stored = |id: &str| -> i64 {
+        db.query_row(
+            "SELECT COUNT(*) FROM hl7_messages WHERE control_id = ?1 AND status = 'applied'",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    for id in &acked {
+        assert_eq!(stored(id), 1, "{id} was ACKed");
+    }
+    // the interface engine resends from its first unACKed message
+    let out = Command::new(&python)
+        .arg(&script)
+        .args([
+            "127.0.0.1",
+            &hl7_port(&suifang).to_string(),
+            "K",
+            &acked.len().to_string(),
+            &(COUNT - acked.len()).to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM hl7_messages WHERE control_id LIKE 'K-%' AND status = 'applied'"
+        ),
+        COUNT as i64
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM patients WHERE mrn LIKE 'K%'"),
+        COUNT as i64
+    );
+    // one discharge and one enrolment per patient: nothing applied twice
+    assert_eq!(
+        count("SELECT COUNT(*) FROM discharges d JOIN patients p ON p.id = d.patient_id WHERE p.mrn LIKE 'K%'"),
+        COUNT as i64
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM enrollments e JOIN patients p ON p.id = e.patient_id WHERE p.mrn LIKE 'K%'"),
+        COUNT as i64
+    );
+}

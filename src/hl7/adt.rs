@@ -1,4 +1,6 @@
-//! ADT^A03 (discharge) read into the patient and discharge suifang enrols, sans-IO.
+//! ADT messages read into what suifang acts on, sans-IO: A03 (discharge) into the patient and
+//! discharge it enrols, A08 (update) into the patient, A13 (cancel discharge) into the visit it
+//! takes back.
 //!
 //! Field map (HL7 v2.5 chapter 3): PID-3 MRN (the repetition typed `MR`, else the first),
 //! PID-5 name, PID-7 birth date, PID-8 sex, PID-13 home phone (PID-14 work phone when there is
@@ -10,7 +12,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::message::{ErrorCode, Hl7Error, Message};
+use super::message::{ErrorCode, Hl7Error, Message, Segment};
 use crate::followup::patient::{
     Diagnosis, DiagnosisKind, FieldError, Language, NewDischarge, NewPatient, Sex, ValidPatient,
 };
@@ -158,6 +160,68 @@ fn phone(m: &Message, raw: &str, country_code: &str) -> Option<String> {
     })
 }
 
+fn segment<'m>(m: &'m Message, id: &str) -> Result<&'m Segment, Hl7Error> {
+    m.segment(id, 1).ok_or_else(|| {
+        err(
+            id,
+            0,
+            ErrorCode::SegmentSequence,
+            format!("{id} segment missing"),
+        )
+    })
+}
+
+/// PID-3: the repetition typed `MR` (medical record number), else the first.
+fn mrn(m: &Message, pid: &Segment) -> String {
+    let ids = m.repetitions(pid.raw(3));
+    ids.iter()
+        .find(|r| m.component(r, 5).eq_ignore_ascii_case("MR"))
+        .or(ids.first())
+        .map(|r| m.component(r, 1))
+        .unwrap_or_default()
+}
+
+/// A visit a message refers to: the patient's MRN and PV1-19, and when the event happened
+/// (EVN-2, else MSH-7), which orders a cancellation against a discharge that arrives late.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitRef {
+    pub mrn: String,
+    pub visit_number: String,
+    pub event_at: DateTime<Utc>,
+}
+
+/// The visit an ADT^A13 (cancel discharge) takes back; both keys are required.
+pub fn visit(m: &Message, tz: Tz, now: DateTime<Utc>) -> Result<VisitRef, Hl7Error> {
+    let mrn = mrn(m, segment(m, "PID")?);
+    if mrn.trim().is_empty() {
+        return Err(err(
+            "PID",
+            3,
+            ErrorCode::RequiredFieldMissing,
+            "PID-3 (MRN) is required",
+        ));
+    }
+    let visit_number = m.value("PV1", 19, 1);
+    if visit_number.trim().is_empty() {
+        segment(m, "PV1")?;
+        return Err(err(
+            "PV1",
+            19,
+            ErrorCode::RequiredFieldMissing,
+            "PV1-19 (visit number) is required to know which discharge to cancel",
+        ));
+    }
+    let event_at = [m.value("EVN", 2, 1), m.value("MSH", 7, 1)]
+        .iter()
+        .find_map(|t| parse_ts(t, tz))
+        .unwrap_or(now);
+    Ok(VisitRef {
+        mrn,
+        visit_number,
+        event_at,
+    })
+}
+
 /// Reads an ADT^A03 into a checked patient and discharge.
 pub fn discharge(
     m: &Message,
@@ -165,19 +229,15 @@ pub fn discharge(
     now: DateTime<Utc>,
     map: &Mapping,
 ) -> Result<Discharge, Hl7Error> {
-    let pid = m
-        .segment("PID", 1)
-        .ok_or_else(|| err("PID", 0, ErrorCode::SegmentSequence, "PID segment missing"))?;
-    let pv1 = m
-        .segment("PV1", 1)
-        .ok_or_else(|| err("PV1", 0, ErrorCode::SegmentSequence, "PV1 segment missing"))?;
-    let ids = m.repetitions(pid.raw(3));
-    let mrn = ids
-        .iter()
-        .find(|r| m.component(r, 5).eq_ignore_ascii_case("MR"))
-        .or(ids.first())
-        .map(|r| m.component(r, 1))
-        .unwrap_or_default();
+    let patient = patient(m, map)?;
+    let pv1 = segment(m, "PV1")?;
+    discharge_of(m, pv1, patient, tz, now, map)
+}
+
+/// Reads the patient of an ADT message (A03, A08): PID and NK1, checked.
+pub fn patient(m: &Message, map: &Mapping) -> Result<ValidPatient, Hl7Error> {
+    let pid = segment(m, "PID")?;
+    let mrn = mrn(m, pid);
     let name = m
         .repetitions(pid.raw(5))
         .first()
@@ -233,7 +293,7 @@ pub fn discharge(
         }
         None => (None, None, None),
     };
-    let patient = NewPatient {
+    NewPatient {
         mrn,
         name,
         sex,
@@ -247,8 +307,17 @@ pub fn discharge(
         tags: vec![],
     }
     .validate()
-    .map_err(located)?;
+    .map_err(located)
+}
 
+fn discharge_of(
+    m: &Message,
+    pv1: &Segment,
+    patient: ValidPatient,
+    tz: Tz,
+    now: DateTime<Utc>,
+    map: &Mapping,
+) -> Result<Discharge, Hl7Error> {
     let department = [m.component(pv1.raw(3), 1), m.component(pv1.raw(10), 1)]
         .into_iter()
         .filter(|c| !c.trim().is_empty())

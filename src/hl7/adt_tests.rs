@@ -187,3 +187,36 @@ fn english_names_read_given_then_family() {
     .unwrap();
     assert_eq!(d.patient.name, "JOHN SMITH");
 }
+
+#[test]
+fn an_update_reads_the_patient_alone() {
+    let text = a03()
+        .replace("ADT^A03^ADT_A03", "ADT^A08^ADT_A01")
+        .replace("13800000001", "13700000009");
+    let p = patient(&parse(&text).unwrap(), &map()).unwrap();
+    assert_eq!(
+        (p.mrn.as_str(), p.phone.as_str()),
+        ("MRN001", "+8613700000009")
+    );
+}
+
+#[test]
+fn a_cancel_names_the_visit_and_when_it_was_cancelled() {
+    let text = a03().replace("ADT^A03^ADT_A03", "ADT^A13^ADT_A01");
+    let v = visit(&parse(&text).unwrap(), chrono_tz::Asia::Shanghai, now()).unwrap();
+    assert_eq!(
+        (v.mrn.as_str(), v.visit_number.as_str()),
+        ("MRN001", "V778")
+    );
+    // EVN-2 20261206083000 in Shanghai
+    assert_eq!(
+        v.event_at,
+        Utc.with_ymd_and_hms(2026, 12, 6, 0, 30, 0).unwrap()
+    );
+    let no_visit = text.replace("V778", "");
+    let e = visit(&parse(&no_visit).unwrap(), chrono_tz::Asia::Shanghai, now()).unwrap_err();
+    assert_eq!(
+        e.location.map(|l| (l.segment, l.field)),
+        Some(("PV1".into(), 19))
+    );
+}

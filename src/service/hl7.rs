@@ -18,12 +18,14 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::followup::pathway::{Calendar, PathwayCatalog};
 use crate::hl7::ack::{build, reply_context, AckCode, Replier};
-use crate::hl7::adt::{discharge, Mapping};
+use crate::hl7::adt::{discharge, patient, visit, Mapping};
 use crate::hl7::charset::{decode_message, Charset};
 use crate::hl7::header::{Event, Header};
 use crate::hl7::message::{parse, ErrorCode, Hl7Error};
 use crate::hl7::mllp::{frame, Frame, MllpDecoder};
-use crate::store::hl7::{apply_discharge, receive, Applied, Receipt, Received};
+use crate::store::hl7::{
+    apply_cancel_discharge, apply_discharge, apply_update, receive, Applied, Receipt, Received,
+};
 use crate::store::Store;
 
 /// What the listener needs, and nothing else.
@@ -134,6 +136,8 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> V
     let prepared: Result<Prepared, Hl7Error> = checked.and_then(|(m, event)| match event {
         Event::Discharge => discharge(&m, service.time_zone, now, &service.mapping)
             .map(|d| Prepared::Discharge(Box::new(d))),
+        Event::Update => patient(&m, &service.mapping).map(|p| Prepared::Update(Box::new(p))),
+        Event::CancelDischarge => visit(&m, service.time_zone, now).map(Prepared::CancelDischarge),
         other => Err(Hl7Error::at(
             ErrorCode::UnsupportedEventCode,
             "MSH",
@@ -158,6 +162,10 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> V
                 |tx| match prepared {
                     Ok(Prepared::Discharge(d)) => {
                         apply_discharge(tx, &d, &pathways, &calendar, &sender, now)
+                    }
+                    Ok(Prepared::Update(p)) => apply_update(tx, &p, &sender, now),
+                    Ok(Prepared::CancelDischarge(v)) => {
+                        apply_cancel_discharge(tx, &v, &sender, now)
                     }
                     Err(e) => Ok(Err(e)),
                 },
@@ -203,6 +211,9 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> V
     charset.unwrap_or(Charset::Utf8).encode(&ack)
 }
 
+/// A message read and checked, ready to be applied in the store's transaction.
 enum Prepared {
     Discharge(Box<crate::hl7::adt::Discharge>),
+    Update(Box<crate::followup::patient::ValidPatient>),
+    CancelDischarge(crate::hl7::adt::VisitRef),
 }

@@ -12,7 +12,8 @@ use super::audit::{append, Actor};
 use super::patients::{insert_patient, record_discharge};
 use super::StoreError;
 use crate::followup::pathway::{Calendar, PathwayCatalog};
-use crate::hl7::adt::{Discharge, Disposition};
+use crate::followup::patient::ValidPatient;
+use crate::hl7::adt::{Discharge, Disposition, VisitRef};
 use crate::hl7::message::{ErrorCode, Hl7Error};
 
 /// What the sender's message is, as far as storing it goes.
@@ -166,32 +167,10 @@ pub fn apply_discharge(
     now: DateTime<Utc>,
 ) -> Result<Result<Applied, Hl7Error>, StoreError> {
     let p = &d.patient;
-    let existing: Option<i64> = tx
-        .query_row("SELECT id FROM patients WHERE mrn = ?1", [&p.mrn], |r| {
-            r.get(0)
-        })
-        .optional()?;
+    let existing = patient_by_mrn(tx, &p.mrn)?;
     let patient_id = match existing {
         Some(id) => {
-            tx.execute(
-                "UPDATE patients SET name = ?2, sex = COALESCE(?3, sex),
-                     birth_date = COALESCE(?4, birth_date), phone = ?5,
-                     alt_phone = COALESCE(?6, alt_phone),
-                     alt_contact_name = COALESCE(?7, alt_contact_name),
-                     alt_contact_relation = COALESCE(?8, alt_contact_relation), updated_at = ?9
-                 WHERE id = ?1",
-                params![
-                    id,
-                    p.name,
-                    p.sex.map(|s| format!("{s:?}")),
-                    p.birth_date.map(|b| b.to_string()),
-                    p.phone.as_str(),
-                    p.alt_phone.as_ref().map(|x| x.as_str().to_string()),
-                    p.alt_contact_name,
-                    p.alt_contact_relation,
-                    now.timestamp()
-                ],
-            )?;
+            update_patient(tx, id, p, now)?;
             id
         }
         None => insert_patient(tx, p, None, now.timestamp())?,
@@ -213,17 +192,34 @@ pub fn apply_discharge(
         }
         Disposition::Transferred => {}
         Disposition::Home => {
-            let seen: Option<i64> = match &d.discharge.visit_number {
+            let visit = d.discharge.visit_number.as_deref();
+            let seen: Option<i64> = match visit {
                 Some(v) => tx
                     .query_row(
-                        "SELECT id FROM discharges WHERE patient_id = ?1 AND visit_number = ?2",
+                        "SELECT id FROM discharges
+                         WHERE patient_id = ?1 AND visit_number = ?2 AND cancelled_at IS NULL",
                         params![patient_id, v],
                         |r| r.get(0),
                     )
                     .optional()?,
                 None => None,
             };
-            if seen.is_none() {
+            // a cancellation that came first: this discharge is the one it took back when it
+            // happened before the cancellation; either way the marker is used up
+            let cancelled_first: Option<i64> = match visit {
+                Some(v) => tx
+                    .query_row(
+                        "DELETE FROM hl7_cancelled_visits WHERE mrn = ?1 AND visit_number = ?2
+                         RETURNING cancelled_at",
+                        params![p.mrn, v],
+                        |r| r.get(0),
+                    )
+                    .optional()?,
+                None => None,
+            };
+            let taken_back =
+                cancelled_first.is_some_and(|at| d.discharge.discharged_at.timestamp() <= at);
+            if seen.is_none() && !taken_back {
                 match record_discharge(tx, patient_id, &d.discharge, catalog, calendar, now) {
                     Ok(out) => applied.tasks_created = out.tasks_created,
                     Err(StoreError::Invalid(m)) => {
@@ -252,4 +248,157 @@ pub fn apply_discharge(
         now.timestamp(),
     )?;
     Ok(Ok(applied))
+}
+
+fn update_patient(
+    tx: &Transaction,
+    id: i64,
+    p: &ValidPatient,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE patients SET name = ?2, sex = COALESCE(?3, sex),
+             birth_date = COALESCE(?4, birth_date), phone = ?5,
+             alt_phone = COALESCE(?6, alt_phone),
+             alt_contact_name = COALESCE(?7, alt_contact_name),
+             alt_contact_relation = COALESCE(?8, alt_contact_relation), updated_at = ?9
+         WHERE id = ?1",
+        params![
+            id,
+            p.name,
+            p.sex.map(|s| format!("{s:?}")),
+            p.birth_date.map(|b| b.to_string()),
+            p.phone.as_str(),
+            p.alt_phone.as_ref().map(|x| x.as_str().to_string()),
+            p.alt_contact_name,
+            p.alt_contact_relation,
+            now.timestamp()
+        ],
+    )?;
+    Ok(())
+}
+
+fn patient_by_mrn(tx: &Transaction, mrn: &str) -> Result<Option<i64>, StoreError> {
+    Ok(tx
+        .query_row("SELECT id FROM patients WHERE mrn = ?1", [mrn], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+/// ADT^A08: the patient's details as the HIS has them now. An MRN suifang does not know is
+/// refused (AE 204): an update creates nobody.
+pub fn apply_update(
+    tx: &Transaction,
+    p: &ValidPatient,
+    sender: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<Applied, Hl7Error>, StoreError> {
+    let Some(id) = patient_by_mrn(tx, &p.mrn)? else {
+        return Ok(Err(Hl7Error::at(
+            ErrorCode::UnknownKey,
+            "PID",
+            3,
+            format!("no patient with MRN `{}` (an update creates nobody)", p.mrn),
+        )));
+    };
+    update_patient(tx, id, p, now)?;
+    let actor = Actor {
+        id: None,
+        name: format!("hl7:{sender}"),
+    };
+    append(
+        tx,
+        &actor,
+        "hl7_update",
+        "patient",
+        Some(&id.to_string()),
+        &format!("mrn={}", p.mrn),
+        now.timestamp(),
+    )?;
+    Ok(Ok(Applied {
+        patient_id: Some(id),
+        tasks_created: 0,
+    }))
+}
+
+/// ADT^A13: the discharge of this visit did not happen. Its enrolment is cancelled with the
+/// tasks nobody has worked yet (no attempt, not held by a nurse now); worked tasks, calls and
+/// answers stay. A cancellation of a visit suifang has not seen yet is remembered, so the
+/// discharge it cancels enrols nobody when it arrives.
+pub fn apply_cancel_discharge(
+    tx: &Transaction,
+    v: &VisitRef,
+    sender: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<Applied, Hl7Error>, StoreError> {
+    let patient = patient_by_mrn(tx, &v.mrn)?;
+    let discharge: Option<i64> = match patient {
+        Some(pid) => tx
+            .query_row(
+                "SELECT id FROM discharges
+                 WHERE patient_id = ?1 AND visit_number = ?2 AND cancelled_at IS NULL
+                 ORDER BY id DESC LIMIT 1",
+                params![pid, v.visit_number],
+                |r| r.get(0),
+            )
+            .optional()?,
+        None => None,
+    };
+    let mut cancelled_tasks = 0;
+    match discharge {
+        Some(id) => {
+            tx.execute(
+                "UPDATE discharges SET cancelled_at = ?2 WHERE id = ?1",
+                params![id, now.timestamp()],
+            )?;
+            tx.execute(
+                "UPDATE enrollments SET status = 'cancelled' WHERE discharge_id = ?1",
+                [id],
+            )?;
+            cancelled_tasks = tx.execute(
+                "UPDATE followup_tasks SET status = 'cancelled', updated_at = ?2
+                 WHERE enrollment_id IN (SELECT id FROM enrollments WHERE discharge_id = ?1)
+                   AND status = 'pending' AND attempts_total = 0
+                   AND (lease_owner IS NULL OR lease_expires_at <= ?2)",
+                params![id, now.timestamp()],
+            )?;
+            tx.execute(
+                "DELETE FROM queue_entries WHERE task_id IN
+                     (SELECT t.id FROM followup_tasks t JOIN enrollments e ON e.id = t.enrollment_id
+                      WHERE e.discharge_id = ?1 AND t.status = 'cancelled')",
+                [id],
+            )?;
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO hl7_cancelled_visits (mrn, visit_number, cancelled_at)
+                 VALUES (?1, ?2, ?3)
+                 ON CONFLICT (mrn, visit_number) DO UPDATE SET cancelled_at = excluded.cancelled_at",
+                params![v.mrn, v.visit_number, v.event_at.timestamp()],
+            )?;
+        }
+    }
+    let actor = Actor {
+        id: None,
+        name: format!("hl7:{sender}"),
+    };
+    append(
+        tx,
+        &actor,
+        "hl7_cancel_discharge",
+        "patient",
+        patient.map(|p| p.to_string()).as_deref(),
+        &format!(
+            "mrn={} visit={} found={} tasks_cancelled={cancelled_tasks}",
+            v.mrn,
+            v.visit_number,
+            discharge.is_some()
+        ),
+        now.timestamp(),
+    )?;
+    Ok(Ok(Applied {
+        patient_id: patient,
+        tasks_created: 0,
+    }))
 }

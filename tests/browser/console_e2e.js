@@ -233,7 +233,11 @@ async function admin(out, page, shot) {
   await page.waitForSelector(`${row('doctor2')} button[data-action=disable]`);
   out.lifecycle.enabled = await status('doctor2');
   await page.click(`${row('doctor2')} button[data-action=logout]`);
-  await page.waitForSelector('#toast.ok');
+  // the enable's "✓" toast may still be up: wait for the log-out's own message
+  await page.waitForFunction(() => {
+    const toast = document.querySelector('#toast.ok');
+    return toast && toast.textContent.trim() !== '✓';
+  });
   out.lifecycle.logout = (await page.textContent('#toast')).trim();
   await page.selectOption('#reset-user', { label: 'doctor2' });
   await page.fill('#reset-password input[name=password]', 'doctor2-new-pass-1');
