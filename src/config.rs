@@ -9,9 +9,11 @@ use serde::Deserialize;
 
 use crate::followup::retry::RetryPolicy;
 
+mod clinical;
 mod edge;
 mod hl7;
 mod layers;
+pub use clinical::{ClinicalConfig, EscalationConfig};
 pub use edge::{AuditConfig, AuthConfig, HttpConfig};
 pub use hl7::Hl7Config;
 pub use layers::DEMO_DEFAULTS;
@@ -200,28 +202,6 @@ pub struct QueueConfig {
 pub struct ClockConfig {
     /// Env: `SUIFANG_CLOCK_OFFSET_SECONDS`.
     pub offset_seconds: i64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EscalationConfig {
-    /// How often the SLA timer looks for unacknowledged escalations.
-    pub tick_seconds: u64,
-}
-
-impl Default for EscalationConfig {
-    fn default() -> Self {
-        EscalationConfig { tick_seconds: 15 }
-    }
-}
-
-/// The multidisciplinary team (issue 20).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ClinicalConfig {
-    /// Discipline codes a hospital adds to the built-in ones (cardiology, pharmacy,
-    /// rehabilitation, nutrition, psychology, social_work, nursing), e.g. `["wound_care"]`.
-    pub disciplines: Vec<String>,
 }
 
 /// Outbound webhook for escalations (bridge to SMS, WeCom, pagers).
@@ -477,14 +457,7 @@ impl Config {
             "auth.max_concurrent_verifications",
             self.auth.max_concurrent_verifications as i64,
         )?;
-        for code in &self.clinical.disciplines {
-            crate::followup::discipline::Discipline::parse_code(code).map_err(|e| {
-                ConfigError::Invalid {
-                    key: "clinical.disciplines",
-                    message: e.to_string(),
-                }
-            })?;
-        }
+        self.clinical.validate()?;
         self.hl7.validate()?;
         self.webrtc.validate()?;
         self.sip.validate()?;

@@ -12,9 +12,11 @@
 //! - [`header`]: what MSH says (event, control id, version, acknowledgement mode);
 //! - [`ack`]: AA/AE/AR and CA/CE/CR replies with ERR segments naming the field.
 //!
-//! Not yet here (the rest of issue 17): the MLLP listener that stores each message durably
-//! before it is ACKed, applying ADT/ORU events to patients and pathways, results back to the
-//! EMR, and the FHIR API.
+//! - [`adt`]: A03 / A08 / A13 read into the patient, discharge or visit they are about.
+//!
+//! The I/O shell is `service::hl7` (the MLLP listener); what a message does to the record, and
+//! the store-before-ACK rule, is `store::hl7`. Not yet (issue 17): A01/A04/A11/A40, ORU^R01
+//! labs, results back to the EMR, the FHIR API.
 
 pub mod ack;
 pub mod adt;
