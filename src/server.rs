@@ -21,6 +21,8 @@ pub enum ServerError {
     Pathways(#[from] PathwayError),
     #[error("scripts:\n{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Scripts(Vec<crate::followup::script::ScriptError>),
+    #[error("background worker(s) died while the server ran: {0} (see the log)")]
+    Workers(String),
     #[error("cannot listen on {addr}: {source} (set SUIFANG_HTTP_ADDR to a free address)")]
     Bind {
         addr: std::net::SocketAddr,
@@ -395,30 +397,68 @@ pub async fn serve(
         })
         .await?;
     let _ = stop_tx.send(true);
-    let _ = call_center.await;
-    let _ = rebuilder.await;
-    let _ = sla.await;
-    let _ = webhook.await;
-    if let Some(a) = anchorer {
-        let _ = a.await;
-    }
-    if let Some(r) = retention {
-        let _ = r.await;
-    }
-    if let Some(m) = metrics {
-        let _ = m.await;
-    }
-    if let Some(h) = hl7 {
-        let _ = h.await;
-    }
-    if let Some(t) = transcription {
-        let _ = t.await;
-    }
-    let _ = lines.await;
+    // in this order: the call center first (it closes calls and recordings), the agent lines
+    // last (a call's line outlives the call)
+    let mut workers = Workers::default();
+    workers.add("call center", Some(call_center));
+    workers.add("queue rebuilder", Some(rebuilder));
+    workers.add("escalation SLA timer", Some(sla));
+    workers.add("webhook sender", Some(webhook));
+    workers.add("audit anchor", anchorer);
+    workers.add("recording retention", retention);
+    workers.add("metrics endpoint", metrics);
+    workers.add("HL7 listener", hl7);
+    workers.add("transcription", transcription);
+    workers.add("agent lines", Some(lines));
+    let failed = workers.join().await;
     if let Some(anchor) = anchor {
         // last, so the rows every worker wrote while stopping are anchored too
         crate::service::audit_anchor::anchor_once(&store, clock, &anchor).await;
     }
+    if !failed.is_empty() {
+        return Err(ServerError::Workers(failed.join(", ")));
+    }
     tracing::info!("suifang stopped");
     Ok(())
+}
+
+/// The background tasks `serve` started, by name. Shutdown waits for each and reports one that
+/// panicked (issue 16: an ignored join result hid a dead worker).
+#[derive(Default)]
+struct Workers(Vec<(&'static str, tokio::task::JoinHandle<()>)>);
+
+impl Workers {
+    fn add(&mut self, name: &'static str, handle: Option<tokio::task::JoinHandle<()>>) {
+        if let Some(h) = handle {
+            self.0.push((name, h));
+        }
+    }
+
+    /// Waits for every worker in order; returns the names of those that panicked.
+    async fn join(self) -> Vec<&'static str> {
+        let mut failed = Vec::new();
+        for (name, handle) in self.0 {
+            if let Err(e) = handle.await {
+                if e.is_panic() {
+                    tracing::error!(worker = name, "a background worker panicked: {e}");
+                    failed.push(name);
+                }
+            }
+        }
+        failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_worker_that_panicked_is_named_at_shutdown() {
+        let mut workers = Workers::default();
+        workers.add("fine", Some(tokio::spawn(async {})));
+        workers.add("absent", None);
+        workers.add("boom", Some(tokio::spawn(async { panic!("worker died") })));
+        assert_eq!(workers.join().await, ["boom"]);
+    }
 }

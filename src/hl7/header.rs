@@ -61,6 +61,18 @@ pub enum AckMode {
     Enhanced { accept: AckCondition },
 }
 
+impl AckMode {
+    /// Whether an acknowledgement goes back at all: always in original mode; in enhanced mode
+    /// as MSH-15 (accept acknowledgement type) says (`NE` never, `ER` only on error, `SU` only
+    /// on success).
+    pub fn sends_ack(self, success: bool) -> bool {
+        match self {
+            AckMode::Original => true,
+            AckMode::Enhanced { accept } => accept.wants(success),
+        }
+    }
+}
+
 /// MSH-15/16 values (HL7 table 0155).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckCondition {
@@ -269,5 +281,10 @@ mod tests {
         let h = header("MSH|^~\\&|A|B|C|D|1||ADT^A03|1|P|2.5");
         assert_eq!(h.ack_mode, AckMode::Original);
         assert!(AckCondition::ErrorOnly.wants(false) && !AckCondition::ErrorOnly.wants(true));
+        let never = header("MSH|^~\\&|A|B|C|D|1||ADT^A03|1|P|2.5|||NE|NE").ack_mode;
+        assert!(!never.sends_ack(true) && !never.sends_ack(false));
+        let on_error = header("MSH|^~\\&|A|B|C|D|1||ADT^A03|1|P|2.5|||ER").ack_mode;
+        assert!(on_error.sends_ack(false) && !on_error.sends_ack(true));
+        assert!(AckMode::Original.sends_ack(true) && AckMode::Original.sends_ack(false));
     }
 }

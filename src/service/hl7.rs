@@ -100,14 +100,17 @@ async fn connection(
             }
         };
         for Frame::Message(bytes) in frames {
-            let ack = handle(service, peer, bytes).await;
-            stream.write_all(&frame(&ack)).await?;
+            if let Some(ack) = handle(service, peer, bytes).await {
+                stream.write_all(&frame(&ack)).await?;
+            }
         }
     }
 }
 
-/// One message in, its ACK out (encoded, unframed).
-pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> Vec<u8> {
+/// One message in, its ACK out (encoded, unframed); `None` when the sender asked for no
+/// acknowledgement of this outcome (enhanced mode, MSH-15 `NE`/`ER`/`SU`). The message is
+/// stored either way.
+pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> Option<Vec<u8>> {
     let now = service.clock.now();
     let decoded = decode_message(&bytes, service.fallback_charset);
     let (text, charset) = match &decoded {
@@ -197,6 +200,9 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> V
             })
         }
     };
+    if !header.ack_mode.sends_ack(result.is_ok()) {
+        return None;
+    }
     let ack = build(
         &header,
         &delimiters,
@@ -208,7 +214,7 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> V
             .to_string(),
         charset.filter(|c| *c != Charset::Utf8).map(Charset::msh18),
     );
-    charset.unwrap_or(Charset::Utf8).encode(&ack)
+    Some(charset.unwrap_or(Charset::Utf8).encode(&ack))
 }
 
 /// A message read and checked, ready to be applied in the store's transaction.
