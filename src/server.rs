@@ -238,33 +238,20 @@ async fn start_hl7(
     state: &AppState,
     stop: watch::Receiver<bool>,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, ServerError> {
-    let config = &state.config.hl7;
-    let Some(addr) = config.listen else {
+    let Some(addr) = state.config.hl7.listen else {
         return Ok(None);
     };
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;
     let bound = listener.local_addr()?;
-    let service = crate::service::hl7::Hl7Service {
-        store: state.store.clone(),
-        clock: state.clock,
-        pathways: state.pathways.clone(),
-        calendar: state.calendar.clone(),
-        time_zone: state.config.time_zone()?,
-        mapping: config.mapping(),
-        replier: crate::hl7::ack::Replier {
-            application: config.application.clone(),
-            facility: if config.facility.is_empty() {
-                state.config.hospital.name.clone()
-            } else {
-                config.facility.clone()
-            },
-        },
-        fallback_charset: config.fallback_charset()?,
-        allow: config.allowed()?,
-        max_message_bytes: config.max_message_bytes,
-    };
+    let service = crate::service::hl7::Hl7Service::new(
+        &state.config,
+        state.store.clone(),
+        state.clock,
+        state.pathways.clone(),
+        state.calendar.clone(),
+    )?;
     println!("suifang HL7 (MLLP) listening on {bound}");
     Ok(Some(tokio::spawn(crate::service::hl7::listen(
         listener,

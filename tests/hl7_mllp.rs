@@ -429,3 +429,97 @@ fn a_crash_mid_stream_loses_no_acked_message_and_applies_the_resent_tail_once() 
         COUNT as i64
     );
 }
+
+/// A discharge from a department suifang cannot map is kept with its error; the admin sees it
+/// in the interface's list, adds the mapping, and replays it: applied once, audited.
+#[test]
+fn a_failed_message_is_listed_and_applied_by_a_replay_once_its_cause_is_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SUIFANG_HL7_LISTEN", "127.0.0.1:0")];
+    let suifang = Suifang::start(dir.path(), &env);
+    let port = hl7_port(&suifang);
+    let text = a03("R-1", "HL7-030", "赵^敏", "19800101", "UNICODE UTF-8")
+        .replace("cardiology^301^1", "NEURO^5^2");
+    let (_, out) = send(port, dir.path(), &[text.into_bytes()]);
+    assert!(
+        ack_lines(&out, "MSA")[0].starts_with("MSA|AE|R-1|"),
+        "{out:?}"
+    );
+    assert!(
+        ack_lines(&out, "ERR")[0].contains("|PV1^1^3|103^"),
+        "{out:?}"
+    );
+
+    let admin = suifang.login("admin", "admin-demo-1");
+    let failed = admin.get("/api/v1/hl7/messages?status=failed");
+    assert_eq!(failed.status, 200, "{}", failed.body);
+    let items = failed.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", failed.body);
+    assert_eq!(items[0]["control_id"], "R-1");
+    assert!(
+        items[0]["error"].as_str().unwrap().contains("neuro"),
+        "{}",
+        items[0]
+    );
+    let id = items[0]["id"].as_i64().unwrap();
+    // nurses and supervisors do not see the interface
+    let nurse = suifang.login("nurse", "nurse-demo-1");
+    assert_eq!(nurse.get("/api/v1/hl7/messages").status, 403);
+    // replayed unchanged: still failed
+    let again = admin.post(
+        &format!("/api/v1/hl7/messages/{id}/replay"),
+        serde_json::json!({}),
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["message"]["status"], "failed");
+    drop((admin, nurse));
+    drop(suifang);
+
+    // the admin maps NEURO to a department suifang has, restarts, replays
+    let config = dir.path().join("suifang.toml");
+    std::fs::write(&config, "[hl7]\ndepartments = { NEURO = \"cardiology\" }\n").unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let suifang = Suifang::start(dir.path(), &[env[0], ("SUIFANG_CONFIG", &config)]);
+    let admin = suifang.login("admin", "admin-demo-1");
+    let replayed = admin.post(
+        &format!("/api/v1/hl7/messages/{id}/replay"),
+        serde_json::json!({}),
+    );
+    assert_eq!(replayed.status, 200, "{}", replayed.body);
+    assert_eq!(
+        replayed.body["message"]["status"], "applied",
+        "{}",
+        replayed.body
+    );
+    assert!(
+        replayed.body["ack"]
+            .as_str()
+            .unwrap()
+            .contains("MSA|AA|R-1"),
+        "{}",
+        replayed.body
+    );
+    let patient = patient_by_mrn(&admin, "HL7-030").expect("applied");
+    let tasks = tasks_by_status(&admin, patient["id"].as_i64().unwrap());
+    assert_eq!(tasks.get("pending"), Some(&5));
+    // a second replay changes nothing
+    let twice = admin.post(
+        &format!("/api/v1/hl7/messages/{id}/replay"),
+        serde_json::json!({}),
+    );
+    assert_eq!(twice.body["message"]["status"], "applied");
+    assert_eq!(
+        tasks_by_status(&admin, patient["id"].as_i64().unwrap()).get("pending"),
+        Some(&5)
+    );
+    // three replays audited: the one that still failed, the one that applied, the no-op
+    let audit = admin.get("/api/v1/audit").body["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        audit.iter().filter(|e| e["action"] == "hl7_replay").count(),
+        3,
+        "{audit:?}"
+    );
+}

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::{
-    accounts, admin, agents, calls, care_teams, escalations, events, notes, patients, queue,
+    accounts, admin, agents, calls, care_teams, escalations, events, hl7, notes, patients, queue,
     reports, retention, reviews, scripts, session, tags, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
@@ -135,6 +135,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/api/v1/users/{id}/discipline", ADMIN, "Place a clinician in the multidisciplinary team ({\"discipline\": \"pharmacy\"}, null clears; audited)", || put(accounts::set_discipline)),
     route("DELETE", "/api/v1/users/{id}/sessions", ADMIN, "Log a user out everywhere (audited)", || delete(accounts::revoke_sessions)),
     route("GET", "/api/v1/departments", CLINICAL, "List departments", || get(admin::departments)),
+    route("GET", "/api/v1/hl7/messages", ADMIN, "HL7 messages received, newest first, with status, ACK and error (?status=failed|rejected|applied, ?limit=)", || get(hl7::list)),
+    route("POST", "/api/v1/hl7/messages/{id}/replay", ADMIN, "Process a stored HL7 message again once its cause is fixed (audited; one applied before is not applied twice)", || post(hl7::replay)),
     route("GET", "/api/v1/audit", ADMIN, "Recent audit entries", || get(admin::audit_recent)),
     route("GET", "/api/v1/audit/verify", ADMIN, "Verify the audit hash chain", || get(admin::audit_verify)),
     route("POST", "/api/v1/tasks/{id}/call", CALLERS, "Dial the task's patient and bridge the call to your agent line", || post(calls::dial)),

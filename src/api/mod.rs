@@ -11,6 +11,7 @@ pub mod csrf;
 pub mod error;
 mod escalations;
 pub mod events;
+mod hl7;
 pub mod metrics;
 mod notes;
 mod patients;

@@ -42,6 +42,54 @@ pub struct Hl7Service {
     pub max_message_bytes: usize,
 }
 
+impl Hl7Service {
+    /// The service as `[hl7]` configures it.
+    pub fn new(
+        config: &crate::config::Config,
+        store: Store,
+        clock: Clock,
+        pathways: Arc<PathwayCatalog>,
+        calendar: Arc<Calendar>,
+    ) -> Result<Hl7Service, crate::config::ConfigError> {
+        let hl7 = &config.hl7;
+        Ok(Hl7Service {
+            store,
+            clock,
+            pathways,
+            calendar,
+            time_zone: config.time_zone()?,
+            mapping: hl7.mapping(),
+            replier: Replier {
+                application: hl7.application.clone(),
+                facility: if hl7.facility.is_empty() {
+                    config.hospital.name.clone()
+                } else {
+                    hl7.facility.clone()
+                },
+            },
+            fallback_charset: hl7.fallback_charset()?,
+            allow: hl7.allowed()?,
+            max_message_bytes: hl7.max_message_bytes,
+        })
+    }
+
+    /// Processes a stored message again (an admin fixed what made it fail, e.g. a department
+    /// map): the same path as a message off the wire, so a message applied before is not
+    /// applied twice. Returns the ACK that would have gone out, as text.
+    pub async fn replay(&self, id: i64, by: &str) -> Result<String, crate::store::StoreError> {
+        let raw = self
+            .store
+            .read(move |c| crate::store::hl7::raw(c, id))
+            .await?;
+        let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+        tracing::info!(message = id, by, "HL7 message replayed");
+        let ack = handle(self, peer, raw).await.unwrap_or_default();
+        let (text, _) = decode_message(&ack, self.fallback_charset)
+            .unwrap_or_else(|_| (String::from_utf8_lossy(&ack).into_owned(), Charset::Utf8));
+        Ok(text)
+    }
+}
+
 /// Accepts connections until `stop` turns true.
 pub async fn listen(
     listener: TcpListener,

@@ -402,3 +402,76 @@ pub fn apply_cancel_discharge(
         tasks_created: 0,
     }))
 }
+
+/// One stored message as the interfaces view lists it (without its bytes).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MessageRow {
+    pub id: i64,
+    pub received_at: i64,
+    pub peer: String,
+    pub sending_application: String,
+    pub sending_facility: String,
+    pub control_id: String,
+    pub message_type: String,
+    pub charset: Option<String>,
+    pub status: String,
+    pub ack_code: String,
+    pub error: Option<String>,
+    pub patient_id: Option<i64>,
+    pub attempts: i64,
+}
+
+const MESSAGE_COLUMNS: &str = "id, received_at, peer, sending_application, sending_facility,
+    control_id, message_type, charset, status, ack_code, error, patient_id, attempts";
+
+fn message_row(r: &rusqlite::Row) -> rusqlite::Result<MessageRow> {
+    Ok(MessageRow {
+        id: r.get(0)?,
+        received_at: r.get(1)?,
+        peer: r.get(2)?,
+        sending_application: r.get(3)?,
+        sending_facility: r.get(4)?,
+        control_id: r.get(5)?,
+        message_type: r.get(6)?,
+        charset: r.get(7)?,
+        status: r.get(8)?,
+        ack_code: r.get(9)?,
+        error: r.get(10)?,
+        patient_id: r.get(11)?,
+        attempts: r.get(12)?,
+    })
+}
+
+/// The newest messages, optionally only those with `status` (`failed`, `rejected`, `applied`).
+pub fn list(
+    conn: &rusqlite::Connection,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<MessageRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM hl7_messages
+         WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![status, limit], message_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One stored message.
+pub fn get(conn: &rusqlite::Connection, id: i64) -> Result<MessageRow, StoreError> {
+    conn.query_row(
+        &format!("SELECT {MESSAGE_COLUMNS} FROM hl7_messages WHERE id = ?1"),
+        [id],
+        message_row,
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("HL7 message {id}")))
+}
+
+/// A stored message's bytes as received, for a replay.
+pub fn raw(conn: &rusqlite::Connection, id: i64) -> Result<Vec<u8>, StoreError> {
+    conn.query_row("SELECT raw FROM hl7_messages WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("HL7 message {id}")))
+}
