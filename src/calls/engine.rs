@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -73,12 +72,8 @@ pub struct Engine {
 impl Engine {
     /// Binds the SIP socket and starts the engine task.
     pub async fn start(cfg: EngineConfig) -> Result<Self, CallsError> {
-        let socket = UdpSocket::bind(cfg.sip_bind)
-            .await
-            .map_err(|source| CallsError::Io {
-                what: format!("bind SIP {}", cfg.sip_bind),
-                source,
-            })?;
+        let (socket, listener) =
+            super::sip_io::bind_sip(cfg.sip_bind, cfg.transport.is_stream()).await?;
         let sip_addr = socket.local_addr().map_err(|source| CallsError::Io {
             what: "SIP local address".into(),
             source,
@@ -93,19 +88,7 @@ impl Engine {
             }
             _ => None,
         };
-        let tcp = match cfg.transport {
-            Transport::Udp => None,
-            Transport::Tcp | Transport::Tls => {
-                // the same port number as the UDP socket, so one address serves both
-                let listener = tokio::net::TcpListener::bind(sip_addr)
-                    .await
-                    .map_err(|source| CallsError::Io {
-                        what: format!("bind SIP TCP {sip_addr}"),
-                        source,
-                    })?;
-                Some(TcpSide::start(listener, tls))
-            }
-        };
+        let tcp = listener.map(|l| TcpSide::start(l, tls));
         let mut ep_cfg = EndpointConfig::new(sip_addr);
         ep_cfg.transport = cfg.transport;
         ep_cfg.timers.reliable = cfg.transport.is_stream();

@@ -8,6 +8,7 @@ use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 use super::tcp::TcpSide;
+use super::CallsError;
 
 /// The engine's SIP sockets: always UDP, plus TCP when configured.
 pub(super) struct SipIo {
@@ -47,4 +48,44 @@ impl SipIo {
         }
         self.udp_peers.insert(from, Instant::now());
     }
+}
+
+/// Binds the SIP UDP socket and, for TCP/TLS, a listener on the same port number, so one
+/// address serves both. With port 0 the kernel picks the UDP port, and that number may be held
+/// by some TCP socket (another connection's ephemeral port): then another UDP port is tried,
+/// rather than failing the start.
+pub(super) async fn bind_sip(
+    bind: SocketAddr,
+    stream: bool,
+) -> Result<(UdpSocket, Option<tokio::net::TcpListener>), CallsError> {
+    let attempts = if bind.port() == 0 { 20 } else { 1 };
+    let mut last = None;
+    for _ in 0..attempts {
+        let socket = UdpSocket::bind(bind)
+            .await
+            .map_err(|source| CallsError::Io {
+                what: format!("bind SIP {bind}"),
+                source,
+            })?;
+        if !stream {
+            return Ok((socket, None));
+        }
+        let addr = socket.local_addr().map_err(|source| CallsError::Io {
+            what: "SIP local address".into(),
+            source,
+        })?;
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => return Ok((socket, Some(listener))),
+            Err(source) => {
+                last = Some(CallsError::Io {
+                    what: format!("bind SIP TCP {addr}"),
+                    source,
+                })
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| CallsError::Io {
+        what: format!("bind SIP TCP {bind}"),
+        source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+    }))
 }
