@@ -228,6 +228,33 @@ impl Page {
     }
 }
 
+/// `?q=&limit=` of a text search (transcripts, notes): at most 200 hits.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    pub q: String,
+    #[serde(default = "default_limit")]
+    pub limit: i64,
+}
+
+impl SearchQuery {
+    pub fn checked(self) -> Result<SearchQuery, ApiError> {
+        if !(1..=200).contains(&self.limit) {
+            return Err(ApiError::invalid("limit", "must be between 1 and 200"));
+        }
+        if self.q.trim().is_empty() {
+            return Err(ApiError::invalid("q", "must not be empty"));
+        }
+        Ok(self)
+    }
+
+    /// The response's word on how `q` was matched, when it was not by the index.
+    pub fn mode_note(&self) -> Option<&'static str> {
+        (self.q.trim().chars().count() < crate::store::transcript_search::TRIGRAM_MIN_CHARS)
+            .then_some("shorter than 3 characters: substring scan instead of the trigram index")
+    }
+}
+
 /// A page of results.
 pub fn paged<T: serde::Serialize>(items: Vec<T>, total: i64, page: &Page) -> serde_json::Value {
     json!({"items": items, "total": total, "limit": page.limit, "offset": page.offset})

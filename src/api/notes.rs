@@ -8,13 +8,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::access::CurrentUser;
-use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, SearchQuery};
 use super::{actor, AppState};
 use crate::auth::role::Role;
 use crate::followup::note::{check, check_reason, NoteError, NoteKind};
 use crate::store::audit::append;
 use crate::store::notes::{self as db, Author, NoteLinks};
-use crate::store::transcript_search::TRIGRAM_MIN_CHARS;
 use crate::store::users::User;
 
 impl From<NoteError> for ApiError {
@@ -197,18 +196,6 @@ pub async fn of_patient(
     Ok(axum::Json(json!({"items": notes})))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SearchQuery {
-    q: String,
-    #[serde(default = "default_limit")]
-    limit: i64,
-}
-
-fn default_limit() -> i64 {
-    50
-}
-
 /// `GET /notes/search?q=`: notes whose latest text contains `q` (zh or en). Audited with the
 /// query and the ids of the notes returned, so a later review sees what was read.
 pub async fn search(
@@ -216,12 +203,7 @@ pub async fn search(
     CurrentUser(user): CurrentUser,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    if !(1..=200).contains(&q.limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 200"));
-    }
-    if q.q.trim().is_empty() {
-        return Err(ApiError::invalid("q", "must not be empty"));
-    }
+    let q = q.checked()?;
     if q.q.chars().count() > 200 {
         return Err(ApiError::invalid("q", "at most 200 characters"));
     }
@@ -246,8 +228,7 @@ pub async fn search(
     Ok(axum::Json(json!({
         "q": q.q,
         "mode": mode,
-        "note": (q.q.trim().chars().count() < TRIGRAM_MIN_CHARS)
-            .then_some("shorter than 3 characters: substring scan instead of the trigram index"),
+        "note": q.mode_note(),
         "items": hits,
     })))
 }

@@ -10,12 +10,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::access::CurrentUser;
-use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, SearchQuery};
 use super::{actor, AppState};
 use crate::service::transcription::{audio_link, availability, Availability};
 use crate::store::audit::append;
 use crate::store::phi_access::CallReader;
-use crate::store::transcript_search::{search as search_segments, TRIGRAM_MIN_CHARS};
+use crate::store::transcript_search::search as search_segments;
 use crate::store::transcripts::{self as db, JobStatus, RecordingId};
 use crate::transcribe::export::{to_srt, to_vtt, Cue, Format};
 use crate::transcribe::model::installed_models;
@@ -186,18 +186,6 @@ pub async fn call_transcript(
     Ok((headers, text).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SearchQuery {
-    q: String,
-    #[serde(default = "default_limit")]
-    limit: i64,
-}
-
-fn default_limit() -> i64 {
-    50
-}
-
 /// `GET /transcripts/search?q=`: segments containing `q`, in Chinese or English. Three
 /// characters or more use the trigram index; shorter queries a substring scan (`mode`).
 pub async fn search(
@@ -205,12 +193,7 @@ pub async fn search(
     CurrentUser(user): CurrentUser,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    if !(1..=200).contains(&q.limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 200"));
-    }
-    if q.q.trim().is_empty() {
-        return Err(ApiError::invalid("q", "must not be empty"));
-    }
+    let q = q.checked()?;
     let (text, limit) = (q.q.clone(), q.limit);
     let reader = CallReader::of(&user, state.clock.now().timestamp());
     let (mode, hits) = state
@@ -247,8 +230,7 @@ pub async fn search(
     Ok(axum::Json(json!({
         "q": q.q,
         "mode": mode,
-        "note": (q.q.trim().chars().count() < TRIGRAM_MIN_CHARS)
-            .then_some("shorter than 3 characters: substring scan instead of the trigram index"),
+        "note": q.mode_note(),
         "items": items,
     })))
 }

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::transcript_search::{SearchMode, TRIGRAM_MIN_CHARS};
+use super::transcript_search::{match_argument, SearchMode};
 use super::StoreError;
 use crate::followup::discipline::Discipline;
 use crate::followup::note::{NoteContent, NoteKind};
@@ -294,25 +294,16 @@ pub fn search(
         COALESCE(u.display_name, ''), COALESCE(n.updated_at, n.created_at)";
     const JOINS: &str =
         "JOIN patients p ON p.id = n.patient_id LEFT JOIN users u ON u.id = n.author_id";
-    let (mode, sql, arg) = if q.chars().count() >= TRIGRAM_MIN_CHARS {
-        let phrase = format!("\"{}\"", q.replace('"', "\"\""));
-        let sql = format!(
+    let (mode, arg) = match_argument(q);
+    let sql = match mode {
+        SearchMode::Fts => format!(
             "SELECT {COLUMNS} FROM note_fts f JOIN notes n ON n.id = f.rowid {JOINS}
              WHERE note_fts MATCH ?1 ORDER BY n.updated_at DESC, n.id DESC LIMIT ?2"
-        );
-        (SearchMode::Fts, sql, phrase)
-    } else {
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let sql = format!(
+        ),
+        SearchMode::Substring => format!(
             "SELECT {COLUMNS} FROM notes n {JOINS}
              WHERE n.body LIKE ?1 ESCAPE '\\' ORDER BY n.updated_at DESC, n.id DESC LIMIT ?2"
-        );
-        (SearchMode::Substring, sql, pattern)
+        ),
     };
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![arg, limit], |r| {

@@ -41,6 +41,22 @@ pub struct Hit {
 /// Shortest query the trigram index can answer, in characters.
 pub const TRIGRAM_MIN_CHARS: usize = 3;
 
+/// How a search text is matched, and the value the query binds for it (transcripts and
+/// notes): from [`TRIGRAM_MIN_CHARS`] characters a quoted FTS5 phrase (with trigrams, any
+/// substring; quotes inside are doubled, so user input never reaches FTS5's query syntax),
+/// below it a `LIKE` pattern with `\`, `%` and `_` escaped (for `ESCAPE '\'`).
+pub fn match_argument(q: &str) -> (SearchMode, String) {
+    if q.chars().count() >= TRIGRAM_MIN_CHARS {
+        (SearchMode::Fts, format!("\"{}\"", q.replace('"', "\"\"")))
+    } else {
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        (SearchMode::Substring, format!("%{escaped}%"))
+    }
+}
+
 /// Segments containing `q` (a literal substring, not FTS syntax), newest transcripts first.
 pub fn search(
     conn: &Connection,
@@ -57,11 +73,9 @@ pub fn search(
     // A nurse finds only what she may read (store::phi_access), so the LIMIT counts her hits.
     let scope = CallReader::sql_term(3, 4);
     let (user, now) = reader.bindings();
-    let (mode, sql, arg) = if q.chars().count() >= TRIGRAM_MIN_CHARS {
-        // A quoted FTS5 string is a phrase: with trigrams, any substring. Quotes inside are
-        // doubled, so user input never reaches FTS5's query syntax.
-        let phrase = format!("\"{}\"", q.replace('"', "\"\""));
-        let sql = format!(
+    let (mode, arg) = match_argument(q);
+    let sql = match mode {
+        SearchMode::Fts => format!(
             "SELECT {COLUMNS} FROM transcript_fts f
              JOIN transcript_segments s ON s.id = f.rowid
              JOIN transcripts t ON t.id = s.transcript_id
@@ -69,24 +83,15 @@ pub fn search(
              LEFT JOIN calls c ON c.id = r.call_id
              WHERE transcript_fts MATCH ?1 AND t.status = 'done' AND {scope}
              ORDER BY t.id DESC, s.start_ms LIMIT ?2"
-        );
-        (SearchMode::Fts, sql, phrase)
-    } else {
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let sql = format!(
+        ),
+        SearchMode::Substring => format!(
             "SELECT {COLUMNS} FROM transcript_segments s
              JOIN transcripts t ON t.id = s.transcript_id
              JOIN recordings r ON r.id = t.recording_id
              LEFT JOIN calls c ON c.id = r.call_id
              WHERE s.text LIKE ?1 ESCAPE '\\' AND t.status = 'done' AND {scope}
              ORDER BY t.id DESC, s.start_ms LIMIT ?2"
-        );
-        (SearchMode::Substring, sql, pattern)
+        ),
     };
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![arg, limit, user, now], |r| {
