@@ -68,20 +68,27 @@ fn case(
     }
 }
 
-fn phq(items: [u8; 9]) -> Vec<(&'static str, Value)> {
-    const IDS: [&str; 9] = [
-        "phq1", "phq2", "phq3", "phq4", "phq5", "phq6", "phq7", "phq8", "phq9",
-    ];
+/// Answers to a PHQ/GAD-style questionnaire: item `i` scored `items[i]` (0-3).
+fn scored(ids: &[&'static str], items: &[u8]) -> Vec<(&'static str, Value)> {
     const OPTS: [&str; 4] = [
         "not_at_all",
         "several_days",
         "more_than_half",
         "nearly_every_day",
     ];
-    IDS.iter()
+    ids.iter()
         .zip(items)
-        .map(|(q, s)| (*q, json!(OPTS[usize::from(s)])))
+        .map(|(q, s)| (*q, json!(OPTS[usize::from(*s)])))
         .collect()
+}
+
+fn phq(items: [u8; 9]) -> Vec<(&'static str, Value)> {
+    scored(
+        &[
+            "phq1", "phq2", "phq3", "phq4", "phq5", "phq6", "phq7", "phq8", "phq9",
+        ],
+        &items,
+    )
 }
 
 /// Rules routed to a discipline (issue 20 item 3), in their own file to keep this one short.

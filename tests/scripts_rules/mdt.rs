@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use suifang::followup::discipline::Discipline;
 use suifang::followup::script::{Route, Severity};
 
-use super::{case, Case};
+use super::{case, scored, Case};
 
 /// The route `route = "<code>"` in a script file.
 pub fn discipline(code: &str) -> Route {
@@ -15,17 +15,10 @@ pub fn discipline(code: &str) -> Route {
 }
 
 fn gad(items: [u8; 7]) -> Vec<(&'static str, Value)> {
-    const IDS: [&str; 7] = ["gad1", "gad2", "gad3", "gad4", "gad5", "gad6", "gad7"];
-    const OPTS: [&str; 4] = [
-        "not_at_all",
-        "several_days",
-        "more_than_half",
-        "nearly_every_day",
-    ];
-    IDS.iter()
-        .zip(items)
-        .map(|(q, s)| (*q, json!(OPTS[usize::from(s)])))
-        .collect()
+    scored(
+        &["gad1", "gad2", "gad3", "gad4", "gad5", "gad6", "gad7"],
+        &items,
+    )
 }
 
 pub fn cases() -> Vec<Case> {
