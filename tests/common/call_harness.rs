@@ -147,13 +147,6 @@ pub fn udp_port_bound(port: u16) -> bool {
     })
 }
 
-/// Waits until something holds UDP `port` (a peer we started has bound it).
-pub fn wait_until_bound(port: u16, limit: Duration) {
-    wait_for(&format!("udp port {port} to be bound"), limit, || {
-        udp_port_bound(port).then_some(())
-    });
-}
-
 /// sipp playing `scenario` once as a UAS on the fixed `port` (the server's trunk).
 pub struct FixedSipp {
     child: Child,
@@ -176,8 +169,17 @@ impl FixedSipp {
             .stderr(Stdio::null())
             .spawn()
             .expect("start sipp");
-        wait_until_bound(port, Duration::from_secs(5));
-        FixedSipp { child, _dir: dir }
+        let mut sipp = FixedSipp { child, _dir: dir };
+        wait_for(&format!("sipp to bind udp port {port}"), Duration::from_secs(5), || {
+            if let Ok(Some(status)) = sipp.child.try_wait() {
+                panic!(
+                    "sipp exited ({status}) before binding udp port {port}: {}",
+                    sipp.errors()
+                );
+            }
+            udp_port_bound(port).then_some(())
+        });
+        sipp
     }
 
     /// sipp as a UAC running `scenario` once against `remote` from a free port; `-s` names

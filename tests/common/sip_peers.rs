@@ -27,24 +27,59 @@ pub fn require_sipp(test: &str) -> bool {
     );
 }
 
-/// A UDP port that was free a moment ago (even, so port+1 is usually free for RTCP too), and
-/// that no TCP socket holds either, in any state: baresip listens for SIP on TCP at the same
-/// port, and a port in TIME_WAIT after one of the test's own HTTP requests made it exit with
+/// A UDP port for a test peer (sipp, baresip, a trunk), even so port+1 is free for RTCP too,
+/// and held by no TCP socket in any state: baresip listens for SIP on TCP at the same port,
+/// and a port in TIME_WAIT after one of the test's own HTTP requests made it exit with
 /// "address in use" (98) on every start.
+///
+/// Taken *below* the kernel's ephemeral range: a peer often binds its port only after the
+/// server has started (the trunk's address is fixed at start-up and successive sipps take
+/// turns on it), and a port from the ephemeral range could meanwhile be handed to any port-0
+/// bind, such as the server's RTP sockets (seen once in CI as "timed out waiting for udp port
+/// 59372 to be bound"). Test processes running side by side are kept off each other's ports by
+/// an advisory lock file per port, held for this process's life.
 pub fn free_udp_port() -> u16 {
-    for _ in 0..100 {
-        let s = UdpSocket::bind("127.0.0.1:0").expect("bind probe socket");
-        let port = s.local_addr().expect("local addr").port();
-        if port % 2 == 0
-            && port < 65000
-            && !tcp_port_in_use(port)
-            && UdpSocket::bind(("127.0.0.1", port + 1)).is_ok()
-            && UdpSocket::bind(("127.0.0.1", port + 2)).is_ok()
+    let (ephemeral_low, _) = ephemeral_range();
+    let low = 20_000u16.min(ephemeral_low.saturating_sub(4_000));
+    let high = ephemeral_low.saturating_sub(4);
+    for _ in 0..1_000 {
+        let port = rand::Rng::gen_range(&mut rand::thread_rng(), low..high) & !1;
+        if !tcp_port_in_use(port)
+            && (0..3).all(|i| UdpSocket::bind(("127.0.0.1", port + i)).is_ok())
+            && reserve(port)
         {
             return port;
         }
     }
-    panic!("no free even UDP port found");
+    panic!("no free even UDP port found in {low}..{high}");
+}
+
+/// The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`), Linux's default when
+/// it cannot be read.
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut it = text.split_whitespace().map(|n| n.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32_768, 60_999))
+}
+
+/// Claims `port` for this test process: an exclusive lock on a file named after it, released
+/// by the kernel when the process exits (so a killed run leaves nothing held).
+fn reserve(port: u16) -> bool {
+    static HELD: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+    let dir = std::env::temp_dir().join("suifang-test-ports");
+    let _ = std::fs::create_dir_all(&dir);
+    let Ok(file) = std::fs::File::create(dir.join(port.to_string())) else {
+        return false;
+    };
+    if file.try_lock().is_err() {
+        return false;
+    }
+    HELD.lock().unwrap_or_else(|e| e.into_inner()).push(file);
+    true
 }
 
 /// Whether a TCP socket (listening, connected or in TIME_WAIT) has `port` as its local port.
