@@ -7,10 +7,12 @@
 //! - [`mixer`]: who hears whom (nurse, patient, announcement, supervisors), per 20 ms frame.
 //! - [`bridge`]: the task that runs the mixer between a SIP leg and browser lines.
 //! - [`outcome`]: call outcome → end reason and task disposition.
+//! - [`call_state`]: a live call's state and its legal moves.
 //! - [`center`]: the actor that owns the SIP engine and every live call.
 //! - [`recovery`]: the start-up sweep after a crash (repairs WAV headers, ends dead calls).
 
 pub mod bridge;
+pub mod call_state;
 pub mod center;
 pub mod desk_line;
 pub mod mixer;

@@ -49,7 +49,7 @@ impl Center {
         let agent_ringing = self
             .calls
             .get(&handle)
-            .is_some_and(|c| c.state == "agent_ringing");
+            .is_some_and(|c| c.state == CallState::AgentRinging);
         if agent_ringing && !matches!(command, CallCommand::Hangup) {
             return Err(CallCenterError::Conflict(
                 "the nurse's desk phone is still ringing: the patient is not called yet".into(),
@@ -86,6 +86,17 @@ impl Center {
                 (if m { "muted" } else { "unmuted" }, user.username.clone())
             }
             CallCommand::Hold(h) => {
+                let state = if h {
+                    CallState::Held
+                } else {
+                    CallState::Answered
+                };
+                let current = self.calls.get(&handle).map(|c| c.state);
+                if let Some(Err(refused)) = current.map(|c| c.move_to(state)) {
+                    return Err(CallCenterError::Conflict(format!(
+                        "{refused}: only an answered call can be held or resumed"
+                    )));
+                }
                 let music = h.then(|| self.prompts.hold.clone()).flatten();
                 let music = if h {
                     Some(music.unwrap_or_default())
@@ -93,7 +104,6 @@ impl Center {
                     None
                 };
                 self.engine.hold(handle, music).await.map_err(sip_err)?;
-                let state = if h { "held" } else { "answered" };
                 self.set_state(handle, state).await?;
                 (if h { "hold" } else { "resume" }, user.username.clone())
             }

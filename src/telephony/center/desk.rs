@@ -238,7 +238,7 @@ impl Center {
             leg.call = patient;
             leg.ringback.send_replace(true);
         }
-        self.set_state(patient, "dialing").await
+        self.set_state(patient, CallState::Dialing).await
     }
 
     async fn desk_ended(
@@ -269,7 +269,7 @@ impl Center {
                         db::end(tx, &id, &end, now)
                     })
                     .await?;
-                live.state = "ended";
+                live.state = CallState::Ended;
                 self.publish_live(&live, Some(reason));
                 Ok(())
             }
@@ -418,7 +418,7 @@ impl Center {
                         direction: "outbound",
                         remote_number: Some(&t.number),
                         contact: Some(t.contact.as_str()),
-                        state: "dialing",
+                        state: CallState::Dialing.as_str(),
                     },
                     now,
                 )?;
@@ -461,22 +461,15 @@ impl Center {
                 ringback: line.ringback,
             },
         );
-        self.calls.insert(
-            patient,
-            LiveCall {
-                id: call_id.clone(),
-                task_id,
-                patient_id: Some(target.patient_id),
-                agent_id: Some(uid),
-                inbound: false,
-                state: "dialing",
-                bridge: Some(control),
-                deadline: None,
-                monitors: Vec::new(),
-                released: false,
-                desk: Some(desk),
-            },
+        let live = LiveCall::outbound(
+            call_id.clone(),
+            task_id,
+            target.patient_id,
+            uid,
+            CallState::Dialing,
         );
+        self.calls
+            .insert(patient, live.bridged(control).on_desk(desk));
         tracing::info!(call = %call_id, extension = %agent.extension, task = ?task_id, "desk phone dials a patient");
         self.publish_state(patient, None);
         Ok(())

@@ -46,8 +46,8 @@ impl Center {
         let end = self.agent_end(user.id).await?;
         let device = end.device();
         let state = match end {
-            AgentEnd::Browser(_) => "dialing",
-            AgentEnd::Desk(_) => "agent_ringing",
+            AgentEnd::Browser(_) => CallState::Dialing,
+            AgentEnd::Desk(_) => CallState::AgentRinging,
         };
         let call_id = self.new_call_id();
         let row = (call_id.clone(), target.clone());
@@ -65,7 +65,7 @@ impl Center {
                         direction: "outbound",
                         remote_number: Some(&t.number),
                         contact: Some(t.contact.as_str()),
-                        state,
+                        state: state.as_str(),
                     },
                     now,
                 )?;
@@ -96,22 +96,9 @@ impl Center {
                         return Err(e);
                     }
                 };
-                self.calls.insert(
-                    desk,
-                    LiveCall {
-                        id: call_id.clone(),
-                        task_id,
-                        patient_id: Some(target.patient_id),
-                        agent_id: Some(uid),
-                        inbound: false,
-                        state,
-                        bridge: None,
-                        deadline: None,
-                        monitors: Vec::new(),
-                        released: false,
-                        desk: Some(desk),
-                    },
-                );
+                let live =
+                    LiveCall::outbound(call_id.clone(), task_id, target.patient_id, uid, state);
+                self.calls.insert(desk, live.on_desk(desk));
                 tracing::info!(call = %call_id, task = ?task_id, user = %user.username, extension = %binding.extension, "ringing the nurse's desk phone");
                 self.publish_state(desk, None);
                 return self.view(&call_id).await;
@@ -133,22 +120,14 @@ impl Center {
             self.prompts.consent.clone(),
             control_rx,
         ));
-        self.calls.insert(
-            handle,
-            LiveCall {
-                id: call_id.clone(),
-                task_id,
-                patient_id: Some(target.patient_id),
-                agent_id: Some(uid),
-                inbound: false,
-                state: "dialing",
-                bridge: Some(control),
-                deadline: None,
-                monitors: Vec::new(),
-                released: false,
-                desk: None,
-            },
+        let live = LiveCall::outbound(
+            call_id.clone(),
+            task_id,
+            target.patient_id,
+            uid,
+            CallState::Dialing,
         );
+        self.calls.insert(handle, live.bridged(control));
         tracing::info!(call = %call_id, task = ?task_id, user = %user.username, "dialling");
         self.publish_state(handle, None);
         self.view(&call_id).await
@@ -183,7 +162,7 @@ impl Center {
         let Some(c) = self.calls.get_mut(&handle) else {
             return;
         };
-        if c.inbound || c.released || !matches!(c.state, "agent_ringing" | "dialing" | "ringing") {
+        if c.inbound || c.released || !c.state.is_unanswered() {
             return;
         }
         c.released = true;

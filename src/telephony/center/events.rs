@@ -168,9 +168,9 @@ impl Center {
                 if self
                     .calls
                     .get(&handle)
-                    .is_some_and(|c| c.state == "dialing")
+                    .is_some_and(|c| c.state == CallState::Dialing)
                 {
-                    self.set_state(handle, "ringing").await?;
+                    self.set_state(handle, CallState::Ringing).await?;
                 }
                 Ok(())
             }
@@ -186,9 +186,9 @@ impl Center {
                     return Ok(());
                 };
                 let state = if c.deadline.is_some() {
-                    "voicemail"
+                    CallState::Voicemail
                 } else {
-                    "answered"
+                    CallState::Answered
                 };
                 self.set_state(handle, state).await
             }
@@ -215,7 +215,7 @@ impl Center {
         if call.deadline.is_some() {
             record.reason = "voicemail".into();
         }
-        if call.inbound || call.state != "dialing" && call.state != "ringing" {
+        if call.inbound || !matches!(call.state, CallState::Dialing | CallState::Ringing) {
             record.disposition = None;
         }
         let (id, now, task, agent) = (
@@ -258,11 +258,11 @@ impl Center {
             })
             .await?;
         tracing::info!(call = %call.id, reason = %record.reason, disposed = disposed.is_some(), "call ended");
-        call.state = "ended";
+        call.state = CallState::Ended;
         let data = json!({
             "call_id": call.id, "task_id": call.task_id, "patient_id": call.patient_id,
-            "agent_id": call.agent_id, "direction": if call.inbound { "inbound" } else { "outbound" },
-            "state": "ended", "reason": record.reason,
+            "agent_id": call.agent_id, "direction": call.direction(),
+            "state": call.state, "reason": record.reason,
             "disposition": record.disposition.map(|d| d.as_str()),
             "task": disposed,
         });
@@ -274,19 +274,27 @@ impl Center {
         Ok(())
     }
 
+    /// Moves a live call to `state`: stored, then published. A move [`CallState::move_to`]
+    /// refuses (an engine event out of order) is logged and changes nothing.
     pub(super) async fn set_state(
         &mut self,
         handle: CallHandle,
-        state: &'static str,
+        state: CallState,
     ) -> Result<(), StoreError> {
         let Some(c) = self.calls.get_mut(&handle) else {
             return Ok(());
         };
-        c.state = state;
+        c.state = match c.state.move_to(state) {
+            Ok(next) => next,
+            Err(refused) => {
+                tracing::warn!(call = %c.id, error = %refused, "call state change refused");
+                return Ok(());
+            }
+        };
         let (id, now) = (c.id.clone(), self.state.clock.now().timestamp());
         self.state
             .store
-            .write(move |tx| db::set_state(tx, &id, state, now))
+            .write(move |tx| db::set_state(tx, &id, state.as_str(), now))
             .await?;
         self.publish_state(handle, None);
         Ok(())
@@ -305,7 +313,7 @@ impl Center {
             audience: audience(c.agent_id),
             data: json!({
                 "call_id": c.id, "task_id": c.task_id, "patient_id": c.patient_id,
-                "agent_id": c.agent_id, "direction": if c.inbound { "inbound" } else { "outbound" },
+                "agent_id": c.agent_id, "direction": c.direction(),
                 "state": c.state, "reason": reason,
             }),
         });

@@ -46,28 +46,14 @@ impl Center {
                         direction: "inbound",
                         remote_number: r.number.as_deref(),
                         contact: None,
-                        state: "ringing",
+                        state: CallState::Ringing.as_str(),
                     },
                     now,
                 )
             })
             .await?;
-        self.calls.insert(
-            handle,
-            LiveCall {
-                id: call_id.clone(),
-                task_id: None,
-                patient_id: route.patient_id,
-                agent_id: None,
-                inbound: true,
-                state: "ringing",
-                bridge: None,
-                deadline: None,
-                monitors: Vec::new(),
-                released: false,
-                desk: None,
-            },
-        );
+        self.calls
+            .insert(handle, LiveCall::inbound(call_id.clone(), route.patient_id));
         // STYLE.md §9: a patient's number is never logged whole
         tracing::info!(call = %call_id, caller = %crate::followup::phone::mask(&caller), "call-back");
         self.offer_call(handle, route.candidates, since).await

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
 
 use super::bridge::{self, BridgeControl, SipSide};
+use super::call_state::CallState;
 use super::outcome::end_record;
 use super::routing::{self, Contact, DialRefusal};
 use super::{MonitorMode, Prompts};
@@ -215,7 +216,8 @@ struct LiveCall {
     patient_id: Option<i64>,
     agent_id: Option<i64>,
     inbound: bool,
-    state: &'static str,
+    /// Moved only through [`Center::set_state`] (and to `Ended` when the call is dropped).
+    state: CallState,
     bridge: Option<mpsc::Sender<BridgeControl>>,
     /// Voicemail: hang up when this passes.
     deadline: Option<Instant>,
@@ -226,6 +228,69 @@ struct LiveCall {
     released: bool,
     /// The agent's desk phone leg, when she takes the call on her desk phone.
     desk: Option<CallHandle>,
+}
+
+impl LiveCall {
+    /// A call a nurse places to a patient; `state` is `Dialing`, or `AgentRinging` while her
+    /// desk phone rings first.
+    fn outbound(
+        id: String,
+        task_id: Option<i64>,
+        patient_id: i64,
+        agent_id: i64,
+        state: CallState,
+    ) -> LiveCall {
+        LiveCall {
+            id,
+            task_id,
+            patient_id: Some(patient_id),
+            agent_id: Some(agent_id),
+            inbound: false,
+            state,
+            bridge: None,
+            deadline: None,
+            monitors: Vec::new(),
+            released: false,
+            desk: None,
+        }
+    }
+
+    /// A patient's call-back, ringing until a nurse (or voicemail) takes it.
+    fn inbound(id: String, patient_id: Option<i64>) -> LiveCall {
+        LiveCall {
+            id,
+            task_id: None,
+            patient_id,
+            agent_id: None,
+            inbound: true,
+            state: CallState::Ringing,
+            bridge: None,
+            deadline: None,
+            monitors: Vec::new(),
+            released: false,
+            desk: None,
+        }
+    }
+
+    /// Bridged to the nurse's line by the bridge task `control` drives.
+    fn bridged(mut self, control: mpsc::Sender<BridgeControl>) -> LiveCall {
+        self.bridge = Some(control);
+        self
+    }
+
+    /// Taken on the nurse's desk phone leg `desk`.
+    fn on_desk(mut self, desk: CallHandle) -> LiveCall {
+        self.desk = Some(desk);
+        self
+    }
+
+    fn direction(&self) -> &'static str {
+        if self.inbound {
+            "inbound"
+        } else {
+            "outbound"
+        }
+    }
 }
 
 /// What the call center uses of the application, and nothing else.
