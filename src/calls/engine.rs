@@ -49,14 +49,31 @@ pub(super) enum Command {
     Shutdown,
 }
 
-struct CallMedia {
-    sockets: Option<RtpSockets>,
-    /// Our SRTP key, when the call's media is SDES-SRTP.
-    srtp_key: Option<MasterKey>,
-    leg: Option<LegAudio>,
-    stop: Option<watch::Sender<bool>>,
-    media: Option<mpsc::Sender<MediaCommand>>,
-    task: Option<JoinHandle<()>>,
+/// A call's media, by phase: bound and described in our SDP but silent until the remote SDP
+/// (the answer, or early media) arrives, then a running media task.
+enum CallMedia {
+    Pending {
+        sockets: RtpSockets,
+        /// Our SRTP key, when the call's media is SDES-SRTP.
+        srtp_key: Option<MasterKey>,
+        leg: LegAudio,
+    },
+    Running {
+        stop: watch::Sender<bool>,
+        commands: mpsc::Sender<MediaCommand>,
+        /// Not awaited: the task finishes on its own after `stop` and reports the recording.
+        _task: JoinHandle<()>,
+    },
+}
+
+impl CallMedia {
+    /// The running media task's command queue (none before the media starts).
+    fn commands(&self) -> Option<&mpsc::Sender<MediaCommand>> {
+        match self {
+            CallMedia::Pending { .. } => None,
+            CallMedia::Running { commands, .. } => Some(commands),
+        }
+    }
 }
 
 /// Handle to a running engine. Dropping it (or [`Engine::shutdown`]) stops the engine task.
@@ -346,7 +363,7 @@ async fn run(
                 Some(Command::Reject(call, status)) => ep.reject(call, status, Instant::now().into_std()),
                 Some(Command::Hangup(call)) => ep.hangup(call, Instant::now().into_std()),
                 Some(Command::Dtmf(call, keys)) => {
-                    if let Some(tx) = calls.get(&call).and_then(|c| c.media.as_ref()) {
+                    if let Some(tx) = calls.get(&call).and_then(CallMedia::commands) {
                         if tx.try_send(MediaCommand::Dtmf(keys)).is_err() {
                             tracing::warn!(?call, "media task busy; DTMF dropped");
                         }
@@ -363,13 +380,13 @@ async fn run(
     }
 }
 
-async fn place(
+/// Binds a new leg's RTP sockets and describes them in our SDP (with an SRTP key when `srtp`
+/// is mandatory): the one path by which a placed and an answered leg open.
+async fn open_leg(
     cfg: &EngineConfig,
-    ep: &mut Endpoint,
-    calls: &mut HashMap<CallHandle, CallMedia>,
-    (target, options): (SipUri, CallOptions),
+    srtp: SrtpPolicy,
     leg: LegAudio,
-) -> Result<CallHandle, CallsError> {
+) -> Result<(LocalMedia, CallMedia), CallsError> {
     let sockets = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports).await?;
     let port = sockets
         .rtp
@@ -380,23 +397,29 @@ async fn place(
         })?
         .port();
     let mut local = LocalMedia::g711(cfg.rtp_ip, port, u64::from(rand::random::<u32>()));
-    let srtp_key =
-        (ep.srtp_policy(options.dest.is_some()) == SrtpPolicy::Mandatory).then(MasterKey::random);
+    let srtp_key = (srtp == SrtpPolicy::Mandatory).then(MasterKey::random);
     if let Some(key) = &srtp_key {
         local = local.with_srtp(key.clone());
     }
+    let media = CallMedia::Pending {
+        sockets,
+        srtp_key,
+        leg,
+    };
+    Ok((local, media))
+}
+
+async fn place(
+    cfg: &EngineConfig,
+    ep: &mut Endpoint,
+    calls: &mut HashMap<CallHandle, CallMedia>,
+    (target, options): (SipUri, CallOptions),
+    leg: LegAudio,
+) -> Result<CallHandle, CallsError> {
+    let srtp = ep.srtp_policy(options.dest.is_some());
+    let (local, media) = open_leg(cfg, srtp, leg).await?;
     let call = ep.place_call_with(target, local, options, Instant::now().into_std())?;
-    calls.insert(
-        call,
-        CallMedia {
-            sockets: Some(sockets),
-            srtp_key,
-            leg: Some(leg),
-            stop: None,
-            media: None,
-            task: None,
-        },
-    );
+    calls.insert(call, media);
     Ok(call)
 }
 
@@ -419,7 +442,7 @@ fn on_event(
             start_media(cfg, calls, events, counters, call, media, false);
         }
         CallEvent::Answered { media } => {
-            let running = calls.get(&call).and_then(|c| c.media.as_ref());
+            let running = calls.get(&call).and_then(CallMedia::commands);
             match running {
                 Some(tx) => {
                     if tx.try_send(MediaCommand::Answered(media.clone())).is_err() {
@@ -430,18 +453,16 @@ fn on_event(
             }
         }
         CallEvent::MediaChanged { media } => {
-            if let Some(tx) = calls.get(&call).and_then(|c| c.media.as_ref()) {
+            if let Some(tx) = calls.get(&call).and_then(CallMedia::commands) {
                 if tx.try_send(MediaCommand::Update(media.clone())).is_err() {
                     tracing::warn!(?call, "media task busy; media update dropped");
                 }
             }
         }
         CallEvent::Ended { .. } => {
-            if let Some(cm) = calls.remove(&call) {
-                if let Some(stop) = cm.stop {
-                    let _ = stop.send(true);
-                }
-                drop(cm.task); // the task finishes on its own and reports the recording
+            if let Some(CallMedia::Running { stop, .. }) = calls.remove(&call) {
+                // the task finishes on its own and reports the recording
+                let _ = stop.send(true);
             }
         }
         _ => {}
@@ -455,32 +476,9 @@ async fn answer(
     call: CallHandle,
     leg: LegAudio,
 ) -> Result<(), CallsError> {
-    let sockets = bind_rtp(cfg.rtp_ip, &cfg.rtp_ports).await?;
-    let port = sockets
-        .rtp
-        .local_addr()
-        .map_err(|source| CallsError::Io {
-            what: "RTP local address".into(),
-            source,
-        })?
-        .port();
-    let mut local = LocalMedia::g711(cfg.rtp_ip, port, u64::from(rand::random::<u32>()));
-    let srtp_key = (ep.call_srtp(call) == SrtpPolicy::Mandatory).then(MasterKey::random);
-    if let Some(key) = &srtp_key {
-        local = local.with_srtp(key.clone());
-    }
+    let (local, media) = open_leg(cfg, ep.call_srtp(call), leg).await?;
     // Register the media first: answering emits Answered, which starts the media task.
-    calls.insert(
-        call,
-        CallMedia {
-            sockets: Some(sockets),
-            srtp_key,
-            leg: Some(leg),
-            stop: None,
-            media: None,
-            task: None,
-        },
-    );
+    calls.insert(call, media);
     if let Err(e) = ep.answer(call, local, Instant::now().into_std()) {
         calls.remove(&call);
         return Err(e.into());
@@ -498,11 +496,18 @@ fn start_media(
     media: &NegotiatedMedia,
     answered: bool,
 ) {
-    let Some(cm) = calls.get_mut(&call) else {
-        return;
-    };
-    let (Some(sockets), Some(leg)) = (cm.sockets.take(), cm.leg.take()) else {
-        return;
+    // a pending leg starts once; a running one takes changes through its commands
+    let (sockets, srtp_key, leg) = match calls.remove(&call) {
+        Some(CallMedia::Pending {
+            sockets,
+            srtp_key,
+            leg,
+        }) => (sockets, srtp_key, leg),
+        Some(running) => {
+            calls.insert(call, running);
+            return;
+        }
+        None => return,
     };
     let recording = match &leg.recording_id {
         None => None,
@@ -539,12 +544,10 @@ fn start_media(
         counters: counters.clone(),
         latch: cfg.rtp_latch,
         silence_alert: cfg.silence_alert,
-        srtp_key: cm.srtp_key.clone(),
+        srtp_key,
     };
     let tx = events.clone();
-    cm.stop = Some(stop_tx);
-    cm.media = Some(media_tx);
-    cm.task = Some(tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let event = match session.run(stop_rx, media_rx, tx.clone()).await {
             Ok(None) => return,
             Ok(Some(info)) => EngineEvent::Recording { call, info },
@@ -554,13 +557,19 @@ fn start_media(
             },
         };
         let _ = tx.send(event).await;
-    }));
+    });
+    let running = CallMedia::Running {
+        stop: stop_tx,
+        commands: media_tx,
+        _task: task,
+    };
+    calls.insert(call, running);
 }
 
 /// Forwards a command to a call's media task (dropped with a warning if it is not running or
 /// its queue is full: media commands must never block the signalling loop).
 fn media_command(calls: &HashMap<CallHandle, CallMedia>, call: CallHandle, cmd: MediaCommand) {
-    match calls.get(&call).and_then(|c| c.media.as_ref()) {
+    match calls.get(&call).and_then(CallMedia::commands) {
         Some(tx) => {
             if tx.try_send(cmd).is_err() {
                 tracing::warn!(?call, "media task busy; command dropped");

@@ -110,6 +110,20 @@ mod tests {
         }
     }
 
+    /// The line's codec and `media::g711` agree on every code word and every sample.
+    #[test]
+    fn bit_exact_with_media_g711() {
+        use crate::media::g711 as shared;
+        for byte in 0..=255u8 {
+            assert_eq!(ulaw_decode(byte), shared::ulaw_to_linear(byte), "ulaw {byte:#04x}");
+            assert_eq!(alaw_decode(byte), shared::alaw_to_linear(byte), "alaw {byte:#04x}");
+        }
+        for s in i16::MIN..=i16::MAX {
+            assert_eq!(ulaw_encode(s), shared::linear_to_ulaw(s), "ulaw {s}");
+            assert_eq!(alaw_encode(s), shared::linear_to_alaw(s), "alaw {s}");
+        }
+    }
+
     #[test]
     fn quantisation_error_stays_within_the_segment_step() {
         for sample in (-32768i32..=32767).step_by(7) {
