@@ -34,14 +34,6 @@ pub enum MediaError {
     /// A call id that would escape the recordings directory or is empty.
     #[error("call id {0:?} is not usable as a file name (use letters, digits, '-', '_', '.')")]
     BadCallId(String),
-    /// Resampling between rates the resampler does not support.
-    #[error("unsupported resampling {from} Hz -> {to} Hz (supported: integer ratios such as 8k/16k/48k)")]
-    UnsupportedRate {
-        /// Input rate.
-        from: u32,
-        /// Output rate.
-        to: u32,
-    },
 }
 
 impl MediaError {

@@ -8,7 +8,6 @@ pub mod cushion;
 pub mod envelope;
 pub mod error;
 pub mod g711;
-pub mod mixer;
 pub mod recorder;
 pub mod resample;
 pub mod silence;

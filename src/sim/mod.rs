@@ -76,7 +76,7 @@ pub fn load_audio(path: &Path) -> Result<Arc<Vec<i16>>, SimError> {
         .ok_or_else(|| err("no audio channel".into()))?;
     // decode_file gives 16 kHz: bring it to the telephone rate once, here, not per call.
     let eight =
-        crate::transcribe::audio::resample(first, crate::transcribe::audio::SAMPLE_RATE, 8000);
+        crate::media::resample::resample(first, crate::transcribe::audio::SAMPLE_RATE, 8000);
     if eight.is_empty() {
         return Err(err("the file holds no audio".into()));
     }

@@ -91,7 +91,8 @@ impl Prompts {
 
 /// Decodes any format symphonia knows into 8 kHz mono i16 (first channel).
 pub fn decode_8k(path: &Path) -> Result<Pcm, PromptError> {
-    use crate::transcribe::audio::{decode_file, resample, SAMPLE_RATE};
+    use crate::media::resample::resample;
+    use crate::transcribe::audio::{decode_file, SAMPLE_RATE};
     let err = |reason: String| PromptError::Decode {
         path: path.to_path_buf(),
         reason,

@@ -4,8 +4,8 @@
 
 use super::error::LineError;
 use super::frame::{AudioFrame, FRAME_SAMPLES};
-use super::g711;
-use super::resample::{Downsampler, Upsampler};
+pub(crate) use crate::media::g711::G711;
+use crate::media::resample::{Downsampler, Upsampler};
 
 /// RTP payload types of G.711 (RFC 3551 §6, static).
 pub(crate) const PT_PCMU: u8 = 0;
@@ -14,22 +14,6 @@ pub(crate) const PT_PCMA: u8 = 8;
 pub(crate) const PT_OPUS: u8 = 111;
 /// Largest Opus frame (120 ms at 48 kHz), the decoder's output buffer.
 const OPUS_MAX_SAMPLES: usize = 5760;
-
-/// The G.711 flavour negotiated for what the line sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum G711 {
-    Pcmu,
-    Pcma,
-}
-
-impl G711 {
-    pub(crate) fn encode(self, frame: &AudioFrame) -> Vec<u8> {
-        match self {
-            G711::Pcmu => frame.0.iter().map(|&s| g711::ulaw_encode(s)).collect(),
-            G711::Pcma => frame.0.iter().map(|&s| g711::alaw_encode(s)).collect(),
-        }
-    }
-}
 
 /// What the line encodes to the browser with.
 pub(crate) enum SendCodec {
@@ -91,7 +75,7 @@ impl SendCodec {
 
     pub(crate) fn encode(&mut self, frame: &AudioFrame) -> Result<Vec<u8>, LineError> {
         match self {
-            SendCodec::G711(g) => Ok(g.encode(frame)),
+            SendCodec::G711(g) => Ok(g.encode(&frame.0)),
             SendCodec::Opus(o) => {
                 let pcm = o.up.process(&frame.0);
                 o.encoder

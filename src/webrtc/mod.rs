@@ -36,13 +36,11 @@
 mod codec;
 pub mod error;
 pub mod frame;
-mod g711;
 mod line;
 pub mod line_check;
 mod peer;
 pub mod probe;
 mod registry;
-mod resample;
 pub mod signaling;
 
 pub use crate::config::{IceServer, WebRtcConfig};

@@ -28,9 +28,9 @@ use webrtc::peer_connection::{
 use super::codec::{OpusDecoder, SendCodec, G711, PT_OPUS, PT_PCMA, PT_PCMU};
 use super::error::LineError;
 use super::frame::{AudioFrame, Framer};
-use super::g711;
 use super::signaling::LineState;
 use crate::config::WebRtcConfig;
+use crate::media::g711;
 
 /// Frames in flight from a track reader to its line task (200 ms).
 const READER_FRAMES: usize = 10;
@@ -418,8 +418,8 @@ async fn read_track(
             }
         };
         match packet.header.payload_type {
-            PT_PCMU => framer.push(payload.iter().map(|&b| g711::ulaw_decode(b)), &mut emit),
-            PT_PCMA => framer.push(payload.iter().map(|&b| g711::alaw_decode(b)), &mut emit),
+            PT_PCMU => framer.push(payload.iter().map(|&b| g711::ulaw_to_linear(b)), &mut emit),
+            PT_PCMA => framer.push(payload.iter().map(|&b| g711::alaw_to_linear(b)), &mut emit),
             pt if u32::from(pt) == opus_pt.load(Ordering::Relaxed) => {
                 if opus.is_none() {
                     match OpusDecoder::new() {

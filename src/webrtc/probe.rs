@@ -22,10 +22,10 @@ use webrtc::peer_connection::{
 use super::codec::{G711, PT_PCMU};
 use super::error::LineError;
 use super::frame::{AudioFrame, Framer, FRAME_SAMPLES};
-use super::g711;
 use super::peer::{media_engine, pcmu_track};
 use super::registry::ClientLink;
 use super::signaling::{LineState, ServerMessage};
+use crate::media::g711;
 
 /// Frames the probe keeps of what it heard before dropping new ones (2 s).
 const HEARD_FRAMES: usize = 100;
@@ -131,7 +131,7 @@ impl Probe {
                 ssrc: self.ssrc,
                 ..Default::default()
             },
-            payload: Bytes::from(G711::Pcmu.encode(frame)),
+            payload: Bytes::from(G711::Pcmu.encode(&frame.0)),
         };
         Ok(self.track.write_rtp(packet).await?)
     }
@@ -167,7 +167,7 @@ impl PeerConnectionEventHandler for ProbeHandler {
             while let Some(event) = track.poll().await {
                 if let TrackRemoteEvent::OnRtpPacket(packet) = event {
                     if packet.header.payload_type == PT_PCMU {
-                        let samples = packet.payload.iter().map(|&b| g711::ulaw_decode(b));
+                        let samples = packet.payload.iter().map(|&b| g711::ulaw_to_linear(b));
                         framer.push(samples, |f| {
                             let _full = heard.try_send(f);
                         });
