@@ -239,16 +239,17 @@ impl Upsampler {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn tone(freq: f32, rate: u32, secs: f32) -> Vec<f32> {
+    /// A sine of amplitude 0.5 (also the transcription's decoding tests' signal).
+    pub(crate) fn tone(freq: f32, rate: u32, secs: f32) -> Vec<f32> {
         (0..(rate as f32 * secs) as usize)
             .map(|i| 0.5 * (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin())
             .collect()
     }
 
-    fn rms(x: &[f32]) -> f32 {
+    pub(crate) fn rms(x: &[f32]) -> f32 {
         (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt()
     }
 

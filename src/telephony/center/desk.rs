@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::*;
@@ -209,29 +209,13 @@ impl Center {
             Ok(h) => h,
             Err(e) => {
                 tracing::error!(call = %live.id, error = %e, "cannot dial the patient");
-                let (id, reason, now) = (live.id.clone(), format!("not placed: {e}"), self.now());
-                self.state
-                    .store
-                    .write(move |tx| {
-                        let end = CallEnd {
-                            reason: &reason,
-                            disposition: None,
-                            sip_status: None,
-                        };
-                        db::end(tx, &id, &end, now)
-                    })
+                self.end_unplaced(&live.id, &format!("not placed: {e}"))
                     .await?;
                 let _ = self.engine.hangup(desk).await;
                 return Ok(());
             }
         };
-        let (control, control_rx) = mpsc::channel(8);
-        tokio::spawn(bridge::run(
-            ends,
-            line,
-            self.prompts.consent.clone(),
-            control_rx,
-        ));
+        let control = self.spawn_bridge(ends, line);
         live.bridge = Some(control);
         self.calls.insert(patient, live);
         if let Some(leg) = self.desk.get_mut(&desk) {
@@ -257,18 +241,7 @@ impl Center {
                     return Ok(());
                 };
                 let reason = agent_unanswered(outcome);
-                let (id, now) = (live.id.clone(), self.now());
-                self.state
-                    .store
-                    .write(move |tx| {
-                        let end = CallEnd {
-                            reason,
-                            disposition: None,
-                            sip_status: None,
-                        };
-                        db::end(tx, &id, &end, now)
-                    })
-                    .await?;
+                self.end_unplaced(&live.id, reason).await?;
                 live.state = CallState::Ended;
                 self.publish_live(&live, Some(reason));
                 Ok(())
@@ -430,7 +403,7 @@ impl Center {
         if let Err(e) = self.engine.answer_leg(desk, line.leg).await {
             tracing::error!(call = %call_id, error = %e, "cannot answer the desk phone");
             return self
-                .end_unplaced(&call_id, format!("desk phone: {e}"))
+                .end_unplaced(&call_id, &format!("desk phone: {e}"))
                 .await;
         }
         let (leg, ends) = SipSide::recorded(&call_id).split();
@@ -439,17 +412,11 @@ impl Center {
             Err(e) => {
                 let _ = self.engine.hangup(desk).await;
                 return self
-                    .end_unplaced(&call_id, format!("not placed: {e}"))
+                    .end_unplaced(&call_id, &format!("not placed: {e}"))
                     .await;
             }
         };
-        let (control, control_rx) = mpsc::channel(8);
-        tokio::spawn(bridge::run(
-            ends,
-            line.line,
-            self.prompts.consent.clone(),
-            control_rx,
-        ));
+        let control = self.spawn_bridge(ends, line.line);
         line.ringback.send_replace(true);
         self.desk.insert(
             desk,
@@ -473,20 +440,5 @@ impl Center {
         tracing::info!(call = %call_id, extension = %agent.extension, task = ?task_id, "desk phone dials a patient");
         self.publish_state(patient, None);
         Ok(())
-    }
-
-    async fn end_unplaced(&self, call_id: &str, reason: String) -> Result<(), StoreError> {
-        let (id, now) = (call_id.to_owned(), self.now());
-        self.state
-            .store
-            .write(move |tx| {
-                let end = CallEnd {
-                    reason: &reason,
-                    disposition: None,
-                    sip_status: None,
-                };
-                db::end(tx, &id, &end, now)
-            })
-            .await
     }
 }

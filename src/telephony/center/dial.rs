@@ -1,7 +1,5 @@
 //! Placing a call: for a task the nurse holds, or to a patient outside the queue.
 
-use tokio::sync::mpsc;
-
 use super::desk::{AgentEnd, DeskRole};
 use super::*;
 
@@ -92,7 +90,7 @@ impl Center {
                 let desk = match placed {
                     Ok(h) => h,
                     Err(e) => {
-                        self.end_not_placed(&call_id, &e.to_string()).await?;
+                        self.end_unplaced(&call_id, &e.to_string()).await?;
                         return Err(e);
                     }
                 };
@@ -108,18 +106,12 @@ impl Center {
         let handle = match self.engine.place_call_leg(uri, leg).await {
             Ok(h) => h,
             Err(e) => {
-                self.end_not_placed(&call_id, &format!("not placed: {e}"))
+                self.end_unplaced(&call_id, &format!("not placed: {e}"))
                     .await?;
                 return Err(CallCenterError::Sip(e.to_string()));
             }
         };
-        let (control, control_rx) = mpsc::channel(8);
-        tokio::spawn(bridge::run(
-            ends,
-            media,
-            self.prompts.consent.clone(),
-            control_rx,
-        ));
+        let control = self.spawn_bridge(ends, media);
         let live = LiveCall::outbound(
             call_id.clone(),
             task_id,
@@ -131,21 +123,6 @@ impl Center {
         tracing::info!(call = %call_id, task = ?task_id, user = %user.username, "dialling");
         self.publish_state(handle, None);
         self.view(&call_id).await
-    }
-
-    async fn end_not_placed(&self, call_id: &str, reason: &str) -> Result<(), StoreError> {
-        let (id, reason, now) = (call_id.to_owned(), reason.to_owned(), self.now());
-        self.state
-            .store
-            .write(move |tx| {
-                let end = CallEnd {
-                    reason: &reason,
-                    disposition: None,
-                    sip_status: None,
-                };
-                db::end(tx, &id, &end, now)
-            })
-            .await
     }
 
     pub(super) fn agent_busy(&self, user_id: i64) -> bool {

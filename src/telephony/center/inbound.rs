@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::desk::DeskRole;
@@ -128,13 +127,7 @@ impl Center {
         };
         let call_id = c.id.clone();
         let (leg, ends) = SipSide::recorded(&call_id).split();
-        let (control, control_rx) = mpsc::channel(8);
-        tokio::spawn(bridge::run(
-            ends,
-            media,
-            self.prompts.consent.clone(),
-            control_rx,
-        ));
+        let control = self.spawn_bridge(ends, media);
         c.agent_id = Some(agent_id);
         c.bridge = Some(control);
         c.desk = desk;

@@ -496,6 +496,40 @@ fn audience(agent: Option<i64>) -> Audience {
 }
 
 impl Center {
+    /// Starts the bridge task between a SIP leg's `ends` and the nurse's `line` (the consent
+    /// announcement first); the returned sender controls it.
+    fn spawn_bridge(
+        &self,
+        ends: bridge::BridgeEnds,
+        line: crate::webrtc::LineMedia,
+    ) -> mpsc::Sender<BridgeControl> {
+        let (control, control_rx) = mpsc::channel(8);
+        tokio::spawn(bridge::run(
+            ends,
+            line,
+            self.prompts.consent.clone(),
+            control_rx,
+        ));
+        control
+    }
+
+    /// Ends the row of a call that never reached the patient (not placed, or the nurse's desk
+    /// phone not answered): no disposition, no SIP status.
+    async fn end_unplaced(&self, call_id: &str, reason: &str) -> Result<(), StoreError> {
+        let (id, reason, now) = (call_id.to_owned(), reason.to_owned(), self.now());
+        self.state
+            .store
+            .write(move |tx| {
+                let end = CallEnd {
+                    reason: &reason,
+                    disposition: None,
+                    sip_status: None,
+                };
+                db::end(tx, &id, &end, now)
+            })
+            .await
+    }
+
     /// A new call id: the hospital-local time it was made (so it sorts by time, and its date
     /// is the recording's folder: `media::recorder::recording_path`) and a random part; safe in
     /// a file name.
