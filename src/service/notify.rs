@@ -211,7 +211,7 @@ async fn deliver(
         .write(move |tx| webhooks::record_attempt(tx, id, status, error.as_deref(), &policy, now))
         .await;
     match result {
-        Ok(after) if after.status == "dead" => {
+        Ok(after) if after.status == webhooks::DeliveryStatus::Dead => {
             tracing::error!(delivery = id, attempts = after.attempts, status = ?status, "webhook dead-lettered")
         }
         Ok(_) => {}

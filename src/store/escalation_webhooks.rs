@@ -2,6 +2,43 @@
 
 use super::*;
 
+/// Where a delivery is: waiting for its next attempt, done, or given up (dead-lettered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Dead,
+}
+
+impl DeliveryStatus {
+    /// The name stored in `webhook_deliveries.status` and shown in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+
+    fn parse(s: &str) -> rusqlite::Result<DeliveryStatus> {
+        [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Dead,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+        .ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                4,
+                rusqlite::types::Type::Text,
+                format!("unknown webhook delivery status {s:?}").into(),
+            )
+        })
+    }
+}
+
 /// One delivery as shown in the log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Delivery {
@@ -13,8 +50,7 @@ pub struct Delivery {
     pub event_id: i64,
     /// JSON body to sign and POST.
     pub body: String,
-    /// `pending`, `delivered` or `dead`.
-    pub status: String,
+    pub status: DeliveryStatus,
     /// Attempts made.
     pub attempts: u32,
     /// When to try next (pending only).
@@ -31,7 +67,7 @@ fn delivery(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
         escalation_id: r.get(1)?,
         event_id: r.get(2)?,
         body: r.get(3)?,
-        status: r.get(4)?,
+        status: DeliveryStatus::parse(&r.get::<_, String>(4)?)?,
         attempts: r.get(5)?,
         next_attempt_at: ts(r.get(6)?),
         last_http_status: r.get(7)?,
@@ -93,11 +129,11 @@ pub fn record_attempt(
     .ok_or_else(|| StoreError::Conflict(format!("webhook delivery {id} is not pending")))?;
     let attempts = attempts + 1;
     let (status, next) = match outcome(http_status) {
-        Outcome::Delivered => ("delivered", now),
-        Outcome::Rejected => ("dead", now),
+        Outcome::Delivered => (DeliveryStatus::Delivered, now),
+        Outcome::Rejected => (DeliveryStatus::Dead, now),
         Outcome::Retry => match policy.after_failure(attempts) {
-            NextAttempt::After(d) => ("pending", now + d),
-            NextAttempt::DeadLetter => ("dead", now),
+            NextAttempt::After(d) => (DeliveryStatus::Pending, now + d),
+            NextAttempt::DeadLetter => (DeliveryStatus::Dead, now),
         },
     };
     tx.execute(
@@ -105,7 +141,7 @@ pub fn record_attempt(
             last_http_status = ?5, last_error = ?6, updated_at = ?7 WHERE id = ?1",
         params![
             id,
-            status,
+            status.as_str(),
             attempts,
             next.timestamp(),
             http_status,

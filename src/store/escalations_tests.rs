@@ -261,15 +261,15 @@ fn webhook_retries_then_dead_letters() {
                 webhooks::record_attempt(tx, delivery, Some(500), None, &policy, now)
             })
             .expect("attempt");
-        statuses.push((d.status.clone(), d.attempts));
+        statuses.push((d.status, d.attempts));
         now = d.next_attempt_at;
     }
     assert_eq!(
         statuses,
         [
-            ("pending".into(), 1),
-            ("pending".into(), 2),
-            ("dead".to_string(), 3)
+            (webhooks::DeliveryStatus::Pending, 1),
+            (webhooks::DeliveryStatus::Pending, 2),
+            (webhooks::DeliveryStatus::Dead, 3)
         ]
     );
     assert!(store
