@@ -5,9 +5,11 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, OptionalExtension};
 
+use super::call_state::CallState;
 use crate::followup::calling_hours::CallingHours;
 use crate::followup::phone::PhoneNumber;
 use crate::followup::retry::Locale;
+use crate::store::calls::NewCall;
 use crate::store::StoreError;
 
 /// Refuses a dial outside the hospital's calling hours (REST, agent socket, desk phone). Calls a
@@ -47,6 +49,28 @@ pub struct DialTarget {
     pub patient_id: i64,
     pub number: String,
     pub contact: Contact,
+}
+
+impl DialTarget {
+    /// The `calls` row of a call `agent_id` places to this target, starting in `state`.
+    pub fn new_call<'a>(
+        &'a self,
+        id: &'a str,
+        task_id: Option<i64>,
+        agent_id: i64,
+        state: CallState,
+    ) -> NewCall<'a> {
+        NewCall {
+            id,
+            task_id,
+            patient_id: Some(self.patient_id),
+            agent_id: Some(agent_id),
+            direction: "outbound",
+            remote_number: Some(&self.number),
+            contact: Some(self.contact.as_str()),
+            state: state.as_str(),
+        }
+    }
 }
 
 /// Why a task cannot be dialled now (shown to the nurse as is).

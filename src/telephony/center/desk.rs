@@ -381,20 +381,8 @@ impl Center {
             .store
             .write(move |tx| {
                 let (id, t, ext) = &row;
-                db::insert(
-                    tx,
-                    &NewCall {
-                        id,
-                        task_id,
-                        patient_id: Some(t.patient_id),
-                        agent_id: Some(uid),
-                        direction: "outbound",
-                        remote_number: Some(&t.number),
-                        contact: Some(t.contact.as_str()),
-                        state: CallState::Dialing.as_str(),
-                    },
-                    now,
-                )?;
+                let row = t.new_call(id, task_id, uid, CallState::Dialing);
+                db::insert(tx, &row, now)?;
                 db::set_agent_device(tx, id, "desk_phone")?;
                 db::log(tx, id, "dialled_from_desk_phone", Some(ext), now)
             })
@@ -428,13 +416,7 @@ impl Center {
                 ringback: line.ringback,
             },
         );
-        let live = LiveCall::outbound(
-            call_id.clone(),
-            task_id,
-            target.patient_id,
-            uid,
-            CallState::Dialing,
-        );
+        let live = LiveCall::outbound(call_id.clone(), task_id, &target, uid, CallState::Dialing);
         self.calls
             .insert(patient, live.bridged(control).on_desk(desk));
         tracing::info!(call = %call_id, extension = %agent.extension, task = ?task_id, "desk phone dials a patient");

@@ -53,20 +53,8 @@ impl Center {
             .store
             .write(move |tx| {
                 let (id, t) = &row;
-                db::insert(
-                    tx,
-                    &NewCall {
-                        id,
-                        task_id,
-                        patient_id: Some(t.patient_id),
-                        agent_id: Some(uid),
-                        direction: "outbound",
-                        remote_number: Some(&t.number),
-                        contact: Some(t.contact.as_str()),
-                        state: state.as_str(),
-                    },
-                    now,
-                )?;
+                let row = t.new_call(id, task_id, uid, state);
+                db::insert(tx, &row, now)?;
                 db::set_agent_device(tx, id, device)
             })
             .await?;
@@ -94,8 +82,7 @@ impl Center {
                         return Err(e);
                     }
                 };
-                let live =
-                    LiveCall::outbound(call_id.clone(), task_id, target.patient_id, uid, state);
+                let live = LiveCall::outbound(call_id.clone(), task_id, &target, uid, state);
                 self.calls.insert(desk, live.on_desk(desk));
                 tracing::info!(call = %call_id, task = ?task_id, user = %user.username, extension = %binding.extension, "ringing the nurse's desk phone");
                 self.publish_state(desk, None);
@@ -112,13 +99,7 @@ impl Center {
             }
         };
         let control = self.spawn_bridge(ends, media);
-        let live = LiveCall::outbound(
-            call_id.clone(),
-            task_id,
-            target.patient_id,
-            uid,
-            CallState::Dialing,
-        );
+        let live = LiveCall::outbound(call_id.clone(), task_id, &target, uid, CallState::Dialing);
         self.calls.insert(handle, live.bridged(control));
         tracing::info!(call = %call_id, task = ?task_id, user = %user.username, "dialling");
         self.publish_state(handle, None);

@@ -236,14 +236,14 @@ impl LiveCall {
     fn outbound(
         id: String,
         task_id: Option<i64>,
-        patient_id: i64,
+        target: &routing::DialTarget,
         agent_id: i64,
         state: CallState,
     ) -> LiveCall {
         LiveCall {
             id,
             task_id,
-            patient_id: Some(patient_id),
+            patient_id: Some(target.patient_id),
             agent_id: Some(agent_id),
             inbound: false,
             state,
