@@ -118,19 +118,20 @@ impl Center {
         media: LineMedia,
         desk: Option<CallHandle>,
     ) -> Result<(), StoreError> {
-        let Some(c) = self.calls.get_mut(&handle) else {
+        let Some(call_id) = self.calls.get(&handle).map(|c| c.id.clone()) else {
             // the caller hung up while the phone rang
             if let Some(d) = desk {
                 let _ = self.engine.hangup(d).await;
             }
             return Ok(());
         };
-        let call_id = c.id.clone();
         let (leg, ends) = SipSide::recorded(&call_id).split();
         let control = self.spawn_bridge(ends, media);
-        c.agent_id = Some(agent_id);
-        c.bridge = Some(control);
-        c.desk = desk;
+        if let Some(c) = self.calls.get_mut(&handle) {
+            c.agent_id = Some(agent_id);
+            c.bridge = Some(control);
+            c.desk = desk;
+        }
         let device = if desk.is_some() {
             "desk_phone"
         } else {
