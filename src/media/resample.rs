@@ -166,13 +166,13 @@ fn clamp(v: f32) -> i16 {
 }
 
 /// 48 kHz → 8 kHz.
-pub struct Downsampler {
+pub(crate) struct Downsampler {
     taps: [f32; TAPS],
     history: Vec<f32>,
 }
 
 impl Downsampler {
-    pub fn new() -> Downsampler {
+    pub(crate) fn new() -> Downsampler {
         Downsampler {
             taps: lowpass(),
             history: vec![0.0; TAPS - 1],
@@ -181,7 +181,7 @@ impl Downsampler {
 
     /// Consumes 48 kHz samples (a multiple of 6; Opus frames always are) and appends the
     /// 8 kHz ones to `out`.
-    pub fn process(&mut self, input: &[i16], out: &mut Vec<i16>) {
+    pub(crate) fn process(&mut self, input: &[i16], out: &mut Vec<i16>) {
         self.history.extend(input.iter().map(|&s| f32::from(s)));
         let usable = self.history.len() - (TAPS - 1);
         let outputs = usable / FACTOR;
@@ -199,13 +199,13 @@ impl Downsampler {
 }
 
 /// 8 kHz → 48 kHz.
-pub struct Upsampler {
+pub(crate) struct Upsampler {
     taps: [f32; TAPS],
     history: Vec<f32>,
 }
 
 impl Upsampler {
-    pub fn new() -> Upsampler {
+    pub(crate) fn new() -> Upsampler {
         Upsampler {
             taps: lowpass(),
             history: vec![0.0; TAPS / FACTOR],
@@ -213,7 +213,7 @@ impl Upsampler {
     }
 
     /// Returns six 48 kHz samples per 8 kHz input sample.
-    pub fn process(&mut self, input: &[i16]) -> Vec<i16> {
+    pub(crate) fn process(&mut self, input: &[i16]) -> Vec<i16> {
         let mut out = Vec::with_capacity(input.len() * FACTOR);
         let keep = TAPS / FACTOR;
         for &s in input {
