@@ -1,11 +1,10 @@
 //! Foundation acceptance against the real binary: RBAC matrix, bad input → 4xx with the field,
 //! masked phones, audit tamper detection, CSV import all-or-nothing, migrations.
 
-mod common;
-
-use common::{run, run_with_stdin, Client, Server};
 use suifang::api::access::{Access, ROUTES};
 use suifang::auth::role::Role;
+
+use crate::common::{run, run_with_stdin, Client, Server};
 
 const LOGINS: &[(Role, &str, &str)] = &[
     (Role::Nurse, "nurse", "nurse-demo-1"),

@@ -6,29 +6,26 @@
 //! recording row must be `repaired` with the file's SHA-256 and length; the call row must say
 //! `interrupted_by_server_restart`.
 
-#[path = "common/browser.rs"]
-mod browser;
-#[path = "common/call_harness.rs"]
-mod call_harness;
-mod common;
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::time::{Duration, Instant};
 
-use browser::BrowserLine;
-use call_harness::{call, chunked_match, padded, wait_for, Baresip, Suifang};
-use common::repo_root;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sip_peers::{fixtures, free_udp_port, read_mono, read_stereo, require_baresip};
 use suifang::media::envelope::speech_match;
+
+use crate::common;
+use crate::common::browser::BrowserLine;
+use crate::common::call_harness::{call, chunked_match, padded, Baresip, Suifang};
+use crate::common::repo_root;
+use crate::common::serial;
+use crate::common::sip_peers::{fixtures, free_udp_port, read_mono, read_stereo, require_baresip};
+use crate::common::wait_for;
 
 /// Answered time before the kill: the patient's 6.8 s of speech is all in it.
 const TALK: Duration = Duration::from_secs(10);
 
 #[test]
 fn kill_9_mid_call_then_restart_repairs_the_recording_and_closes_the_call() {
+    let _machine = serial::shared();
     if !require_baresip("kill_9_mid_call_then_restart_repairs_the_recording_and_closes_the_call") {
         return;
     }

@@ -5,17 +5,13 @@
 //! health answers, sipp's OPTIONS probe gets 200 and a real call from sipp is answered,
 //! recorded and hung up cleanly.
 
-#[path = "common/call_harness.rs"]
-mod call_harness;
-mod common;
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use call_harness::{call, demo_patients, wait_for, FixedSipp, Suifang};
-use sip_peers::{fixtures, require_sipp};
+use crate::common::call_harness::{call, demo_patients, FixedSipp, Suifang};
+use crate::common::serial;
+use crate::common::sip_peers::{fixtures, require_sipp};
+use crate::common::wait_for;
 
 /// A request from `local` with a proper Via, so a response can be addressed to it.
 fn request(method: &str, local: &str, branch: &str, extra: &str, body: &str) -> String {
@@ -105,6 +101,7 @@ fn junk(seed: u64, len: usize) -> Vec<u8> {
 
 #[test]
 fn malformed_sip_is_refused_or_dropped_and_the_server_keeps_serving() {
+    let _machine = serial::shared();
     if !require_sipp("malformed_sip_is_refused_or_dropped_and_the_server_keeps_serving") {
         return;
     }

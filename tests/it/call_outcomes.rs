@@ -8,23 +8,16 @@
 //! alternate contact) for 404/484. Last, with nothing listening on the trunk at all, the call
 //! fails as ours and must not use up the patient's attempt.
 
-#[path = "common/browser.rs"]
-mod browser;
-#[path = "common/call_harness.rs"]
-mod call_harness;
-mod common;
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use browser::BrowserLine;
-use call_harness::{call, wait_for, FixedSipp, Suifang};
 use chrono::{DateTime, Utc};
-use common::{repo_root, Client};
 use serde_json::{json, Value};
-use sip_peers::{fixtures, free_udp_port, require_sipp};
+
+use crate::common::browser::BrowserLine;
+use crate::common::call_harness::{call, FixedSipp, Suifang};
+use crate::common::serial;
+use crate::common::sip_peers::{fixtures, free_udp_port, require_sipp};
+use crate::common::{repo_root, wait_for, Client};
 
 /// What one refusal must produce.
 struct Case {
@@ -86,6 +79,10 @@ const REFUSALS: [Case; 6] = [
 
 /// The ring timeout the server is configured with (the default 45 s would slow the test).
 const RING_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// SIP timer T1 the server is configured with (`sip.timer_t1_ms`): on loopback 100 ms is
+/// ample, and a dead trunk's INVITE times out after 64·T1 = 6.4 s instead of RFC 3261's 32 s.
+const T1: Duration = Duration::from_millis(100);
 
 fn task(client: &Client, id: i64) -> Value {
     let r = client.get(&format!("/api/v1/tasks/{id}"));
@@ -155,7 +152,11 @@ impl Floor {
         let trunk_port = free_udp_port();
         let trunk = format!("127.0.0.1:{trunk_port}");
         let config = dir.path().join("suifang.toml");
-        let toml = format!("[sip]\nring_timeout_seconds = {}\n", RING_TIMEOUT.as_secs());
+        let toml = format!(
+            "[sip]\nring_timeout_seconds = {}\ntimer_t1_ms = {}\n",
+            RING_TIMEOUT.as_secs(),
+            T1.as_millis()
+        );
         std::fs::write(&config, toml).expect("write config");
         let config = config.display().to_string();
         let data = dir.path().join("data");
@@ -320,8 +321,8 @@ impl Floor {
     }
 
     /// Nothing listens on the trunk: our failure, not the patient's. The INVITE times out
-    /// (Timer B, 64·T1 = 32 s, RFC 3261 §17.1.1.2) and the task keeps its attempts and
-    /// lease. Returns the task, still claimed by the nurse.
+    /// (Timer B, 64·T1, RFC 3261 §17.1.1.2: 6.4 s with this floor's T1) and the task keeps
+    /// its attempts and lease. Returns the task, still claimed by the nurse.
     fn dead_trunk(&mut self) -> i64 {
         assert!(
             std::net::UdpSocket::bind(("127.0.0.1", self.trunk_port)).is_ok(),
@@ -340,8 +341,17 @@ impl Floor {
             .nurse
             .post(&format!("/api/v1/calls/{first_id}/hangup"), json!({}));
         assert!(hangup.status < 300, "{}", hangup.body);
-        let ended = dial_until_ended(&self.nurse, task_id, Duration::from_secs(60));
-        eprintln!("dead trunk: {ended}");
+        let dialled = Instant::now();
+        let ended = dial_until_ended(&self.nurse, task_id, T1 * 64 + Duration::from_secs(15));
+        let took = dialled.elapsed();
+        eprintln!("dead trunk: {ended} after {took:?}");
+        // Timer B and nothing else ended it: not before 64·T1, and not at the RFC's default
+        // 32 s (the configured T1 reached the transaction layer)
+        assert!(
+            took >= T1 * 64 && took < Duration::from_millis(500) * 64,
+            "the INVITE times out after 64·T1 = {:?}, took {took:?}",
+            T1 * 64
+        );
         assert_eq!(ended["end_reason"], "trunk_unreachable", "{ended}");
         assert!(ended["disposition"].is_null(), "{ended}");
         // nothing came back: no status was on the wire (it used to say 408)
@@ -364,12 +374,9 @@ impl Floor {
     }
 }
 
-/// Each floor runs real-time media on a 2-core machine: one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
 #[test]
 fn dead_trunk_busy_decline_unavailable_not_found_and_cancel_dispose_tasks() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = serial::exclusive();
     if !require_sipp("dead_trunk_busy_decline_unavailable_not_found_and_cancel_dispose_tasks") {
         return;
     }
@@ -387,7 +394,7 @@ fn dead_trunk_busy_decline_unavailable_not_found_and_cancel_dispose_tasks() {
 
 #[test]
 fn request_timeout_address_incomplete_and_ring_timeout_dispose_tasks() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = serial::exclusive();
     if !require_sipp("request_timeout_address_incomplete_and_ring_timeout_dispose_tasks") {
         return;
     }

@@ -2,12 +2,11 @@
 //! wallboard follow real attempts, QA scores are validated, the recordings filters and the
 //! script validator behave.
 
-mod common;
-
-use common::{repo_root, Client, Server};
 use serde_json::{json, Value};
 
-/// A demo server; `tests/common` runs it in a zone where it is midday (calling hours).
+use crate::common::{repo_root, Client, Server};
+
+/// A demo server; `common` runs it in a zone where it is midday (calling hours).
 fn start(dir: &std::path::Path) -> Server {
     Server::start(dir, "demo", &[])
 }
@@ -152,7 +151,7 @@ fn qa_reviews_recordings_filters_and_script_validation() {
     );
 
     let settings = nurse.get("/api/v1/settings").body;
-    // tests/common picks an Etc/GMT±N zone where it is midday (not the Asia/Shanghai default)
+    // `common` picks an Etc/GMT±N zone where it is midday (not the Asia/Shanghai default)
     assert!(
         settings["time_zone"]
             .as_str()

@@ -7,26 +7,21 @@
 //! run when the binary serves the calls and transcript endpoints (checked in the route table);
 //! until then the pages show "not available" and those steps are skipped.
 
-#[path = "console/clinical_loop.rs"]
 mod clinical_loop;
-mod common;
-#[path = "console/helpers.rs"]
-mod helpers;
-#[path = "console/mdt_routing.rs"]
 mod mdt_routing;
-#[path = "console/team_review.rs"]
 mod team_review;
 
+use crate::common::serial;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use chrono::Utc;
-use common::{repo_root, Client, Server};
-use helpers::{
-    artifacts, browser, browser_script, free_udp_port, require_browser_tools, run_bounded,
-    seed_recorded_call,
+use crate::common::console::{
+    artifacts, browser, browser_script, require_browser_tools, run_bounded, seed_recorded_call,
 };
+use crate::common::sip_peers::free_udp_port;
+use crate::common::{repo_root, Client, Server};
+use chrono::Utc;
 use serde_json::{json, Value};
 use suifang::api::access::ROUTES;
 
@@ -34,7 +29,7 @@ fn has_route(method: &str, path: &str) -> bool {
     ROUTES.iter().any(|r| r.method == method && r.path == path)
 }
 
-/// A demo server; `tests/common` runs it in a zone where it is midday (calling hours).
+/// A demo server; `common` runs it in a zone where it is midday (calling hours).
 fn start(dir: &Path, extra: &[(&str, &str)]) -> Server {
     Server::start(dir, "demo", extra)
 }
@@ -89,6 +84,7 @@ fn audit_actions(server: &Server) -> Vec<(String, String, String, String)> {
 
 #[test]
 fn nurse_claims_answers_abnormally_sees_the_escalation_badge_and_records_the_outcome() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let (server, calls) = start_with_patient(dir.path());
     let nurse = Client::login(&server, "nurse", "nurse-demo-1");
@@ -199,6 +195,7 @@ fn timeline_after(client: &Client, patient: i64) -> Vec<Value> {
 
 #[test]
 fn doctor_gets_the_live_push_with_a_sound_then_acknowledges_and_resolves() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]);
 
@@ -249,6 +246,7 @@ fn doctor_gets_the_live_push_with_a_sound_then_acknowledges_and_resolves() {
 
 #[test]
 fn supervisor_sees_the_wallboard_browses_recordings_scores_and_downloads() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let (server, live) = start_with_patient(dir.path());
     let now = Utc::now().timestamp();
@@ -389,6 +387,7 @@ fn supervisor_sees_the_wallboard_browses_recordings_scores_and_downloads() {
 
 #[test]
 fn admin_views_users_roster_scripts_and_validates_a_draft() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]);
     let admin = Client::login(&server, "admin", "admin-demo-1");
@@ -465,6 +464,7 @@ fn heart_failure_task(server: &Server) -> (Client, Value) {
 
 #[test]
 fn printable_report_renders_to_pdf_with_answers_and_a_trend_chart() {
+    let _machine = serial::shared();
     require_browser_tools();
     assert!(
         Command::new("pdftotext").arg("-v").output().is_ok(),

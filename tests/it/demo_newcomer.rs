@@ -10,21 +10,17 @@
 //! Only addresses are moved off their defaults (HTTP and the simulated phone to free ports), so
 //! tests can run beside each other; SIP keeps the demo's default, loopback port 5060.
 
-mod common;
-#[path = "console/helpers.rs"]
-#[allow(dead_code)] // the console tests use the rest
-mod helpers;
-
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use common::{free_port, repo_root, Client, Server, BIN};
-use helpers::{browser, free_udp_port};
 use serde_json::{json, Value};
+
+use crate::common::console::browser;
+use crate::common::serial;
+use crate::common::sip_peers::free_udp_port;
+use crate::common::{repo_root, wait_for, Client, Server, BIN};
 
 /// whisper's Mandarin initial prompt (`transcribe::engine`), which must never come back as
 /// something somebody said.
@@ -33,12 +29,10 @@ const PROMPT_PIECES: [&str; 3] = ["以下是", "普通话的句子", "普通話�
 /// `suifang demo` in `workdir` with its stdout lines kept.
 struct Demo {
     server: Server,
-    stdout: Arc<Mutex<Vec<String>>>,
 }
 
 impl Demo {
     fn start(workdir: &Path, clock_offset_seconds: i64, sim_patient: &str) -> Demo {
-        let port = free_port();
         let mut c = Command::new(BIN);
         // a newcomer's shell: none of the test environment's suifang settings
         for (key, _) in std::env::vars() {
@@ -48,71 +42,22 @@ impl Demo {
         }
         c.current_dir(workdir)
             .arg("demo")
-            .env("SUIFANG_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("SUIFANG_DEMO_SIM_PATIENT", sim_patient)
             .env(
                 "SUIFANG_CLOCK_OFFSET_SECONDS",
                 clock_offset_seconds.to_string(),
             )
-            .env("SUIFANG_LOG", "warn");
-        let mut child = c
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn suifang demo");
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().expect("stdout");
-        let sink = Arc::clone(&stdout);
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                eprintln!("suifang demo: {line}");
-                sink.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-            }
-        });
-        let mut server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            data_dir: workdir.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while ureq::get(&server.url("/api/v1/health")).call().is_err() {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("suifang demo exited during start-up: {status}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "suifang demo did not become healthy"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let demo = Demo { server, stdout };
-        wait_for("the SIP line on stdout", Duration::from_secs(10), || {
-            demo.line("suifang SIP is listening on")
-        });
-        demo
+            .env("SUIFANG_LOG", "warn")
+            .stderr(Stdio::inherit());
+        // (the HTTP address is the one override a newcomer would not make: port 0, so tests
+        // running side by side cannot collide on it)
+        let mut server = Server::spawn(c, workdir, Duration::from_secs(60));
+        server.wait_stdout_line("suifang SIP is listening on", Duration::from_secs(10));
+        Demo { server }
     }
 
     fn line(&self, needle: &str) -> Option<String> {
-        self.stdout
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|l| l.contains(needle))
-            .cloned()
-    }
-}
-
-fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
+        self.server.stdout_line(needle)
     }
 }
 
@@ -175,6 +120,7 @@ fn get_bytes(client: &Client, path: &str) -> (u16, Vec<u8>) {
 
 #[test]
 fn a_newcomer_places_the_demo_call_at_night_and_plays_and_reads_it() {
+    let _machine = serial::exclusive();
     let workdir = tempfile::tempdir().unwrap();
     let work = workdir.path();
     copy_dir(&repo_root().join("prompts"), &work.join("prompts"));

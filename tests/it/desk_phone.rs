@@ -12,24 +12,17 @@
 //! - The desk phone dials a patient's national number itself (authenticated with 407), and a
 //!   patient's call-back rings the desk phone.
 
-#[path = "common/call_harness.rs"]
-mod call_harness;
-mod common;
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
-use call_harness::{call, chunked_match, dialling, padded, wait_for, Baresip, Suifang};
-use common::{repo_root, run_with_stdin, Client};
 use serde_json::{json, Value};
-use sip_peers::{fixtures, free_udp_port, read_mono, read_stereo, require_baresip};
 use suifang::media::envelope::{best_lag_correlation, rms_envelope, speech_match};
 
-/// Real-time media on a 2-core machine: one test at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+use crate::common;
+use crate::common::call_harness::{call, chunked_match, dialling, padded, Baresip, Suifang};
+use crate::common::serial;
+use crate::common::sip_peers::{fixtures, free_udp_port, read_mono, read_stereo, require_baresip};
+use crate::common::{repo_root, run_with_stdin, wait_for, Client};
 
 const DESK_PASSWORD: &str = "desk-phone-1001";
 
@@ -156,7 +149,7 @@ fn untouched(before: &Value, after: &Value, what: &str) {
 
 #[test]
 fn a_desk_phone_registers_with_digest_survives_a_restart_and_unanswered_rings_spare_the_task() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = serial::exclusive();
     if !require_baresip("desk phone registration") {
         return;
     }
@@ -320,7 +313,8 @@ fn a_desk_phone_registers_with_digest_survives_a_restart_and_unanswered_rings_sp
     let dialled = nurse.post(&format!("/api/v1/tasks/{task_id}/call"), json!({}));
     assert_eq!(dialled.status, 201, "{}", dialled.body);
     let id = dialled.body["id"].as_str().expect("id").to_owned();
-    std::thread::sleep(Duration::from_millis(800)); // let the phone ring
+    // she hangs up once the phone rings (its second call: the first went unanswered)
+    phone.wait_for_output("Incoming call from", 2, Duration::from_secs(10));
     let hung = nurse.post(&format!("/api/v1/calls/{id}/hangup"), json!({}));
     assert_eq!(hung.status, 200, "{}", hung.body);
     let gone = ended(&nurse, &id, false, Duration::from_secs(15));
@@ -338,7 +332,7 @@ fn a_desk_phone_registers_with_digest_survives_a_restart_and_unanswered_rings_sp
 
 #[test]
 fn a_nurse_on_her_desk_phone_clicks_call_and_the_patient_is_bridged_and_recorded() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = serial::exclusive();
     if !require_baresip("desk phone click-to-call") {
         return;
     }
@@ -457,7 +451,7 @@ fn a_nurse_on_her_desk_phone_clicks_call_and_the_patient_is_bridged_and_recorded
 
 #[test]
 fn a_desk_phone_dials_a_patient_itself_and_takes_the_patients_call_back() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = serial::exclusive();
     if !require_baresip("desk phone dials out and takes a call-back") {
         return;
     }

@@ -4,16 +4,16 @@
 //! once across a restart with the clock moved past its SLA; a receiver that keeps failing is
 //! dead-lettered.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Client, Server};
 use serde_json::{json, Value};
 use suifang::followup::escalation::webhook::verify;
+
+use crate::common;
+use crate::common::{wait_for, Client, Server};
 
 const SECRET: &str = "test-webhook-secret-0123456789";
 
@@ -89,17 +89,6 @@ fn live_events(server: &Server, client: &Client) -> mpsc::Receiver<String> {
         }
     });
     rx
-}
-
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The nurse claims the stroke task (the demo's highest priority) and answers a BE-FAST sign.
@@ -193,7 +182,7 @@ fn abnormal_answer_reaches_the_doctor_live_and_by_signed_webhook() {
     let id = esc["id"].as_i64().unwrap();
 
     // live push to the doctor
-    let name = wait_for("live escalation event", || {
+    let name = wait_for("live escalation event", Duration::from_secs(20), || {
         events.recv_timeout(Duration::from_millis(200)).ok()
     });
     assert_eq!(name, "escalation.opened");
@@ -212,7 +201,7 @@ fn abnormal_answer_reaches_the_doctor_live_and_by_signed_webhook() {
         "ids only: {body1}"
     );
     let admin = Client::login(&server, "admin", "admin-demo-1");
-    wait_for("delivered status", || {
+    wait_for("delivered status", Duration::from_secs(20), || {
         let log = admin.get("/api/v1/webhooks/deliveries").body;
         let d = &log["items"][0];
         (d["status"] == "delivered").then(|| assert_eq!(d["attempts"], 2, "{d}"))
@@ -293,7 +282,7 @@ fn unacknowledged_escalation_reescalates_once_across_a_restart() {
             ],
         );
         let doctor = Client::login(&server, "head", "head-demo-1");
-        let e = wait_for("re-escalation", || {
+        let e = wait_for("re-escalation", Duration::from_secs(20), || {
             let e = doctor.get(&format!("/api/v1/escalations/{id}")).body;
             (e["level"] != Value::String(level.clone())).then_some(e)
         });
@@ -322,7 +311,7 @@ fn a_receiver_that_keeps_failing_is_dead_lettered() {
     let task = claim_stroke_task(&nurse);
     assert_eq!(answer(&nurse, task, "face", json!(true)).status, 200);
     let admin = Client::login(&server, "admin", "admin-demo-1");
-    let d = wait_for("dead letter", || {
+    let d = wait_for("dead letter", Duration::from_secs(20), || {
         let log = admin.get("/api/v1/webhooks/deliveries").body;
         let d = log["items"][0].clone();
         (d["status"] == "dead").then_some(d)

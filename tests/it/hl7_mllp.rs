@@ -5,18 +5,16 @@
 //! the field (and keeps it), refuses a message type it does not take with AR, speaks GB 18030
 //! back to a GB 18030 sender, and closes connections from outside `hl7.allow`.
 
-#[path = "common/call_harness.rs"]
-mod call_harness;
-mod common;
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use call_harness::{wait_for, Suifang};
 use serde_json::Value;
+
+use crate::common;
+use crate::common::call_harness::Suifang;
+use crate::common::serial;
+use crate::common::wait_for;
 
 fn mllp_send() -> PathBuf {
     let venv = std::env::var_os("SUIFANG_VENV")
@@ -122,6 +120,7 @@ fn hl7_port(suifang: &Suifang) -> u16 {
 
 #[test]
 fn a_discharge_sent_by_python_hl7_enrols_the_patient_once_and_errors_are_named() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let suifang = Suifang::start(dir.path(), &[("SUIFANG_HL7_LISTEN", "127.0.0.1:0")]);
     let port = hl7_port(&suifang);
@@ -227,6 +226,7 @@ fn a_discharge_sent_by_python_hl7_enrols_the_patient_once_and_errors_are_named()
 
 #[test]
 fn a_connection_from_outside_hl7_allow_is_closed_unanswered() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let suifang = Suifang::start(
         dir.path(),
@@ -270,6 +270,7 @@ fn tasks_by_status(
 
 #[test]
 fn updates_and_cancellations_apply_in_whatever_order_they_arrive() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let suifang = Suifang::start(dir.path(), &[("SUIFANG_HL7_LISTEN", "127.0.0.1:0")]);
     let port = hl7_port(&suifang);
@@ -343,6 +344,7 @@ fn updates_and_cancellations_apply_in_whatever_order_they_arrive() {
 /// is applied once.
 #[test]
 fn a_crash_mid_stream_loses_no_acked_message_and_applies_the_resent_tail_once() {
+    let _machine = serial::shared();
     const COUNT: usize = 10_000;
     let dir = tempfile::tempdir().unwrap();
     let suifang = Suifang::start(dir.path(), &[("SUIFANG_HL7_LISTEN", "127.0.0.1:0")]);
@@ -434,6 +436,7 @@ fn a_crash_mid_stream_loses_no_acked_message_and_applies_the_resent_tail_once() 
 /// in the interface's list, adds the mapping, and replays it: applied once, audited.
 #[test]
 fn a_failed_message_is_listed_and_applied_by_a_replay_once_its_cause_is_fixed() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let env = [("SUIFANG_HL7_LISTEN", "127.0.0.1:0")];
     let suifang = Suifang::start(dir.path(), &env);

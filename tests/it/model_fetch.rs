@@ -1,14 +1,14 @@
 //! `suifang model fetch` against a model host on loopback (this machine is offline): a good file
 //! is installed atomically; a file whose SHA-1 does not match is deleted with a clear error.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Output;
 
 use sha1::{Digest, Sha1};
+
+use crate::common;
 
 /// Serves `body` for any GET of `/ggml-*.bin` and 404 otherwise; returns the base URL.
 fn host(body: Vec<u8>) -> String {

@@ -11,15 +11,11 @@
 //! and the report filter by it; staff remove it (audited); re-saving the same answer does not
 //! bring it back, a new answer the rule reads does.
 
-#[path = "notes/clinic.rs"]
 mod clinic;
-mod common;
-#[allow(dead_code)] // the console tests' helpers: only `browser` is used here
-#[path = "console/helpers.rs"]
-mod helpers;
-#[path = "notes/tags.rs"]
 mod tags;
 
+use crate::common::console;
+use crate::common::serial;
 use clinic::Clinic;
 use serde_json::{json, Value};
 
@@ -250,12 +246,13 @@ fn url_encode(s: &str) -> String {
 /// the printed report lists the notes. Checked afterwards against the API and the audit log.
 #[test]
 fn console_notes_and_tags_in_the_browser() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let c = Clinic::start(dir.path());
     c.hf_patient("MRN-B1", "王芳");
     c.hf_patient("MRN-B2", "李雷");
     c.build_queue();
-    let out = helpers::browser(
+    let out = console::browser(
         "notes",
         &c.server,
         json!({"user": clinic::USERS[0].0, "password": clinic::USERS[0].1}),

@@ -5,19 +5,15 @@
 //! playing: no dead air, no leaked call); the recording row is marked with why, its audio up to
 //! the failure is repaired and playable, and supervisors get a live `recording.failed` event.
 
-#[path = "common/call_harness.rs"]
-mod call_harness;
-mod common;
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use call_harness::{demo_patients, wait_for, FixedSipp, Suifang};
-use sip_peers::{fixtures, free_udp_port, require_sipp};
+use crate::common::call_harness::{demo_patients, FixedSipp, Suifang};
+use crate::common::serial;
+use crate::common::sip_peers::{fixtures, free_udp_port, require_sipp};
+use crate::common::wait_for;
 
 /// A tmpfs of `size` mounted at `dir` (root only: the test command runs as root), unmounted on
 /// drop.
@@ -48,6 +44,7 @@ impl Drop for Tmpfs<'_> {
 
 #[test]
 fn a_full_disk_stops_the_recording_not_the_call() {
+    let _machine = serial::shared();
     if !require_sipp("a_full_disk_stops_the_recording_not_the_call") {
         return;
     }

@@ -5,17 +5,14 @@
 //! Gone with the reason, its row keeps the SHA-256 and duration, the deletion is in the audit
 //! log (whose hash chain still verifies), and the held recording is untouched.
 
-#[path = "common/call_harness.rs"]
-mod call_harness;
-mod common;
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::time::Duration;
 
-use call_harness::{call, demo_patients, wait_for, FixedSipp, Suifang};
 use serde_json::{json, Value};
-use sip_peers::{fixtures, require_sipp};
+
+use crate::common::call_harness::{call, demo_patients, FixedSipp, Suifang};
+use crate::common::serial;
+use crate::common::sip_peers::{fixtures, require_sipp};
+use crate::common::{self, sip_peers, wait_for};
 
 /// A voicemail from `number`, dialled by sipp at the trunk's address (`trunk_port`); returns
 /// the ended call row (with its recording).
@@ -62,6 +59,7 @@ fn recording_id(call: &Value) -> i64 {
 
 #[test]
 fn old_audio_is_deleted_with_an_audit_trail_and_held_recordings_are_kept() {
+    let _machine = serial::shared();
     if !require_sipp("old_audio_is_deleted_with_an_audit_trail_and_held_recordings_are_kept") {
         return;
     }

@@ -4,18 +4,15 @@
 //! locked); the lock-out ends by itself when the window passes, with nobody calling
 //! housekeeping; a guess made with a forged nonce gets a fresh stale challenge, not a 403.
 
-#[path = "common/call_harness.rs"]
-mod call_harness;
-mod common;
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use call_harness::Suifang;
 use md5::{Digest, Md5};
 use serde_json::json;
+
+use crate::common::call_harness::Suifang;
+use crate::common::serial;
+use crate::common::wait_for;
 
 const EXTENSION: &str = "1001";
 const PASSWORD: &str = "desk-phone-pass-1";
@@ -79,6 +76,7 @@ fn nonce(resp: &str) -> String {
 
 #[test]
 fn a_lock_out_ends_when_its_window_passes_and_forged_nonces_learn_nothing() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("suifang.toml");
     std::fs::write(
@@ -103,7 +101,7 @@ fn a_lock_out_ends_when_its_window_passes_and_forged_nonces_learn_nothing() {
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
     // the registrar loads accounts shortly after the change: wait for a challenge that knows
     // the extension (a right password then registers)
-    call_harness::wait_for("the account loaded", Duration::from_secs(10), || {
+    wait_for("the account loaded", Duration::from_secs(10), || {
         let ch = register(&sock, server, 1, None);
         (status(&register(&sock, server, 2, Some((&nonce(&ch), PASSWORD)))) == 200).then_some(())
     });

@@ -92,7 +92,6 @@ fn phq(items: [u8; 9]) -> Vec<(&'static str, Value)> {
 }
 
 /// Rules routed to a discipline (issue 20 item 3), in their own file to keep this one short.
-#[path = "scripts_rules/mdt.rs"]
 mod mdt;
 
 fn cases() -> Vec<Case> {

@@ -2,18 +2,18 @@
 //! with the patient's recorded speech and RFC 4733 digits; busy/decline numbers are refused with
 //! the right SIP status.
 
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sip_peers::{free_udp_port, read_stereo};
 use suifang::calls::{Engine, EngineConfig, EngineEvent};
 use suifang::media::envelope::speech_match;
 use suifang::sip::ua::{CallEvent, CallOutcome};
 use suifang::sip::uri::SipUri;
+
+use crate::common::serial;
+use crate::common::sip_peers;
+use crate::common::sip_peers::{free_udp_port, read_stereo, udp_port_bound};
 
 struct Sim(Child);
 
@@ -43,8 +43,19 @@ fn start_sim(port: u16) -> Sim {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start sim-patient");
-    std::thread::sleep(Duration::from_millis(500));
-    Sim(child)
+    let mut sim = Sim(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !udp_port_bound(port) {
+        if let Ok(Some(status)) = sim.0.try_wait() {
+            panic!("sim-patient exited before binding udp {port}: {status}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sim-patient did not bind udp {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sim
 }
 
 /// Places one call and returns (outcome, digits heard, recording path).
@@ -83,6 +94,7 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulated_patient_answers_speaks_sends_digits_and_refuses_on_demand() {
+    let _machine = serial::shared();
     let port = free_udp_port();
     let _sim = start_sim(port);
     let dir = tempfile::tempdir().unwrap();

@@ -3,12 +3,8 @@
 //! the left and the patient on the right; the nurse must receive the patient; mute must silence
 //! what the patient hears.
 
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::time::Duration;
 
-use sip_peers::{fixtures, read_mono, read_stereo, require_sipp, Sipp};
 use suifang::calls::{bridge_pair, Engine, EngineConfig, EngineEvent};
 use suifang::media::envelope::speech_match;
 use suifang::media::g711::G711;
@@ -16,8 +12,12 @@ use suifang::media::recorder::RecordingInfo;
 use suifang::sip::ua::CallEvent;
 use suifang::sip::uri::SipUri;
 
+use crate::common::serial;
+use crate::common::sip_peers::{fixtures, read_mono, read_stereo, require_sipp, Sipp};
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nurse_and_patient_phones_are_bridged_recorded_and_mutable() {
+    let _machine = serial::shared();
     if !require_sipp("nurse_and_patient_phones_are_bridged_recorded_and_mutable") {
         return;
     }

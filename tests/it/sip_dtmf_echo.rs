@@ -2,20 +2,20 @@
 //! sipp answers with `-rtp_echo`, returning our RTP to us; the keys we send must come back as
 //! exactly one event each, and the right channel must hold our own (echoed) speech.
 
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use sip_peers::{fixtures, read_mono, read_stereo, require_sipp, Sipp};
 use suifang::calls::{Engine, EngineConfig, EngineEvent};
 use suifang::media::envelope::speech_match;
 use suifang::sip::ua::{CallEvent, CallOutcome, Party};
 use suifang::sip::uri::SipUri;
 
+use crate::common::serial;
+use crate::common::sip_peers::{fixtures, read_mono, read_stereo, require_sipp, Sipp};
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sent_dtmf_and_audio_come_back_from_echoing_peer() {
+    let _machine = serial::shared();
     if !require_sipp("sent_dtmf_and_audio_come_back_from_echoing_peer") {
         return;
     }
@@ -104,6 +104,7 @@ async fn sent_dtmf_and_audio_come_back_from_echoing_peer() {
 /// the recording's left channel shows exactly what was sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hold_plays_music_to_the_patient() {
+    let _machine = serial::shared();
     if !require_sipp("hold_plays_music_to_the_patient") {
         return;
     }

@@ -1,16 +1,15 @@
 //! Acceptance against real sipp peers: refusals map to outcomes, CANCEL (nurse hang-up and ring
 //! timeout) is accepted by sipp, and a patient-side hold re-INVITE is answered recvonly.
 
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use sip_peers::{fixtures, require_sipp, Sipp};
 use suifang::calls::{Engine, EngineConfig, EngineEvent};
 use suifang::sip::ua::{CallEvent, CallHandle, CallOutcome, Party};
 use suifang::sip::uri::SipUri;
+
+use crate::common::serial;
+use crate::common::sip_peers::{fixtures, require_sipp, Sipp};
 
 fn scenario(name: &str) -> String {
     std::fs::read_to_string(fixtures().join(name)).expect("scenario fixture")
@@ -61,6 +60,7 @@ async fn until_ended(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_map_to_outcomes() {
+    let _machine = serial::shared();
     if !require_sipp("refusals_map_to_outcomes") {
         return;
     }
@@ -95,6 +95,7 @@ async fn refusals_map_to_outcomes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nurse_hangup_while_ringing_cancels() {
+    let _machine = serial::shared();
     if !require_sipp("nurse_hangup_while_ringing_cancels") {
         return;
     }
@@ -113,6 +114,7 @@ async fn nurse_hangup_while_ringing_cancels() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ring_timeout_is_no_answer() {
+    let _machine = serial::shared();
     if !require_sipp("ring_timeout_is_no_answer") {
         return;
     }
@@ -133,6 +135,7 @@ async fn ring_timeout_is_no_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patient_hold_reinvite_is_answered_recvonly() {
+    let _machine = serial::shared();
     if !require_sipp("patient_hold_reinvite_is_answered_recvonly") {
         return;
     }
@@ -160,6 +163,7 @@ async fn patient_hold_reinvite_is_answered_recvonly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unanswered_inbound_call_is_refused_after_ring_timeout() {
+    let _machine = serial::shared();
     if !require_sipp("unanswered_inbound_call_is_refused_after_ring_timeout") {
         return;
     }
@@ -233,6 +237,7 @@ async fn register_against_sipp(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registers_with_digest_verified_by_sipp() {
+    let _machine = serial::shared();
     if !require_sipp("registers_with_digest_verified_by_sipp") {
         return;
     }

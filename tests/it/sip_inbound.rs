@@ -2,20 +2,22 @@
 //! baresip's own recording of what it received must contain our prompt, and our recording's
 //! right channel must contain what baresip sent.
 
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sip_peers::{fixtures, free_tcp_port, free_udp_port, read_mono, read_stereo, require_baresip};
 use suifang::calls::{Engine, EngineConfig, EngineEvent};
 use suifang::media::envelope::speech_match;
 use suifang::sip::ua::{CallEvent, CallOutcome, Party};
 
+use crate::common::serial;
+use crate::common::sip_peers::{
+    baresip_dump, fixtures, free_tcp_port, free_udp_port, read_mono, read_stereo, require_baresip,
+};
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baresip_calls_in_and_hears_our_prompt() {
+    let _machine = serial::shared();
     if !require_baresip("baresip_calls_in_and_hears_our_prompt") {
         return;
     }
@@ -84,8 +86,8 @@ async fn baresip_calls_in_and_hears_our_prompt() {
         }
     }
     engine.shutdown().await;
-    // baresip exits by itself (-t 25) at the latest; stop it once its dump is written.
-    std::thread::sleep(Duration::from_millis(500));
+    // baresip exits by itself (-t 25) at the latest; stop it once its dump is closed.
+    let dec = baresip_dump(&dumps, Duration::from_secs(10));
     let _ = baresip.kill();
     let _ = baresip.wait();
 
@@ -100,12 +102,6 @@ async fn baresip_calls_in_and_hears_our_prompt() {
     let ours = speech_match(&patient, 8000, &right, rate);
     eprintln!("our right channel ~ baresip's audio: {ours:?}");
     assert!(ours.corr > 0.6, "{ours:?}");
-    let dec = std::fs::read_dir(&dumps)
-        .expect("dumps dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-        .expect("baresip wrote dump-*-dec.wav");
     let (heard, heard_rate) = read_mono(&dec);
     let theirs = speech_match(&prompt, 8000, &heard, heard_rate);
     eprintln!("baresip heard our prompt: {theirs:?}");

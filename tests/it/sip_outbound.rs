@@ -3,22 +3,23 @@
 //! up. The stereo WAV must hold the patient's speech on the right channel and exactly the agent
 //! audio we sent on the left — checked by loudness-envelope correlation, not by file existence.
 
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sip_peers::{fixtures, free_udp_port, read_mono, read_stereo, require_sipp};
 use suifang::calls::{Engine, EngineConfig, EngineEvent};
 use suifang::media::envelope::speech_match;
 use suifang::media::g711::G711;
 use suifang::sip::ua::{CallEvent, CallOutcome, Party};
 use suifang::sip::uri::SipUri;
 
+use crate::common::serial;
+use crate::common::sip_peers;
+use crate::common::sip_peers::{fixtures, free_udp_port, read_mono, read_stereo, require_sipp};
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_call_to_sipp_is_recorded_per_channel() {
+    let _machine = serial::shared();
     if !require_sipp("outbound_call_to_sipp_is_recorded_per_channel") {
         return;
     }
@@ -151,6 +152,7 @@ fn wait_child(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
 /// 183 on, nothing is sent before the answer, and the agent audio starts at the answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_media_is_recorded_before_answer() {
+    let _machine = serial::shared();
     if !require_sipp("early_media_is_recorded_before_answer") {
         return;
     }

@@ -3,22 +3,25 @@
 //! connection; RTP stays on UDP. The call is answered, sipp's RFC 4733 digits arrive, and the
 //! recording holds the patient's speech on the right channel.
 
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sip_peers::{fixtures, free_tcp_port, free_udp_port, read_mono, read_stereo, require_sipp};
 use suifang::calls::{Engine, EngineConfig, EngineEvent};
 use suifang::media::envelope::speech_match;
 use suifang::media::g711::G711;
 use suifang::sip::ua::{CallEvent, CallOutcome, Party, Transport};
 use suifang::sip::uri::SipUri;
 
+use crate::common::serial;
+use crate::common::sip_peers::{
+    fixtures, free_tcp_port, free_udp_port, read_mono, read_stereo, require_sipp,
+    tcp_port_listening,
+};
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_over_tcp_to_sipp_is_answered_and_recorded() {
+    let _machine = serial::shared();
     if !require_sipp("a_call_over_tcp_to_sipp_is_answered_and_recorded") {
         return;
     }
@@ -44,7 +47,18 @@ async fn a_call_over_tcp_to_sipp_is_answered_and_recorded() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start sipp");
-    std::thread::sleep(Duration::from_millis(500)); // TCP has no retransmission to cover start-up
+    // TCP has no retransmission to cover sipp's start-up: dial once it listens
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !tcp_port_listening(sip_port) {
+        if let Ok(Some(status)) = sipp.try_wait() {
+            panic!("sipp exited before listening on tcp {sip_port}: {status}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sipp did not listen on tcp {sip_port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     let recordings = dir.path().join("recordings");
     let mut cfg = EngineConfig::loopback(recordings.clone());

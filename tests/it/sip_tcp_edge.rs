@@ -4,17 +4,13 @@
 //! (RFC 5626 §4.4.1); a connection that sends more than the buffer limit without a whole
 //! message is closed; a request that came over UDP is answered over UDP.
 
-#[path = "common/call_harness.rs"]
-mod call_harness;
-mod common;
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use call_harness::{wait_for, Suifang};
+use crate::common::call_harness::Suifang;
+use crate::common::serial;
+use crate::common::wait_for;
 
 fn options(transport: &str, local: SocketAddr, n: u32) -> Vec<u8> {
     format!(
@@ -50,22 +46,42 @@ fn open_fds(pid: u32) -> usize {
         .count()
 }
 
+/// Whether the server has closed its socket of the connection from our `client_port`: the
+/// kernel's table has no row for it that is still open on the server's side (ESTABLISHED
+/// `01`, or CLOSE_WAIT `08`: our FIN seen, the server's close not yet made).
+fn server_side_closed(server_port: u16, client_port: u16) -> bool {
+    let (local, remote) = (format!(":{server_port:04X}"), format!(":{client_port:04X}"));
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().all(|table| {
+        std::fs::read_to_string(table).is_ok_and(|text| {
+            !text.lines().skip(1).any(|line| {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                f.len() > 3
+                    && f[1].ends_with(&local)
+                    && f[2].ends_with(&remote)
+                    && (f[3] == "01" || f[3] == "08")
+            })
+        })
+    })
+}
+
 fn tcp_server(dir: &std::path::Path) -> Suifang {
     Suifang::start(dir, &[("SUIFANG_SIP_TRANSPORT", "tcp")])
 }
 
 #[test]
 fn two_thousand_closed_connections_leave_no_descriptor_behind() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let suifang = tcp_server(dir.path());
     let pid = suifang.server.child.id();
     // one connection first, so lazily opened files (logs, the database) are open already
-    {
+    let first = {
         let mut s = TcpStream::connect(suifang.sip).expect("connect");
         let me = s.local_addr().expect("addr");
         s.write_all(&options("TCP", me, 0)).expect("write");
         assert!(read_head(&mut s, Duration::from_secs(5)).starts_with("SIP/2.0 200"));
-    }
+        me
+    };
     let closed_settles = |limit: usize| {
         wait_for(
             "descriptors back to the baseline",
@@ -73,7 +89,12 @@ fn two_thousand_closed_connections_leave_no_descriptor_behind() {
             || (open_fds(pid) <= limit).then_some(()),
         )
     };
-    std::thread::sleep(Duration::from_millis(300));
+    // the baseline once the server has closed its side of that first connection
+    wait_for(
+        "the server to close the first connection",
+        Duration::from_secs(10),
+        || server_side_closed(suifang.sip.port(), first.port()).then_some(()),
+    );
     let baseline = open_fds(pid);
     let started = Instant::now();
     for n in 1..=2000u32 {
@@ -95,6 +116,7 @@ fn two_thousand_closed_connections_leave_no_descriptor_behind() {
 
 #[test]
 fn keep_alive_pings_get_pongs_and_a_flooding_connection_is_closed() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let suifang = tcp_server(dir.path());
 
@@ -132,6 +154,7 @@ fn keep_alive_pings_get_pongs_and_a_flooding_connection_is_closed() {
 
 #[test]
 fn a_request_over_udp_is_answered_over_udp_when_the_trunk_is_on_tcp() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().expect("tempdir");
     let suifang = tcp_server(dir.path());
     let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");

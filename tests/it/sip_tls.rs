@@ -11,20 +11,21 @@
 //! Today's main has no `Transport::Tls`, no TLS settings and no SRTP: neither test builds
 //! there, and a plain-RTP engine would fail the length/payload checks.
 
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sip_peers::{fixtures, free_tcp_port, free_udp_port, read_mono, read_stereo, require_baresip};
 use suifang::calls::{Engine, EngineConfig, EngineEvent, TlsSettings};
 use suifang::media::envelope::speech_match;
 use suifang::sip::sdes::SrtpPolicy;
 use suifang::sip::ua::{CallEvent, CallOutcome, Transport};
 use suifang::sip::uri::SipUri;
+
+use crate::common::serial;
+use crate::common::sip_peers::{
+    baresip_dump, fixtures, free_tcp_port, free_udp_port, read_mono, read_stereo, require_baresip,
+};
 
 /// A CA and one certificate it signs for 127.0.0.1, written as PEM files under `dir`.
 struct Pki {
@@ -240,6 +241,7 @@ impl Capture {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trunk_media_and_signalling_are_encrypted() {
+    let _machine = serial::exclusive();
     if !require_baresip("trunk_media_and_signalling_are_encrypted") {
         return;
     }
@@ -305,12 +307,7 @@ async fn trunk_media_and_signalling_are_encrypted() {
     eprintln!("our right channel ~ baresip's audio: {m:?}");
     assert!(m.corr > 0.6, "patient on the right channel: {m:?}");
     // baresip decrypted ours: its dump of what it received exists and has a call's length
-    let dec = std::fs::read_dir(dir.path().join("dumps"))
-        .expect("dumps")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-        .expect("baresip decoded our media");
+    let dec = baresip_dump(&dir.path().join("dumps"), Duration::from_secs(10));
     let (heard, _) = read_mono(&dec);
     assert!(
         heard.len() > 8000 * 3,
@@ -358,6 +355,7 @@ async fn trunk_media_and_signalling_are_encrypted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrusted_trunk_certificate_is_refused() {
+    let _machine = serial::shared();
     if !require_baresip("untrusted_trunk_certificate_is_refused") {
         return;
     }
@@ -429,6 +427,7 @@ async fn untrusted_trunk_certificate_is_refused() {
 /// echoes its crypto tag with our own key, and audio flows both ways.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trunk_calling_in_over_tls_gets_srtp_both_ways() {
+    let _machine = serial::shared();
     if !require_baresip("a_trunk_calling_in_over_tls_gets_srtp_both_ways") {
         return;
     }
@@ -472,25 +471,8 @@ async fn a_trunk_calling_in_over_tls_gets_srtp_both_ways() {
     }
     engine.shutdown().await;
     let text = baresip.wait_for_output("SRTP is Enabled", Duration::from_secs(1));
-    let dumps = dir.path().join("dumps");
-    // its dump is finalised at call end; read it once it is there
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let dec = loop {
-        let found = std::fs::read_dir(&dumps)
-            .expect("dumps")
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .find(|p| p.to_string_lossy().ends_with("-dec.wav"));
-        if let Some(p) = found {
-            break p;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "baresip wrote no dump"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    std::thread::sleep(Duration::from_millis(300));
+    // its dump is closed at call end: read it once it is
+    let dec = baresip_dump(&dir.path().join("dumps"), Duration::from_secs(10));
     baresip.stop();
     assert!(offered_key, "baresip offered an SDES key");
     assert!(
@@ -513,6 +495,7 @@ async fn a_trunk_calling_in_over_tls_gets_srtp_both_ways() {
 /// with media in the clear.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_rtp_offer_on_a_tls_trunk_gets_488() {
+    let _machine = serial::shared();
     if !require_baresip("a_plain_rtp_offer_on_a_tls_trunk_gets_488") {
         return;
     }
@@ -551,10 +534,10 @@ async fn a_plain_rtp_offer_on_a_tls_trunk_gets_488() {
 /// TLS on its SIP port — a client that trusts the hospital CA gets an answer to OPTIONS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_takes_its_tls_settings_from_the_config_file() {
+    let _machine = serial::shared();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().expect("tempdir");
     let pki = make_pki(dir.path(), "hospital");
-    let http_port = free_tcp_port();
     let run = |config: &str| {
         let file = dir.path().join("suifang.toml");
         std::fs::write(&file, config).expect("write config");
@@ -570,7 +553,7 @@ async fn the_server_takes_its_tls_settings_from_the_config_file() {
             .env("SUIFANG_DEMO_SIM_PATIENT", "off")
             .env("SUIFANG_TRANSCRIPTION", "off")
             .env("SUIFANG_SIP_BIND", "127.0.0.1:0")
-            .env("SUIFANG_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
+            .env("SUIFANG_HTTP_ADDR", "127.0.0.1:0")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -5,19 +5,16 @@
 //! real call from the trunk (sipp) is still answered; over `sip.max_inbound_calls` the trunk
 //! gets 503 with Retry-After.
 
-#[path = "common/call_harness.rs"]
-mod call_harness;
-mod common;
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use call_harness::{demo_patients, wait_for, FixedSipp, Suifang};
-use sip_peers::{fixtures, free_udp_port, require_sipp};
+use crate::common;
+use crate::common::call_harness::{demo_patients, FixedSipp, Suifang};
+use crate::common::serial;
+use crate::common::sip_peers::{fixtures, free_udp_port, require_sipp};
+use crate::common::wait_for;
 
 /// A well-formed INVITE from `local` (a real demo patient's number, an SDP offer naming
 /// `rtp` as where to send audio).
@@ -91,6 +88,7 @@ fn inbound_rows(supervisor: &common::Client) -> Vec<serde_json::Value> {
 
 #[test]
 fn invites_from_outside_the_trunk_are_refused_even_in_a_flood_while_the_trunk_still_calls() {
+    let _machine = serial::shared();
     if !require_sipp("invites_from_outside_the_trunk_are_refused") {
         return;
     }
@@ -243,6 +241,7 @@ fn invites_from_outside_the_trunk_are_refused_even_in_a_flood_while_the_trunk_st
 
 #[test]
 fn over_max_inbound_calls_the_trunk_gets_503_with_retry_after() {
+    let _machine = serial::shared();
     if !require_sipp("over_max_inbound_calls_the_trunk_gets_503") {
         return;
     }

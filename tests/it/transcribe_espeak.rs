@@ -14,6 +14,8 @@ use suifang::transcribe::{
     transcribe_file, Engine, EngineConfig, Language, LanguageMode, Speaker, Transcript,
 };
 
+use crate::common::serial;
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/transcribe")
@@ -124,6 +126,7 @@ fn english_engine() -> Engine {
 
 #[test]
 fn vad_finds_each_turn_and_nothing_on_a_hiss_only_channel() {
+    let _machine = serial::exclusive();
     let audio = decode_file(&fixture("en_one_sided.wav")).unwrap();
     let cfg = VadConfig::default();
     let ms = |samples: usize| samples as u64 * 1000 / 16_000;
@@ -152,6 +155,7 @@ fn vad_finds_each_turn_and_nothing_on_a_hiss_only_channel() {
 
 #[test]
 fn english_call_words_land_on_the_right_channel_in_time() {
+    let _machine = serial::exclusive();
     let engine = english_engine();
     let t = transcribe_file(&engine, &fixture("en_call.wav")).unwrap();
     print(&t);
@@ -194,6 +198,7 @@ fn english_call_words_land_on_the_right_channel_in_time() {
 
 #[test]
 fn a_silent_patient_channel_yields_no_segments() {
+    let _machine = serial::exclusive();
     let engine = english_engine();
     let t = transcribe_file(&engine, &fixture("en_one_sided.wav")).unwrap();
     print(&t);
@@ -216,6 +221,7 @@ fn a_silent_patient_channel_yields_no_segments() {
 
 #[test]
 fn mandarin_call_in_simplified_characters() {
+    let _machine = serial::exclusive();
     let cfg = EngineConfig {
         threads: 1,
         language: LanguageMode::Fixed(Language::Zh),
@@ -246,6 +252,7 @@ fn mandarin_call_in_simplified_characters() {
 
 #[test]
 fn detection_restricted_to_hospital_languages_picks_the_call_language() {
+    let _machine = serial::exclusive();
     let cfg = EngineConfig {
         threads: 1,
         language: LanguageMode::Detect(vec![Language::Zh, Language::En]),

@@ -6,14 +6,15 @@
 //!
 //! Needs `ggml-tiny.en.bin` and `ggml-base.bin` in `models/` or `$SUIFANG_MODEL_DIR`.
 
-mod common;
+use std::time::Duration;
 
-use common::recordings::{
-    finished_call, fixture, model_dir, require_model, said_by, task_for_script, wait_for,
-    wait_transcribed,
-};
-use common::{Client, Server};
 use serde_json::{json, Value};
+
+use crate::common::recordings::{
+    finished_call, fixture, model_dir, require_model, said_by, task_for_script, wait_transcribed,
+};
+use crate::common::serial;
+use crate::common::{wait_for, Client, Server};
 
 fn start(dir: &std::path::Path, model: &str, language: &str) -> Server {
     require_model(model);
@@ -68,6 +69,7 @@ fn cue_times(text: &str, sep: char) -> Vec<(u64, u64)> {
 
 #[test]
 fn a_finished_english_call_is_transcribed_exported_searched_and_escalated() {
+    let _machine = serial::exclusive();
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), "tiny.en", "en");
     // recordings live outside the repo, as they would under recordings/
@@ -283,7 +285,7 @@ fn a_finished_english_call_is_transcribed_exported_searched_and_escalated() {
     assert_eq!(again.status, 202, "{}", again.body);
     let new_id = again.body["transcript_id"].as_i64().unwrap();
     let first_id = t["transcript"]["id"].as_i64().unwrap();
-    wait_for("re-transcription", 180, || {
+    wait_for("re-transcription", Duration::from_secs(180), || {
         let r = nurse.get("/api/v1/calls/call-en-1/transcript").body;
         (r["transcript"]["id"] == new_id).then_some(())
     });
@@ -312,6 +314,7 @@ fn find_evidence(e: &Value) -> Value {
 
 #[test]
 fn a_mandarin_call_is_transcribed_in_simplified_characters_and_searchable() {
+    let _machine = serial::exclusive();
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), "base", "zh");
     finished_call(

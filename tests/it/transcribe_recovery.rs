@@ -7,14 +7,14 @@
 //!
 //! Needs `ggml-tiny.en.bin` in `models/` or `$SUIFANG_MODEL_DIR`.
 
-mod common;
-
 use std::path::Path;
+use std::time::Duration;
 
-use common::recordings::{
-    finished_call, fixture, job_row, model_dir, require_model, said_by, wait_for, wait_transcribed,
+use crate::common::recordings::{
+    finished_call, fixture, job_row, model_dir, require_model, said_by, wait_transcribed,
 };
-use common::{Client, Server};
+use crate::common::serial;
+use crate::common::{wait_for, Client, Server};
 
 /// `times` copies of a stereo WAV, back to back.
 fn repeat_wav(src: &Path, dst: &Path, times: usize) {
@@ -45,6 +45,7 @@ fn start(dir: &Path) -> Server {
 
 #[test]
 fn a_job_survives_kill_9_and_a_corrupt_wav_fails_alone() {
+    let _machine = serial::exclusive();
     require_model("tiny.en");
     let dir = tempfile::tempdir().unwrap();
     let rec_dir = tempfile::tempdir().unwrap();
@@ -53,9 +54,11 @@ fn a_job_survives_kill_9_and_a_corrupt_wav_fails_alone() {
 
     let mut server = start(dir.path());
     let long_rec = finished_call(dir.path(), "call-long", None, &long, "complete");
-    wait_for("the long job to be claimed", 60, || {
-        job_row(dir.path(), long_rec).filter(|j| j.0 == "running")
-    });
+    wait_for(
+        "the long job to be claimed",
+        Duration::from_secs(60),
+        || job_row(dir.path(), long_rec).filter(|j| j.0 == "running"),
+    );
     server.child.kill().unwrap(); // SIGKILL: no graceful shutdown
     server.child.wait().unwrap();
     let at_kill = job_row(dir.path(), long_rec).unwrap();
@@ -92,7 +95,7 @@ fn a_job_survives_kill_9_and_a_corrupt_wav_fails_alone() {
         "three copies of the call, each transcribed once: {patient}"
     );
 
-    let failed = wait_for("the corrupt job to fail", 120, || {
+    let failed = wait_for("the corrupt job to fail", Duration::from_secs(120), || {
         job_row(dir.path(), bad_rec).filter(|j| j.0 == "failed")
     });
     let error = failed.1.unwrap_or_default();

@@ -11,6 +11,8 @@ use suifang::transcribe::{
     WorkerConfig,
 };
 
+use crate::common::serial;
+
 fn model() -> PathBuf {
     let dir = std::env::var_os("SUIFANG_MODEL_DIR")
         .map(PathBuf::from)
@@ -26,6 +28,7 @@ fn model() -> PathBuf {
 
 #[tokio::test]
 async fn corrupt_wav_fails_its_job_and_the_worker_goes_on() {
+    let _machine = serial::exclusive();
     let cfg = EngineConfig {
         threads: 1,
         language: LanguageMode::Fixed(Language::En),

@@ -3,17 +3,15 @@
 //! trip of its answer; once it is gone the trunk turns unreachable, and when it is back so is
 //! the trunk, without a restart and without a call having to fail first.
 
-#[path = "common/call_harness.rs"]
-mod call_harness;
-mod common;
-#[path = "common/sip_peers.rs"]
-mod sip_peers;
-
 use std::time::Duration;
 
-use call_harness::{padded, wait_for, Baresip, Suifang};
 use serde_json::Value;
-use sip_peers::{fixtures, free_udp_port, require_baresip};
+
+use crate::common;
+use crate::common::call_harness::{padded, Baresip, Suifang};
+use crate::common::serial;
+use crate::common::sip_peers::{fixtures, free_udp_port, require_baresip};
+use crate::common::wait_for;
 
 fn status(client: &common::Client) -> Value {
     let r = client.get("/api/v1/telephony");
@@ -23,6 +21,7 @@ fn status(client: &common::Client) -> Value {
 
 #[test]
 fn the_trunk_is_pinged_and_its_health_follows_the_peer() {
+    let _machine = serial::shared();
     if !require_baresip("the_trunk_is_pinged_and_its_health_follows_the_peer") {
         return;
     }

@@ -6,14 +6,13 @@
 //! envelope correlation), (b) the browser heard the playback (getStats packetsReceived and
 //! audioLevel on an unmuted element), (c) a reload reconnects the line.
 
-mod common;
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{repo_root, Server};
+use crate::common::serial;
+use crate::common::{repo_root, Server};
 
 const SECONDS: u32 = 4;
 /// The UDP range the test server's lines must use.
@@ -133,6 +132,7 @@ fn looped_correlation(reference: &[f64], recording: &[f64]) -> f64 {
 
 #[test]
 fn envelope_correlation_tells_same_from_other_speech() {
+    let _machine = serial::shared();
     let nurse = envelope(&fixture("nurse_en_48k.wav"));
     let other = envelope(&fixture("other_en_8k.wav"));
     // a 3 s slice of the looped speech, starting mid-file, is found again
@@ -240,11 +240,13 @@ fn browser_line_check(query: &str, codec: &str) {
 /// trunk untouched.
 #[test]
 fn browser_line_check_over_pcmu_records_plays_back_and_survives_a_reload() {
+    let _machine = serial::shared();
     browser_line_check("", "audio/PCMU");
 }
 
 /// A browser that will only send Opus: the line decodes and re-encodes it.
 #[test]
 fn browser_line_check_over_opus() {
+    let _machine = serial::shared();
     browser_line_check("codec=opus", "audio/opus");
 }

@@ -12,6 +12,8 @@ use suifang::webrtc::{
 use tokio::sync::watch;
 use tokio::time::{timeout, Instant};
 
+use crate::common::serial;
+
 const LIMIT: Duration = Duration::from_secs(10);
 
 fn tone(amplitude: f64, hz: f64, frame_index: usize) -> AudioFrame {
@@ -73,6 +75,7 @@ async fn probe_to_bridge(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attached_audio_flows_both_ways_and_survives_a_reconnect() {
+    let _machine = serial::shared();
     let _ = tracing_subscriber::fmt()
         .with_env_filter("suifang=info")
         .try_init();
@@ -152,9 +155,18 @@ async fn attached_audio_flows_both_ways_and_survives_a_reconnect() {
     );
 
     // dropping the media detaches; the line can be attached again
+    // (the line learns of the detach when it sees the dropped channel: until then, Busy)
     drop(media);
-    tokio::time::sleep(Duration::from_millis(60)).await;
-    let media = lines.attach(7, true).await.expect("re-attach after detach");
+    let detached_by = tokio::time::Instant::now() + Duration::from_secs(5);
+    let media = loop {
+        match lines.attach(7, true).await {
+            Ok(media) => break media,
+            Err(LineError::Busy) if tokio::time::Instant::now() < detached_by => {
+                tokio::time::sleep(Duration::from_millis(5)).await
+            }
+            Err(e) => panic!("re-attach after detach: {e}"),
+        }
+    };
     drop(media);
 
     // shutdown closes every line promptly

@@ -1,16 +1,15 @@
 //! The agent WebSocket against the real binary, without a browser: who may open it, and that
 //! bad or out-of-order messages get an error back and leave the socket working.
 
-mod common;
-
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Client, Server};
 use serde_json::{json, Value};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
+
+use crate::common::{Client, Server};
 
 type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 

@@ -1,6 +1,5 @@
 //! A nurse's (or supervisor's) agent line held open in headless Chromium by
 //! `tests/browser/nurse_line.js`, driven line by line over stdin/stdout.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

@@ -3,32 +3,16 @@
 //! (the SIP address and the crash-recovery line are printed there), a sipp UAS bound to a
 //! *fixed* port (the trunk address is fixed at start-up, so successive one-call sipps must
 //! take turns on it), a baresip phone that answers or dials as a demo patient, and polling.
-#![allow(dead_code)] // each test binary uses a different subset
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{command, free_port, Client, Server};
-use crate::sip_peers::{fixtures, free_tcp_port, free_udp_port, read_mono};
-
-/// Polls `f` every 100 ms until it returns `Some`, or panics naming `what`.
-pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use super::sip_peers::{
+    baresip_dump, fixtures, free_tcp_port, free_udp_port, read_mono, udp_port_bound,
+};
+use super::{command, wait_for, Client, Server};
 
 /// A running `suifang demo` whose stdout lines are kept for the test to read.
 pub struct Suifang {
@@ -36,7 +20,6 @@ pub struct Suifang {
     pub server: Server,
     /// Where its SIP socket listens, as it printed.
     pub sip: SocketAddr,
-    stdout: Arc<Mutex<Vec<String>>>,
 }
 
 impl Suifang {
@@ -44,11 +27,8 @@ impl Suifang {
     /// the two cores with the media path under test) and `env` on top; returns once health
     /// answers and the SIP address has been printed.
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Suifang {
-        let port = free_port();
         let mut c = command(data_dir);
-        c.arg("demo")
-            .env("SUIFANG_HTTP_ADDR", format!("127.0.0.1:{port}"))
-            .env("SUIFANG_TRANSCRIPTION", "off");
+        c.arg("demo").env("SUIFANG_TRANSCRIPTION", "off");
         // SUIFANG_TEST_LOG=suifang=debug shows the server's log when a test is investigated
         if let Ok(filter) = std::env::var("SUIFANG_TEST_LOG") {
             c.env("SUIFANG_LOG", filter);
@@ -56,57 +36,20 @@ impl Suifang {
         for (k, v) in env {
             c.env(k, v);
         }
-        let mut child = c
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn suifang demo");
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().expect("stdout");
-        let sink = Arc::clone(&stdout);
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                eprintln!("suifang stdout: {line}");
-                sink.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-            }
-        });
-        let mut server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            data_dir: data_dir.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while ureq::get(&server.url("/api/v1/health")).call().is_err() {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("suifang exited during start-up: {status}");
-            }
-            assert!(Instant::now() < deadline, "suifang did not become healthy");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let mut s = Suifang {
-            server,
-            sip: SocketAddr::from(([0, 0, 0, 0], 0)),
-            stdout,
-        };
-        let line = wait_for("the SIP address on stdout", Duration::from_secs(10), || {
-            s.stdout_line("suifang SIP is listening on udp:")
-        });
-        s.sip = line
+        let mut server = Server::spawn(c, data_dir, Duration::from_secs(30));
+        let line =
+            server.wait_stdout_line("suifang SIP is listening on udp:", Duration::from_secs(10));
+        let sip = line
             .rsplit("udp:")
             .next()
             .and_then(|a| a.trim().parse().ok())
             .unwrap_or_else(|| panic!("cannot parse the SIP address in {line:?}"));
-        s
+        Suifang { server, sip }
     }
 
     /// The first stdout line containing `needle`.
     pub fn stdout_line(&self, needle: &str) -> Option<String> {
-        self.stdout
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|l| l.contains(needle))
-            .cloned()
+        self.server.stdout_line(needle)
     }
 
     /// Whether the process is still running.
@@ -129,22 +72,6 @@ impl Suifang {
     pub fn login(&self, user: &str, password: &str) -> Client {
         Client::login(&self.server, user, password)
     }
-}
-
-/// Whether some socket is bound to UDP `port` (any address). Read from the kernel's socket
-/// table rather than by trying to bind the port: a probe that binds would, for that moment,
-/// make the peer we are waiting for fail to bind it.
-pub fn udp_port_bound(port: u16) -> bool {
-    let wanted = format!(":{port:04X}");
-    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|table| {
-        std::fs::read_to_string(table).is_ok_and(|text| {
-            text.lines().skip(1).any(|line| {
-                line.split_whitespace()
-                    .nth(1)
-                    .is_some_and(|local| local.ends_with(&wanted))
-            })
-        })
-    })
 }
 
 /// sipp playing `scenario` once as a UAS on the fixed `port` (the server's trunk).
@@ -170,15 +97,19 @@ impl FixedSipp {
             .spawn()
             .expect("start sipp");
         let mut sipp = FixedSipp { child, _dir: dir };
-        wait_for(&format!("sipp to bind udp port {port}"), Duration::from_secs(5), || {
-            if let Ok(Some(status)) = sipp.child.try_wait() {
-                panic!(
-                    "sipp exited ({status}) before binding udp port {port}: {}",
-                    sipp.errors()
-                );
-            }
-            udp_port_bound(port).then_some(())
-        });
+        wait_for(
+            &format!("sipp to bind udp port {port}"),
+            Duration::from_secs(5),
+            || {
+                if let Ok(Some(status)) = sipp.child.try_wait() {
+                    panic!(
+                        "sipp exited ({status}) before binding udp port {port}: {}",
+                        sipp.errors()
+                    );
+                }
+                udp_port_bound(port).then_some(())
+            },
+        );
         sipp
     }
 
@@ -248,6 +179,8 @@ impl Drop for FixedSipp {
 pub struct Baresip {
     child: Child,
     dumps: PathBuf,
+    /// Its stdout (calls, SRTP and errors are reported there).
+    output: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -303,11 +236,12 @@ impl Baresip {
         };
         let mut ctrl_port = write_config();
         std::fs::write(conf.join("accounts"), accounts).expect("write accounts");
+        let output = dir.path().join("baresip.out");
         let mut cmd = Command::new("baresip");
         cmd.args(["-f", &conf.display().to_string(), "-t", "90"])
             .current_dir(dir.path())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(&output).expect("baresip output file"))
             .stderr(Stdio::null());
         let mut child = cmd.spawn().expect("start baresip");
         // Seen once in a full run: baresip neither bound its port within 5 s nor said why
@@ -340,21 +274,27 @@ impl Baresip {
         Baresip {
             child,
             dumps,
+            output,
             _dir: dir,
         }
     }
 
-    /// What baresip received (its `dump-*-dec.wav`), once it is written.
+    /// Waits until baresip has printed `needle` `times` times (e.g. "Incoming call from" for
+    /// each call that rang it); returns what it printed.
+    pub fn wait_for_output(&self, needle: &str, times: usize, limit: Duration) -> String {
+        wait_for(
+            &format!("baresip to print {needle:?} {times} times"),
+            limit,
+            || {
+                let text = std::fs::read_to_string(&self.output).unwrap_or_default();
+                (text.matches(needle).count() >= times).then_some(text)
+            },
+        )
+    }
+
+    /// What baresip received (its `dump-*-dec.wav`), once it is closed at the call's end.
     pub fn heard(&self) -> (Vec<i16>, u32) {
-        let dec = wait_for("baresip's dump-*-dec.wav", Duration::from_secs(10), || {
-            std::fs::read_dir(&self.dumps)
-                .ok()?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-        });
-        // sndfile finalises the header when the call ends; the call is over when we ask
-        read_mono(&dec)
+        read_mono(&baresip_dump(&self.dumps, Duration::from_secs(10)))
     }
 
     /// Stops baresip (its dumps are closed at call end, before this).

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::{repo_root, Server};
+use super::{repo_root, Server};
 
 /// Chromium, node and playwright-core must be installed (`scripts/setup.sh` does it).
 pub fn require_browser_tools() {
@@ -110,13 +110,6 @@ fn run_browser(script_and_role: &[&str], server: &Server, args: Value) -> Value 
         "{role}: the console logged errors: {out:#}"
     );
     out
-}
-
-pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("free UDP port")
 }
 
 /// A finished call with a recording and a transcript, as the call and transcription code

@@ -1,13 +1,19 @@
 //! Helpers for integration tests: run the real `suifang` binary on a free port with its own
 //! data directory, and talk to it over HTTP.
-#![allow(dead_code)]
 
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod browser;
+pub mod call_harness;
+pub mod console;
+pub mod patient_phone;
 pub mod recordings;
+pub mod serial;
+pub mod sip_peers;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_suifang");
 
@@ -15,17 +21,25 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 /// A fixed-offset zone where it is now around noon, so tests that claim tasks are inside
 /// calling hours whenever they run (the default zone would refuse claims at night).
 pub fn midday_zone() -> String {
     suifang::bench::harness::midday_zone(chrono::Utc::now())
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, or panics naming `what` after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A `suifang` command with an isolated data dir and the repo's prompts.
@@ -81,30 +95,44 @@ pub struct Server {
     pub child: Child,
     pub base: String,
     pub data_dir: PathBuf,
+    stdout: StdoutLines,
 }
 
 impl Server {
     /// Starts `suifang <subcommand>` and waits until /api/v1/health answers.
     pub fn start(data_dir: &Path, subcommand: &str, extra_env: &[(&str, &str)]) -> Server {
-        let port = free_port();
         let mut c = command(data_dir);
-        c.arg(subcommand)
-            .env("SUIFANG_HTTP_ADDR", format!("127.0.0.1:{port}"));
+        c.arg(subcommand);
         for (k, v) in extra_env {
             c.env(k, v);
         }
-        let child = c
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+        Server::spawn(c, data_dir, Duration::from_secs(30))
+    }
+
+    /// Spawns `c` with its HTTP server on a port the kernel picks (`SUIFANG_HTTP_ADDR`
+    /// `127.0.0.1:0`), reads the address it bound from its stdout and waits until
+    /// /api/v1/health answers there. A port probed free by the test could be taken by
+    /// another test's socket before the server binds it; a port-0 bind cannot.
+    pub fn spawn(mut c: Command, data_dir: &Path, limit: Duration) -> Server {
+        let mut child = c
+            .env("SUIFANG_HTTP_ADDR", "127.0.0.1:0")
+            .stdout(Stdio::piped())
             .spawn()
-            .expect("spawn server");
-        let base = format!("http://127.0.0.1:{port}");
+            .expect("spawn suifang");
+        let stdout = StdoutLines::follow(child.stdout.take().expect("stdout"));
         let mut server = Server {
             child,
-            base,
+            base: String::new(),
             data_dir: data_dir.to_path_buf(),
+            stdout,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + limit;
+        let line = server.wait_stdout_line("suifang is listening on http://", limit);
+        server.base = line
+            .split("listening on ")
+            .nth(1)
+            .map(|url| url.trim().trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
         loop {
             if ureq::get(&format!("{}/api/v1/health", server.base))
                 .call()
@@ -122,6 +150,56 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// The first line the server printed on stdout that contains `needle`.
+    pub fn stdout_line(&self, needle: &str) -> Option<String> {
+        self.stdout.find(needle)
+    }
+
+    /// Waits until the server prints a line containing `needle`; panics if it exits first.
+    pub fn wait_stdout_line(&mut self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(line) = self.stdout.find(needle) {
+                return line;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("suifang exited ({status}) before printing {needle:?}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "suifang did not print {needle:?} within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A child's stdout lines, read by a thread as they come (echoed to stderr for failures).
+#[derive(Clone, Default)]
+pub struct StdoutLines(Arc<Mutex<Vec<String>>>);
+
+impl StdoutLines {
+    pub fn follow(out: ChildStdout) -> StdoutLines {
+        let lines = StdoutLines::default();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                eprintln!("suifang stdout: {line}");
+                sink.0.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+            }
+        });
+        lines
+    }
+
+    pub fn find(&self, needle: &str) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|l| l.contains(needle))
+            .cloned()
     }
 }
 

@@ -1,16 +1,12 @@
 //! Audio checks of the browser call tests: the nurse's fake microphone at 8 kHz, and matching a
 //! looping microphone clip inside what a patient heard or suifang recorded.
-#![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use super::sip_peers::read_mono;
 use suifang::media::envelope::speech_match;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use super::repo_root;
+use super::sip_peers::read_mono;
 
 /// The nurse's fake microphone at 8 kHz, for comparing with what was sent.
 pub fn nurse_8k() -> Vec<i16> {

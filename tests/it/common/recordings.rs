@@ -1,13 +1,12 @@
 //! Finished recordings for transcription tests: the call code writes `calls` and `recordings`
 //! rows; these helpers do the same straight into a running test server's SQLite file.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusqlite::{params, Connection};
 
-use super::{repo_root, Client};
+use super::{repo_root, wait_for, Client};
 
 pub fn fixture(name: &str) -> PathBuf {
     repo_root().join("tests/fixtures/transcribe").join(name)
@@ -93,26 +92,19 @@ pub fn job_row(data_dir: &Path, recording: i64) -> Option<(String, Option<String
         .ok()
 }
 
-pub fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Waits until the call's newest transcript job is done and returns the transcript JSON.
 pub fn wait_transcribed(client: &Client, call_id: &str, secs: u64) -> serde_json::Value {
-    wait_for(&format!("transcript of {call_id}"), secs, || {
-        let r = client.get(&format!("/api/v1/calls/{call_id}/transcript"));
-        assert_eq!(r.status, 200, "{}", r.body);
-        let job = &r.body["jobs"][0];
-        assert_ne!(job["status"], "failed", "{}", r.body);
-        (job["status"] == "done").then_some(r.body)
-    })
+    wait_for(
+        &format!("transcript of {call_id}"),
+        Duration::from_secs(secs),
+        || {
+            let r = client.get(&format!("/api/v1/calls/{call_id}/transcript"));
+            assert_eq!(r.status, 200, "{}", r.body);
+            let job = &r.body["jobs"][0];
+            assert_ne!(job["status"], "failed", "{}", r.body);
+            (job["status"] == "done").then_some(r.body)
+        },
+    )
 }
 
 /// The text of one speaker's segments, lower-cased.

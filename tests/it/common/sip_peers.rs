@@ -1,7 +1,5 @@
 //! Helpers for integration tests against real SIP peers (sipp) on loopback.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -84,16 +82,73 @@ fn reserve(port: u16) -> bool {
 
 /// Whether a TCP socket (listening, connected or in TIME_WAIT) has `port` as its local port.
 fn tcp_port_in_use(port: u16) -> bool {
+    socket_table_has(&["/proc/net/tcp", "/proc/net/tcp6"], port, None)
+}
+
+/// Whether some socket is bound to UDP `port` (any address). Read from the kernel's socket
+/// table rather than by trying to bind the port: a probe that binds would, for that moment,
+/// make the peer we are waiting for fail to bind it.
+pub fn udp_port_bound(port: u16) -> bool {
+    socket_table_has(&["/proc/net/udp", "/proc/net/udp6"], port, None)
+}
+
+/// Whether a TCP socket listens on `port` (read from the kernel's table, as above: a probe
+/// connection would be the peer's first client).
+pub fn tcp_port_listening(port: u16) -> bool {
+    const LISTEN: &str = "0A";
+    socket_table_has(&["/proc/net/tcp", "/proc/net/tcp6"], port, Some(LISTEN))
+}
+
+/// Whether a row of these `/proc/net` socket tables has local port `port` (and, if given,
+/// the state, in the kernel's hex: `0A` is LISTEN).
+fn socket_table_has(tables: &[&str], port: u16, state: Option<&str>) -> bool {
     let wanted = format!(":{port:04X}");
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+    tables.iter().any(|table| {
         std::fs::read_to_string(table).is_ok_and(|text| {
             text.lines().skip(1).any(|line| {
-                line.split_whitespace()
-                    .nth(1)
-                    .is_some_and(|local| local.ends_with(&wanted))
+                let mut fields = line.split_whitespace();
+                let local = fields.nth(1);
+                let st = fields.nth(1);
+                local.is_some_and(|l| l.ends_with(&wanted))
+                    && state.is_none_or(|want| st == Some(want))
             })
         })
     })
+}
+
+/// baresip's recording of what it received (`dump-*-dec.wav` in `dumps`), once sndfile has
+/// closed it. The file appears when the call's audio starts, but its RIFF header gives the
+/// real sizes only when it is closed at the call's end: read before, it holds no samples.
+pub fn baresip_dump(dumps: &Path, limit: std::time::Duration) -> PathBuf {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let closed = std::fs::read_dir(dumps)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with("-dec.wav") && wav_closed(p));
+        if let Some(path) = closed {
+            return path;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "baresip wrote no complete dump-*-dec.wav in {} within {limit:?}",
+            dumps.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Whether a WAV file's RIFF size covers the whole file (its writer has closed it) and it
+/// holds more than a header.
+fn wav_closed(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    bytes.len() > 44
+        && &bytes[..4] == b"RIFF"
+        && u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize == bytes.len() - 8
 }
 
 /// Reads a mono 16-bit WAV.
@@ -248,8 +303,9 @@ pub fn require_baresip(test: &str) -> bool {
     );
 }
 
-/// A free TCP port on loopback (for baresip's ctrl_tcp).
+/// A free TCP port for a peer to listen on (baresip's ctrl_tcp, sipp over TCP): one of
+/// [`free_udp_port`]'s, which are also free of TCP sockets, for the same reason: the peer
+/// binds it later, and a port probed free in the ephemeral range could be taken meanwhile.
 pub fn free_tcp_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind probe listener");
-    l.local_addr().expect("local addr").port()
+    free_udp_port()
 }

@@ -2,6 +2,7 @@
 //! dial refused at dial time (calling hours) is shown on the softphone bar.
 
 use super::*;
+use crate::common::serial;
 
 /// Claims tasks for `nurse` (recording the ones before it as completed) until she holds one with
 /// `script`; returns its id. The demo's first task is a stroke call; heart-failure calls follow.
@@ -30,6 +31,7 @@ pub(super) fn claim_task_with_script(nurse: &Client, script: &str) -> i64 {
 /// stores what was advised.
 #[test]
 fn nurse_sees_the_rules_advice_before_the_next_question() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]);
     let nurse = Client::login(&server, "nurse", "nurse-demo-1");
@@ -93,6 +95,7 @@ fn nurse_sees_the_rules_advice_before_the_next_question() {
 /// toast); no call is placed.
 #[test]
 fn nurse_sees_a_dial_refused_outside_calling_hours() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]);
     let nurse = Client::login(&server, "nurse", "nurse-demo-1");

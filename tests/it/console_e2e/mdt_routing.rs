@@ -1,13 +1,14 @@
 //! Issue 20 items 2-3 in the browser and the API: the heart-failure care team, shifts by
 //! discipline, and routing: breathlessness at rest reaches the on-duty cardiologist; a missed
 //! medicine reaches the pharmacist on shift, not the cardiologist; outside the pharmacist's shift
-//! it falls back on the care-team lead. Tests run where it is about midday (tests/common), so a
+//! it falls back on the care-team lead. Tests run where it is about midday (`common`), so a
 //! 06:00–18:00 shift covers now and a 00:00–06:00 one does not.
 
 use std::collections::BTreeSet;
 
 use super::clinical_loop::claim_task_with_script;
 use super::*;
+use crate::common::serial;
 
 fn user_id(admin: &Client, username: &str) -> i64 {
     let users = admin.get("/api/v1/users");
@@ -85,6 +86,7 @@ fn inbox(server: &Server, user: &str, password: &str) -> Vec<(i64, String)> {
 
 #[test]
 fn medication_answers_reach_the_pharmacist_on_shift_and_fall_back_on_the_team_lead() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]);
     let admin = Client::login(&server, "admin", "admin-demo-1");

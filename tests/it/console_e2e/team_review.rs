@@ -4,6 +4,7 @@
 //! API, the database and the audit.
 
 use super::*;
+use crate::common::serial;
 
 const PASSWORD: &str = "team-review-pw-1";
 
@@ -44,6 +45,7 @@ fn seed_answers(server: &Server, tasks: &[(i64, i64)], patient: i64) {
 
 #[test]
 fn a_day_14_team_review_is_completed_by_three_disciplines_and_creates_a_follow_up_task() {
+    let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]);
     let admin = Client::login(&server, "admin", "admin-demo-1");

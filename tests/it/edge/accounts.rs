@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::common::{command, run, run_with_stdin, Client, Server};
+use crate::common::{command, run, run_with_stdin, Client, Server};
 
 fn audit_actions(admin: &Client) -> Vec<String> {
     admin.get("/api/v1/audit").body["items"]

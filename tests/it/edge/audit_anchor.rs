@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::common::{run, Client, Server};
+use crate::common::{run, Client, Server};
 
 /// Stops the server with SIGTERM (graceful: the last head is anchored) and waits for it.
 fn stop_gracefully(mut server: Server) {

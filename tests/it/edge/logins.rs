@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Barrier};
 
-use super::common::{Client, Server};
+use crate::common::{Client, Server};
 
 /// A wrong login with an explicit `X-Forwarded-For`, returning the status.
 fn login_status(server: &Server, username: &str, password: &str, xff: Option<&str>) -> u16 {

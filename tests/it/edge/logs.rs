@@ -7,38 +7,34 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::common::{command, free_port, Client, Server};
+use crate::common::{command, Client, Server};
 
 #[test]
 fn a_call_back_is_logged_without_the_patients_number() {
     let dir = tempfile::tempdir().unwrap();
-    let (http, sip) = (free_port(), free_port());
-    let mut child = command(dir.path())
-        .arg("demo")
-        .env("SUIFANG_HTTP_ADDR", format!("127.0.0.1:{http}"))
-        .env("SUIFANG_SIP_BIND", format!("127.0.0.1:{sip}"))
+    let mut c = command(dir.path());
+    c.arg("demo")
         .env("SUIFANG_TRANSCRIPTION", "off")
         // the phone below calls in through the carrier's network (only the trunk may)
         .env("SUIFANG_SIP_TRUNK_ALLOW", "127.0.0.1/32")
         .env("SUIFANG_LOG", "info")
         .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    let mut server = Server::spawn(c, dir.path(), Duration::from_secs(30));
+    let sip: std::net::SocketAddr = server
+        .wait_stdout_line("suifang SIP is listening on udp:", Duration::from_secs(10))
+        .rsplit("udp:")
+        .next()
+        .and_then(|a| a.trim().parse().ok())
+        .expect("the SIP address");
     let log = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = log.clone();
-    let err = child.stderr.take().unwrap();
+    let err = server.child.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(err).lines().map_while(Result::ok) {
             sink.lock().unwrap().push(line);
         }
     });
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{http}"),
-        data_dir: dir.path().to_path_buf(),
-    };
     let logged = |needle: &str| log.lock().unwrap().iter().any(|l| l.contains(needle));
     let deadline = Instant::now() + Duration::from_secs(30);
     while !logged("suifang listening") {
@@ -62,11 +58,11 @@ fn a_call_back_is_logged_without_the_patients_number() {
     let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
                m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
     let invite = format!(
-        "INVITE sip:hotline@127.0.0.1:{sip} SIP/2.0\r\n\
+        "INVITE sip:hotline@{sip} SIP/2.0\r\n\
          Via: SIP/2.0/UDP {me};branch=z9hG4bK-edge-mask-1;rport\r\n\
          Max-Forwards: 70\r\n\
          From: <sip:{number}@{me}>;tag=edge1\r\n\
-         To: <sip:hotline@127.0.0.1:{sip}>\r\n\
+         To: <sip:hotline@{sip}>\r\n\
          Call-ID: edge-mask-1@127.0.0.1\r\n\
          CSeq: 1 INVITE\r\n\
          Contact: <sip:{number}@{me}>\r\n\
@@ -74,9 +70,7 @@ fn a_call_back_is_logged_without_the_patients_number() {
          Content-Length: {}\r\n\r\n{sdp}",
         sdp.len()
     );
-    phone
-        .send_to(invite.as_bytes(), format!("127.0.0.1:{sip}"))
-        .unwrap();
+    phone.send_to(invite.as_bytes(), sip).unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     while !logged("call-back") {
         assert!(

@@ -5,11 +5,13 @@
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
-use super::common::recordings::{
+use serde_json::json;
+
+use crate::common::recordings::{
     finished_call, fixture, model_dir, require_model, task_for_script, wait_transcribed,
 };
-use super::common::{Client, Server};
-use serde_json::json;
+use crate::common::serial;
+use crate::common::{Client, Server};
 
 fn second_nurse(server: &Server, admin: &Client) -> (Client, i64) {
     let made = admin.post(
@@ -25,6 +27,7 @@ fn second_nurse(server: &Server, admin: &Client) -> (Client, i64) {
 
 #[test]
 fn a_nurse_cannot_hear_or_read_calls_she_did_not_take() {
+    let _machine = serial::exclusive();
     require_model("tiny.en");
     let dir = tempfile::tempdir().unwrap();
     let models = model_dir();

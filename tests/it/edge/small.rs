@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use super::common::recordings::{finished_call, fixture};
-use super::common::{repo_root, Client, Server};
+use crate::common::recordings::{finished_call, fixture};
+use crate::common::{repo_root, Client, Server};
 
 /// A raw request with extra headers: (status, JSON body or text).
 fn send(

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::clinic::{answer, delete, Clinic};
+use super::clinic::{answer, delete, Clinic};
 
 const TAG: &str = "fluid-overload-risk";
 
