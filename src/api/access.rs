@@ -178,7 +178,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/reviews/{id}/assessments", REVIEWERS, "Sign your discipline's assessment ({\"text\", \"answers\": {question: value}}; once per discipline; audited)", || post(reviews::sign)),
     route("POST", "/api/v1/reviews/{id}/actions", REVIEWERS, "Record and apply a decision: {\"kind\": \"follow_up_task\", \"script\", \"role\", \"in_days\", \"assignee\"} creates a task; {\"kind\": \"adjust_pathway\", \"task_id\", \"change\": {\"op\": \"postpone\", \"days\"} | {\"op\": \"cancel\"}} (audited)", || post(reviews::add_action)),
     route("POST", "/api/v1/reviews/{id}/close", REVIEWERS, "Close the review once every required discipline has signed (409 names the missing ones); completes its task (audited)", || post(reviews::close)),
-    route("GET", "/api/v1/agent/ws", CALLERS, "Agent line signaling (WebSocket: offer/answer/candidates, line check)", || get(crate::webrtc::ws::agent_ws)),
+    route("GET", "/api/v1/agent/ws", CALLERS, "Agent line signaling (WebSocket: offer/answer/candidates, line check)", || get(super::agent_line::agent_ws)),
 ];
 
 pub fn find(method: &Method, path: &str) -> Option<&'static RouteSpec> {

@@ -130,7 +130,8 @@ pub async fn audit_verify(State(state): State<AppState>) -> Result<axum::Json<Va
     let internal = |e: &dyn std::fmt::Display| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
     };
-    let anchor = state.config.audit_anchor(false).map_err(|e| internal(&e))?;
+    let anchor =
+        crate::service::audit_anchor::open(&state.config, false).map_err(|e| internal(&e))?;
     let (report, check) = state
         .store
         .read(move |c| {

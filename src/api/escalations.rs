@@ -167,9 +167,9 @@ pub async fn acknowledge(
             Ok(e)
         })
         .await?;
-    state.events.publish(crate::api::events::LiveEvent {
+    state.events.publish(crate::events::LiveEvent {
         name: "escalation.acknowledged".into(),
-        audience: crate::api::events::Audience::Roles(vec![
+        audience: crate::events::Audience::Roles(vec![
             crate::auth::role::Role::Supervisor,
             crate::auth::role::Role::Doctor,
         ]),

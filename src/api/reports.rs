@@ -153,7 +153,7 @@ pub async fn recordings(
 }
 
 /// `GET /recordings/{id}/download`: the WAV as an attachment; every download is audited
-/// (DESIGN.md "Every access to a recording is audited").
+/// (ARCHITECTURE.md flow 6: every access to a recording is audited).
 pub async fn download(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""The import graph of suifang's top-level modules, checked against the floors in ARCHITECTURE.md.
+
+Reads every `crate::X` path in src/ (comments and doc comments excluded), maps each file to its
+top-level module, and prints the arrows between modules. Fails (exit 1) when the modules form an
+import cycle, when a module is on no floor, or when an arrow points up a floor and is not one of
+the allowed exceptions listed below (each with its reason, also stated in ARCHITECTURE.md).
+
+    scripts/import-graph.py            # check; prints the floors and any violation
+    scripts/import-graph.py --arrows   # also prints every arrow with the files behind it
+"""
+import os
+import re
+import sys
+from collections import defaultdict
+
+# Floors, bottom to top: a module may use modules on its own floor or below (no cycle).
+FLOORS = [
+    ("foundation", ["clock", "private_fs", "thread_priority", "web"]),
+    ("protocols and engines", ["rtp", "media", "sip", "calls", "transcribe"]),
+    ("clinical domain", ["auth", "followup", "hl7"]),
+    ("storage", ["store"]),
+    ("configuration", ["config"]),
+    ("live plumbing", ["events", "webrtc"]),
+    ("services", ["service", "telephony"]),
+    ("application", ["app"]),
+    ("web layer", ["api"]),
+    ("entry points", ["server", "demo", "sim", "bench", "cli"]),
+]
+# Upward arrows allowed, and why (at most 4; ARCHITECTURE.md repeats them).
+ALLOWED_UP = {}
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
+PATH = re.compile(r"crate::(\{[^}]*\}|[a-z_0-9]+)")
+COMMENT = re.compile(r"//.*?$", re.M)
+
+
+def graph():
+    edges = defaultdict(lambda: defaultdict(set))
+    for folder, _, files in os.walk(ROOT):
+        for name in files:
+            if not name.endswith(".rs"):
+                continue
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, ROOT)
+            top = rel.split(os.sep)[0].removesuffix(".rs")
+            if top in ("lib", "main"):
+                continue
+            with open(path, encoding="utf-8") as f:
+                text = COMMENT.sub("", f.read())
+            for m in PATH.finditer(text):
+                group = m.group(1)
+                names = (
+                    [group]
+                    if not group.startswith("{")
+                    else [p.strip().split("::")[0] for p in group[1:-1].split(",")]
+                )
+                for n in names:
+                    if n and n != top and n != "self":
+                        edges[top][n].add(rel)
+    return edges
+
+
+def cycles(edges, nodes):
+    index, low, stack, on, out = {}, {}, [], set(), []
+    counter = [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in edges.get(v, {}):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(nodes):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def main():
+    show = "--arrows" in sys.argv
+    edges = graph()
+    floor = {m: i for i, (_, mods) in enumerate(FLOORS) for m in mods}
+    nodes = set(edges) | {n for e in edges.values() for n in e}
+    nodes |= {
+        n.removesuffix(".rs")
+        for n in os.listdir(ROOT)
+        if n not in ("lib.rs", "main.rs") and (n.endswith(".rs") or os.path.isdir(os.path.join(ROOT, n)))
+    }
+    failures = []
+    for m in sorted(nodes - set(floor)):
+        failures.append(f"module `{m}` is on no floor: add it to FLOORS here and to ARCHITECTURE.md")
+    arrows = sum(len(e) for e in edges.values())
+    up = []
+    for a in sorted(edges):
+        for b in sorted(edges[a]):
+            if a in floor and b in floor and floor[b] > floor[a]:
+                up.append((a, b))
+                if (a, b) not in ALLOWED_UP:
+                    files = ", ".join(sorted(edges[a][b]))
+                    failures.append(f"upward arrow {a} -> {b} ({FLOORS[floor[a]][0]} -> {FLOORS[floor[b]][0]}) in {files}")
+    for c in cycles(edges, nodes):
+        failures.append("import cycle between " + ", ".join(c))
+    for i, (name, mods) in enumerate(FLOORS):
+        print(f"floor {i} {name}: {' '.join(mods)}")
+    if show:
+        for a in sorted(edges):
+            for b in sorted(edges[a]):
+                print(f"  {a} -> {b}: {', '.join(sorted(edges[a][b]))}")
+    print(f"{len(nodes)} modules, {arrows} arrows, {len(up)} upward ({len(ALLOWED_UP)} allowed), {len(cycles(edges, nodes))} cycles")
+    for f in failures:
+        print("error: " + f, file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
