@@ -3,8 +3,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::auth::password::{hash_password, PasswordError};
 use crate::auth::role::Role;

@@ -20,9 +20,9 @@ mod messages;
 
 use messages::{parse, CallRequest, ClientMessage};
 
-use crate::api::access::{session_token, CurrentUser};
 use crate::api::csrf::same_origin;
 use crate::api::error::ApiError;
+use crate::api::session_user::{session_token, CurrentUser};
 use crate::api::AppState;
 use crate::clock::Clock;
 use crate::store::users::session_user;

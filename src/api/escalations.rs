@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::followup::escalation::{Action, EscalationId, UserId};
 use crate::service::answers::{answers_of_task, save_answer, SaveAnswer};

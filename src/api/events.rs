@@ -12,7 +12,7 @@ use futures::Stream;
 use serde_json::json;
 use tokio::sync::broadcast;
 
-use super::access::{session_token, CurrentUser};
+use super::session_user::{session_token, CurrentUser};
 use super::AppState;
 use crate::auth::token_hash;
 use crate::events::LiveEvent;

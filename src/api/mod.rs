@@ -22,6 +22,7 @@ mod retention;
 mod reviews;
 mod scripts;
 mod session;
+pub mod session_user;
 mod tags;
 mod transcripts;
 

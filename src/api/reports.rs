@@ -8,8 +8,8 @@ use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{paged, ApiError, ApiJson, ApiPath, ApiQuery, Page};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::followup::phone::mask;
 use crate::followup::retry::Disposition;

@@ -11,6 +11,7 @@ pub mod lines;
 pub mod pcap;
 pub mod procstat;
 pub mod queue;
+pub mod relay;
 pub mod rtpengine;
 
 /// p-th percentile (0–100) of sorted samples.
