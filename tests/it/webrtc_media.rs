@@ -76,8 +76,12 @@ async fn probe_to_bridge(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attached_audio_flows_both_ways_and_survives_a_reconnect() {
     let _machine = serial::shared();
+    // The subscriber is process-wide and every test module shares the process now: write
+    // through libtest's capture, so the log shows with the failing test it belongs to, not
+    // on the run's stdout for whichever in-process test logs later.
     let _ = tracing_subscriber::fmt()
         .with_env_filter("suifang=info")
+        .with_test_writer()
         .try_init();
     let (lines, stop, registry) = start();
 
