@@ -8,6 +8,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+mod agents;
+
 use super::config::EngineConfig;
 use super::counters::{MediaCounters, RefusalLog};
 use super::event::EngineEvent;
@@ -34,8 +36,8 @@ pub(super) enum Command {
         leg: LegAudio,
         reply: oneshot::Sender<Result<CallHandle, CallsError>>,
     },
-    /// Desk phones: accounts, bindings, ringing (see `agents.rs`).
-    Agents(super::agents::AgentCommand),
+    /// Desk phones: accounts, bindings, ringing (see `engine/agents.rs`).
+    Agents(agents::AgentCommand),
     Answer {
         call: CallHandle,
         leg: LegAudio,
@@ -354,7 +356,7 @@ async fn run(
                     let r = place(&cfg, &mut ep, &mut calls, (target, options), leg).await;
                     let _ = reply.send(r);
                 }
-                Some(Command::Agents(cmd)) => super::agents::handle(&mut ep, cmd),
+                Some(Command::Agents(cmd)) => agents::handle(&mut ep, cmd),
                 Some(Command::Answer { call, leg, reply }) => {
                     let r = answer(&cfg, &mut ep, &mut calls, call, leg).await;
                     let _ = reply.send(r);

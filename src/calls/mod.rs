@@ -6,7 +6,6 @@
 //! jitter buffer and writes both to the stereo recorder (left agent, right patient). DTMF,
 //! call state and finished recordings come back as [`EngineEvent`]s on a bounded channel.
 
-mod agents;
 mod config;
 pub mod counters;
 mod engine;

@@ -4,13 +4,13 @@
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::engine::{Command, Engine};
-use super::CallsError;
+use super::{Command, Engine};
+use crate::calls::CallsError;
 use crate::sip::registrar::{AgentAccount, Binding};
 use crate::sip::ua::{CallHandle, Endpoint};
 
 /// Requests to the engine task about desk phones.
-pub(super) enum AgentCommand {
+pub(in crate::calls) enum AgentCommand {
     Ringing(CallHandle),
     SetAccounts(Vec<AgentAccount>),
     Restore(Vec<Binding>),
