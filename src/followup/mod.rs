@@ -4,6 +4,7 @@
 pub mod discipline;
 pub mod escalation;
 pub mod import;
+pub mod lab;
 pub mod metrics;
 pub mod note;
 pub mod pathway;

@@ -13,6 +13,7 @@
 //! - [`ack`]: AA/AE/AR and CA/CE/CR replies with ERR segments naming the field.
 //!
 //! - [`adt`]: A03 / A08 / A13 read into the patient, discharge or visit they are about.
+//! - [`oru`]: ORU^R01 lab results resolved through the lab catalogue (`followup::lab`).
 //!
 //! The I/O shell is `service::hl7` (the MLLP listener); what a message does to the record, and
 //! the store-before-ACK rule, is `store::hl7`. Not yet (issue 17): A01/A04/A11/A40, ORU^R01
@@ -24,3 +25,4 @@ pub mod charset;
 pub mod header;
 pub mod message;
 pub mod mllp;
+pub mod oru;
