@@ -138,7 +138,8 @@ fn a_high_potassium_from_the_laboratory_escalates_to_the_on_duty_doctor_once() {
     assert_eq!(e["key"]["rule"], "hf-lab-potassium-high");
     assert_eq!(e["severity"], "urgent");
     assert_eq!(e["route"], "on_duty_doctor");
-    // routed to cardiology's on-duty doctor first; urgent reaches a second person too
+    // routed to cardiology's on-duty doctor first; urgent reaches a second person at once
+    // (the backup: every entry carries the level the first notification reached)
     let roster = supervisor.get("/api/v1/roster").body;
     let on_duty = roster["departments"]["cardiology"]["on_duty"].clone();
     assert!(
@@ -146,13 +147,22 @@ fn a_high_potassium_from_the_laboratory_escalates_to_the_on_duty_doctor_once() {
         "cardiology has an on-duty doctor: {roster}"
     );
     let notified = e["notified"].as_array().unwrap();
-    assert!(
-        notified
-            .iter()
-            .any(|n| n["user"] == on_duty && n["level"] == "primary"),
+    assert_eq!(notified[0]["user"], on_duty, "{notified:?}");
+    assert_eq!(notified.len(), 2, "{notified:?}");
+    assert_eq!(
+        notified[1]["user"], roster["departments"]["cardiology"]["backup"],
         "{notified:?}"
     );
-    assert!(notified.len() >= 2, "{notified:?}");
+    // the on-duty doctor finds it among hers
+    let mine = doctor.get("/api/v1/escalations?mine=true").body;
+    assert!(
+        mine["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == e["id"]),
+        "{mine}"
+    );
     // the lab is the evidence: which lab, value, unit, flags, status, time, message
     let evidence = &e["evidence"][0];
     assert_eq!(evidence["source"]["kind"], "lab");

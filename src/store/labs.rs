@@ -328,3 +328,70 @@ pub fn active_scripts(
     )?;
     Ok((scripts, discharged.map(ts)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::followup::lab::LabCatalog;
+    use crate::hl7::message::parse;
+    use chrono::TimeZone;
+
+    fn report(obx: &str) -> LabReport {
+        let text = format!(
+            "MSH|^~\\&|LIS|H|S|H|20261207||ORU^R01|1|P|2.5\rPID|1||M1\rOBR|1||FL-1|BMP|||20261207083000\r{obx}"
+        );
+        let now = Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).unwrap();
+        crate::hl7::oru::lab_report(
+            &parse(&text).unwrap(),
+            &LabCatalog::defaults(),
+            chrono_tz::Asia::Shanghai,
+            now,
+        )
+        .unwrap()
+    }
+
+    /// A correction replaces the final; a preliminary arriving after the final is kept, hidden;
+    /// rules and charts read only the current value.
+    #[test]
+    fn a_correction_replaces_and_a_late_preliminary_does_not() {
+        let (_dir, store) = crate::store::temp_store();
+        let now = Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).unwrap();
+        let out = store
+            .write_blocking(move |tx| {
+                tx.execute_batch(
+                    "INSERT INTO patients (id, mrn, name, phone, created_at, updated_at)
+                         VALUES (1, 'M1', 'p', '+8613800000000', 0, 0);",
+                )?;
+                let mut ids = Vec::new();
+                for obx in [
+                    "OBX|1|NM|2823-3^K^LN||6.1|mmol/L|3.5-5.3|HH|||F",
+                    "OBX|1|NM|2823-3^K^LN||4.1|mmol/L|3.5-5.3|N|||C",
+                    "OBX|1|NM|2823-3^K^LN||9.9|mmol/L|||||P",
+                ] {
+                    ids.push(insert_report(tx, 1, &report(obx), "c", now)?);
+                }
+                let history = history(tx, 1, &[LabName("k".into())], DateTime::UNIX_EPOCH)?;
+                let series = series(tx, 1)?;
+                let rows = timeline(tx, 1)?;
+                Ok((ids, history, series, rows))
+            })
+            .unwrap();
+        let (ids, history, series, rows) = out;
+        assert!(ids[0][0].current && ids[1][0].current && !ids[2][0].current);
+        assert_eq!(history.len(), 1);
+        assert_eq!(
+            (history[0].value, history[0].status),
+            (4.1, ResultStatus::Corrected)
+        );
+        let k = &series["k"];
+        assert_eq!(k.points.len(), 1, "{k:?}");
+        assert_eq!(k.points[0].value, 4.1);
+        // all three stay on the record, the first and the last marked replaced
+        assert_eq!(rows.len(), 3);
+        let replaced: Vec<bool> = rows
+            .iter()
+            .map(|(_, r)| !r["replaced_by"].is_null())
+            .collect();
+        assert_eq!(replaced, [true, false, true]);
+    }
+}

@@ -93,6 +93,125 @@ mod tests {
         assert!(latest(&labs, &k, Duration::days(5), day(20)).is_none());
     }
 
+    const SCRIPT: &str = r#"
+code = "labs"
+version = 1
+title = { zh = "化验", en = "Labs" }
+[[questions]]
+id = "weight"
+text = { zh = "体重", en = "Weight" }
+type = "number"
+unit = "kg"
+min = 20
+max = 300
+[[rules]]
+id = "k-high"
+when = "lab(k) > 5.5"
+severity = "urgent"
+route = "on_duty_doctor"
+ack_sla_minutes = 15
+[[rules]]
+id = "nt-rise"
+when = "lab(ntprobnp, 14d) > 1.5 * baseline"
+severity = "high"
+ack_sla_minutes = 240
+"#;
+
+    fn script() -> crate::followup::script::Script {
+        crate::followup::script::load_str(std::path::Path::new("labs.toml"), SCRIPT)
+            .expect("valid script")
+    }
+
+    fn names(ns: &[&str]) -> Vec<LabName> {
+        ns.iter().map(|n| LabName(n.to_string())).collect()
+    }
+
+    #[test]
+    fn a_final_result_over_the_threshold_fires_with_the_lab_as_evidence() {
+        use crate::followup::rules::{evaluate, evaluate_labs, Answers};
+        use ResultStatus::*;
+        let s = script();
+        let mut k = point(7, "k", 6.1, 20, Final);
+        k.unit = "mmol/L".into();
+        k.flags = vec![crate::followup::lab::AbnormalFlag::CriticalHigh];
+        let found = evaluate_labs(&s, &names(&["k"]), &[k.clone()], Some(day(5)), day(20));
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = &found[0];
+        assert_eq!(f.rule.as_str(), "k-high");
+        assert_eq!(f.severity, crate::followup::script::Severity::Urgent);
+        let lab = &f.evidence.labs[0];
+        assert_eq!(
+            (lab.observation, lab.value, lab.unit.as_str()),
+            (7, 6.1, "mmol/L")
+        );
+        assert_eq!(lab.flags, ["HH"]);
+        assert_eq!(lab.baseline, None);
+        assert!(
+            f.evidence
+                .to_string()
+                .contains("lab k = 6.1 mmol/L (HH) final"),
+            "{}",
+            f.evidence
+        );
+        // at or below the threshold, preliminary, or another lab arriving: nothing
+        let mut low = k.clone();
+        low.value = 5.5;
+        assert!(evaluate_labs(&s, &names(&["k"]), &[low], Some(day(5)), day(20)).is_empty());
+        let mut prelim = k.clone();
+        prelim.status = Preliminary;
+        assert!(evaluate_labs(&s, &names(&["k"]), &[prelim], Some(day(5)), day(20)).is_empty());
+        assert!(evaluate_labs(&s, &names(&["na"]), &[k.clone()], Some(day(5)), day(20)).is_empty());
+        // saving an answer never reads labs
+        assert!(evaluate(&s, &Answers::new(), &[], day(20)).is_empty());
+    }
+
+    #[test]
+    fn a_rise_over_the_baseline_fires_and_shows_the_baseline() {
+        use crate::followup::rules::evaluate_labs;
+        use ResultStatus::*;
+        let s = script();
+        let nt = |id, v, d| point(id, "ntprobnp", v, d, Final);
+        let arrived = names(&["ntprobnp"]);
+        // 1000 after the discharge on the 5th, then 1600: over 1.5 x
+        let labs = [nt(1, 1000.0, 6), nt(2, 1600.0, 12)];
+        let found = evaluate_labs(&s, &arrived, &labs, Some(day(5)), day(12));
+        assert_eq!(found.len(), 1);
+        let lab = &found[0].evidence.labs[0];
+        assert_eq!((lab.value, lab.baseline), (1600.0, Some(1000.0)));
+        assert_eq!(lab.baseline_at, Some(day(6)));
+        // 1400 is not; the first result alone has no baseline; no discharge, no baseline
+        let labs = [nt(1, 1000.0, 6), nt(2, 1400.0, 12)];
+        assert!(evaluate_labs(&s, &arrived, &labs, Some(day(5)), day(12)).is_empty());
+        assert!(evaluate_labs(&s, &arrived, &labs[..1], Some(day(5)), day(6)).is_empty());
+        let labs = [nt(1, 1000.0, 6), nt(2, 1600.0, 12)];
+        assert!(evaluate_labs(&s, &arrived, &labs, None, day(12)).is_empty());
+        // the rule's own 14-day window: a result from 20 days ago is not "the latest"
+        let labs = [nt(1, 1000.0, 6)];
+        assert!(evaluate_labs(&s, &arrived, &labs, Some(day(5)), day(26)).is_empty());
+    }
+
+    #[test]
+    fn a_lab_rule_reads_only_labs_and_skip_logic_none() {
+        let mixed = SCRIPT.replace("lab(k) > 5.5", "lab(k) > 5.5 and weight > 80");
+        let e =
+            crate::followup::script::load_str(std::path::Path::new("m.toml"), &mixed).unwrap_err();
+        assert!(e[0].to_string().contains("reads only labs"), "{e:?}");
+        let skip = SCRIPT.replace(
+            "max = 300
+",
+            "max = 300
+show_if = \"lab(k) > 5\"
+",
+        );
+        let e =
+            crate::followup::script::load_str(std::path::Path::new("s.toml"), &skip).unwrap_err();
+        assert!(
+            e[0].to_string().contains("skip logic cannot read lab()"),
+            "{e:?}"
+        );
+        assert_eq!(script().labs(), names(&["k", "ntprobnp"]));
+    }
+
     #[test]
     fn baseline_is_the_first_after_discharge_else_the_latest_before() {
         use ResultStatus::*;
