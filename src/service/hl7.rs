@@ -15,8 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::api::events::EventBus;
 use crate::clock::Clock;
+use crate::events::EventBus;
 use crate::followup::lab::LabCatalog;
 use crate::followup::pathway::{Calendar, PathwayCatalog};
 use crate::followup::script::ScriptCatalog;
