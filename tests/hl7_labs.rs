@@ -9,6 +9,9 @@
 #[path = "common/call_harness.rs"]
 mod call_harness;
 mod common;
+#[allow(dead_code)] // the console tests use the rest
+#[path = "console/helpers.rs"]
+mod helpers;
 #[path = "common/hl7_peer.rs"]
 mod hl7_peer;
 #[path = "common/sip_peers.rs"]
@@ -180,6 +183,27 @@ fn a_high_potassium_from_the_laboratory_escalates_to_the_on_duty_doctor_once() {
     let one = doctor.get(&format!("/api/v1/escalations/{}", e["id"]));
     assert_eq!(one.status, 200, "{}", one.body);
     assert_eq!(one.body["evidence"][0]["evidence"]["labs"][0]["value"], 6.1);
+
+    // in the console: the doctor reads the lab on the escalation, the report draws its trend
+    let seen = helpers::browser(
+        "lab_evidence",
+        &suifang.server,
+        serde_json::json!({"escalation_id": e["id"], "patient_id": patient}),
+    );
+    let shown = seen["lab_evidence"].as_array().unwrap();
+    assert_eq!(shown.len(), 1, "{seen}");
+    assert!(
+        shown[0].as_str().unwrap().contains("6.1 mmol/L (HH)"),
+        "{seen}"
+    );
+    assert!(
+        seen["lab_charts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "lab-k"),
+        "{seen}"
+    );
 
     // the interface engine sends it again (it missed our ACK): same ACK, nothing new
     let (ok, out) = send(port, dir.path(), &[potassium]);
