@@ -324,4 +324,35 @@ fn a_high_potassium_from_the_laboratory_escalates_to_the_on_duty_doctor_once() {
         .body;
     assert_eq!(report["labs"]["k"]["points"].as_array().unwrap().len(), 1);
     assert_eq!(escalations(&doctor, patient).len(), 2);
+
+    // the unknown patient's discharge arrives later: the admin replays the kept result, which
+    // is applied and escalates for her
+    let stranger_id = failed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["control_id"] == "LAB-X-1")
+        .and_then(|m| m["id"].as_i64())
+        .unwrap();
+    let (_, out) = send(
+        port,
+        dir.path(),
+        &[discharge("ADT-9", "NOBODY-9", now - Duration::days(1))],
+    );
+    assert_eq!(ack_lines(&out, "MSA"), ["MSA|AA|ADT-9"]);
+    let replayed = admin.post(
+        &format!("/api/v1/hl7/messages/{stranger_id}/replay"),
+        serde_json::json!({}),
+    );
+    assert_eq!(replayed.status, 200, "{}", replayed.body);
+    assert_eq!(
+        replayed.body["message"]["status"], "applied",
+        "{}",
+        replayed.body
+    );
+    let known = patient_id(&supervisor, "NOBODY-9");
+    let hers = escalations(&doctor, known);
+    assert_eq!(hers.len(), 1, "{hers:?}");
+    assert_eq!(hers[0]["key"]["rule"], "hf-lab-potassium-high");
+    assert_eq!(hers[0]["evidence"][0]["evidence"]["labs"][0]["value"], 6.4);
 }
