@@ -13,12 +13,14 @@ use crate::followup::retry::RetryPolicy;
 mod clinical;
 mod edge;
 mod hl7;
+mod labs;
 mod layers;
 mod sip;
 mod webrtc;
 pub use clinical::{ClinicalConfig, EscalationConfig};
 pub use edge::{AuditConfig, AuthConfig, HttpConfig};
 pub use hl7::Hl7Config;
+pub use labs::{LabEntry, LabsConfig};
 pub use layers::DEMO_DEFAULTS;
 pub use sip::SipConfig;
 pub use webrtc::{IceServer, WebRtcConfig};
@@ -64,6 +66,9 @@ pub struct Config {
     pub clinical: ClinicalConfig,
     /// The HL7 v2 (MLLP) interface from the hospital's systems.
     pub hl7: Hl7Config,
+    /// The lab catalogue: `[labs.NAME]` changes or adds to the built-in labs (codes, unit,
+    /// exact conversions) that ORU^R01 results are stored and `lab(NAME)` rules read under.
+    pub labs: LabsConfig,
     pub webhook: WebhookConfig,
     /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
     pub webrtc: WebRtcConfig,
@@ -272,6 +277,7 @@ impl Default for Config {
             escalation: EscalationConfig::default(),
             clinical: ClinicalConfig::default(),
             hl7: Hl7Config::default(),
+            labs: LabsConfig::new(),
             webhook: WebhookConfig::default(),
             webrtc: WebRtcConfig::default(),
             sip: SipConfig::default(),
@@ -427,6 +433,7 @@ impl Config {
         )?;
         self.clinical.validate()?;
         self.hl7.validate()?;
+        self.lab_catalog()?;
         self.webrtc.validate()?;
         self.sip.validate()?;
         self.transcription.language_mode()?;
@@ -450,6 +457,11 @@ impl Config {
                 message,
             })?;
         Ok(())
+    }
+
+    /// The lab catalogue: the built-in labs with `[labs.NAME]` over them.
+    pub fn lab_catalog(&self) -> Result<crate::followup::lab::LabCatalog, ConfigError> {
+        labs::catalog(&self.labs)
     }
 
     pub fn time_zone(&self) -> Result<Tz, ConfigError> {

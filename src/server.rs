@@ -80,6 +80,23 @@ pub fn prepare(config: Config) -> Result<Prepared, ServerError> {
             }
         }
     }
+    // a `lab(NAME)` rule must read a lab of the catalogue, or it would never fire
+    let labs = config.lab_catalog()?;
+    let unknown_labs: Vec<crate::followup::script::ScriptError> = scripts
+        .iter()
+        .flat_map(|s| s.labs().into_iter().map(move |l| (s, l)))
+        .filter(|(_, l)| labs.get(l.as_str()).is_none())
+        .map(|(s, l)| crate::followup::script::ScriptError {
+            file: s.source.clone(),
+            line: 0,
+            kind: crate::followup::script::ScriptErrorKind::BadField(format!(
+                "a rule reads lab({l}), which is not in the lab catalogue (add [labs.{l}] to the config)"
+            )),
+        })
+        .collect();
+    if !unknown_labs.is_empty() {
+        return Err(ServerError::Scripts(unknown_labs));
+    }
     let prompts = if config.sip.enabled {
         let prompts =
             crate::telephony::Prompts::load(&config.prompts_dir.join("audio"), &config.sip)?;
@@ -278,7 +295,9 @@ async fn start_hl7(
         state.store.clone(),
         state.clock,
         state.pathways.clone(),
+        state.scripts.clone(),
         state.calendar.clone(),
+        state.events.clone(),
     )?;
     println!("suifang HL7 (MLLP) listening on {bound}");
     Ok(Some(tokio::spawn(crate::service::hl7::listen(

@@ -89,7 +89,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/api/v1/patients/{id}/do-not-call", MANAGERS, "Set or clear the do-not-call flag", || put(patients::do_not_call)),
     route("POST", "/api/v1/patients/{id}/discharges", MANAGERS, "Record a discharge and enrol in the matching pathway", || post(patients::discharge)),
     route("GET", "/api/v1/patients/{id}/tasks", CLINICAL, "Follow-up tasks of a patient", || get(patients::tasks)),
-    route("GET", "/api/v1/patients/{id}/timeline", CLINICAL, "Calls, answers, escalations, notes and measurement series of a patient (audited)", || get(escalations::timeline)),
+    route("GET", "/api/v1/patients/{id}/timeline", CLINICAL, "Calls, answers, escalations, notes, lab results and measurement and lab series of a patient (audited)", || get(escalations::timeline)),
     // notes and tags (issue 20 items 5 and 6)
     route("GET", "/api/v1/patients/{id}/notes", CLINICAL, "A patient's notes, newest first, each with its version history (audited)", || get(notes::of_patient)),
     route("POST", "/api/v1/patients/{id}/notes", CALLERS, "Add a note ({\"kind\": free|medication_change|plan, \"body\", \"data\"?, \"call_id\"?, \"answer_id\"?, \"escalation_id\"?}; author and discipline from the session; audited)", || post(notes::create)),
@@ -169,7 +169,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/calls/{id}/reviews", QA, "Score a call on the QA rubric (audited)", || post(reports::add_review)),
     route("POST", "/api/v1/scripts/validate", ADMIN, "Check a draft script (TOML) without saving it; lists every error with its line", || post(scripts::validate)),
     route("GET", "/api/v1/staff", CLINICAL, "Names and roles of active users (who an escalation went to)", || get(admin::staff)),
-    route("GET", "/api/v1/patients/{id}/report", CLINICAL, "Printable follow-up report data: pathway progress, answers, trends, escalations (audited)", || get(reports::patient_report)),
+    route("GET", "/api/v1/patients/{id}/report", CLINICAL, "Printable follow-up report data: pathway progress, answers, trends (measurements and labs), escalations (audited)", || get(reports::patient_report)),
     // team reviews (issue 20 item 4)
     route("POST", "/api/v1/tasks/{id}/review", REVIEWERS, "Open the team review of a team-review task (or get the one already open; audited when opened)", || post(reviews::open)),
     route("GET", "/api/v1/reviews", CLINICAL, "Team reviews, newest first: unclosed (default) or ?status=closed; ?patient_id=N", || get(reviews::list)),

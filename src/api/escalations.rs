@@ -289,7 +289,7 @@ pub async fn timeline(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let now = state.clock.now();
-    let (items, series) = state
+    let (items, series, labs) = state
         .store
         .read(move |c| {
             crate::store::patients::get_patient(c, id)?;
@@ -328,6 +328,8 @@ pub async fn timeline(
             })? {
                 items.push(row?);
             }
+            // lab results at their observation time (HL7 ORU^R01)
+            items.extend(crate::store::labs::timeline(c, id)?);
             items.sort_by_key(|item| std::cmp::Reverse(item.0));
             let mut series = serde_json::Map::new();
             let mut stmt = c.prepare("SELECT kind, value, measured_at FROM measurements WHERE patient_id = ?1 ORDER BY measured_at")?;
@@ -337,7 +339,8 @@ pub async fn timeline(
                     points.push(json!({"at": at, "value": value}));
                 }
             }
-            Ok((items.into_iter().map(|(at, mut v)| { v["at"] = json!(at); v }).collect::<Vec<_>>(), series))
+            let labs = crate::store::labs::series(c, id)?;
+            Ok((items.into_iter().map(|(at, mut v)| { v["at"] = json!(at); v }).collect::<Vec<_>>(), series, labs))
         })
         .await?;
     let who = actor(&user);
@@ -356,5 +359,7 @@ pub async fn timeline(
             )
         })
         .await?;
-    Ok(axum::Json(json!({"items": items, "measurements": series})))
+    Ok(axum::Json(
+        json!({"items": items, "measurements": series, "labs": labs}),
+    ))
 }

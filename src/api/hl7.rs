@@ -61,7 +61,9 @@ pub async fn replay(
         state.store.clone(),
         state.clock,
         state.pathways.clone(),
+        state.scripts.clone(),
         state.calendar.clone(),
+        state.events.clone(),
     )
     .map_err(|e| ApiError::invalid("hl7", e.to_string()))?;
     let ack = service.replay(id, &admin.username).await?;

@@ -5,6 +5,7 @@ pub mod calling_hours;
 pub mod discipline;
 pub mod escalation;
 pub mod import;
+pub mod lab;
 pub mod metrics;
 pub mod note;
 pub mod pathway;

@@ -16,13 +16,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::clock::Clock;
+use crate::events::EventBus;
+use crate::followup::lab::LabCatalog;
 use crate::followup::pathway::{Calendar, PathwayCatalog};
+use crate::followup::script::ScriptCatalog;
 use crate::hl7::ack::{build, reply_context, AckCode, Replier};
 use crate::hl7::adt::{discharge, patient, visit, Mapping};
 use crate::hl7::charset::{decode_message, Charset};
 use crate::hl7::header::{Event, Header};
 use crate::hl7::message::{parse, ErrorCode, Hl7Error};
 use crate::hl7::mllp::{frame, Frame, MllpDecoder};
+use crate::hl7::oru::{lab_report, LabReport};
 use crate::store::hl7::{
     apply_cancel_discharge, apply_discharge, apply_update, receive, Applied, Receipt, Received,
 };
@@ -34,6 +38,13 @@ pub struct Hl7Service {
     pub clock: Clock,
     pub pathways: Arc<PathwayCatalog>,
     pub calendar: Arc<Calendar>,
+    /// Scripts whose `lab()` rules judge an arriving lab result.
+    pub scripts: Arc<ScriptCatalog>,
+    /// `[labs]`: which OBX codes are which lab, in which unit.
+    pub labs: LabCatalog,
+    pub webhooks_enabled: bool,
+    /// Where escalations opened by a lab result are pushed once stored.
+    pub events: EventBus,
     pub time_zone: Tz,
     pub mapping: Mapping,
     pub replier: Replier,
@@ -49,7 +60,9 @@ impl Hl7Service {
         store: Store,
         clock: Clock,
         pathways: Arc<PathwayCatalog>,
+        scripts: Arc<ScriptCatalog>,
         calendar: Arc<Calendar>,
+        events: EventBus,
     ) -> Result<Hl7Service, crate::config::ConfigError> {
         let hl7 = &config.hl7;
         Ok(Hl7Service {
@@ -57,6 +70,10 @@ impl Hl7Service {
             clock,
             pathways,
             calendar,
+            scripts,
+            labs: config.lab_catalog()?,
+            webhooks_enabled: config.webhook.enabled(),
+            events,
             time_zone: config.time_zone()?,
             mapping: hl7.mapping(),
             replier: Replier {
@@ -189,6 +206,8 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> O
             .map(|d| Prepared::Discharge(Box::new(d))),
         Event::Update => patient(&m, &service.mapping).map(|p| Prepared::Update(Box::new(p))),
         Event::CancelDischarge => visit(&m, service.time_zone, now).map(Prepared::CancelDischarge),
+        Event::LabResult => lab_report(&m, &service.labs, service.time_zone, now)
+            .map(|r| Prepared::Labs(Box::new(r))),
         other => Err(Hl7Error::at(
             ErrorCode::UnsupportedEventCode,
             "MSH",
@@ -202,10 +221,14 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> O
     let mode = header.ack_mode;
     let (pathways, calendar) = (service.pathways.clone(), service.calendar.clone());
     let sender = header.sending_application.clone();
+    let (scripts, webhooks_enabled) = (service.scripts.clone(), service.webhooks_enabled);
+    let control_id = header.control_id.clone();
     let stored = service
         .store
         .write(move |tx| {
-            receive(
+            // a lab result's escalations and rows, to push and to link to the message
+            let mut labs: Option<crate::service::labs::LabsApplied> = None;
+            let out = receive(
                 tx,
                 &received,
                 now.timestamp(),
@@ -218,11 +241,45 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> O
                     Ok(Prepared::CancelDischarge(v)) => {
                         apply_cancel_discharge(tx, &v, &sender, now)
                     }
+                    Ok(Prepared::Labs(r)) => {
+                        let routing = crate::service::findings::Routing {
+                            webhooks_enabled,
+                            calendar: &calendar,
+                        };
+                        let applied = crate::service::labs::apply_report(
+                            tx,
+                            &r,
+                            &control_id,
+                            &scripts,
+                            routing,
+                            &sender,
+                            now,
+                        )?;
+                        Ok(applied.map(|a| {
+                            let patient_id = a.patient_id;
+                            labs = Some(a);
+                            Applied {
+                                patient_id: Some(patient_id),
+                                tasks_created: 0,
+                            }
+                        }))
+                    }
                     Err(e) => Ok(Err(e)),
                 },
-            )
+            )?;
+            if let (Receipt::Stored { id }, Some(l)) = (&out.0, &labs) {
+                crate::store::labs::link_message(tx, &l.observations, *id)?;
+            }
+            Ok((out, labs))
         })
         .await;
+    let (stored, labs) = match stored {
+        Ok((out, labs)) => (Ok(out), labs),
+        Err(e) => (Err(e), None),
+    };
+    if let Some(l) = &labs {
+        crate::service::notify::publish_recorded(&service.events, &l.escalations, l.patient_id);
+    }
     let result: Result<Applied, Hl7Error> = match stored {
         Ok((Receipt::Duplicate { id, .. }, _)) => {
             tracing::info!(control_id = %header.control_id, message = id, "HL7 message sent again: already applied, same ACK");
@@ -270,4 +327,5 @@ enum Prepared {
     Discharge(Box<crate::hl7::adt::Discharge>),
     Update(Box<crate::followup::patient::ValidPatient>),
     CancelDischarge(crate::hl7::adt::VisitRef),
+    Labs(Box<LabReport>),
 }

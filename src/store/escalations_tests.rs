@@ -69,6 +69,7 @@ fn finding(rule: &str, severity: Severity, answer: &str) -> Finding {
             answers: vec![],
             trends: vec![answer.into()],
             excerpts: vec![],
+            labs: vec![],
         },
     }
 }

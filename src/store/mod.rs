@@ -18,6 +18,7 @@ pub mod calls;
 pub mod care_teams;
 pub mod escalations;
 pub mod hl7;
+pub mod labs;
 pub mod notes;
 pub mod patient_report;
 pub mod patients;

@@ -59,6 +59,9 @@ pub struct PatientReport {
     pub answers: Vec<ReportAnswer>,
     /// Measurement series by kind (`weight_kg`, `sbp`, …), oldest first.
     pub measurements: std::collections::BTreeMap<String, Vec<Point>>,
+    /// Lab result series by lab name (`k`, `ntprobnp`, …; HL7 ORU^R01), oldest first, in the
+    /// lab catalogue's unit, with flags, status and reference range per point.
+    pub labs: std::collections::BTreeMap<String, super::labs::LabSeries>,
     pub escalations: Vec<Escalation>,
     /// Closed team reviews (issue 20 item 4), newest first: who signed what, what was decided.
     pub reviews: Vec<super::reviews::ReviewView>,
@@ -163,6 +166,7 @@ pub fn patient_report(
         tasks,
         answers,
         measurements,
+        labs: super::labs::series(conn, id)?,
         escalations: for_patient(conn, PatientId(id))?,
         reviews: super::reviews::list(conn, true, Some(id))?,
         notes: super::notes::for_patient(conn, id)?,

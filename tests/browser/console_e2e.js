@@ -471,12 +471,30 @@ async function notes(out, page, shot) {
   await shot('report');
 }
 
+/**
+ * A lab result's escalation and trend (issue 17 item 4; args: escalation_id, patient_id): the
+ * on-duty doctor opens it from the inbox and reads the lab evidence; the printed report draws
+ * the lab's trend chart.
+ */
+async function labEvidence(out, page, shot) {
+  await login(page, base, 'doctor', 'doctor-demo-1');
+  await page.waitForSelector(`#inbox-list .inbox-item[data-id="${args.escalation_id}"]`);
+  await page.click(`#inbox-list .inbox-item[data-id="${args.escalation_id}"]`);
+  await page.waitForSelector('.evidence li.lab');
+  out.lab_evidence = await page.$$eval('.evidence li.lab', (lis) => lis.map((li) => li.textContent.trim()));
+  await shot('lab-escalation');
+  await page.goto(`${base}/assets/report.html?patient=${args.patient_id}`);
+  await page.waitForFunction(() => window.reportReady === true);
+  out.lab_charts = await page.$$eval('#r-trends svg.trend', (svgs) => svgs.map((s) => s.dataset.trend));
+  await shot('lab-report');
+}
+
 main(150000, async (out) => {
   const { ctx } = await launch({ mic: args.mic, profile: args.profile });
   try {
     const page = await openPage(ctx, out.errors);
     const shot = shooter(page, artifacts, role);
-    const flows = { nurse, doctor, supervisor, admin, profile, newcomer, nurse_advice: nurseAdvice, nurse_refused: nurseRefused, notes, admin_teams: adminTeams, inbox };
+    const flows = { nurse, doctor, supervisor, admin, profile, newcomer, nurse_advice: nurseAdvice, nurse_refused: nurseRefused, notes, admin_teams: adminTeams, inbox, lab_evidence: labEvidence };
     if (!flows[role]) throw new Error(`unknown role ${role}`);
     await flows[role](out, page, shot);
     await page.waitForTimeout(300); // late console errors

@@ -124,7 +124,7 @@ fn autosaves_after_an_abnormal_answer_do_not_duplicate() {
     assert!(e.evidence[0]
         .evidence
         .to_string()
-        .contains("heart-failure v3: breathless_at_rest; breathless_at_rest (Are you short of breath even when sitting or resting?) = yes"));
+        .contains("heart-failure v4: breathless_at_rest; breathless_at_rest (Are you short of breath even when sitting or resting?) = yes"));
 }
 
 #[test]

@@ -97,7 +97,7 @@ fn check_report_for_the_cli() {
     let ok = check_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/scripts"));
     assert!(ok.is_ok(), "{ok}");
     let text = ok.to_string();
-    assert!(text.contains("ok    heart-failure v3"), "{text}");
+    assert!(text.contains("ok    heart-failure v4"), "{text}");
     assert!(text.ends_with("12 scripts OK"), "{text}");
     assert!(
         text.contains("ok    heart-failure-team-review v1"),

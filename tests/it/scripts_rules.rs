@@ -7,7 +7,8 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{json, Value};
-use suifang::followup::rules::{evaluate, Answers, Measurement};
+use suifang::followup::lab::{LabName, LabPoint, ResultStatus};
+use suifang::followup::rules::{evaluate, evaluate_labs, Answers, Measurement};
 use suifang::followup::script::{
     load_dir, validate_answer, MeasurementKind, QuestionId, Route, ScriptCatalog, Severity,
 };
@@ -598,12 +599,95 @@ fn severe_blood_pressure_in_heart_failure_escalates_with_advice() {
     assert!(fired.iter().any(|f| f.rule.as_str() == "hf-bp-severe"));
 }
 
+/// A lab rule's case (issue 17 item 4): final results `(lab, value, hours before now)` that fire
+/// it and ones that do not; the patient was discharged 72 hours before now.
+struct LabCase {
+    script: &'static str,
+    rule: &'static str,
+    severity: Severity,
+    route: Route,
+    abnormal: Vec<(&'static str, f64, i64)>,
+    normal: Vec<(&'static str, f64, i64)>,
+}
+
+fn lab_cases() -> Vec<LabCase> {
+    use Severity::*;
+    vec![
+        LabCase {
+            script: "heart-failure",
+            rule: "hf-lab-potassium-high",
+            severity: Urgent,
+            route: Route::OnDutyDoctor,
+            abnormal: vec![("k", 6.1, 1)],
+            normal: vec![("k", 6.1, 48), ("k", 5.5, 1)],
+        },
+        LabCase {
+            script: "heart-failure",
+            rule: "hf-lab-ntprobnp-rise",
+            severity: High,
+            route: dept(),
+            abnormal: vec![("ntprobnp", 1000.0, 48), ("ntprobnp", 1600.0, 1)],
+            normal: vec![("ntprobnp", 1000.0, 48), ("ntprobnp", 1400.0, 1)],
+        },
+    ]
+}
+
+#[test]
+fn every_lab_rule_fires_on_abnormal_results_and_not_on_normal() {
+    let catalog = catalog();
+    let points = |results: &[(&str, f64, i64)]| -> Vec<LabPoint> {
+        results
+            .iter()
+            .enumerate()
+            .map(|(i, &(lab, value, hours))| LabPoint {
+                id: i as i64 + 1,
+                lab: LabName(lab.into()),
+                value,
+                unit: String::new(),
+                flags: vec![],
+                status: ResultStatus::Final,
+                observed_at: now() - Duration::hours(hours),
+            })
+            .collect()
+    };
+    let discharged = Some(now() - Duration::hours(72));
+    for c in lab_cases() {
+        let s = catalog.get(c.script).expect("script in catalog");
+        let arrived: Vec<LabName> = c.abnormal.iter().map(|r| LabName(r.0.into())).collect();
+        let fired = evaluate_labs(s, &arrived, &points(&c.abnormal), discharged, now());
+        let f = fired
+            .iter()
+            .find(|f| f.rule.as_str() == c.rule)
+            .unwrap_or_else(|| panic!("{}/{}: abnormal results did not fire", c.script, c.rule));
+        assert_eq!(f.severity, c.severity, "{}/{} severity", c.script, c.rule);
+        assert_eq!(f.route, c.route, "{}/{} route", c.script, c.rule);
+        assert!(
+            !f.evidence.labs.is_empty(),
+            "{}/{} evidence",
+            c.script,
+            c.rule
+        );
+        let fired = evaluate_labs(s, &arrived, &points(&c.normal), discharged, now());
+        assert!(
+            fired.iter().all(|f| f.rule.as_str() != c.rule),
+            "{}/{}: normal results fired it",
+            c.script,
+            c.rule
+        );
+    }
+}
+
 #[test]
 fn every_shipped_rule_has_a_case() {
     let catalog = catalog();
     let tested: BTreeSet<(String, String)> = cases()
         .iter()
         .map(|c| (c.script.to_owned(), c.rule.to_owned()))
+        .chain(
+            lab_cases()
+                .iter()
+                .map(|c| (c.script.to_owned(), c.rule.to_owned())),
+        )
         .collect();
     let mut missing = Vec::new();
     for s in catalog.iter() {

@@ -88,6 +88,14 @@ pub enum Source {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         audio: Option<String>,
     },
+    /// A lab result (HL7 ORU^R01) that a `lab()` rule read when it arrived; the evidence's
+    /// `labs` say which lab, value, unit and time.
+    Lab {
+        /// `lab_observations.id` of the result that arrived.
+        observation: i64,
+        /// MSH-10 of the message that brought it.
+        control_id: String,
+    },
 }
 
 /// What the caller knows about the finding besides the rule: whose, which department, from where.

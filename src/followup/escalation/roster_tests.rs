@@ -214,6 +214,7 @@ fn an_unacknowledged_discipline_finding_walks_the_chain() {
                 answers: vec![],
                 trends: vec![],
                 excerpts: vec![],
+                labs: vec![],
             },
             advice: None,
         }],

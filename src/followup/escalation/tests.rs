@@ -75,6 +75,7 @@ fn finding(rule: &str, severity: Severity, answer: &str) -> Finding {
             )],
             trends: vec![],
             excerpts: vec![],
+            labs: vec![],
         },
     }
 }

@@ -9,6 +9,7 @@
 //! *unknown*, not false, so `not breathless` does not fire before the nurse asked. A rule fires
 //! only when its condition is definitely true.
 
+pub mod labs;
 mod transcript;
 
 use std::collections::BTreeMap;
@@ -16,10 +17,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::followup::lab::{LabEvidence, LabName, LabPoint};
 use crate::followup::script::expr::{CmpOp, Literal, Operand};
 use crate::followup::script::{
-    AnswerValue, Bilingual, Expr, MeasurementKind, QuestionId, QuestionKind, Route, RuleId, Script,
-    ScriptCode, Severity,
+    AnswerValue, Bilingual, Expr, MeasurementKind, QuestionId, QuestionKind, Route, Rule, RuleId,
+    Script, ScriptCode, Severity,
 };
 
 pub use transcript::{scan_transcript, Segment, Speaker, TranscriptFinding};
@@ -55,6 +57,9 @@ pub struct Evidence {
     /// Transcript excerpts that matched a red flag (`01:23 «胸口疼»`).
     #[serde(default)]
     pub excerpts: Vec<String>,
+    /// The lab results a `lab()` rule read: lab, value, unit, flags, status, time, baseline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labs: Vec<LabEvidence>,
 }
 
 impl std::fmt::Display for Evidence {
@@ -69,6 +74,9 @@ impl std::fmt::Display for Evidence {
         }
         for t in self.trends.iter().chain(&self.excerpts) {
             write!(f, "; {t}")?;
+        }
+        for l in &self.labs {
+            write!(f, "; {l}")?;
         }
         Ok(())
     }
@@ -126,7 +134,8 @@ impl Finding {
     }
 }
 
-/// Evaluates every rule of `script`; returns the ones that fire, most severe first.
+/// Evaluates every rule of `script`; returns the ones that fire, most severe first. Rules
+/// reading `lab()` see no results here and stay unknown: they run in [`evaluate_labs`].
 pub fn evaluate(
     script: &Script,
     answers: &Answers,
@@ -134,9 +143,32 @@ pub fn evaluate(
     now: DateTime<Utc>,
 ) -> Vec<Finding> {
     let ctx = Ctx::new(script, answers, history, now);
-    let mut out: Vec<Finding> = script
+    findings(&ctx, script.rules.iter())
+}
+
+/// Evaluates the lab rules of `script` that read one of the labs that just `arrived`, over the
+/// patient's final results (`labs`, see [`labs`] for `lab()` and `baseline`) and the
+/// discharge of the active enrolment. Each finding's evidence carries the results it read.
+pub fn evaluate_labs(
+    script: &Script,
+    arrived: &[LabName],
+    labs: &[LabPoint],
+    discharged_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Vec<Finding> {
+    let mut ctx = Ctx::new(script, &Answers::new(), &[], now);
+    ctx.labs = labs;
+    ctx.discharged_at = discharged_at;
+    let rules = script
         .rules
         .iter()
+        .filter(|r| r.when.labs().iter().any(|l| arrived.contains(l)));
+    findings(&ctx, rules)
+}
+
+fn findings<'r>(ctx: &Ctx<'_>, rules: impl Iterator<Item = &'r Rule>) -> Vec<Finding> {
+    let script = ctx.script;
+    let mut out: Vec<Finding> = rules
         .filter(|r| ctx.eval(&r.when) == Some(true))
         .map(|r| Finding {
             script: script.code.clone(),
@@ -168,6 +200,7 @@ pub fn evaluate(
                     .filter_map(|k| ctx.trend_text(k))
                     .collect(),
                 excerpts: Vec::new(),
+                labs: ctx.lab_evidence(&r.when),
             },
         })
         .collect();
@@ -211,6 +244,10 @@ struct Ctx<'a> {
     history: &'a [Measurement],
     now: DateTime<Utc>,
     current: BTreeMap<MeasurementKind, f64>,
+    /// Final lab results (empty outside [`evaluate_labs`]).
+    labs: &'a [LabPoint],
+    /// The active enrolment's discharge: the baseline's anchor.
+    discharged_at: Option<DateTime<Utc>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -226,6 +263,8 @@ impl<'a> Ctx<'a> {
             history,
             now,
             current: BTreeMap::new(),
+            labs: &[],
+            discharged_at: None,
         };
         // Questions are in order and show_if reads only earlier ones, so one pass decides
         // visibility: an answer to a question that is now hidden (the nurse changed an earlier
@@ -338,6 +377,11 @@ impl<'a> Ctx<'a> {
                     None
                 }
             }
+            (Operand::Lab(name, window), Literal::Baseline(factor)) => {
+                let current = labs::latest(self.labs, name, *window, self.now)?;
+                let base = labs::baseline(self.labs, current, self.discharged_at)?;
+                Some(op.test(current.value, factor * base.value))
+            }
             (operand, Literal::Number(n)) => self.value(operand).map(|v| op.test(v, *n)),
             _ => None,
         }
@@ -379,6 +423,9 @@ impl<'a> Ctx<'a> {
                 let (_, hi, today) = self.window(*k, *w)?;
                 Some(hi - today)
             }
+            Operand::Lab(name, window) => {
+                labs::latest(self.labs, name, *window, self.now).map(|p| p.value)
+            }
         }
     }
 
@@ -398,6 +445,51 @@ impl<'a> Ctx<'a> {
             (lo.min(v), hi.max(v))
         });
         Some((lo.min(today), hi.max(today), today))
+    }
+
+    /// The results a condition's `lab()` comparisons read, with the baseline where the
+    /// comparison used one.
+    fn lab_evidence(&self, e: &Expr) -> Vec<LabEvidence> {
+        let mut out: Vec<LabEvidence> = Vec::new();
+        let mut visit = |operand: &Operand, lit: &Literal| {
+            let Operand::Lab(name, window) = operand else {
+                return;
+            };
+            let Some(p) = labs::latest(self.labs, name, *window, self.now) else {
+                return;
+            };
+            let base = matches!(lit, Literal::Baseline(_))
+                .then(|| labs::baseline(self.labs, p, self.discharged_at))
+                .flatten();
+            if let Some(existing) = out.iter_mut().find(|x| x.observation == p.id) {
+                if existing.baseline.is_none() {
+                    existing.baseline = base.map(|b| b.value);
+                    existing.baseline_at = base.map(|b| b.observed_at);
+                }
+                return;
+            }
+            out.push(LabEvidence {
+                observation: p.id,
+                lab: p.lab.clone(),
+                value: p.value,
+                unit: p.unit.clone(),
+                flags: p.flags.iter().map(|f| f.code().to_string()).collect(),
+                status: p.status,
+                observed_at: p.observed_at,
+                baseline: base.map(|b| b.value),
+                baseline_at: base.map(|b| b.observed_at),
+            });
+        };
+        fn walk(e: &Expr, visit: &mut dyn FnMut(&Operand, &Literal)) {
+            match e {
+                Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| walk(e, visit)),
+                Expr::Not(e) => walk(e, visit),
+                Expr::Cmp(o, _, l) => visit(o, l),
+                _ => {}
+            }
+        }
+        walk(e, &mut visit);
+        out
     }
 
     fn trend_text(&self, kind: MeasurementKind) -> Option<String> {

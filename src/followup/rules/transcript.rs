@@ -80,6 +80,7 @@ pub fn scan_transcript(script: &Script, segments: &[Segment]) -> Vec<TranscriptF
                     answers: Vec::new(),
                     trends: Vec::new(),
                     excerpts,
+                    labs: Vec::new(),
                 },
             },
         });

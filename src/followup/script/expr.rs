@@ -10,18 +10,30 @@
 //! atom     := "(" expr ")" | "answered" "(" ID ")" | operand [cmp literal | "in" "[" STR ("," STR)* "]"]
 //! operand  := ID | ID "." ("systolic" | "diastolic") | "sum" "(" ID ("," ID)* ")"
 //!           | ("rise" | "fall") "(" MEASUREMENT "," DURATION ")"
+//!           | "lab" "(" LAB ["," DURATION] ")"
 //! cmp      := "==" | "!=" | "<" | "<=" | ">" | ">="
-//! literal  := NUMBER | "true" | "false" | 'STR' | "STR"
+//! literal  := NUMBER | "true" | "false" | 'STR' | "STR" | [NUMBER "*"] "baseline"
 //! DURATION := NUMBER ("d" | "h")          e.g. 3d, 24h
 //! ```
 //!
 //! A bare yes/no question (`breathless_at_rest`) means `breathless_at_rest == true`.
 //! `rise(weight_kg, 3d)` is today's value minus the lowest value of that series in the previous
 //! 3 days (heart-failure weight gain); `fall` is the highest value minus today's.
+//!
+//! `lab(k)` is the patient's latest final (or corrected) result of that lab observed within
+//! the window (default [`DEFAULT_LAB_WINDOW_DAYS`] days), in the lab catalogue's unit; `baseline`
+//! (only on the right of a `lab()` comparison) is that lab's baseline, defined in
+//! `followup::rules` (the first final result at or after the discharge other than the one
+//! judged, else the latest before the discharge). A rule reading `lab()` reads nothing else:
+//! it is evaluated when a result arrives, not while a nurse saves answers.
 
 use chrono::Duration;
 
 use super::{MeasurementKind, OptionId, Question, QuestionId, QuestionKind};
+use crate::followup::lab::LabName;
+
+/// The window of `lab(NAME)` when the rule states none: results older than this are not read.
+pub const DEFAULT_LAB_WINDOW_DAYS: i64 = 30;
 
 /// Comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +81,8 @@ pub enum Operand {
     Rise(MeasurementKind, Duration),
     /// Highest of the series within the window minus today's value.
     Fall(MeasurementKind, Duration),
+    /// Latest final result of a lab observed within the window.
+    Lab(LabName, Duration),
 }
 
 /// Right-hand side of a comparison.
@@ -80,6 +94,8 @@ pub enum Literal {
     Number(f64),
     /// A choice option id.
     Option(OptionId),
+    /// `F * baseline`: the factor times the baseline of the `lab()` on the left.
+    Baseline(f64),
 }
 
 /// A parsed condition.
@@ -121,9 +137,31 @@ impl Expr {
             Expr::Cmp(op, _, _) => match op {
                 Operand::Answer(q) | Operand::Systolic(q) | Operand::Diastolic(q) => push(q),
                 Operand::Sum(qs) => qs.iter().for_each(push),
-                Operand::Rise(..) | Operand::Fall(..) => {}
+                Operand::Rise(..) | Operand::Fall(..) | Operand::Lab(..) => {}
             },
             Expr::In(q, _) | Expr::Yes(q) | Expr::Answered(q) => push(q),
+        }
+    }
+
+    /// Labs the condition reads (`lab(NAME)`), without repeats.
+    pub fn labs(&self) -> Vec<LabName> {
+        let mut out: Vec<LabName> = Vec::new();
+        let mut found = Vec::new();
+        self.collect_labs(&mut found);
+        for l in found {
+            if !out.contains(&l) {
+                out.push(l);
+            }
+        }
+        out
+    }
+
+    fn collect_labs(&self, out: &mut Vec<LabName>) {
+        match self {
+            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| e.collect_labs(out)),
+            Expr::Not(e) => e.collect_labs(out),
+            Expr::Cmp(Operand::Lab(l, _), _, _) => out.push(l.clone()),
+            _ => {}
         }
     }
 
@@ -151,6 +189,7 @@ enum Tok {
     RBracket,
     Comma,
     Dot,
+    Star,
 }
 
 fn lex(src: &str) -> Result<Vec<Tok>, String> {
@@ -162,8 +201,9 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
         let two = |n: char| chars.get(i + 1) == Some(&n);
         match c {
             ' ' | '\t' | '\n' | '\r' => i += 1,
-            '(' | ')' | '[' | ']' | ',' | '.' => {
+            '(' | ')' | '[' | ']' | ',' | '.' | '*' => {
                 out.push(match c {
+                    '*' => Tok::Star,
                     '(' => Tok::LParen,
                     ')' => Tok::RParen,
                     '[' => Tok::LBracket,
@@ -338,7 +378,15 @@ impl Parser {
                 let op = *op;
                 self.pos += 1;
                 let lit = match self.next() {
+                    Some(Tok::Num(n)) if self.peek() == Some(&Tok::Star) => {
+                        self.pos += 1;
+                        match self.next() {
+                            Some(Tok::Id(w)) if w == "baseline" => Literal::Baseline(n),
+                            _ => return Err(format!("`{n} *` must be followed by `baseline`")),
+                        }
+                    }
                     Some(Tok::Num(n)) => Literal::Number(n),
+                    Some(Tok::Id(w)) if w == "baseline" => Literal::Baseline(1.0),
                     Some(Tok::Str(s)) => Literal::Option(OptionId(s)),
                     Some(Tok::Id(w)) if w == "true" => Literal::Bool(true),
                     Some(Tok::Id(w)) if w == "false" => Literal::Bool(false),
@@ -408,6 +456,26 @@ impl Parser {
                 });
             }
         }
+        if self.peek_id("lab") && self.call_follows() {
+            self.pos += 2;
+            let name = self.ident("a lab name")?;
+            if !LabName::is_valid(&name) {
+                return Err(format!(
+                    "`{name}` is not a lab name (lower-case, digits, _)"
+                ));
+            }
+            let window = if self.peek() == Some(&Tok::Comma) {
+                self.pos += 1;
+                match self.next() {
+                    Some(Tok::Dur(d)) => d,
+                    _ => return Err("expected a window such as 30d or 48h".into()),
+                }
+            } else {
+                Duration::days(DEFAULT_LAB_WINDOW_DAYS)
+            };
+            self.expect(Tok::RParen, "`)`")?;
+            return Ok(Operand::Lab(LabName(name), window));
+        }
         let q = QuestionId(self.ident("a question id")?);
         if self.peek() == Some(&Tok::Dot) {
             self.pos += 1;
@@ -432,6 +500,7 @@ fn show(t: &Tok) -> String {
         Tok::Dur(d) => format!("window {}h", d.num_hours()),
         Tok::Str(s) => format!("'{s}'"),
         Tok::Op(o) => format!("operator {o:?}"),
+        Tok::Star => "`*`".into(),
         other => format!("{other:?}"),
     }
 }
@@ -478,6 +547,11 @@ pub fn check(e: &Expr, scope: &[Question]) -> Result<(), String> {
             }
             _ => Err(format!("`{q}` is not a choice question")),
         },
+        Expr::Cmp(operand, _, Literal::Baseline(f)) => match operand {
+            Operand::Lab(..) if f.is_finite() && *f > 0.0 => Ok(()),
+            Operand::Lab(..) => Err(format!("`{f} * baseline`: the factor must be positive")),
+            _ => Err("`baseline` compares with a lab(NAME) on the left".into()),
+        },
         Expr::Cmp(operand, op, lit) => {
             let numeric = |lit: &Literal| match lit {
                 Literal::Number(_) => Ok(()),
@@ -512,6 +586,7 @@ pub fn check(e: &Expr, scope: &[Question]) -> Result<(), String> {
                     }
                     numeric(lit)
                 }
+                Operand::Lab(..) => numeric(lit),
                 Operand::Rise(k, _) | Operand::Fall(k, _) => {
                     let fed = scope.iter().any(|q| match q.kind {
                         QuestionKind::BloodPressure => matches!(k, MeasurementKind::Sbp | MeasurementKind::Dbp),
@@ -544,53 +619,5 @@ fn option_exists(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_precedence_and_functions() {
-        let e = parse("a or b and not c.systolic >= 180").unwrap();
-        assert!(matches!(e, Expr::Or(ref v) if v.len() == 2));
-        let e = parse("rise(weight_kg, 3d) > 2").unwrap();
-        assert_eq!(
-            e,
-            Expr::Cmp(
-                Operand::Rise(MeasurementKind::WeightKg, Duration::hours(72)),
-                CmpOp::Gt,
-                Literal::Number(2.0)
-            )
-        );
-        let e = parse("sum(q1, q2) >= 3 and wound in ['pus', 'open']").unwrap();
-        assert!(matches!(e, Expr::And(_)));
-    }
-
-    #[test]
-    fn rejects_garbage() {
-        for bad in [
-            "",
-            "a >",
-            "a = 1",
-            "(a",
-            "rise(weight, 3d) > 1",
-            "a b",
-            "rise(sbp, 0d) > 1",
-            "x.foo > 1",
-        ] {
-            assert!(parse(bad).is_err(), "{bad} should not parse");
-        }
-    }
-
-    #[test]
-    fn nesting_is_bounded_instead_of_overflowing_the_stack() {
-        let parens = |n: usize| format!("{}a > 1{}", "(".repeat(n), ")".repeat(n));
-        assert!(parse(&parens(MAX_DEPTH)).is_ok());
-        for deep in [
-            parens(MAX_DEPTH + 1),
-            parens(100_000),
-            format!("{}a > 1", "not ".repeat(100_000)),
-        ] {
-            let err = parse(&deep).unwrap_err();
-            assert!(err.contains("nests deeper than 64"), "{err}");
-        }
-    }
-}
+#[path = "expr_tests.rs"]
+mod tests;

@@ -448,6 +448,18 @@ impl Script {
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id.0 == id)
     }
+
+    /// Labs the script's rules read (`lab(NAME)`), to check them against the lab catalogue
+    /// at start-up.
+    pub fn labs(&self) -> Vec<crate::followup::lab::LabName> {
+        let mut out = Vec::new();
+        for l in self.rules.iter().flat_map(|r| r.when.labs()) {
+            if !out.contains(&l) {
+                out.push(l);
+            }
+        }
+        out
+    }
 }
 
 /// All scripts, by code. Only one version per code is loaded at a time; old answers keep the

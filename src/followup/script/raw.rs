@@ -387,7 +387,25 @@ fn condition(
     scope: &[Question],
     skip_logic: bool,
 ) -> Option<super::Expr> {
-    match expr::parse(src.get_ref()).and_then(|e| expr::check(&e, scope).map(|()| e)) {
+    let lab_rule = |e: super::Expr| {
+        let reads_labs = !e.labs().is_empty();
+        if reads_labs && skip_logic {
+            return Err(
+                "skip logic cannot read lab(): the nurse's form does not wait for results"
+                    .to_string(),
+            );
+        }
+        if reads_labs && (!e.questions().is_empty() || !e.measurements().is_empty()) {
+            return Err("a rule reading lab() reads only labs (it is evaluated when a result \
+                        arrives, not when an answer is saved): write the answer part as its own rule"
+                .to_string());
+        }
+        Ok(e)
+    };
+    match expr::parse(src.get_ref())
+        .and_then(|e| expr::check(&e, scope).map(|()| e))
+        .and_then(lab_rule)
+    {
         Ok(e) => Some(e),
         Err(mut message) => {
             if skip_logic && message.starts_with("unknown question") {

@@ -57,8 +57,22 @@ export function trendChart(def, measurements) {
   return parts.join('');
 }
 
-/** Every chart with data, or a "no data" line. */
-export function trendCharts(measurements) {
-  const charts = TRENDS.map((d) => trendChart(d, measurements || {})).filter(Boolean);
+/**
+ * One chart per lab series (HL7 ORU^R01 results); `labs` maps lab name → {unit, points:
+ * [{at, value, flags, status, range_low, range_high}]}. The band is the latest point's
+ * reference range when it has both bounds.
+ */
+export function labCharts(labs) {
+  return Object.entries(labs || {}).map(([name, s]) => {
+    const last = s.points[s.points.length - 1] || {};
+    const band = last.range_low != null && last.range_high != null ? [last.range_low, last.range_high] : undefined;
+    const title = `${t('lab.' + name) === 'lab.' + name ? name : t('lab.' + name)} (${s.unit})`;
+    return trendChart({ key: `lab-${name}`, title, series: [[`lab:${name}`, title, '#c75b12']], band }, { [`lab:${name}`]: s.points });
+  }).filter(Boolean);
+}
+
+/** Every chart with data (measurements, then labs), or a "no data" line. */
+export function trendCharts(measurements, labs) {
+  const charts = TRENDS.map((d) => trendChart(d, measurements || {})).filter(Boolean).concat(labCharts(labs));
   return charts.length ? `<div class="trends">${charts.join('')}</div>` : `<p class="muted">${esc(t('patient.no_data'))}</p>`;
 }

@@ -79,6 +79,7 @@ export async function mount(view, ctx) {
       <ul>${x.evidence.answers.map(([, q, a]) => raw(html`<li>${q}: <strong>${a}</strong></li>`))}
       ${(x.evidence.trends || []).map((tr) => raw(html`<li>${JSON.stringify(tr)}</li>`))}
       ${(x.evidence.excerpts || []).map((s) => raw(html`<li class="excerpt">“${typeof s === 'string' ? s : s.text || JSON.stringify(s)}”</li>`))}
+      ${(x.evidence.labs || []).map((l) => raw(html`<li class="lab">${t('lab.' + l.lab) === 'lab.' + l.lab ? l.lab : t('lab.' + l.lab)}: <strong>${l.value} ${l.unit}</strong>${l.flags.length ? ' (' + l.flags.join(',') + ')' : ''} · ${t('lab.status.' + l.status)} · ${fmtTime(l.observed_at)}${l.baseline != null ? ` · ${t('lab.baseline')} ${l.baseline} ${l.unit} (${fmtTime(l.baseline_at)})` : ''}</li>`))}
       ${x.advice ? raw(html`<li class="advice-given"><strong>${t('inbox.advised')}:</strong> ${bi(x.advice)}</li>`) : ''}</ul></li>`));
     const calls = [...new Set(e.evidence.map((x) => x.source.call).filter(Boolean))];
     box.innerHTML = html`<h2>${raw(severityBadge(e.severity))} ${e.key.rule} <small>${e.key.script}</small></h2>

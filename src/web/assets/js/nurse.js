@@ -109,7 +109,7 @@ export async function mount(view, ctx) {
     try {
       const r = await api('GET', `/patients/${patientId}/report`);
       const box = $('#patient-trends', view);
-      if (box) box.innerHTML = trendCharts(r.measurements);
+      if (box) box.innerHTML = trendCharts(r.measurements, r.labs);
     } catch (e) { toast(failure(e, t('patient.trends')), 'error'); }
   }
 

@@ -76,7 +76,7 @@ export async function mountPatient(root, patientId, ctx, { taskId } = {}) {
         <p>${t('patient.pathway')}: ${d.pathways.map((w) => `${w.code} v${w.version}`).join(', ')}</p>`) : raw(html`<p class="muted">${t('patient.no_data')}</p>`)}
     </details>
     <details open><summary>${t('patient.pathway')}</summary>${raw(progress(report.tasks, taskId))}</details>
-    <details open><summary>${t('patient.trends')}</summary><div id="patient-trends">${raw(trendCharts(report.measurements))}</div></details>
+    <details open><summary>${t('patient.trends')}</summary><div id="patient-trends">${raw(trendCharts(report.measurements, report.labs))}</div></details>
     <details open><summary>${t('note.title')}</summary><div id="patient-notes"></div></details>
     <details><summary>${t('patient.history')}</summary>${raw(history(timeline, ctx))}${raw(answersByTask(report))}</details>
     <p><a href="/assets/report.html?patient=${p.id}" target="_blank" rel="noopener">${t('patient.report')}</a></p>`;

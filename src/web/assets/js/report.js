@@ -50,7 +50,7 @@ async function render() {
       <tbody>${r.answers.map((a) => raw(html`<tr><td>${stepName(a)}</td><td>${q(a)}</td><td class="answer">${answerText(a.value)}</td><td>${fmtTime(a.answered_at)}</td></tr>`))}</tbody></table>`)
       : raw(html`<p>${t('report.none')}</p>`)}
     <h2>${t('patient.trends')}</h2>
-    <div id="r-trends">${raw(trendCharts(r.measurements))}</div>
+    <div id="r-trends">${raw(trendCharts(r.measurements, r.labs))}</div>
     <h2>${t('report.escalations')}</h2>
     ${r.escalations.length ? raw(html`<table id="r-escalations"><thead><tr><th>${t('inbox.opened')}</th><th>${t('inbox.level')}</th><th>${t('inbox.evidence')}</th><th>${t('report.status')}</th></tr></thead>
       <tbody>${r.escalations.map((e) => raw(html`<tr><td>${fmtTime(e.opened_at)}</td><td class="sev sev-${e.severity}">${t('sev.' + e.severity)}</td>
