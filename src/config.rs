@@ -13,9 +13,11 @@ mod clinical;
 mod edge;
 mod hl7;
 mod layers;
+mod outcomes;
 pub use clinical::{ClinicalConfig, EscalationConfig};
 pub use edge::{AuditConfig, AuthConfig, HttpConfig};
 pub use hl7::Hl7Config;
+pub use outcomes::OutcomesConfig;
 pub use layers::DEMO_DEFAULTS;
 
 /// Why a configuration could not be used.
@@ -59,6 +61,8 @@ pub struct Config {
     pub clinical: ClinicalConfig,
     /// The HL7 v2 (MLLP) interface from the hospital's systems.
     pub hl7: Hl7Config,
+    /// Readmissions: which admission types are planned.
+    pub outcomes: OutcomesConfig,
     pub webhook: WebhookConfig,
     /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
     pub webrtc: crate::webrtc::WebRtcConfig,
@@ -267,6 +271,7 @@ impl Default for Config {
             escalation: EscalationConfig::default(),
             clinical: ClinicalConfig::default(),
             hl7: Hl7Config::default(),
+            outcomes: OutcomesConfig::default(),
             webhook: WebhookConfig::default(),
             webrtc: crate::webrtc::WebRtcConfig::default(),
             sip: crate::telephony::SipConfig::default(),
@@ -459,6 +464,7 @@ impl Config {
         )?;
         self.clinical.validate()?;
         self.hl7.validate()?;
+        self.outcomes.validate()?;
         self.webrtc.validate()?;
         self.sip.validate()?;
         self.transcription.language_mode()?;

@@ -3,6 +3,7 @@
 
 pub mod access;
 mod accounts;
+mod admissions;
 mod admin;
 mod agents;
 mod calls;

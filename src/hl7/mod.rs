@@ -12,13 +12,15 @@
 //! - [`header`]: what MSH says (event, control id, version, acknowledgement mode);
 //! - [`ack`]: AA/AE/AR and CA/CE/CR replies with ERR segments naming the field.
 //!
-//! - [`adt`]: A03 / A08 / A13 read into the patient, discharge or visit they are about.
+//! - [`adt`]: A03 / A08 / A13 / A11 read into the patient, discharge or visit they are about;
+//! - [`admit`]: A01 / A04 into the admission, A40 into the merge.
 //!
 //! The I/O shell is `service::hl7` (the MLLP listener); what a message does to the record, and
-//! the store-before-ACK rule, is `store::hl7`. Not yet (issue 17): A01/A04/A11/A40, ORU^R01
-//! labs, results back to the EMR, the FHIR API.
+//! the store-before-ACK rule, is `store::hl7` (and `store::hl7_admit`). Not yet (issue 17):
+//! ORU^R01 labs, results back to the EMR, the FHIR API.
 
 pub mod ack;
+pub mod admit;
 pub mod adt;
 pub mod charset;
 pub mod header;

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::followup::pathway::{Calendar, PathwayCatalog};
 use crate::hl7::ack::{build, reply_context, AckCode, Replier};
+use crate::hl7::admit::{admission, merge};
 use crate::hl7::adt::{discharge, patient, visit, Mapping};
 use crate::hl7::charset::{decode_message, Charset};
 use crate::hl7::header::{Event, Header};
@@ -26,6 +27,7 @@ use crate::hl7::mllp::{frame, Frame, MllpDecoder};
 use crate::store::hl7::{
     apply_cancel_discharge, apply_discharge, apply_update, receive, Applied, Receipt, Received,
 };
+use crate::store::hl7_admit::{apply_admit, apply_cancel_admit, apply_merge};
 use crate::store::Store;
 
 /// What the listener needs, and nothing else.
@@ -40,6 +42,8 @@ pub struct Hl7Service {
     pub fallback_charset: Charset,
     pub allow: Vec<ipnet::IpNet>,
     pub max_message_bytes: usize,
+    /// `[outcomes] planned_admission_types`.
+    pub planned_admission_types: Vec<String>,
 }
 
 impl Hl7Service {
@@ -70,6 +74,7 @@ impl Hl7Service {
             fallback_charset: hl7.fallback_charset()?,
             allow: hl7.allowed()?,
             max_message_bytes: hl7.max_message_bytes,
+            planned_admission_types: config.outcomes.planned_admission_types.clone(),
         })
     }
 
@@ -189,6 +194,10 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> O
             .map(|d| Prepared::Discharge(Box::new(d))),
         Event::Update => patient(&m, &service.mapping).map(|p| Prepared::Update(Box::new(p))),
         Event::CancelDischarge => visit(&m, service.time_zone, now).map(Prepared::CancelDischarge),
+        Event::Admit => admission(&m, service.time_zone, now, &service.mapping)
+            .map(|a| Prepared::Admit(Box::new(a))),
+        Event::CancelAdmit => visit(&m, service.time_zone, now).map(Prepared::CancelAdmit),
+        Event::Merge => merge(&m).map(Prepared::Merge),
         other => Err(Hl7Error::at(
             ErrorCode::UnsupportedEventCode,
             "MSH",
@@ -202,6 +211,7 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> O
     let mode = header.ack_mode;
     let (pathways, calendar) = (service.pathways.clone(), service.calendar.clone());
     let sender = header.sending_application.clone();
+    let planned_types = service.planned_admission_types.clone();
     let stored = service
         .store
         .write(move |tx| {
@@ -218,6 +228,9 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> O
                     Ok(Prepared::CancelDischarge(v)) => {
                         apply_cancel_discharge(tx, &v, &sender, now)
                     }
+                    Ok(Prepared::Admit(a)) => apply_admit(tx, &a, &planned_types, &sender, now),
+                    Ok(Prepared::CancelAdmit(v)) => apply_cancel_admit(tx, &v, &sender, now),
+                    Ok(Prepared::Merge(m)) => apply_merge(tx, &m, &sender, now),
                     Err(e) => Ok(Err(e)),
                 },
             )
@@ -270,4 +283,7 @@ enum Prepared {
     Discharge(Box<crate::hl7::adt::Discharge>),
     Update(Box<crate::followup::patient::ValidPatient>),
     CancelDischarge(crate::hl7::adt::VisitRef),
+    Admit(Box<crate::hl7::admit::Admit>),
+    CancelAdmit(crate::hl7::adt::VisitRef),
+    Merge(crate::hl7::admit::Merge),
 }

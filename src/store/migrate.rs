@@ -53,16 +53,54 @@ pub fn migrate(conn: &mut Connection, now: i64) -> Result<Vec<u32>, StoreError> 
             Some(_) => return Err(StoreError::MigrationEdited { version: *version }),
             None => {}
         }
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
-            params![version, name, checksum, now],
-        )?;
-        tx.commit()?;
+        // SQLite changes a CHECK constraint only by rebuilding the table (create, copy, drop,
+        // rename: https://sqlite.org/lang_altertable.html#otheralter), which needs foreign keys
+        // off; they are checked before the migration commits, and on again after.
+        let rebuilds = sql.starts_with(FOREIGN_KEYS_OFF);
+        if rebuilds {
+            conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+        }
+        let result = apply_one(conn, *version, name, sql, &checksum, now, rebuilds);
+        if rebuilds {
+            conn.execute_batch("PRAGMA foreign_keys = ON")?;
+        }
+        result?;
         applied.push(*version);
     }
     Ok(applied)
+}
+
+/// First line of a migration that rebuilds tables (see `migrate`).
+const FOREIGN_KEYS_OFF: &str = "-- suifang: foreign-keys-off";
+
+fn apply_one(
+    conn: &mut Connection,
+    version: u32,
+    name: &str,
+    sql: &str,
+    checksum: &str,
+    now: i64,
+    check_foreign_keys: bool,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(sql)?;
+    if check_foreign_keys {
+        let broken: i64 =
+            tx.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if broken > 0 {
+            return Err(StoreError::Invalid(format!(
+                "migration {version} would leave {broken} rows with a dangling reference"
+            )));
+        }
+    }
+    tx.execute(
+        "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
+        params![version, name, checksum, now],
+    )?;
+    tx.commit()?;
+    Ok(())
 }
 
 #[cfg(test)]

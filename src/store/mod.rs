@@ -11,6 +11,7 @@ mod error;
 pub mod migrate;
 
 pub mod accounts;
+pub mod admissions;
 pub mod agents;
 pub mod audit;
 pub mod audit_anchor;
@@ -18,6 +19,7 @@ pub mod calls;
 pub mod care_teams;
 pub mod escalations;
 pub mod hl7;
+pub mod hl7_admit;
 pub mod notes;
 pub mod patient_report;
 pub mod patients;
