@@ -17,8 +17,8 @@ mod outcomes;
 pub use clinical::{ClinicalConfig, EscalationConfig};
 pub use edge::{AuditConfig, AuthConfig, HttpConfig};
 pub use hl7::Hl7Config;
-pub use outcomes::OutcomesConfig;
 pub use layers::DEMO_DEFAULTS;
+pub use outcomes::OutcomesConfig;
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]

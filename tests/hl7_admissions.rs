@@ -78,7 +78,14 @@ fn hl7_ts(t: DateTime<Utc>) -> String {
 
 /// An ADT message of `event` (A01, A03, A11) for `mrn`'s visit `visit`; `class` and `kind` are
 /// PV1-2 and PV1-4, `at` the admit (PV1-44) or discharge (PV1-45) time.
-fn adt(event: &str, control_id: &str, mrn: &str, visit: &str, kind: &str, at: DateTime<Utc>) -> String {
+fn adt(
+    event: &str,
+    control_id: &str,
+    mrn: &str,
+    visit: &str,
+    kind: &str,
+    at: DateTime<Utc>,
+) -> String {
     let mut pv1 = vec![String::new(); 46];
     pv1[0] = "PV1".into();
     pv1[1] = "1".into();
@@ -106,7 +113,9 @@ fn adt(event: &str, control_id: &str, mrn: &str, visit: &str, kind: &str, at: Da
 
 fn a40(control_id: &str, surviving: &str, prior: &str) -> String {
     [
-        format!("MSH|^~\\&|HIS|HOSP|SUIFANG|HOSP|20261206083000||ADT^A40^ADT_A39|{control_id}|P|2.5"),
+        format!(
+            "MSH|^~\\&|HIS|HOSP|SUIFANG|HOSP|20261206083000||ADT^A40^ADT_A39|{control_id}|P|2.5"
+        ),
         "EVN|A40|20261206083000".into(),
         format!("PID|1||{surviving}^^^HOSP^MR||张^伟"),
         format!("MRG|{prior}^^^HOSP^MR"),
@@ -146,7 +155,8 @@ fn tasks(client: &common::Client, patient: i64) -> Vec<Value> {
 fn by_status(client: &common::Client, patient: i64) -> BTreeMap<String, usize> {
     let mut by = BTreeMap::new();
     for t in tasks(client, patient) {
-        *by.entry(t["status"].as_str().unwrap().to_string()).or_insert(0) += 1;
+        *by.entry(t["status"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
     }
     by
 }
@@ -184,12 +194,17 @@ fn queued_patients(supervisor: &common::Client) -> Vec<i64> {
 
 fn enrolments(dir: &Path, patient: i64) -> Vec<(i64, String, Option<i64>)> {
     let db = rusqlite::Connection::open(dir.join("data/suifang.db")).unwrap();
-    db.prepare("SELECT id, status, superseded_by FROM enrollments WHERE patient_id = ?1 ORDER BY id")
-        .unwrap()
+    let mut stmt = db
+        .prepare(
+            "SELECT id, status, superseded_by FROM enrollments WHERE patient_id = ?1 ORDER BY id",
+        )
+        .unwrap();
+    let rows = stmt
         .query_map([patient], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
         .collect::<Result<_, _>>()
-        .unwrap()
+        .unwrap();
+    rows
 }
 
 fn start(dir: &Path) -> (Suifang, u16) {
@@ -208,7 +223,18 @@ fn a_readmission_over_mllp_pauses_follow_up_and_the_next_discharge_supersedes_it
     let now = Utc::now();
 
     // discharged 26 hours ago: the day-1 call is due now
-    let (msa, _) = send(port, dir.path(), &[adt("A03", "R-1", "RA-001", "V1", "", now - chrono::Duration::hours(26))]);
+    let (msa, _) = send(
+        port,
+        dir.path(),
+        &[adt(
+            "A03",
+            "R-1",
+            "RA-001",
+            "V1",
+            "",
+            now - chrono::Duration::hours(26),
+        )],
+    );
     assert_eq!(msa, ["MSA|AA|R-1"]);
     let id = patient_id(&supervisor, "RA-001");
     assert_eq!(by_status(&supervisor, id), counts(&[("pending", 5)]));
@@ -219,7 +245,14 @@ fn a_readmission_over_mllp_pauses_follow_up_and_the_next_discharge_supersedes_it
     assert_eq!(claim.body["task"]["patient_id"], id);
 
     // readmitted an hour ago (emergency) while the nurse held the day-1 task
-    let admit = adt("A01", "R-2", "RA-001", "V2", "E", now - chrono::Duration::hours(1));
+    let admit = adt(
+        "A01",
+        "R-2",
+        "RA-001",
+        "V2",
+        "E",
+        now - chrono::Duration::hours(1),
+    );
     let (msa, _) = send(port, dir.path(), std::slice::from_ref(&admit));
     assert_eq!(msa, ["MSA|AA|R-2"]);
     assert_eq!(by_status(&supervisor, id), counts(&[("paused", 5)]));
@@ -255,10 +288,20 @@ fn a_readmission_over_mllp_pauses_follow_up_and_the_next_discharge_supersedes_it
     assert_eq!(by_status(&supervisor, id), counts(&[("paused", 5)]));
 
     // discharged again ten minutes ago: one fresh enrolment, the old tasks superseded
-    let discharge = adt("A03", "R-3", "RA-001", "V2", "", now - chrono::Duration::minutes(10));
+    let discharge = adt(
+        "A03",
+        "R-3",
+        "RA-001",
+        "V2",
+        "",
+        now - chrono::Duration::minutes(10),
+    );
     let (msa, _) = send(port, dir.path(), std::slice::from_ref(&discharge));
     assert_eq!(msa, ["MSA|AA|R-3"]);
-    assert_eq!(by_status(&supervisor, id), counts(&[("pending", 5), ("superseded", 5)]));
+    assert_eq!(
+        by_status(&supervisor, id),
+        counts(&[("pending", 5), ("superseded", 5)])
+    );
     let e = enrolments(dir.path(), id);
     assert_eq!(e.len(), 2, "{e:?}");
     assert_eq!((e[0].1.as_str(), e[0].2), ("superseded", Some(e[1].0)));
@@ -274,10 +317,18 @@ fn a_readmission_over_mllp_pauses_follow_up_and_the_next_discharge_supersedes_it
     let (msa, _) = send(port, dir.path(), &[discharge]);
     assert_eq!(msa, ["MSA|AA|R-3"]);
     assert_eq!(enrolments(dir.path(), id).len(), 2);
-    assert_eq!(by_status(&supervisor, id), counts(&[("pending", 5), ("superseded", 5)]));
+    assert_eq!(
+        by_status(&supervisor, id),
+        counts(&[("pending", 5), ("superseded", 5)])
+    );
     // the stay is closed by that discharge
-    let admissions = supervisor.get(&format!("/api/v1/patients/{id}/admissions")).body;
-    assert!(admissions["items"][0]["ended_by_discharge_id"].is_i64(), "{admissions}");
+    let admissions = supervisor
+        .get(&format!("/api/v1/patients/{id}/admissions"))
+        .body;
+    assert!(
+        admissions["items"][0]["ended_by_discharge_id"].is_i64(),
+        "{admissions}"
+    );
 }
 
 #[test]
@@ -288,22 +339,56 @@ fn the_rest_endpoint_admits_and_a11_resumes_in_whatever_order_it_arrives() {
     let nurse = suifang.login("nurse", "nurse-demo-1");
     let doctor = suifang.login("doctor", "doctor-demo-1");
     let now = Utc::now();
-    let (msa, _) = send(port, dir.path(), &[adt("A03", "S-1", "RB-001", "V1", "", now - chrono::Duration::days(3))]);
+    let (msa, _) = send(
+        port,
+        dir.path(),
+        &[adt(
+            "A03",
+            "S-1",
+            "RB-001",
+            "V1",
+            "",
+            now - chrono::Duration::days(3),
+        )],
+    );
     assert_eq!(msa, ["MSA|AA|S-1"]);
     let id = patient_id(&supervisor, "RB-001");
     let path = format!("/api/v1/patients/{id}/admissions");
 
     // checked input: a future admission, an unknown key, an unknown department, a doctor
-    let future = nurse.post(&path, json!({"admitted_at": (now + chrono::Duration::days(2)).to_rfc3339()}));
+    let future = nurse.post(
+        &path,
+        json!({"admitted_at": (now + chrono::Duration::days(2)).to_rfc3339()}),
+    );
     assert_eq!(future.status, 422, "{}", future.body);
-    assert!(future.body.to_string().contains("admitted_at"), "{}", future.body);
+    assert!(
+        future.body.to_string().contains("admitted_at"),
+        "{}",
+        future.body
+    );
     let unknown = nurse.post(&path, json!({"admitted_at": now.to_rfc3339(), "ward": "3"}));
-    assert!(unknown.status == 400 || unknown.status == 422, "{}", unknown.body);
-    let dept = nurse.post(&path, json!({"admitted_at": now.to_rfc3339(), "department": "nowhere"}));
+    assert!(
+        unknown.status == 400 || unknown.status == 422,
+        "{}",
+        unknown.body
+    );
+    let dept = nurse.post(
+        &path,
+        json!({"admitted_at": now.to_rfc3339(), "department": "nowhere"}),
+    );
     assert!(dept.status == 400 || dept.status == 422, "{}", dept.body);
     assert!(dept.body.to_string().contains("nowhere"), "{}", dept.body);
-    assert_eq!(doctor.post(&path, json!({"admitted_at": now.to_rfc3339()})).status, 403);
-    assert_eq!(by_status(&supervisor, id), counts(&[("pending", 5)]), "nothing changed");
+    assert_eq!(
+        doctor
+            .post(&path, json!({"admitted_at": now.to_rfc3339()}))
+            .status,
+        403
+    );
+    assert_eq!(
+        by_status(&supervisor, id),
+        counts(&[("pending", 5)]),
+        "nothing changed"
+    );
 
     // a nurse records an elective (planned) admission of visit V2
     let body = json!({"admitted_at": (now - chrono::Duration::hours(2)).to_rfc3339(),
@@ -320,7 +405,18 @@ fn the_rest_endpoint_admits_and_a11_resumes_in_whatever_order_it_arrives() {
     assert_eq!(by_status(&supervisor, id), counts(&[("paused", 5)]));
 
     // the HIS cancels that admission (A11): the tasks resume, the readmission stops counting
-    let (msa, _) = send(port, dir.path(), &[adt("A11", "S-2", "RB-001", "V2", "", now - chrono::Duration::hours(1))]);
+    let (msa, _) = send(
+        port,
+        dir.path(),
+        &[adt(
+            "A11",
+            "S-2",
+            "RB-001",
+            "V2",
+            "",
+            now - chrono::Duration::hours(1),
+        )],
+    );
     assert_eq!(msa, ["MSA|AA|S-2"]);
     assert_eq!(by_status(&supervisor, id), counts(&[("pending", 5)]));
     let listed = supervisor.get(&path).body;
@@ -331,8 +427,22 @@ fn the_rest_endpoint_admits_and_a11_resumes_in_whatever_order_it_arrives() {
         port,
         dir.path(),
         &[
-            adt("A11", "S-3", "RB-001", "V3", "", now - chrono::Duration::minutes(20)),
-            adt("A01", "S-4", "RB-001", "V3", "E", now - chrono::Duration::minutes(30)),
+            adt(
+                "A11",
+                "S-3",
+                "RB-001",
+                "V3",
+                "",
+                now - chrono::Duration::minutes(20),
+            ),
+            adt(
+                "A01",
+                "S-4",
+                "RB-001",
+                "V3",
+                "E",
+                now - chrono::Duration::minutes(30),
+            ),
         ],
     );
     assert_eq!(msa, ["MSA|AA|S-3", "MSA|AA|S-4"]);
@@ -348,8 +458,15 @@ fn the_rest_endpoint_admits_and_a11_resumes_in_whatever_order_it_arrives() {
                "diagnoses": [{"icd10": "I50.9", "kind": "F"}]}),
     );
     assert_eq!(discharged.status, 201, "{}", discharged.body);
-    assert_eq!(discharged.body["tasks_superseded"], 5, "{}", discharged.body);
-    assert_eq!(by_status(&supervisor, id), counts(&[("pending", 5), ("superseded", 5)]));
+    assert_eq!(
+        discharged.body["tasks_superseded"], 5,
+        "{}",
+        discharged.body
+    );
+    assert_eq!(
+        by_status(&supervisor, id),
+        counts(&[("pending", 5), ("superseded", 5)])
+    );
 }
 
 #[test]
@@ -362,15 +479,32 @@ fn a_merge_moves_the_follow_up_history_and_an_unknown_one_is_kept_for_replay() {
         port,
         dir.path(),
         &[
-            adt("A03", "M-1", "OLD-001", "V1", "", now - chrono::Duration::days(2)),
-            adt("A03", "M-2", "NEW-001", "V9", "", now - chrono::Duration::days(1)),
+            adt(
+                "A03",
+                "M-1",
+                "OLD-001",
+                "V1",
+                "",
+                now - chrono::Duration::days(2),
+            ),
+            adt(
+                "A03",
+                "M-2",
+                "NEW-001",
+                "V9",
+                "",
+                now - chrono::Duration::days(1),
+            ),
         ],
     );
     assert_eq!(msa, ["MSA|AA|M-1", "MSA|AA|M-2"]);
     let prior = patient_id(&admin, "OLD-001");
     let surviving = patient_id(&admin, "NEW-001");
     let nurse = suifang.login("nurse", "nurse-demo-1");
-    let note = nurse.post(&format!("/api/v1/patients/{prior}/notes"), json!({"body": "家属电话已更新"}));
+    let note = nurse.post(
+        &format!("/api/v1/patients/{prior}/notes"),
+        json!({"body": "家属电话已更新"}),
+    );
     assert_eq!(note.status, 201, "{}", note.body);
 
     let merge = a40("M-3", "NEW-001", "OLD-001");
@@ -378,7 +512,9 @@ fn a_merge_moves_the_follow_up_history_and_an_unknown_one_is_kept_for_replay() {
     assert_eq!(msa, ["MSA|AA|M-3"]);
     assert!(tasks(&admin, prior).is_empty());
     assert_eq!(by_status(&admin, surviving), counts(&[("pending", 10)]));
-    let notes = admin.get(&format!("/api/v1/patients/{surviving}/notes")).body;
+    let notes = admin
+        .get(&format!("/api/v1/patients/{surviving}/notes"))
+        .body;
     assert!(notes.to_string().contains("家属电话已更新"), "{notes}");
     // a resend, and the prior MRN now names the surviving patient
     let (msa, _) = send(port, dir.path(), &[merge]);
@@ -393,6 +529,9 @@ fn a_merge_moves_the_follow_up_history_and_an_unknown_one_is_kept_for_replay() {
     let kept = failed["items"].as_array().unwrap();
     assert_eq!(kept.len(), 1, "{failed}");
     assert_eq!(kept[0]["control_id"], "M-4");
-    assert!(kept[0]["error"].as_str().unwrap().contains("GHOST-1"), "{failed}");
+    assert!(
+        kept[0]["error"].as_str().unwrap().contains("GHOST-1"),
+        "{failed}"
+    );
     assert_eq!(by_status(&admin, surviving), counts(&[("pending", 10)]));
 }

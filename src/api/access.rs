@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::{
-    accounts, admin, admissions, agents, calls, care_teams, escalations, events, hl7, notes, patients, queue,
-    reports, retention, reviews, scripts, session, tags, transcripts, AppState,
+    accounts, admin, admissions, agents, calls, care_teams, escalations, events, hl7, notes,
+    patients, queue, reports, retention, reviews, scripts, session, tags, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::{session_user, User};

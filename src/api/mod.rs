@@ -3,8 +3,8 @@
 
 pub mod access;
 mod accounts;
-mod admissions;
 mod admin;
+mod admissions;
 mod agents;
 mod calls;
 mod care_teams;

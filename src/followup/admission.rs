@@ -180,7 +180,10 @@ impl NewAdmission {
             .filter(|v| !v.is_empty());
         if let Some(v) = &self.visit_number {
             if v.chars().count() > 64 {
-                return Err(FieldError::new("visit_number", "is longer than 64 characters"));
+                return Err(FieldError::new(
+                    "visit_number",
+                    "is longer than 64 characters",
+                ));
             }
         }
         Ok(self)
@@ -339,7 +342,12 @@ mod tests {
         };
         let f = ReadmissionFacts::of(none, at(1, 20), true).unwrap();
         assert_eq!(
-            (f.days_since_discharge, f.contacted_before, f.days_contact_before, f.planned),
+            (
+                f.days_since_discharge,
+                f.contacted_before,
+                f.days_contact_before,
+                f.planned
+            ),
             (0, false, None, true)
         );
         // a contact after the admission does not count
@@ -347,7 +355,11 @@ mod tests {
             last_contact_at: Some(at(12, 9)),
             ..index
         };
-        assert!(!ReadmissionFacts::of(late, at(9, 8), false).unwrap().contacted_before);
+        assert!(
+            !ReadmissionFacts::of(late, at(9, 8), false)
+                .unwrap()
+                .contacted_before
+        );
         // an admission before the discharge is not a readmission of it
         assert_eq!(ReadmissionFacts::of(index, at(1, 9), false), None);
     }

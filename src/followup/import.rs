@@ -352,7 +352,10 @@ mod tests {
         assert!(rows[1].admission.is_none());
         let bad = format!("{header}M1,张三,M,,+8613800000001,,,,zh,,,,,,,March 9\n");
         let errors = parse_csv(bad.as_bytes(), chrono_tz::Asia::Shanghai, Utc::now()).unwrap_err();
-        assert_eq!((errors[0].line, errors[0].field.as_str()), (2, "admitted_at"));
+        assert_eq!(
+            (errors[0].line, errors[0].field.as_str()),
+            (2, "admitted_at")
+        );
         let extra = format!("{},admitted_at,ward\n", HEADER.trim_end());
         let errors =
             parse_csv(extra.as_bytes(), chrono_tz::Asia::Shanghai, Utc::now()).unwrap_err();

@@ -216,7 +216,10 @@ mod tests {
         let m = parse(&a40("PID|1||NEW1^^^HOSP^MR||张^伟", "MRG|")).unwrap();
         let e = merge(&m).unwrap_err();
         assert_eq!(e.code, ErrorCode::RequiredFieldMissing);
-        assert_eq!(e.location.map(|l| (l.segment, l.field)), Some(("MRG".into(), 1)));
+        assert_eq!(
+            e.location.map(|l| (l.segment, l.field)),
+            Some(("MRG".into(), 1))
+        );
         let m = parse(&a40("PID|1||NEW1^^^HOSP^MR||张^伟", "ZZZ|1")).unwrap();
         assert_eq!(merge(&m).unwrap_err().code, ErrorCode::SegmentSequence);
     }

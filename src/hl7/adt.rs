@@ -60,7 +60,12 @@ pub struct Discharge {
     pub disposition: Disposition,
 }
 
-pub(super) fn err(segment: &str, field: usize, code: ErrorCode, message: impl Into<String>) -> Hl7Error {
+pub(super) fn err(
+    segment: &str,
+    field: usize,
+    code: ErrorCode,
+    message: impl Into<String>,
+) -> Hl7Error {
     Hl7Error::at(code, segment, field, message)
 }
 

@@ -170,8 +170,14 @@ pub fn record_admission(
                 |r| r.get(0),
             )
             .optional()?;
-        outcome.tasks_superseded =
-            end_stays(tx, patient_id, discharge_id, ts(discharged_at), enrollment, now)?;
+        outcome.tasks_superseded = end_stays(
+            tx,
+            patient_id,
+            discharge_id,
+            ts(discharged_at),
+            enrollment,
+            now,
+        )?;
     }
     Ok(outcome)
 }

@@ -10,14 +10,18 @@ use crate::followup::admission::{AdmissionType, PatientClass};
 use crate::followup::pathway::{Calendar, PathwayCatalog};
 use crate::followup::patient::{Diagnosis, DiagnosisKind, NewDischarge};
 use crate::followup::retry::Locale;
-use crate::store::patients::record_discharge;
 use crate::followup::retry::RetryPolicy;
-use crate::store::tasks::{build_queue, claim_next, list_queue, record_disposition, DispositionInput};
+use crate::store::patients::record_discharge;
+use crate::store::tasks::{
+    build_queue, claim_next, list_queue, record_disposition, DispositionInput,
+};
 use crate::store::{temp_store, Store};
 
 fn catalog() -> PathwayCatalog {
-    PathwayCatalog::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/pathways"))
-        .expect("the shipped pathways load")
+    PathwayCatalog::load_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/pathways"),
+    )
+    .expect("the shipped pathways load")
 }
 
 fn calendar() -> Calendar {
@@ -77,7 +81,14 @@ fn setup(store: &Store) -> i64 {
                  INSERT INTO patients (id, mrn, name, phone, created_at, updated_at)
                      VALUES (1, 'M1', 'p', '+8613800000001', 0, 0);",
             )?;
-            let out = record_discharge(tx, 1, &discharge(sh(1, 10), "V1"), &catalog(), &calendar(), sh(1, 10))?;
+            let out = record_discharge(
+                tx,
+                1,
+                &discharge(sh(1, 10), "V1"),
+                &catalog(),
+                &calendar(),
+                sh(1, 10),
+            )?;
             assert_eq!(out.tasks_created, 5);
             Ok(1)
         })
@@ -152,7 +163,12 @@ fn a_readmission_pauses_open_tasks_and_the_queue_and_claims_skip_them() {
     let r = out.readmission.expect("a readmission");
     assert_eq!(r.pathway.as_deref(), Some("heart-failure"));
     assert_eq!(
-        (r.facts.days_since_discharge, r.facts.contacted_before, r.facts.days_contact_before, r.facts.planned),
+        (
+            r.facts.days_since_discharge,
+            r.facts.contacted_before,
+            r.facts.days_contact_before,
+            r.facts.planned
+        ),
         (7, true, Some(6), false)
     );
     // while admitted: nothing queued, nothing claimable, whatever the time
@@ -161,7 +177,17 @@ fn a_readmission_pauses_open_tasks_and_the_queue_and_claims_skip_them() {
             .write_blocking(move |tx| {
                 build_queue(tx, sh(day, 10))?;
                 let n = list_queue(tx, sh(day, 10), 50, 0)?.1;
-                Ok((n, claim_next(tx, 1, "nurse", &locale(), Duration::minutes(10), sh(day, 10))?))
+                Ok((
+                    n,
+                    claim_next(
+                        tx,
+                        1,
+                        "nurse",
+                        &locale(),
+                        Duration::minutes(10),
+                        sh(day, 10),
+                    )?,
+                ))
             })
             .unwrap();
         assert_eq!(queued, 0, "day {day}");
@@ -171,8 +197,14 @@ fn a_readmission_pauses_open_tasks_and_the_queue_and_claims_skip_them() {
     let (paused, missed) = store
         .read_blocking(|c| {
             Ok((
-                count(c, "SELECT COUNT(*) FROM followup_tasks WHERE status = 'paused'"),
-                count(c, "SELECT COUNT(*) FROM followup_tasks WHERE status = 'missed'"),
+                count(
+                    c,
+                    "SELECT COUNT(*) FROM followup_tasks WHERE status = 'paused'",
+                ),
+                count(
+                    c,
+                    "SELECT COUNT(*) FROM followup_tasks WHERE status = 'missed'",
+                ),
             ))
         })
         .unwrap();
@@ -180,12 +212,21 @@ fn a_readmission_pauses_open_tasks_and_the_queue_and_claims_skip_them() {
     // the same admission again (a resend under a new control id) changes nothing
     let again = store
         .write_blocking(move |tx| {
-            record_admission(tx, patient, &admission(sh(9, 8), "V2", None), AdmissionSource::Hl7, &elective(), sh(9, 10))
+            record_admission(
+                tx,
+                patient,
+                &admission(sh(9, 8), "V2", None),
+                AdmissionSource::Hl7,
+                &elective(),
+                sh(9, 10),
+            )
         })
         .unwrap();
     assert!(!again.recorded);
     assert_eq!(again.admission_id, out.admission_id);
-    let listed = store.read_blocking(move |c| admissions_of_patient(c, patient)).unwrap();
+    let listed = store
+        .read_blocking(move |c| admissions_of_patient(c, patient))
+        .unwrap();
     assert_eq!(listed.len(), 1);
 }
 
@@ -195,12 +236,26 @@ fn the_next_discharge_supersedes_the_old_enrolment_once() {
     let patient = setup(&store);
     store
         .write_blocking(move |tx| {
-            record_admission(tx, patient, &admission(sh(4, 8), "V2", None), AdmissionSource::Api, &elective(), sh(4, 8))
+            record_admission(
+                tx,
+                patient,
+                &admission(sh(4, 8), "V2", None),
+                AdmissionSource::Api,
+                &elective(),
+                sh(4, 8),
+            )
         })
         .unwrap();
     let out = store
         .write_blocking(move |tx| {
-            record_discharge(tx, patient, &discharge(sh(8, 10), "V2"), &catalog(), &calendar(), sh(8, 10))
+            record_discharge(
+                tx,
+                patient,
+                &discharge(sh(8, 10), "V2"),
+                &catalog(),
+                &calendar(),
+                sh(8, 10),
+            )
         })
         .unwrap();
     assert_eq!((out.tasks_created, out.tasks_superseded), (5, 5));
@@ -212,12 +267,20 @@ fn the_next_discharge_supersedes_the_old_enrolment_once() {
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<_, _>>()?;
             let ended: Option<i64> =
-                c.query_row("SELECT ended_by_discharge_id FROM admissions", [], |r| r.get(0))?;
+                c.query_row("SELECT ended_by_discharge_id FROM admissions", [], |r| {
+                    r.get(0)
+                })?;
             Ok((statuses(c), e, ended))
         })
         .unwrap();
     let old = enrolments[0].0;
-    assert_eq!(enrolments, [(old, "superseded".into(), Some(new)), (new, "active".into(), None)]);
+    assert_eq!(
+        enrolments,
+        [
+            (old, "superseded".into(), Some(new)),
+            (new, "active".into(), None)
+        ]
+    );
     assert_eq!(ended, Some(out.discharge_id));
     let expect: Vec<(i64, String)> = (0..5)
         .map(|_| (old, "superseded".to_string()))
@@ -227,7 +290,14 @@ fn the_next_discharge_supersedes_the_old_enrolment_once() {
     // a discharge with no admission in between behaves as before: a second enrolment
     let plain = store
         .write_blocking(move |tx| {
-            record_discharge(tx, patient, &discharge(sh(20, 10), "V3"), &catalog(), &calendar(), sh(20, 10))
+            record_discharge(
+                tx,
+                patient,
+                &discharge(sh(20, 10), "V3"),
+                &catalog(),
+                &calendar(),
+                sh(20, 10),
+            )
         })
         .unwrap();
     assert_eq!((plain.tasks_created, plain.tasks_superseded), (5, 0));
@@ -247,12 +317,24 @@ fn a_planned_readmission_is_flagged_and_an_emergency_visit_pauses_nothing() {
     assert_eq!((er.tasks_paused, er.readmission.is_some()), (0, false));
     let planned = store
         .write_blocking(move |tx| {
-            record_admission(tx, patient, &admission(sh(5, 8), "V2", AdmissionType::of_code("C")), AdmissionSource::Hl7, &elective(), sh(5, 9))
+            record_admission(
+                tx,
+                patient,
+                &admission(sh(5, 8), "V2", AdmissionType::of_code("C")),
+                AdmissionSource::Hl7,
+                &elective(),
+                sh(5, 9),
+            )
         })
         .unwrap();
     assert!(planned.readmission.expect("recorded").facts.planned);
     let planned_rows = store
-        .read_blocking(|c| Ok(count(c, "SELECT COUNT(*) FROM readmissions WHERE planned = 1")))
+        .read_blocking(|c| {
+            Ok(count(
+                c,
+                "SELECT COUNT(*) FROM readmissions WHERE planned = 1",
+            ))
+        })
         .unwrap();
     assert_eq!(planned_rows, 1);
 }
@@ -263,7 +345,14 @@ fn a_cancelled_admission_resumes_its_tasks_and_its_readmission_stops_counting() 
     let patient = setup(&store);
     let out = store
         .write_blocking(move |tx| {
-            record_admission(tx, patient, &admission(sh(4, 8), "V2", None), AdmissionSource::Hl7, &elective(), sh(4, 8))
+            record_admission(
+                tx,
+                patient,
+                &admission(sh(4, 8), "V2", None),
+                AdmissionSource::Hl7,
+                &elective(),
+                sh(4, 8),
+            )
         })
         .unwrap();
     let resumed = store
@@ -276,9 +365,18 @@ fn a_cancelled_admission_resumes_its_tasks_and_its_readmission_stops_counting() 
     let (pending, counted, paused_by) = store
         .read_blocking(|c| {
             Ok((
-                count(c, "SELECT COUNT(*) FROM followup_tasks WHERE status = 'pending'"),
-                count(c, "SELECT COUNT(*) FROM readmissions WHERE cancelled_at IS NULL"),
-                count(c, "SELECT COUNT(*) FROM followup_tasks WHERE paused_by_admission IS NOT NULL"),
+                count(
+                    c,
+                    "SELECT COUNT(*) FROM followup_tasks WHERE status = 'pending'",
+                ),
+                count(
+                    c,
+                    "SELECT COUNT(*) FROM readmissions WHERE cancelled_at IS NULL",
+                ),
+                count(
+                    c,
+                    "SELECT COUNT(*) FROM followup_tasks WHERE paused_by_admission IS NOT NULL",
+                ),
             ))
         })
         .unwrap();
@@ -286,7 +384,14 @@ fn a_cancelled_admission_resumes_its_tasks_and_its_readmission_stops_counting() 
     // the next discharge then is a plain one: nothing superseded
     let d = store
         .write_blocking(move |tx| {
-            record_discharge(tx, patient, &discharge(sh(8, 10), "V3"), &catalog(), &calendar(), sh(8, 10))
+            record_discharge(
+                tx,
+                patient,
+                &discharge(sh(8, 10), "V3"),
+                &catalog(),
+                &calendar(),
+                sh(8, 10),
+            )
         })
         .unwrap();
     assert_eq!(d.tasks_superseded, 0);
@@ -299,17 +404,36 @@ fn an_admission_after_its_discharge_arrived_supersedes_at_once() {
     // the A03 of the second stay comes before its A01
     store
         .write_blocking(move |tx| {
-            record_discharge(tx, patient, &discharge(sh(8, 10), "V2"), &catalog(), &calendar(), sh(8, 10))
+            record_discharge(
+                tx,
+                patient,
+                &discharge(sh(8, 10), "V2"),
+                &catalog(),
+                &calendar(),
+                sh(8, 10),
+            )
         })
         .unwrap();
     let out = store
         .write_blocking(move |tx| {
-            record_admission(tx, patient, &admission(sh(4, 8), "V2", None), AdmissionSource::Hl7, &elective(), sh(8, 11))
+            record_admission(
+                tx,
+                patient,
+                &admission(sh(4, 8), "V2", None),
+                AdmissionSource::Hl7,
+                &elective(),
+                sh(8, 11),
+            )
         })
         .unwrap();
     assert_eq!((out.tasks_paused, out.tasks_superseded), (5, 5));
     let pending = store
-        .read_blocking(|c| Ok(count(c, "SELECT COUNT(*) FROM followup_tasks WHERE status = 'pending'")))
+        .read_blocking(|c| {
+            Ok(count(
+                c,
+                "SELECT COUNT(*) FROM followup_tasks WHERE status = 'pending'",
+            ))
+        })
         .unwrap();
     assert_eq!(pending, 5, "only the second enrolment's tasks are worked");
 }

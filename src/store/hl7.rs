@@ -362,7 +362,7 @@ pub fn apply_cancel_discharge(
             cancelled_tasks = tx.execute(
                 "UPDATE followup_tasks SET status = 'cancelled', updated_at = ?2
                  WHERE enrollment_id IN (SELECT id FROM enrollments WHERE discharge_id = ?1)
-                   AND status = 'pending' AND attempts_total = 0
+                   AND status IN ('pending', 'paused') AND attempts_total = 0
                    AND (lease_owner IS NULL OR lease_expires_at <= ?2)",
                 params![id, now.timestamp()],
             )?;

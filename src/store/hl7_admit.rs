@@ -13,8 +13,8 @@ use super::audit::{append, Actor};
 use super::hl7::{patient_by_mrn, update_patient, Applied};
 use super::patients::insert_patient;
 use super::StoreError;
-use crate::hl7::adt::VisitRef;
 use crate::hl7::admit::{Admit, Merge};
+use crate::hl7::adt::VisitRef;
 use crate::hl7::message::{ErrorCode, Hl7Error};
 
 fn actor(sender: &str) -> Actor {

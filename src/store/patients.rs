@@ -150,8 +150,7 @@ pub fn record_discharge(
     }
     let codes: Vec<String> = d.diagnoses.iter().map(|x| x.icd10.clone()).collect();
     let Some(pathway) = catalog.match_discharge(&codes, d.department.as_deref()) else {
-        let tasks_superseded =
-            end_stays(tx, patient_id, discharge_id, d.discharged_at, None, now)?;
+        let tasks_superseded = end_stays(tx, patient_id, discharge_id, d.discharged_at, None, now)?;
         return Ok(DischargeOutcome {
             discharge_id,
             pathway: None,

@@ -170,15 +170,19 @@ impl FixedSipp {
             .spawn()
             .expect("start sipp");
         let mut sipp = FixedSipp { child, _dir: dir };
-        wait_for(&format!("sipp to bind udp port {port}"), Duration::from_secs(5), || {
-            if let Ok(Some(status)) = sipp.child.try_wait() {
-                panic!(
-                    "sipp exited ({status}) before binding udp port {port}: {}",
-                    sipp.errors()
-                );
-            }
-            udp_port_bound(port).then_some(())
-        });
+        wait_for(
+            &format!("sipp to bind udp port {port}"),
+            Duration::from_secs(5),
+            || {
+                if let Ok(Some(status)) = sipp.child.try_wait() {
+                    panic!(
+                        "sipp exited ({status}) before binding udp port {port}: {}",
+                        sipp.errors()
+                    );
+                }
+                udp_port_bound(port).then_some(())
+            },
+        );
         sipp
     }
 
