@@ -261,7 +261,7 @@ fn a_readmission_over_mllp_pauses_follow_up_and_the_next_discharge_supersedes_it
     assert!(queued_patients(&supervisor).is_empty());
     let claim = nurse.post("/api/v1/queue/claim", json!({}));
     assert_eq!(claim.status, 404, "{}", claim.body);
-    assert_eq!(claim.body["error"], "queue_empty", "{}", claim.body);
+    assert_eq!(claim.body["error"]["code"], "queue_empty", "{}", claim.body);
     let dial = nurse.post(&format!("/api/v1/tasks/{claimed}/call"), json!({}));
     assert_eq!(dial.status, 409, "{}", dial.body);
     assert!(dial.body.to_string().contains("paused"), "{}", dial.body);
