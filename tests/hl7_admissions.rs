@@ -535,3 +535,79 @@ fn a_merge_moves_the_follow_up_history_and_an_unknown_one_is_kept_for_replay() {
     );
     assert_eq!(by_status(&admin, surviving), counts(&[("pending", 10)]));
 }
+
+/// The CSV import's `admitted_at` column goes through the same store function: after the
+/// discharge it is a readmission that pauses the follow-up; before it, the stay it ends.
+#[test]
+fn the_csv_import_records_admissions_in_time_order_with_the_discharge() {
+    let dir = tempfile::tempdir().unwrap();
+    // the demo seeds the departments
+    drop(start(dir.path()));
+    let header = "mrn,name,sex,birth_date,phone,alt_phone,alt_contact_name,alt_contact_relation,language,department,discharged_at,diagnoses,visit_number,attending,summary,admitted_at\n";
+    let file = dir.path().join("admissions.csv");
+    std::fs::write(
+        &file,
+        format!("{header}C1,甲,M,,+8613900000001,,,,zh,cardiology,2026-11-20 10:00,I50.9,V1,,,not a date\n"),
+    )
+    .unwrap();
+    let out = common::run(dir.path(), &["import", "patients", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("admissions.csv:line 2: admitted_at"), "{err}");
+
+    std::fs::write(
+        &file,
+        format!(
+            "{header}C1,甲,M,,+8613900000001,,,,zh,cardiology,2026-11-20 10:00,I50.9,V1,,,2026-11-25 08:00\n\
+             C2,乙,F,,+8613900000002,,,,zh,cardiology,2026-11-20 10:00,I50.9,V1,,,2026-11-18 09:00\n"
+        ),
+    )
+    .unwrap();
+    let out = common::run(dir.path(), &["import", "patients", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = rusqlite::Connection::open(dir.path().join("data/suifang.db")).unwrap();
+    let statuses = |mrn: &str| -> Vec<String> {
+        let mut stmt = db
+            .prepare(
+                "SELECT DISTINCT t.status FROM followup_tasks t JOIN patients p ON p.id = t.patient_id
+                 WHERE p.mrn = ?1",
+            )
+            .unwrap();
+        let rows = stmt
+            .query_map([mrn], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        rows
+    };
+    assert_eq!(statuses("C1"), ["paused"]);
+    assert_eq!(statuses("C2"), ["pending"]);
+    let readmission: (i64, bool, String) = db
+        .query_row(
+            "SELECT r.days_since_discharge, r.planned, a.source FROM readmissions r
+             JOIN admissions a ON a.id = r.admission_id JOIN patients p ON p.id = a.patient_id
+             WHERE p.mrn = 'C1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(readmission, (4, false, "import".to_string()));
+    let c2: (i64, bool) = db
+        .query_row(
+            "SELECT COUNT(r.admission_id), a.ended_by_discharge_id IS NOT NULL FROM admissions a
+             JOIN patients p ON p.id = a.patient_id
+             LEFT JOIN readmissions r ON r.admission_id = a.id WHERE p.mrn = 'C2'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        c2,
+        (0, true),
+        "the stay the discharge ended, not a readmission"
+    );
+}
