@@ -449,8 +449,13 @@ fn the_rest_endpoint_admits_and_a11_resumes_in_whatever_order_it_arrives() {
     assert_eq!(by_status(&supervisor, id), counts(&[("pending", 5)]));
 
     // a REST admission, then a REST discharge: the discharge supersedes
-    let admitted = nurse.post(&path, json!({"admitted_at": (now - chrono::Duration::minutes(15)).to_rfc3339(), "visit_number": "V4"}));
+    let at = (now - chrono::Duration::minutes(15)).to_rfc3339();
+    let admitted = nurse.post(&path, json!({"admitted_at": at}));
     assert_eq!(admitted.status, 201, "{}", admitted.body);
+    // without a visit number, the same moment sent twice is one admission
+    let resent = nurse.post(&path, json!({"admitted_at": at}));
+    assert_eq!(resent.status, 200, "{}", resent.body);
+    assert_eq!(resent.body["admission_id"], admitted.body["admission_id"]);
     let discharged = supervisor.post(
         &format!("/api/v1/patients/{id}/discharges"),
         json!({"discharged_at": (now - chrono::Duration::minutes(1)).to_rfc3339(),

@@ -63,7 +63,8 @@ fn ts(secs: i64) -> DateTime<Utc> {
 /// Records an admission of `patient_id`. A stay pauses the patient's pending tasks (those of
 /// enrolments from discharges up to the admission, and tasks outside any enrolment) and,
 /// when a discharge precedes it, is recorded as a readmission of that discharge. An admission
-/// of a visit already admitted changes nothing. `planned_types` is
+/// of a visit already admitted (or, without a visit number, at the same moment) changes
+/// nothing. `planned_types` is
 /// `[outcomes] planned_admission_types`.
 pub fn record_admission(
     tx: &Transaction,
@@ -79,24 +80,24 @@ pub fn record_admission(
         })?),
         None => None,
     };
-    if let Some(visit) = &a.visit_number {
-        let seen: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM admissions
-                 WHERE patient_id = ?1 AND visit_number = ?2 AND cancelled_at IS NULL",
-                params![patient_id, visit],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(admission_id) = seen {
-            return Ok(AdmissionOutcome {
-                admission_id,
-                recorded: false,
-                readmission: None,
-                tasks_paused: 0,
-                tasks_superseded: 0,
-            });
-        }
+    // the same visit, or without a visit number the same moment: a request sent twice
+    let seen: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM admissions
+             WHERE patient_id = ?1 AND cancelled_at IS NULL
+               AND (visit_number = ?2 OR (?2 IS NULL AND visit_number IS NULL AND admitted_at = ?3))",
+            params![patient_id, a.visit_number, a.admitted_at.timestamp()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(admission_id) = seen {
+        return Ok(AdmissionOutcome {
+            admission_id,
+            recorded: false,
+            readmission: None,
+            tasks_paused: 0,
+            tasks_superseded: 0,
+        });
     }
     let planned = a.planned(planned_types);
     let stay = a.patient_class.is_stay();
