@@ -8,6 +8,8 @@ scripts/setup.sh
 # A persistent target dir outside the checkout: builds of webrtc and whisper.cpp are slow.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/suifang/target}"
 export CARGO_TERM_COLOR=never
+echo "== import graph (ARCHITECTURE.md floors: no cycle, no upward arrow)"
+python3 scripts/import-graph.py
 echo "== cargo build"
 cargo build --locked --all-targets
 # Models persist outside the checkout too (a fresh clone need not download them again).

@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use crate::followup::calling_hours::CallingHours;
 use crate::followup::retry::RetryPolicy;
 
 mod clinical;
@@ -14,11 +15,15 @@ mod edge;
 mod hl7;
 mod layers;
 mod outcomes;
+mod sip;
+mod webrtc;
 pub use clinical::{ClinicalConfig, EscalationConfig};
 pub use edge::{AuditConfig, AuthConfig, HttpConfig};
 pub use hl7::Hl7Config;
 pub use layers::DEMO_DEFAULTS;
 pub use outcomes::OutcomesConfig;
+pub use sip::SipConfig;
+pub use webrtc::{IceServer, WebRtcConfig};
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -65,9 +70,9 @@ pub struct Config {
     pub outcomes: OutcomesConfig,
     pub webhook: WebhookConfig,
     /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
-    pub webrtc: crate::webrtc::WebRtcConfig,
+    pub webrtc: WebRtcConfig,
     /// SIP trunk, RTP ports and the prompts the call center plays.
-    pub sip: crate::telephony::SipConfig,
+    pub sip: SipConfig,
     /// Post-call transcription: models, language, worker pool.
     pub transcription: TranscriptionConfig,
     /// How long recordings' audio is kept.
@@ -273,8 +278,8 @@ impl Default for Config {
             hl7: Hl7Config::default(),
             outcomes: OutcomesConfig::default(),
             webhook: WebhookConfig::default(),
-            webrtc: crate::webrtc::WebRtcConfig::default(),
-            sip: crate::telephony::SipConfig::default(),
+            webrtc: WebRtcConfig::default(),
+            sip: SipConfig::default(),
             transcription: TranscriptionConfig::default(),
             demo: false,
             recordings: RecordingsConfig::default(),
@@ -299,43 +304,6 @@ impl Default for QueueConfig {
         QueueConfig {
             lease_minutes: 10,
             rebuild_minutes: 5,
-        }
-    }
-}
-
-/// Local calling hours, parsed from `HH:MM-HH:MM` (`24:00` is the end of the day, so
-/// `00:00-24:00` is any hour).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CallingHours {
-    pub start: NaiveTime,
-    /// Exclusive; `None` is midnight at the end of the day (`24:00`).
-    pub end: Option<NaiveTime>,
-}
-
-impl CallingHours {
-    pub fn parse(text: &str) -> Option<CallingHours> {
-        let (start, end) = text.split_once('-')?;
-        let start = NaiveTime::parse_from_str(start.trim(), "%H:%M").ok()?;
-        let end = match end.trim() {
-            "24:00" => None,
-            end => Some(NaiveTime::parse_from_str(end, "%H:%M").ok()?),
-        };
-        end.is_none_or(|end| start < end)
-            .then_some(CallingHours { start, end })
-    }
-
-    /// Whether the local time `t` is inside the hours (start inclusive, end exclusive).
-    pub fn contains(&self, t: NaiveTime) -> bool {
-        t >= self.start && self.end.is_none_or(|end| t < end)
-    }
-}
-
-impl std::fmt::Display for CallingHours {
-    /// The form [`CallingHours::parse`] reads: `08:30-20:00`, `00:00-24:00`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.end {
-            Some(end) => write!(f, "{}-{}", self.start.format("%H:%M"), end.format("%H:%M")),
-            None => write!(f, "{}-24:00", self.start.format("%H:%M")),
         }
     }
 }
@@ -549,17 +517,6 @@ mod tests {
             PathBuf::from("/srv/sf/recordings")
         );
         assert_eq!(config.http.addr.port(), 9000);
-    }
-
-    #[test]
-    fn calling_hours_parse_24_00_as_the_end_of_the_day() {
-        let all = CallingHours::parse("00:00-24:00").unwrap();
-        assert_eq!(all.end, None);
-        let late = CallingHours::parse("08:30-24:00").unwrap();
-        assert!(!late.contains(NaiveTime::from_hms_opt(8, 29, 59).unwrap()));
-        assert!(late.contains(NaiveTime::from_hms_opt(23, 59, 59).unwrap()));
-        assert!(CallingHours::parse("24:00-08:00").is_none());
-        assert!(CallingHours::parse("08:00-08:00").is_none());
     }
 
     #[test]

@@ -150,6 +150,21 @@ async fn queue_rebuilder(state: AppState, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// What the call center gets of the application.
+fn center_handles(state: &AppState) -> crate::telephony::center::CenterHandles {
+    crate::telephony::center::CenterHandles {
+        store: state.store.clone(),
+        config: state.config.clone(),
+        clock: state.clock,
+        locale: state.locale,
+        events: state.events.clone(),
+        lines: state.lines.clone(),
+        recordings: state.recordings.clone(),
+        transcription: state.transcription.clone(),
+        calls: state.calls.clone(),
+    }
+}
+
 /// Binds the SIP socket (when telephony is on), so a port in use stops the start-up.
 async fn start_sip(state: &AppState) -> Result<Option<crate::calls::Engine>, ServerError> {
     let sip = &state.config.sip;
@@ -199,7 +214,17 @@ fn start_transcription(
                 "transcription on: finished recordings are transcribed with whisper model `{}`",
                 model.name
             );
-            Some(tokio::spawn(run(state.clone(), model, stop)))
+            let handles = crate::service::transcription::Handles {
+                store: state.store.clone(),
+                config: state.config.clone(),
+                clock: state.clock,
+                scripts: state.scripts.clone(),
+                calendar: state.calendar.clone(),
+                events: state.events.clone(),
+                recordings: state.recordings.clone(),
+                transcription: state.transcription.clone(),
+            };
+            Some(tokio::spawn(run(handles, model, stop)))
         }
         Availability::Off(why) => {
             tracing::warn!("transcription off: {why}; calls and recordings work without it");
@@ -304,7 +329,7 @@ pub async fn serve(
         );
     }
     // the key is created at the first start; a broken key stops the start-up
-    let anchor = state.config.audit_anchor(true)?;
+    let anchor = crate::service::audit_anchor::open(&state.config, true)?;
     let engine = start_sip(&state).await?;
     let lines = tokio::spawn(prepared.lines.run());
     let lines_stop = prepared.lines_stop;
@@ -322,7 +347,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let call_center = tokio::spawn(crate::telephony::center::run(
         prepared.calls_inbox,
-        state.clone(),
+        center_handles(&state),
         engine,
         prepared.prompts,
         stop_rx.clone(),

@@ -2,22 +2,21 @@
 //! checks every request against it (a route missing from it is refused, fail closed), the
 //! OpenAPI document is generated from it, and the RBAC test walks it.
 
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::http::{request::Parts, Method};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
+use super::session_user::{session_token, CurrentUser, SESSION_COOKIE};
 use super::{
     accounts, admin, admissions, agents, calls, care_teams, escalations, events, hl7, notes,
     patients, queue, reports, retention, reviews, scripts, session, tags, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
-use crate::store::users::{session_user, User};
+use crate::store::users::session_user;
 use axum::routing::{delete, get, post, put, MethodRouter};
-
-pub const SESSION_COOKIE: &str = "suifang_session";
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy)]
@@ -182,40 +181,13 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/reviews/{id}/assessments", REVIEWERS, "Sign your discipline's assessment ({\"text\", \"answers\": {question: value}}; once per discipline; audited)", || post(reviews::sign)),
     route("POST", "/api/v1/reviews/{id}/actions", REVIEWERS, "Record and apply a decision: {\"kind\": \"follow_up_task\", \"script\", \"role\", \"in_days\", \"assignee\"} creates a task; {\"kind\": \"adjust_pathway\", \"task_id\", \"change\": {\"op\": \"postpone\", \"days\"} | {\"op\": \"cancel\"}} (audited)", || post(reviews::add_action)),
     route("POST", "/api/v1/reviews/{id}/close", REVIEWERS, "Close the review once every required discipline has signed (409 names the missing ones); completes its task (audited)", || post(reviews::close)),
-    route("GET", "/api/v1/agent/ws", CALLERS, "Agent line signaling (WebSocket: offer/answer/candidates, line check)", || get(crate::webrtc::ws::agent_ws)),
+    route("GET", "/api/v1/agent/ws", CALLERS, "Agent line signaling (WebSocket: offer/answer/candidates, line check)", || get(super::agent_line::agent_ws)),
 ];
 
 pub fn find(method: &Method, path: &str) -> Option<&'static RouteSpec> {
     ROUTES
         .iter()
         .find(|r| r.method == method.as_str() && r.path == path)
-}
-
-/// The logged-in user, put in the request by [`authorize`].
-#[derive(Debug, Clone)]
-pub struct CurrentUser(pub User);
-
-impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<CurrentUser>()
-            .cloned()
-            .ok_or_else(ApiError::unauthorized)
-    }
-}
-
-pub fn session_token(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string())
 }
 
 /// Middleware: resolves the session and enforces [`ROUTES`].

@@ -3,8 +3,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::auth::password::{hash_password, PasswordError};
 use crate::auth::role::Role;
@@ -130,7 +130,8 @@ pub async fn audit_verify(State(state): State<AppState>) -> Result<axum::Json<Va
     let internal = |e: &dyn std::fmt::Display| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
     };
-    let anchor = state.config.audit_anchor(false).map_err(|e| internal(&e))?;
+    let anchor =
+        crate::service::audit_anchor::open(&state.config, false).map_err(|e| internal(&e))?;
     let (report, check) = state
         .store
         .read(move |c| {

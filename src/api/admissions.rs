@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson, ApiPath};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::followup::admission::NewAdmission;
 use crate::store::admissions::{admissions_of_patient, record_admission, AdmissionSource};

@@ -7,8 +7,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson, ApiPath};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::auth::password::verify_password;
 use crate::sip::registrar::Ha1;

@@ -7,8 +7,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::session_user::CurrentUser;
 use super::AppState;
 use crate::store::calls as db;
 use crate::telephony::center::{CallCenterError, CallCommand};

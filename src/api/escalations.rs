@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::followup::escalation::{Action, EscalationId, UserId};
 use crate::service::answers::{answers_of_task, save_answer, SaveAnswer};
@@ -167,9 +167,9 @@ pub async fn acknowledge(
             Ok(e)
         })
         .await?;
-    state.events.publish(crate::api::events::LiveEvent {
+    state.events.publish(crate::events::LiveEvent {
         name: "escalation.acknowledged".into(),
-        audience: crate::api::events::Audience::Roles(vec![
+        audience: crate::events::Audience::Roles(vec![
             crate::auth::role::Role::Supervisor,
             crate::auth::role::Role::Doctor,
         ]),

@@ -6,8 +6,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{ApiError, ApiPath, ApiQuery};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::service::hl7::Hl7Service;
 use crate::store::audit::append;

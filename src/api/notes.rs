@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, SearchQuery};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::auth::role::Role;
 use crate::followup::note::{check, check_reason, NoteError, NoteKind};

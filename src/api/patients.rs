@@ -4,8 +4,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{paged, ApiError, ApiJson, ApiPath, ApiQuery, Page};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::followup::import::parse_csv;
 use crate::followup::patient::{NewDischarge, NewPatient};

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{paged, ApiError, ApiJson, ApiPath, ApiQuery, Page};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::followup::retry::{Disposition, DispositionError};
 use crate::store::audit::append;

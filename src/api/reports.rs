@@ -8,8 +8,8 @@ use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{paged, ApiError, ApiJson, ApiPath, ApiQuery, Page};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::followup::phone::mask;
 use crate::followup::retry::Disposition;
@@ -153,7 +153,7 @@ pub async fn recordings(
 }
 
 /// `GET /recordings/{id}/download`: the WAV as an attachment; every download is audited
-/// (DESIGN.md "Every access to a recording is audited").
+/// (ARCHITECTURE.md flow 6: every access to a recording is audited).
 pub async fn download(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

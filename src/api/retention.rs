@@ -8,8 +8,8 @@ use chrono::{TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson, ApiPath};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::store::retention::{self as db, RetentionState};
 

@@ -11,8 +11,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::followup::review::{ReviewAction, ReviewError};
 use crate::store::audit::append;

@@ -75,7 +75,7 @@ pub async fn of_task(
 /// a call-back: the chest-pain script); its answers autosave and escalate like the task's own.
 pub async fn add_to_task(
     State(state): State<AppState>,
-    super::access::CurrentUser(user): super::access::CurrentUser,
+    super::session_user::CurrentUser(user): super::session_user::CurrentUser,
     ApiPath(task_id): ApiPath<i64>,
     super::error::ApiJson(body): super::error::ApiJson<AddScriptBody>,
 ) -> Result<axum::Json<Value>, ApiError> {

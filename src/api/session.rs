@@ -4,8 +4,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::access::{session_token, CurrentUser, SESSION_COOKIE};
 use super::error::{ApiError, ApiJson};
+use super::session_user::{session_token, CurrentUser, SESSION_COOKIE};
 use super::AppState;
 use crate::auth::client_ip::client_ip;
 use crate::auth::password::{dummy_hash, verify_password, MAX_PASSWORD_BYTES};

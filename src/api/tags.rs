@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{ApiError, ApiPath};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::store::audit::append;
 use crate::store::tags as db;

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::CurrentUser;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, SearchQuery};
+use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::service::transcription::{audio_link, availability, Availability};
 use crate::store::audit::append;

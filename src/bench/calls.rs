@@ -11,19 +11,19 @@
 //! CPU is this process's getrusage over a steady window after every leg answered, divided by the
 //! window and the number of established calls; memory is VmRSS growth over the idle engine.
 
-use std::net::UdpSocket as StdUdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::gaps::{scan_recordings, tone, ChannelGaps, GapPhases};
-use super::pcap::PcapTally;
+use super::gaps::{scan_recordings, tone, GapPhases};
 use super::procstat::{
     load_average, raise_nofile, rss_bytes, run_and_wait_seconds_between, self_cpu_seconds,
     thread_run_and_wait,
 };
+pub use super::relay::CallsBenchOptions;
+use super::relay::{free_udp_port, RelayFigures, AGENT_HZ, PATIENT_HZ};
 use super::rtpengine;
 use crate::calls::{
     bridge_pair, CallsError, Engine, EngineConfig, EngineEvent, LATE_FRAME_WAIT, LATE_TICK_MS,
@@ -42,25 +42,6 @@ const RUNTIME_THREADS: &str = "tokio-r";
 /// apart from the engine's 30000–39998 and rtpengine's 40000–49999.
 const AGENT_MEDIA_PORT: u16 = 20000;
 const PATIENT_MEDIA_PORT: u16 = 25000;
-/// Agent and patient tones (DTMF row/column-free, not harmonics of each other).
-pub(super) const AGENT_HZ: f64 = 425.0;
-pub(super) const PATIENT_HZ: f64 = 697.0;
-
-/// What to run.
-#[derive(Debug, Clone)]
-pub struct CallsBenchOptions {
-    /// Concurrent calls (each two legs).
-    pub calls: usize,
-    /// Length of the measured window once every call is up.
-    pub seconds: u64,
-    /// Calls placed per second while ramping up (SIP bursts make UDP drop INVITEs).
-    pub rate: u32,
-    /// Also run rtpengine under the same load.
-    pub compare_rtpengine: bool,
-    /// Keep the work directory (recordings, sipp logs, pcaps) instead of deleting it.
-    pub keep: bool,
-}
-
 /// Why the benchmark could not measure.
 #[derive(Debug, thiserror::Error)]
 pub enum CallsBenchError {
@@ -77,38 +58,6 @@ pub enum CallsBenchError {
     Engine(#[from] CallsError),
     #[error("no call was established (both legs answered); see the sipp logs in {0}")]
     NoCalls(String),
-}
-
-/// One relay's figures.
-#[derive(Debug, Clone, Default)]
-pub struct RelayFigures {
-    pub calls_established: usize,
-    pub window_seconds: f64,
-    pub cpu_seconds: f64,
-    /// Resident memory growth over the idle process, bytes.
-    pub rss_growth: u64,
-    /// RTP packets into / out of the relay during the window.
-    pub packets_in: u64,
-    pub packets_out: u64,
-    /// Recorded gaps (left, right) over all recordings, and how many recordings were checked.
-    pub left: ChannelGaps,
-    pub right: ChannelGaps,
-    pub recordings: usize,
-    /// For a relay that records RTP as pcap: what the pcaps hold (instead of WAV gaps).
-    pub pcap: Option<(PcapTally, usize)>,
-    /// Lines to print under the figures (counters, failures).
-    pub notes: Vec<String>,
-}
-
-impl RelayFigures {
-    /// Fraction of one core per call.
-    pub fn cpu_per_call(&self) -> f64 {
-        self.cpu_seconds / self.window_seconds.max(1e-9) / self.calls_established.max(1) as f64
-    }
-
-    pub fn rss_per_call(&self) -> f64 {
-        self.rss_growth as f64 / self.calls_established.max(1) as f64
-    }
 }
 
 /// Runs the benchmark and prints the figures.
@@ -286,11 +235,6 @@ impl Drop for SippPeer {
             let _ = self.child.wait();
         }
     }
-}
-
-/// A UDP port that was free a moment ago.
-pub(super) fn free_udp_port() -> std::io::Result<u16> {
-    Ok(StdUdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// Writes `seconds` of a tone as raw µ-law for sipp's `rtp_stream`.

@@ -1,6 +1,6 @@
 //! The printed report of `suifang bench calls`: each relay's figures, then ratios.
 
-use super::calls::{CallsBenchOptions, RelayFigures};
+use super::relay::{CallsBenchOptions, RelayFigures};
 use super::rtpengine;
 
 pub(super) fn print_report(

@@ -7,9 +7,11 @@ pub mod dial;
 pub mod escalation;
 pub mod gaps;
 pub mod harness;
+pub mod lines;
 pub mod pcap;
 pub mod procstat;
 pub mod queue;
+pub mod relay;
 pub mod rtpengine;
 
 /// p-th percentile (0–100) of sorted samples.

@@ -21,10 +21,10 @@ use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::bencode::{BencodeError, Value};
-use super::calls::{free_udp_port, CallsBenchOptions, RelayFigures, AGENT_HZ, PATIENT_HZ};
 use super::gaps::tone;
 use super::pcap::tally_dir;
 use super::procstat::{pid_cpu_seconds, rss_bytes};
+use super::relay::{free_udp_port, CallsBenchOptions, RelayFigures, AGENT_HZ, PATIENT_HZ};
 use crate::media::g711::G711;
 
 /// rtpengine's RTP ports (apart from the engine's and the sipp phones').

@@ -236,7 +236,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             println!("audit log intact: {} rows verified", report.rows);
             // the chain cannot show rows deleted from its end; the anchor outside can
-            let anchor = config.audit_anchor(false)?;
+            let anchor = crate::service::audit_anchor::open(&config, false)?;
             let check = match &anchor {
                 Some(a) => store.read_blocking({
                     let a = a.clone();
@@ -308,7 +308,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Transcribe(args) => transcribe::run_transcribe(args),
         Command::Bench(BenchCommand::Transcribe(args)) => transcribe::run_bench(args),
         Command::Bench(BenchCommand::Webrtc { lines, seconds }) => {
-            let r = crate::webrtc::bench::run(lines, seconds)?;
+            let r = crate::bench::lines::run(lines, seconds)?;
             println!(
                 "suifang bench webrtc ({} lines, {:.0} s, audio both ways)",
                 r.lines, r.seconds

@@ -135,32 +135,6 @@ impl Default for AuditConfig {
     }
 }
 
-impl super::Config {
-    /// The audit anchor, with the key from `SUIFANG_AUDIT_KEY` or the key file (created when
-    /// `create`: the server does, `audit verify` only reads).
-    pub fn audit_anchor(
-        &self,
-        create: bool,
-    ) -> Result<Option<crate::store::audit_anchor::Anchor>, crate::store::audit_anchor::AnchorError>
-    {
-        let db = self.database_path();
-        let beside = |name: &str| db.with_file_name(name);
-        crate::store::audit_anchor::Anchor::open(
-            self.audit
-                .anchor_file
-                .clone()
-                .unwrap_or_else(|| beside("audit-anchor.log")),
-            self.audit.key.as_deref(),
-            &self
-                .audit
-                .key_file
-                .clone()
-                .unwrap_or_else(|| beside("audit.key")),
-            create,
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

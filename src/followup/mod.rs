@@ -2,6 +2,7 @@
 //! Pure logic over plain types; storage goes through `crate::store`.
 
 pub mod admission;
+pub mod calling_hours;
 pub mod discipline;
 pub mod escalation;
 pub mod import;

@@ -13,7 +13,7 @@ use super::ServiceError;
 use crate::followup::escalation::{CallId, DepartmentCode, FindingContext, PatientId, Source};
 use crate::followup::rules::{evaluate, measurements_from_answers, Answers, Measurement};
 use crate::followup::script::{
-    validate_answer, AnswerValue, MeasurementKind, QuestionId, QuestionKind, Script, ScriptCatalog,
+    validate_answer, AnswerValue, MeasurementKind, QuestionId, ScriptCatalog,
 };
 use crate::store::audit::{append, Actor};
 use crate::store::escalations::{self, Recorded};
@@ -54,18 +54,6 @@ pub struct Saved {
 
 fn ts(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
-}
-
-/// The kinds of measurement a question's answer feeds.
-pub(super) fn kinds_of(script: &Script, question: &QuestionId) -> Vec<MeasurementKind> {
-    let Some(q) = script.question(question.as_str()) else {
-        return Vec::new();
-    };
-    let mut kinds: Vec<MeasurementKind> = q.measurement.into_iter().collect();
-    if matches!(q.kind, QuestionKind::BloodPressure) {
-        kinds.extend([MeasurementKind::Sbp, MeasurementKind::Dbp]);
-    }
-    kinds
 }
 
 /// The task's answers so far, by question, with their row ids.
@@ -214,7 +202,7 @@ pub fn save_answer(
         params![input.task_id, script.code.0],
     )?;
     for (question, id) in &answer_ids {
-        for kind in kinds_of(script, question) {
+        for kind in script.measurement_kinds(question.as_str()) {
             if let Some(m) = current.iter().find(|m| m.kind == kind) {
                 tx.execute(
                     "INSERT INTO measurements (patient_id, kind, value, measured_at, answer_id) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -8,8 +8,31 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
+use crate::config::Config;
 use crate::store::audit_anchor::{Anchor, AnchorError};
 use crate::store::{Store, StoreError};
+
+/// The audit anchor the configuration names (`audit.anchor_file`, beside the database unless
+/// set), with the key from `SUIFANG_AUDIT_KEY` or the key file (created when `create`: the
+/// server does, `audit verify` only reads).
+pub fn open(config: &Config, create: bool) -> Result<Option<Anchor>, AnchorError> {
+    let db = config.database_path();
+    let beside = |name: &str| db.with_file_name(name);
+    Anchor::open(
+        config
+            .audit
+            .anchor_file
+            .clone()
+            .unwrap_or_else(|| beside("audit-anchor.log")),
+        config.audit.key.as_deref(),
+        &config
+            .audit
+            .key_file
+            .clone()
+            .unwrap_or_else(|| beside("audit.key")),
+        create,
+    )
+}
 
 /// Runs until `stop` changes.
 pub async fn worker(

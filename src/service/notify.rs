@@ -10,10 +10,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::api::events::{Audience, EventBus, LiveEvent};
 use crate::auth::role::Role;
 use crate::clock::Clock;
 use crate::config::WebhookConfig;
+use crate::events::{Audience, EventBus, LiveEvent};
 use crate::followup::escalation::webhook::{
     payload, sign, RetryPolicy, WebhookEvent, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };

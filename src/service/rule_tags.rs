@@ -29,7 +29,7 @@ fn reads(script: &Script, finding: &Finding, question: &QuestionId) -> bool {
     if rule.when.questions().contains(question) {
         return true;
     }
-    let fed = super::answers::kinds_of(script, question);
+    let fed = script.measurement_kinds(question.as_str());
     rule.when.measurements().iter().any(|k| fed.contains(k))
 }
 

@@ -16,15 +16,20 @@ use rusqlite::Transaction;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
-use crate::api::AppState;
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::config::TranscriptionConfig;
+use crate::events::EventBus;
 use crate::followup::escalation::{CallId, DepartmentCode, FindingContext, PatientId, Source};
+use crate::followup::pathway::Calendar;
 use crate::followup::rules::{scan_transcript, Segment as RuleSegment, Speaker as RuleSpeaker};
 use crate::followup::script::ScriptCatalog;
 use crate::service::findings::{self, Routing};
 use crate::service::notify::publish_recorded;
 use crate::store::escalations::{self, Recorded};
+use crate::store::recording_files::RecordingsRoot;
 use crate::store::transcripts::{self as db, Job, NewSegment, RecordingId, TranscriptId};
+use crate::store::Store;
 use crate::store::StoreError;
 use crate::transcribe::model::{installed_models, pick_model, InstalledModel};
 use crate::transcribe::{Engine, EngineConfig, Speaker, Transcriber, Transcript, WorkerConfig};
@@ -39,6 +44,23 @@ impl Wake {
     pub fn wake(&self) {
         self.0.notify_one();
     }
+}
+
+/// What the transcription pipeline uses of the application, and nothing else.
+#[derive(Clone)]
+pub struct Handles {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    /// Red-flag phrases and their routing come from the scripts.
+    pub scripts: Arc<ScriptCatalog>,
+    /// Business days for escalation deadlines.
+    pub calendar: Arc<Calendar>,
+    /// Escalations opened from a transcript are pushed live.
+    pub events: EventBus,
+    pub recordings: RecordingsRoot,
+    /// The pipeline's own wake-up (a recording was finalized, a re-transcription asked).
+    pub transcription: Wake,
 }
 
 /// Whether the server transcribes, decided once at start-up.
@@ -144,7 +166,7 @@ impl Engines {
 }
 
 /// Runs the pipeline with `model` as the default until `stop` changes.
-pub async fn run(state: AppState, model: InstalledModel, mut stop: watch::Receiver<bool>) {
+pub async fn run(state: Handles, model: InstalledModel, mut stop: watch::Receiver<bool>) {
     let cfg = state.config.transcription.clone();
     let language = match cfg.language_mode() {
         Ok(l) => l,
@@ -265,7 +287,7 @@ fn release(tx: &Transaction, ids: &[TranscriptId]) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn run_job(state: &AppState, pool: &Transcriber, engine: Arc<Engine>, job: Job) {
+async fn run_job(state: &Handles, pool: &Transcriber, engine: Arc<Engine>, job: Job) {
     use tracing::Instrument;
     let span = tracing::info_span!("transcribe", transcript_id = job.id.0, call_id = %job.call_id, model = %job.model);
     async {
@@ -286,7 +308,7 @@ async fn run_job(state: &AppState, pool: &Transcriber, engine: Arc<Engine>, job:
     .await
 }
 
-async fn finish_failed(state: &AppState, job: &Job, error: &str) {
+async fn finish_failed(state: &Handles, job: &Job, error: &str) {
     tracing::warn!(transcript_id = job.id.0, error, "transcription job failed");
     let (id, error, now) = (job.id, error.to_string(), state.clock.now());
     if let Err(e) = state
@@ -321,7 +343,7 @@ fn new_segments(t: &Transcript) -> Vec<NewSegment> {
         .collect()
 }
 
-async fn finish_done(state: &AppState, job: &Job, t: &Transcript) -> Result<(), StoreError> {
+async fn finish_done(state: &Handles, job: &Job, t: &Transcript) -> Result<(), StoreError> {
     let segments = new_segments(t);
     let language = t
         .channels
@@ -365,7 +387,7 @@ async fn finish_done(state: &AppState, job: &Job, t: &Transcript) -> Result<(), 
     Ok(())
 }
 
-/// The red-flag scan of DESIGN.md flow 5: the patient channel against the phrase lists of the
+/// The red-flag scan of ARCHITECTURE.md flow 5: the patient channel against the phrase lists of the
 /// call's scripts (its task's own and those a nurse added to it). A call without a task has no
 /// script, hence no phrase list, and is not scanned. Each finding carries its red flag's advice,
 /// stored with the escalation's evidence (issue 20 item 1).

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::message::Method;
+use super::method::Method;
 use super::uri::{find_param, parse_params, Params};
 use super::SipError;
 

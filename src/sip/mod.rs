@@ -21,12 +21,14 @@ pub mod error;
 pub mod hdr;
 pub mod headers;
 pub mod message;
+pub mod method;
 pub mod negotiate;
 pub mod parse;
 pub mod registrar;
 pub mod sdes;
 pub mod sdp;
 pub mod transaction;
+pub mod transport;
 pub mod ua;
 pub mod uri;
 

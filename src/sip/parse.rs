@@ -71,7 +71,7 @@ fn parse_head(head: &[u8]) -> Result<(StartLine, Headers), SipError> {
             .split_once(':')
             .ok_or_else(|| SipError::BadHeader(line.chars().take(80).collect()))?;
         let name = name.trim();
-        if name.is_empty() || !name.chars().all(super::message::is_token_char) {
+        if name.is_empty() || !name.chars().all(super::method::is_token_char) {
             return Err(SipError::BadHeader(line.chars().take(80).collect()));
         }
         current = Some((name.to_owned(), value.trim().to_owned()));

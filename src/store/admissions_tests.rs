@@ -5,8 +5,8 @@ use chrono::{Duration, TimeZone};
 use rusqlite::Connection;
 
 use super::*;
-use crate::config::CallingHours;
 use crate::followup::admission::{AdmissionType, PatientClass};
+use crate::followup::calling_hours::CallingHours;
 use crate::followup::pathway::{Calendar, PathwayCatalog};
 use crate::followup::patient::{Diagnosis, DiagnosisKind, NewDischarge};
 use crate::followup::retry::Locale;

@@ -16,6 +16,14 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// A logged-in user acting.
+    pub fn user(user: &crate::store::users::User) -> Actor {
+        Actor {
+            id: Some(user.id),
+            name: user.username.clone(),
+        }
+    }
+
     pub fn system(name: &str) -> Actor {
         Actor {
             id: None,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use rusqlite::params;
 
 use super::*;
-use crate::config::CallingHours;
+use crate::followup::calling_hours::CallingHours;
 use crate::store::{temp_store, Store};
 
 fn locale() -> Locale {

@@ -12,7 +12,6 @@
 
 pub mod bridge;
 pub mod center;
-pub mod config;
 pub mod desk_line;
 pub mod mixer;
 pub mod outcome;
@@ -21,7 +20,7 @@ pub mod recovery;
 pub mod routing;
 mod sip_tls;
 
+pub use crate::config::SipConfig;
 pub use center::{CallCenter, CallCenterError, CallCommand};
-pub use config::SipConfig;
 pub use mixer::MonitorMode;
 pub use prompts::Prompts;

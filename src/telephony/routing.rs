@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::config::CallingHours;
+use crate::followup::calling_hours::CallingHours;
 use crate::followup::phone::PhoneNumber;
 use crate::followup::retry::Locale;
 use crate::store::StoreError;

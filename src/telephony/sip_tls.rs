@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::config::SipConfig;
 use crate::config::ConfigError;
+use crate::config::SipConfig;
 
 impl SipConfig {
     /// The media policy: `srtp` as set, else mandatory over TLS and off otherwise.

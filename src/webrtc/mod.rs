@@ -26,16 +26,14 @@
 //! ```
 //!
 //! ```text
-//! browser ──WS /api/v1/agent/ws── ws::Session ──ClientLink──┐
-//!    │                                                       ▼
+//! browser ──WS /api/v1/agent/ws── api::agent_line ──ClientLink──┐
+//!    │                                                           ▼
 //!    └──── SRTP (G.711) ─────────── peer::Peer ◄──── line::Line task ──LineMedia──► SIP bridge
 //!                                                         ▲                        or line check
 //!                              registry::LineRegistry ────┘ (starts/finds line tasks)
 //! ```
 
-pub mod bench;
 mod codec;
-pub mod config;
 pub mod error;
 pub mod frame;
 mod g711;
@@ -46,9 +44,8 @@ pub mod probe;
 mod registry;
 mod resample;
 pub mod signaling;
-pub mod ws;
 
-pub use config::{IceServer, WebRtcConfig};
+pub use crate::config::{IceServer, WebRtcConfig};
 pub use error::LineError;
 pub use frame::{AudioFrame, LineMedia, FRAME_SAMPLES};
 pub use line::Agent;

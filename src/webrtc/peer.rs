@@ -26,11 +26,11 @@ use webrtc::peer_connection::{
 };
 
 use super::codec::{OpusDecoder, SendCodec, G711, PT_OPUS, PT_PCMA, PT_PCMU};
-use super::config::WebRtcConfig;
 use super::error::LineError;
 use super::frame::{AudioFrame, Framer};
 use super::g711;
 use super::signaling::LineState;
+use crate::config::WebRtcConfig;
 
 /// Frames in flight from a track reader to its line task (200 ms).
 const READER_FRAMES: usize = 10;

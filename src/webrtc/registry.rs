@@ -11,12 +11,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use webrtc::peer_connection::RTCIceCandidateInit;
 
-use super::config::{IceServer, WebRtcConfig};
 use super::error::LineError;
 use super::frame::LineMedia;
 use super::line::{Agent, Line, LineCommand, CLIENT_EVENTS};
 use super::peer::PeerSettings;
 use super::signaling::ServerMessage;
+use crate::config::{IceServer, WebRtcConfig};
 
 /// Commands queued for one line task.
 const LINE_COMMANDS: usize = 32;

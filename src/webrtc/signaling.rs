@@ -1,8 +1,9 @@
-//! The JSON messages of the agent WebSocket (`GET /api/v1/agent/ws`).
+//! The line's JSON messages on the agent WebSocket (`GET /api/v1/agent/ws`, served by
+//! `api::agent_line`, which adds the call commands).
 //!
-//! Client → server: `offer`, `candidate`, `ping`, `line_check`, `hangup_line`, and the call
-//! commands `dial`, `hangup`, `dtmf`, `mute`, `hold`, `transfer`, `monitor` (the same as the
-//! REST call API, answered with `call` or `error`).
+//! Client → server: `offer`, `candidate`, `ping`, `line_check`, `hangup_line` (here), and the
+//! call commands `dial`, `hangup`, `dtmf`, `mute`, `hold`, `transfer`, `monitor` (the same as
+//! the REST call API, answered with `call` or `error`; parsed by the web layer).
 //! Server → client: `hello`, `answer`, `candidate`, `line_state`, `pong`, `line_check_started`,
 //! `line_check_playing`, `line_check_done`, `call` (a command's result), `call_event` (live
 //! `call.*` events for this user), `error`, `replaced`.
@@ -10,18 +11,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::config::IceServer;
 use super::error::LineError;
+use crate::config::IceServer;
 
 /// Longest SDP accepted from a browser; Chromium's audio-only offers are ~5 KB.
 pub const MAX_SDP_BYTES: usize = 32 * 1024;
 /// Longest line check a nurse may ask for.
 pub const MAX_LINE_CHECK_SECONDS: u32 = 30;
 
-/// A message from the browser.
+/// A message from the browser about the line itself (the socket's other messages, the call
+/// commands, belong to the web layer: `api::agent_line`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ClientMessage {
+pub enum LineRequest {
     /// A (re)negotiation: replaces the agent's peer connection.
     Offer {
         sdp: String,
@@ -44,36 +46,6 @@ pub enum ClientMessage {
     },
     /// Close the line (the console's "disconnect").
     HangupLine,
-    /// Dial the patient of a task this agent holds.
-    Dial {
-        task_id: i64,
-        #[serde(default)]
-        contact: Option<crate::telephony::routing::Contact>,
-    },
-    Hangup {
-        call_id: String,
-    },
-    Dtmf {
-        call_id: String,
-        digits: String,
-    },
-    Mute {
-        call_id: String,
-        muted: bool,
-    },
-    Hold {
-        call_id: String,
-        held: bool,
-    },
-    Transfer {
-        call_id: String,
-        user_id: i64,
-    },
-    /// Listen, whisper or barge (`mode: null` stops).
-    Monitor {
-        call_id: String,
-        mode: Option<crate::telephony::MonitorMode>,
-    },
 }
 
 /// Connection state of the line, as the browser names it.
@@ -148,7 +120,8 @@ impl ServerMessage {
         }
     }
 
-    fn bad(message: impl Into<String>) -> ServerMessage {
+    /// A `bad_message` error: the frame could not be understood.
+    pub fn bad(message: impl Into<String>) -> ServerMessage {
         ServerMessage::Error {
             code: "bad_message",
             message: message.into(),
@@ -164,82 +137,37 @@ impl ServerMessage {
     }
 }
 
-/// Parses and validates one text frame from the browser.
-pub fn parse(text: &str) -> Result<ClientMessage, ServerMessage> {
-    let message: ClientMessage = serde_json::from_str(text).map_err(|e| {
-        ServerMessage::bad(format!(
-            "expected a JSON object with a known \"type\" (offer, candidate, ping, line_check, \
-             hangup_line, dial, hangup, dtmf, mute, hold, transfer, monitor): {e}"
-        ))
-    })?;
-    match &message {
-        ClientMessage::Offer { sdp } if sdp.len() > MAX_SDP_BYTES => Err(ServerMessage::bad(
-            format!("sdp is {} bytes; the limit is {MAX_SDP_BYTES}", sdp.len()),
-        )),
-        ClientMessage::Offer { sdp } if !sdp.starts_with("v=0") => Err(ServerMessage::bad(
-            "sdp must be an SDP offer starting with v=0",
-        )),
-        ClientMessage::LineCheck { seconds }
-            if *seconds == 0 || *seconds > MAX_LINE_CHECK_SECONDS =>
-        {
-            Err(ServerMessage::bad(format!(
-                "seconds must be 1 to {MAX_LINE_CHECK_SECONDS}, got {seconds}"
-            )))
+/// The `type`s of [`LineRequest`], for the error a frame of unknown type gets.
+pub const LINE_REQUEST_TYPES: &str = "offer, candidate, ping, line_check, hangup_line";
+
+impl LineRequest {
+    /// Checks the limits serde cannot state (sizes, ranges).
+    pub fn validate(self) -> Result<LineRequest, ServerMessage> {
+        match &self {
+            LineRequest::Offer { sdp } if sdp.len() > MAX_SDP_BYTES => Err(ServerMessage::bad(
+                format!("sdp is {} bytes; the limit is {MAX_SDP_BYTES}", sdp.len()),
+            )),
+            LineRequest::Offer { sdp } if !sdp.starts_with("v=0") => Err(ServerMessage::bad(
+                "sdp must be an SDP offer starting with v=0",
+            )),
+            LineRequest::LineCheck { seconds }
+                if *seconds == 0 || *seconds > MAX_LINE_CHECK_SECONDS =>
+            {
+                Err(ServerMessage::bad(format!(
+                    "seconds must be 1 to {MAX_LINE_CHECK_SECONDS}, got {seconds}"
+                )))
+            }
+            LineRequest::Candidate { candidate, .. } if candidate.len() > 1024 => {
+                Err(ServerMessage::bad("candidate is longer than 1024 bytes"))
+            }
+            _ => Ok(self),
         }
-        ClientMessage::Candidate { candidate, .. } if candidate.len() > 1024 => {
-            Err(ServerMessage::bad("candidate is longer than 1024 bytes"))
-        }
-        _ => Ok(message),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_what_the_browser_sends() {
-        assert_eq!(parse(r#"{"type":"ping"}"#), Ok(ClientMessage::Ping));
-        assert_eq!(
-            parse(r#"{"type":"line_check","seconds":3}"#),
-            Ok(ClientMessage::LineCheck { seconds: 3 })
-        );
-        let c = parse(
-            r#"{"type":"candidate","candidate":"candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"abcd"}"#,
-        )
-        .unwrap();
-        assert!(matches!(
-            c,
-            ClientMessage::Candidate {
-                sdp_mline_index: Some(0),
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn refuses_bad_messages_with_a_reason() {
-        for (text, needle) in [
-            ("not json", "expected a JSON object"),
-            (r#"{"type":"dance"}"#, "unknown variant"),
-            (r#"{"type":"offer"}"#, "missing field `sdp`"),
-            (r#"{"type":"offer","sdp":"hello"}"#, "v=0"),
-            (r#"{"type":"line_check","seconds":0}"#, "1 to 30"),
-            (
-                r#"{"type":"line_check","seconds":-1}"#,
-                "expected a JSON object",
-            ),
-            (r#"{"type":"line_check","seconds":99}"#, "got 99"),
-        ] {
-            match parse(text) {
-                Err(ServerMessage::Error { code, message }) => {
-                    assert_eq!(code, "bad_message");
-                    assert!(message.contains(needle), "{text}: {message}");
-                }
-                other => panic!("{text}: {other:?}"),
-            }
-        }
-    }
 
     #[test]
     fn server_messages_have_the_documented_shape() {

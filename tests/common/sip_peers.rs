@@ -5,6 +5,7 @@
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 /// The fixtures directory of the SIP tests.
 pub fn fixtures() -> PathBuf {
@@ -66,20 +67,50 @@ fn ephemeral_range() -> (u16, u16) {
         .unwrap_or((32_768, 60_999))
 }
 
-/// Claims `port` for this test process: an exclusive lock on a file named after it, released
-/// by the kernel when the process exits (so a killed run leaves nothing held).
+/// Claims `port` for this test process: a file named after it holding our pid, created only
+/// if absent. A file left by a process that has exited (a killed run) is taken over; a port
+/// this process already handed out is not handed out again.
 fn reserve(port: u16) -> bool {
-    static HELD: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
     let dir = std::env::temp_dir().join("suifang-test-ports");
     let _ = std::fs::create_dir_all(&dir);
-    let Ok(file) = std::fs::File::create(dir.join(port.to_string())) else {
-        return false;
-    };
-    if file.try_lock().is_err() {
-        return false;
+    let path = dir.join(port.to_string());
+    let me = std::process::id();
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut file) => {
+                use std::io::Write;
+                return file.write_all(me.to_string().as_bytes()).is_ok();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u32>().ok());
+                match holder {
+                    Some(pid) if pid == me => return false,
+                    Some(pid) if Path::new(&format!("/proc/{pid}")).exists() => return false,
+                    // being written by a racing process this very moment
+                    None if std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| {
+                            t.elapsed().unwrap_or_default() < Duration::from_secs(10)
+                        }) =>
+                    {
+                        return false
+                    }
+                    // the holder has exited (a killed run): take the port over
+                    _ => {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+            }
+            Err(_) => return false,
+        }
     }
-    HELD.lock().unwrap_or_else(|e| e.into_inner()).push(file);
-    true
+    false
 }
 
 /// Whether a TCP socket (listening, connected or in TIME_WAIT) has `port` as its local port.

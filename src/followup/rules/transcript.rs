@@ -1,4 +1,4 @@
-//! Red-flag search over a finished call's transcript (DESIGN.md flow 5).
+//! Red-flag search over a finished call's transcript (ARCHITECTURE.md flow 5).
 
 use serde::{Deserialize, Serialize};
 

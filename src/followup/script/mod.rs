@@ -432,6 +432,18 @@ impl Script {
         self.questions.iter().find(|q| q.id.0 == id)
     }
 
+    /// The kinds of measurement the answer to `question` feeds (a blood pressure feeds two).
+    pub fn measurement_kinds(&self, question: &str) -> Vec<MeasurementKind> {
+        let Some(q) = self.question(question) else {
+            return Vec::new();
+        };
+        let mut kinds: Vec<MeasurementKind> = q.measurement.into_iter().collect();
+        if matches!(q.kind, QuestionKind::BloodPressure) {
+            kinds.extend([MeasurementKind::Sbp, MeasurementKind::Dbp]);
+        }
+        kinds
+    }
+
     /// The rule with this id.
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id.0 == id)

@@ -1,5 +1,5 @@
 //! Red-flag phrases: what, said by the patient on a recorded call, should reach a doctor even if
-//! no answer tripped a rule (DESIGN.md flow 5: the finished transcript is searched and may open
+//! no answer tripped a rule (ARCHITECTURE.md flow 5: the finished transcript is searched and may open
 //! escalations marked as coming from the transcript).
 
 use serde::Serialize;

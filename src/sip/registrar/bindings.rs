@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::{AgentIdentity, Binding, DigestFailure, Registrar, RegistrarEvent, UnbindReason};
 use crate::sip::message::{Request, Response};
-use crate::sip::ua::Transport;
+use crate::sip::transport::Transport;
 use crate::sip::uri::{find_param, NameAddr, SipUri};
 
 impl Registrar {

@@ -28,7 +28,7 @@ pub use digest::{DigestFailure, Ha1};
 
 use crate::sip::auth::Algorithm;
 use crate::sip::message::{Method, Request, Response};
-use crate::sip::ua::Transport;
+use crate::sip::transport::Transport;
 use crate::sip::uri::SipUri;
 
 /// Settings of the registrar (`[sip] registrar_*`).

@@ -8,6 +8,7 @@ use crate::media::g711::G711;
 use crate::sip::negotiate::NegotiatedMedia;
 use crate::sip::registrar::{AgentIdentity, RegistrarEvent};
 use crate::sip::transaction::TimerConfig;
+pub use crate::sip::transport::Transport;
 use crate::sip::uri::{NameAddr, SipUri};
 
 use super::keepalive::TrunkHealth;
@@ -78,34 +79,6 @@ impl EndpointConfig {
             inbound: super::admission::InboundPolicy::Open,
             srtp: crate::sip::sdes::SrtpPolicy::Off,
         }
-    }
-}
-
-/// SIP transport of an endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    #[default]
-    Udp,
-    Tcp,
-    /// TCP inside TLS (RFC 3261 §26.2); the trunk's certificate is verified.
-    Tls,
-}
-
-impl Transport {
-    /// As written in a Via header.
-    pub fn via_name(self) -> &'static str {
-        match self {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-            Transport::Tls => "TLS",
-        }
-    }
-
-    /// Whether messages travel over a connection (TCP or TLS): no retransmissions
-    /// (§17.1.1.2) and replies on the connection a request came on.
-    pub fn is_stream(self) -> bool {
-        matches!(self, Transport::Tcp | Transport::Tls)
     }
 }
 

@@ -22,10 +22,9 @@ use super::bridge::{self, BridgeControl, SipSide};
 use super::outcome::end_record;
 use super::routing::{self, Contact, DialRefusal};
 use super::{MonitorMode, Prompts};
-use crate::api::events::{Audience, LiveEvent};
-use crate::api::AppState;
 use crate::auth::role::Role;
 use crate::calls::{AgentSource, Engine, EngineEvent, LegAudio};
+use crate::events::{Audience, LiveEvent};
 use crate::sip::ua::{CallEvent, CallHandle, CallOutcome, RegistrationState, TrunkHealth};
 use crate::sip::uri::SipUri;
 use crate::store::calls::{self as db, CallEnd, CallView, NewCall};
@@ -229,8 +228,26 @@ struct LiveCall {
     desk: Option<CallHandle>,
 }
 
+/// What the call center uses of the application, and nothing else.
+#[derive(Clone)]
+pub struct CenterHandles {
+    pub store: crate::store::Store,
+    pub config: std::sync::Arc<crate::config::Config>,
+    pub clock: crate::clock::Clock,
+    /// The hospital's zone and calling hours (dial-time refusals).
+    pub locale: crate::followup::retry::Locale,
+    pub events: crate::events::EventBus,
+    /// Agents' WebRTC lines, which calls are bridged to.
+    pub lines: crate::webrtc::Lines,
+    pub recordings: crate::store::recording_files::RecordingsRoot,
+    /// Wakes the transcription pipeline when a recording is finalized.
+    pub transcription: crate::service::transcription::Wake,
+    /// The center's own handle: its counters and status.
+    pub calls: CallCenter,
+}
+
 struct Center {
-    state: AppState,
+    state: CenterHandles,
     engine: Engine,
     prompts: Prompts,
     calls: HashMap<CallHandle, LiveCall>,
@@ -261,7 +278,7 @@ enum Input {
 /// waits for the recordings to close.
 pub async fn run(
     inbox: CallCenterInbox,
-    state: AppState,
+    state: CenterHandles,
     engine: Option<Engine>,
     prompts: Prompts,
     mut stop: watch::Receiver<bool>,
@@ -359,7 +376,7 @@ impl Center {
         call_id: &str,
         detail: String,
     ) -> Result<(), StoreError> {
-        let who = crate::api::actor(user);
+        let who = crate::store::audit::Actor::user(user);
         let (action, id, now) = (format!("call_{action}"), call_id.to_owned(), self.now());
         self.state
             .store

@@ -1,4 +1,5 @@
-//! `GET /api/v1/agent/ws`: the console's signaling socket for the agent line.
+//! `GET /api/v1/agent/ws`: the console's socket for the agent line (its WebRTC signaling, from
+//! `webrtc`) and for call commands (to the call center).
 //!
 //! The session cookie authenticates the upgrade (the access middleware runs first). One socket
 //! per agent holds the line; a newer socket (page reload, second tab) takes it over. Every
@@ -15,17 +16,20 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use webrtc::peer_connection::RTCIceCandidateInit;
 
-use super::line::Agent;
-use super::line_check;
-use super::registry::{ClientLink, Lines};
-use super::signaling::{parse, ClientMessage, ServerMessage};
-use crate::api::access::{session_token, CurrentUser};
+mod messages;
+
+use messages::{parse, CallRequest, ClientMessage};
+
 use crate::api::csrf::same_origin;
 use crate::api::error::ApiError;
+use crate::api::session_user::{session_token, CurrentUser};
 use crate::api::AppState;
 use crate::clock::Clock;
 use crate::store::users::session_user;
 use crate::store::Store;
+use crate::webrtc::line_check;
+use crate::webrtc::signaling::{LineRequest, ServerMessage};
+use crate::webrtc::{Agent, ClientLink, LineError, Lines};
 
 /// Largest text frame accepted (an SDP offer with margin).
 const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -71,7 +75,7 @@ struct Session {
     /// The login session the upgrade was authorised with; a socket must not outlive it.
     token_hash: Option<String>,
     calls: crate::telephony::CallCenter,
-    events: crate::api::events::EventBus,
+    events: crate::events::EventBus,
     user: crate::store::users::User,
 }
 
@@ -178,13 +182,17 @@ impl Session {
             Ok(m) => m,
             Err(error) => return reply(error),
         };
-        let result = match message {
-            ClientMessage::Ping => {
+        let request = match message {
+            ClientMessage::Call(command) => return self.spawn_call_command(command, local.clone()),
+            ClientMessage::Line(request) => request,
+        };
+        let result = match request {
+            LineRequest::Ping => {
                 reply(ServerMessage::Pong);
                 Ok(())
             }
-            ClientMessage::Offer { sdp } => link.offer(sdp).await,
-            ClientMessage::Candidate {
+            LineRequest::Offer { sdp } => link.offer(sdp).await,
+            LineRequest::Candidate {
                 candidate,
                 sdp_mid,
                 sdp_mline_index,
@@ -199,20 +207,10 @@ impl Session {
                 })
                 .await
             }
-            ClientMessage::HangupLine => link.close_line().await,
-            ClientMessage::Dial { .. }
-            | ClientMessage::Hangup { .. }
-            | ClientMessage::Dtmf { .. }
-            | ClientMessage::Mute { .. }
-            | ClientMessage::Hold { .. }
-            | ClientMessage::Transfer { .. }
-            | ClientMessage::Monitor { .. } => {
-                self.spawn_call_command(message, local.clone());
-                Ok(())
-            }
-            ClientMessage::LineCheck { seconds } => {
+            LineRequest::HangupLine => link.close_line().await,
+            LineRequest::LineCheck { seconds } => {
                 if check.as_ref().is_some_and(|c| !c.is_finished()) {
-                    Err(super::error::LineError::Busy)
+                    Err(LineError::Busy)
                 } else {
                     *check = Some(self.spawn_line_check(seconds, local.clone()));
                     Ok(())
@@ -226,24 +224,23 @@ impl Session {
 
     /// Runs a call command off the socket's loop (placing a call waits for the trunk) and
     /// sends back the call or the error.
-    fn spawn_call_command(&self, message: ClientMessage, notify: mpsc::Sender<ServerMessage>) {
+    fn spawn_call_command(&self, message: CallRequest, notify: mpsc::Sender<ServerMessage>) {
         use crate::telephony::CallCommand;
         let (call_id, command) = match message {
-            ClientMessage::Dial { task_id, contact } => {
+            CallRequest::Dial { task_id, contact } => {
                 (None, CallCommand::Dial { task_id, contact })
             }
-            ClientMessage::Hangup { call_id } => (Some(call_id), CallCommand::Hangup),
-            ClientMessage::Dtmf { call_id, digits } => (Some(call_id), CallCommand::Dtmf(digits)),
-            ClientMessage::Mute { call_id, muted } => (Some(call_id), CallCommand::Mute(muted)),
-            ClientMessage::Hold { call_id, held } => (Some(call_id), CallCommand::Hold(held)),
-            ClientMessage::Transfer { call_id, user_id } => {
+            CallRequest::Hangup { call_id } => (Some(call_id), CallCommand::Hangup),
+            CallRequest::Dtmf { call_id, digits } => (Some(call_id), CallCommand::Dtmf(digits)),
+            CallRequest::Mute { call_id, muted } => (Some(call_id), CallCommand::Mute(muted)),
+            CallRequest::Hold { call_id, held } => (Some(call_id), CallCommand::Hold(held)),
+            CallRequest::Transfer { call_id, user_id } => {
                 (Some(call_id), CallCommand::Transfer { to_user: user_id })
             }
-            ClientMessage::Monitor { call_id, mode } => (
+            CallRequest::Monitor { call_id, mode } => (
                 Some(call_id),
                 mode.map_or(CallCommand::StopMonitor, CallCommand::Monitor),
             ),
-            _ => return,
         };
         let (calls, user) = (self.calls.clone(), self.user.clone());
         tokio::spawn(async move {

@@ -11,13 +11,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::config::WebRtcConfig;
-use super::error::LineError;
-use super::frame::{AudioFrame, FRAME_DURATION, FRAME_SAMPLES};
-use super::line::Agent;
-use super::probe::Probe;
-use super::registry::Lines;
 use crate::bench::procstat::{thread_cpu_seconds_between, thread_ticks};
+use crate::config::WebRtcConfig;
+use crate::webrtc::frame::{AudioFrame, FRAME_DURATION, FRAME_SAMPLES};
+use crate::webrtc::probe::Probe;
+use crate::webrtc::{Agent, LineError, Lines};
 
 const LINE_THREADS: &str = "suifang-line";
 const PROBE_THREADS: &str = "bench-probe";
