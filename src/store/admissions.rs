@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 
-use super::patients::department_id;
+use super::departments::require_department;
 use super::StoreError;
 use crate::followup::admission::{IndexDischarge, NewAdmission, ReadmissionFacts};
 use crate::followup::retry::{Disposition, TaskStatus};
@@ -75,9 +75,7 @@ pub fn record_admission(
     now: DateTime<Utc>,
 ) -> Result<AdmissionOutcome, StoreError> {
     let department = match &a.department {
-        Some(code) => Some(department_id(tx, code)?.ok_or_else(|| {
-            StoreError::Invalid(format!("department: unknown department `{code}`"))
-        })?),
+        Some(code) => Some(require_department(tx, code)?),
         None => None,
     };
     // the same visit, or without a visit number the same moment: a request sent twice

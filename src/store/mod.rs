@@ -17,6 +17,7 @@ pub mod audit;
 pub mod audit_anchor;
 pub mod calls;
 pub mod care_teams;
+pub mod departments;
 pub mod escalations;
 pub mod hl7;
 pub mod hl7_admit;

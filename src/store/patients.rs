@@ -5,7 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::admissions::{end_stays, record_admission, AdmissionSource};
-use super::{optional, StoreError};
+use super::departments::require_department;
+use super::StoreError;
 use crate::followup::import::{ImportRow, LineError};
 use crate::followup::pathway::{Calendar, PathwayCatalog};
 use crate::followup::patient::{NewDischarge, ValidPatient};
@@ -40,13 +41,7 @@ pub struct DischargeOutcome {
     pub tasks_superseded: usize,
 }
 
-pub fn department_id(conn: &Connection, code: &str) -> Result<Option<i64>, StoreError> {
-    optional(
-        conn.query_row("SELECT id FROM departments WHERE code = ?1", [code], |r| {
-            r.get(0)
-        }),
-    )
-}
+pub use super::departments::department_id;
 
 pub fn insert_patient(
     tx: &Transaction,
@@ -112,9 +107,7 @@ pub fn record_discharge(
     now: DateTime<Utc>,
 ) -> Result<DischargeOutcome, StoreError> {
     let department_id = match &d.department {
-        Some(code) => Some(department_id(tx, code)?.ok_or_else(|| {
-            StoreError::Invalid(format!("department: unknown department `{code}`"))
-        })?),
+        Some(code) => Some(require_department(tx, code)?),
         None => None,
     };
     tx.execute(
