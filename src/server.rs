@@ -1,5 +1,7 @@
 //! Starts the HTTP server and the background jobs, and drains them on shutdown.
 
+mod workers;
+
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -10,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::followup::pathway::{PathwayCatalog, PathwayError};
 use crate::store::{Store, StoreError};
+use workers::Workers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -331,12 +334,21 @@ pub async fn serve(
     // the key is created at the first start; a broken key stops the start-up
     let anchor = crate::service::audit_anchor::open(&state.config, true)?;
     let engine = start_sip(&state).await?;
-    let lines = tokio::spawn(prepared.lines.run());
+    // One shutdown: it begins when `shutdown` resolves or when a worker dies; from then on a
+    // worker that ends has ended as asked. Agent lines (and their sockets) close as soon as it
+    // begins, so open WebSockets do not hold the graceful shutdown open; the other workers stop
+    // once the HTTP server has drained (`stop_tx`), so requests in flight still reach them.
+    let (begun_tx, begun_rx) = watch::channel(false);
+    let mut workers = Workers::new(begun_rx);
+    workers.add("agent lines", Some(tokio::spawn(prepared.lines.run())));
     let lines_stop = prepared.lines_stop;
-    // Close agent lines (and their sockets) as soon as shutdown starts, so open WebSockets
-    // do not hold the graceful shutdown open.
+    let death = workers.first_death();
     let shutdown = async move {
-        shutdown.await;
+        tokio::select! {
+            _ = shutdown => {}
+            name = death => tracing::error!(worker = name, "stopping: a background worker died"),
+        }
+        begun_tx.send_replace(true);
         let _ = lines_stop.send(true);
     };
     let addr = state.config.http.addr;
@@ -352,7 +364,9 @@ pub async fn serve(
         prepared.prompts,
         stop_rx.clone(),
     ));
+    workers.add("call center", Some(call_center));
     let rebuilder = tokio::spawn(queue_rebuilder(state.clone(), stop_rx.clone()));
+    workers.add("queue rebuilder", Some(rebuilder));
     let sla = tokio::spawn(crate::service::notify::sla_worker(
         state.store.clone(),
         state.events.clone(),
@@ -362,12 +376,14 @@ pub async fn serve(
         std::time::Duration::from_secs(state.config.escalation.tick_seconds.max(1)),
         stop_rx.clone(),
     ));
+    workers.add("escalation SLA timer", Some(sla));
     let webhook = tokio::spawn(crate::service::notify::webhook_worker(
         state.store.clone(),
         state.clock,
         state.config.webhook.clone(),
         stop_rx.clone(),
     ));
+    workers.add("webhook sender", Some(webhook));
     if state.config.webhook.enabled() {
         tracing::info!("escalation webhook enabled");
     }
@@ -381,8 +397,15 @@ pub async fn serve(
             stop_rx.clone(),
         ))
     });
-    let transcription = start_transcription(&state, stop_rx.clone());
-    let retention = start_retention(&state, stop_rx.clone());
+    workers.add("audit anchor", anchorer);
+    workers.add(
+        "transcription",
+        start_transcription(&state, stop_rx.clone()),
+    );
+    workers.add(
+        "recording retention",
+        start_retention(&state, stop_rx.clone()),
+    );
     let metrics = match state.config.http.metrics_addr {
         None => None,
         Some(addr) => {
@@ -396,7 +419,8 @@ pub async fn serve(
             Some(task)
         }
     };
-    let hl7 = start_hl7(&state, stop_rx.clone()).await?;
+    workers.add("metrics endpoint", metrics);
+    workers.add("HL7 listener", start_hl7(&state, stop_rx.clone()).await?);
     tracing::info!(%local, "suifang listening");
     println!("suifang is listening on http://{local}/");
     let events = state.events.clone();
@@ -409,19 +433,6 @@ pub async fn serve(
         })
         .await?;
     let _ = stop_tx.send(true);
-    // in this order: the call center first (it closes calls and recordings), the agent lines
-    // last (a call's line outlives the call)
-    let mut workers = Workers::default();
-    workers.add("call center", Some(call_center));
-    workers.add("queue rebuilder", Some(rebuilder));
-    workers.add("escalation SLA timer", Some(sla));
-    workers.add("webhook sender", Some(webhook));
-    workers.add("audit anchor", anchorer);
-    workers.add("recording retention", retention);
-    workers.add("metrics endpoint", metrics);
-    workers.add("HL7 listener", hl7);
-    workers.add("transcription", transcription);
-    workers.add("agent lines", Some(lines));
     let failed = workers.join().await;
     if let Some(anchor) = anchor {
         // last, so the rows every worker wrote while stopping are anchored too
@@ -432,45 +443,4 @@ pub async fn serve(
     }
     tracing::info!("suifang stopped");
     Ok(())
-}
-
-/// The background tasks `serve` started, by name. Shutdown waits for each and reports one that
-/// panicked (issue 16: an ignored join result hid a dead worker).
-#[derive(Default)]
-struct Workers(Vec<(&'static str, tokio::task::JoinHandle<()>)>);
-
-impl Workers {
-    fn add(&mut self, name: &'static str, handle: Option<tokio::task::JoinHandle<()>>) {
-        if let Some(h) = handle {
-            self.0.push((name, h));
-        }
-    }
-
-    /// Waits for every worker in order; returns the names of those that panicked.
-    async fn join(self) -> Vec<&'static str> {
-        let mut failed = Vec::new();
-        for (name, handle) in self.0 {
-            if let Err(e) = handle.await {
-                if e.is_panic() {
-                    tracing::error!(worker = name, "a background worker panicked: {e}");
-                    failed.push(name);
-                }
-            }
-        }
-        failed
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_worker_that_panicked_is_named_at_shutdown() {
-        let mut workers = Workers::default();
-        workers.add("fine", Some(tokio::spawn(async {})));
-        workers.add("absent", None);
-        workers.add("boom", Some(tokio::spawn(async { panic!("worker died") })));
-        assert_eq!(workers.join().await, ["boom"]);
-    }
 }

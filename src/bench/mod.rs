@@ -7,6 +7,7 @@ pub mod dial;
 pub mod escalation;
 pub mod gaps;
 pub mod harness;
+pub mod hl7;
 pub mod lines;
 pub mod pcap;
 pub mod procstat;

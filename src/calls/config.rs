@@ -29,6 +29,8 @@ pub struct EngineConfig {
     pub recordings_dir: PathBuf,
     /// Ring timeout before CANCEL.
     pub ring_timeout: Duration,
+    /// SIP timer T1 (RFC 3261 §17); unanswered requests time out after 64·T1 (Timer B/F).
+    pub sip_t1: Duration,
     /// Register at this registrar on start (e.g. `sip:pbx.hospital.example`), if set.
     pub registrar: Option<SipUri>,
     /// Requested registration lifetime in seconds.
@@ -66,6 +68,7 @@ impl EngineConfig {
             rtp_ports: 30000..=39998,
             recordings_dir,
             ring_timeout: Duration::from_secs(45),
+            sip_t1: Duration::from_millis(500),
             registrar: None,
             register_expires: 3600,
             trunk_keepalive: None,

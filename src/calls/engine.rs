@@ -92,6 +92,7 @@ impl Engine {
         let mut ep_cfg = EndpointConfig::new(sip_addr);
         ep_cfg.transport = cfg.transport;
         ep_cfg.timers.reliable = cfg.transport.is_stream();
+        ep_cfg.timers.t1 = cfg.sip_t1;
         ep_cfg.srtp = cfg.srtp;
         ep_cfg.outbound_proxy = cfg.outbound_proxy;
         ep_cfg.from_user.clone_from(&cfg.from_user);

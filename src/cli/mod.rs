@@ -167,6 +167,23 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1000)]
         answers: usize,
     },
+    /// ADT^A03 over MLLP, ACK after commit: msg/s and ACK p50/p99 over 1 and N connections,
+    /// side by side with python-hl7's MLLP server.
+    Hl7 {
+        /// Messages per run.
+        #[arg(long, default_value_t = 5000)]
+        messages: usize,
+        /// Connection counts, one run each.
+        #[arg(long, value_delimiter = ',', default_value = "1,8")]
+        connections: Vec<usize>,
+        /// The python with python-hl7 (default: ~/.cache/suifang/venv/bin/python, as
+        /// scripts/setup.sh installs it).
+        #[arg(long)]
+        python: Option<String>,
+        /// Measure suifang only.
+        #[arg(long)]
+        no_peer: bool,
+    },
 }
 
 /// Relays `bench calls` can compare against.
@@ -349,6 +366,24 @@ pub fn run(cli: Cli) -> Result<()> {
                 compare_rtpengine: compare == Some(CompareWith::Rtpengine),
                 keep,
             })?;
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Hl7 {
+            messages,
+            connections,
+            python,
+            no_peer,
+        }) => {
+            let python = python.unwrap_or_else(|| {
+                let home = std::env::var("HOME").unwrap_or_default();
+                format!("{home}/.cache/suifang/venv/bin/python")
+            });
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(crate::bench::hl7::run(crate::bench::hl7::Hl7BenchOptions {
+                messages,
+                connections,
+                peer_python: (!no_peer).then_some(python),
+            }))?;
             Ok(())
         }
         Command::Bench(BenchCommand::Escalation { answers }) => {

@@ -89,6 +89,11 @@ pub struct SipConfig {
     pub silence_alert_seconds: u64,
     /// Seconds a patient's phone may ring before the call is cancelled as no answer.
     pub ring_timeout_seconds: u64,
+    /// SIP timer T1 in milliseconds (RFC 3261 §17: the round-trip estimate). Retransmissions
+    /// start at T1 and a request nobody answers times out after 64·T1 (Timer B/F: 32 s at the
+    /// default 500). Lower it only on a fast, reliable network (tests use it to reach Timer B
+    /// in seconds). Env: `SUIFANG_SIP_TIMER_T1_MS`.
+    pub timer_t1_ms: u64,
     /// Prompt (file in `prompts/audio/`) played to both parties when the patient answers, and
     /// recorded; empty disables it.
     pub consent_prompt: String,
@@ -157,6 +162,7 @@ impl Default for SipConfig {
             rtp_port_max: 39998,
             rtp_latch: crate::rtp::latch::LatchPolicy::SdpAddress,
             ring_timeout_seconds: 45,
+            timer_t1_ms: 500,
             silence_alert_seconds: 30,
             consent_prompt: "consent.wav".into(),
             hold_prompt: "hold.flac".into(),
@@ -225,6 +231,12 @@ impl SipConfig {
         if let Some(v) = lookup("SUIFANG_SIP_PASSWORD") {
             self.password = Some(v);
         }
+        if let Some(v) = lookup("SUIFANG_SIP_TIMER_T1_MS") {
+            self.timer_t1_ms = v.parse().map_err(|_| ConfigError::Invalid {
+                key: "SUIFANG_SIP_TIMER_T1_MS",
+                message: format!("`{v}` is not a number of milliseconds"),
+            })?;
+        }
         if let Some(v) = lookup("SUIFANG_SIP_RTP_IP") {
             self.rtp_ip = v.parse().map_err(|_| ConfigError::Invalid {
                 key: "SUIFANG_SIP_RTP_IP",
@@ -249,6 +261,14 @@ impl SipConfig {
             return Err(ConfigError::Invalid {
                 key: "sip.ring_timeout_seconds",
                 message: "must be positive".into(),
+            });
+        }
+        // T2 (the retransmission cap) is 4 s: a T1 above it would make no sense, and below
+        // 10 ms a loopback retransmission storm would be all the timer buys
+        if !(10..=4_000).contains(&self.timer_t1_ms) {
+            return Err(ConfigError::Invalid {
+                key: "sip.timer_t1_ms",
+                message: format!("{} is outside 10–4000 ms", self.timer_t1_ms),
             });
         }
         if self.password.is_some() != self.username.is_some() {
@@ -381,6 +401,7 @@ impl SipConfig {
             sip_counters: Default::default(),
             media_counters: Default::default(),
             ring_timeout: Duration::from_secs(self.ring_timeout_seconds),
+            sip_t1: Duration::from_millis(self.timer_t1_ms),
             registrar,
             register_expires: self.register_expires,
             trunk_keepalive,
@@ -490,6 +511,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.bind.port(), 0);
         assert_eq!(c.domain().as_deref(), Some("127.0.0.1:5070"));
+        assert_eq!(c.timer_t1_ms, 500, "RFC 3261's T1 by default");
         let err = c
             .apply_env(&|k| (k == "SUIFANG_SIP_TRUNK").then(|| "pbx".into()))
             .unwrap_err();
@@ -504,6 +526,29 @@ mod tests {
         c.validate().unwrap();
         c.rtp_port_max = c.rtp_port_min;
         assert!(c.validate().unwrap_err().to_string().contains("rtp_port"));
+    }
+
+    #[test]
+    fn timer_t1_comes_from_the_env_is_bounded_and_reaches_the_engine() {
+        let mut c = SipConfig::default();
+        c.apply_env(&|k| (k == "SUIFANG_SIP_TIMER_T1_MS").then(|| "50".into()))
+            .unwrap();
+        assert_eq!(c.timer_t1_ms, 50);
+        c.validate().unwrap();
+        let engine = c.engine_config(Path::new("/tmp")).unwrap();
+        assert_eq!(engine.sip_t1, Duration::from_millis(50));
+        let err = c
+            .apply_env(&|k| (k == "SUIFANG_SIP_TIMER_T1_MS").then(|| "fast".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("SUIFANG_SIP_TIMER_T1_MS"), "{err}");
+        for bad in [0, 9, 4_001] {
+            let c = SipConfig {
+                timer_t1_ms: bad,
+                ..SipConfig::default()
+            };
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains("sip.timer_t1_ms"), "{bad}: {err}");
+        }
     }
 
     #[test]

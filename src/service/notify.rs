@@ -137,7 +137,10 @@ pub async fn webhook_worker(
     config: WebhookConfig,
     mut stop: watch::Receiver<bool>,
 ) {
+    // A worker runs until shutdown (one that ends early is taken for dead): with nothing to
+    // do, it waits for the stop signal.
     let Some(url) = config.url.clone() else {
+        let _ = stop.wait_for(|s| *s).await;
         return;
     };
     let client = match reqwest::Client::builder()
@@ -147,6 +150,7 @@ pub async fn webhook_worker(
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the webhook HTTP client; webhooks disabled");
+            let _ = stop.wait_for(|s| *s).await;
             return;
         }
     };

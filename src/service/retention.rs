@@ -119,6 +119,8 @@ pub async fn worker(
     mut stop: watch::Receiver<bool>,
 ) {
     if days == 0 {
+        // kept forever: nothing to sweep, but a worker runs until shutdown
+        let _ = stop.wait_for(|s| *s).await;
         return;
     }
     loop {

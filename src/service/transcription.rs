@@ -172,6 +172,8 @@ pub async fn run(state: Handles, model: InstalledModel, mut stop: watch::Receive
         Ok(l) => l,
         Err(e) => {
             tracing::error!(error = %e, "transcription off");
+            // a worker runs until shutdown (one that ends early is taken for dead)
+            let _ = stop.wait_for(|s| *s).await;
             return;
         }
     };
@@ -183,6 +185,7 @@ pub async fn run(state: Handles, model: InstalledModel, mut stop: watch::Receive
         Ok(p) => Arc::new(p),
         Err(e) => {
             tracing::error!(error = %e, "cannot start transcription threads; transcription off");
+            let _ = stop.wait_for(|s| *s).await;
             return;
         }
     };

@@ -266,7 +266,7 @@ async function admin(out, page, shot) {
 }
 
 /**
- * A newcomer's first call in the demo (tests/demo_newcomer.rs): the nurse reads the queue's
+ * A newcomer's first call in the demo (tests/it/demo_newcomer.rs): the nurse reads the queue's
  * calling-hours line, claims the first task, connects her line, calls the simulated patient,
  * talks for `args.talk_ms` and hangs up.
  */
