@@ -15,6 +15,7 @@ mod edge;
 mod hl7;
 mod labs;
 mod layers;
+mod outcomes;
 mod sip;
 mod webrtc;
 pub use clinical::{ClinicalConfig, EscalationConfig};
@@ -22,6 +23,7 @@ pub use edge::{AuditConfig, AuthConfig, HttpConfig};
 pub use hl7::Hl7Config;
 pub use labs::{LabEntry, LabsConfig};
 pub use layers::DEMO_DEFAULTS;
+pub use outcomes::OutcomesConfig;
 pub use sip::SipConfig;
 pub use webrtc::{IceServer, WebRtcConfig};
 
@@ -69,6 +71,8 @@ pub struct Config {
     /// The lab catalogue: `[labs.NAME]` changes or adds to the built-in labs (codes, unit,
     /// exact conversions) that ORU^R01 results are stored and `lab(NAME)` rules read under.
     pub labs: LabsConfig,
+    /// Readmissions: which admission types are planned.
+    pub outcomes: OutcomesConfig,
     pub webhook: WebhookConfig,
     /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
     pub webrtc: WebRtcConfig,
@@ -278,6 +282,7 @@ impl Default for Config {
             clinical: ClinicalConfig::default(),
             hl7: Hl7Config::default(),
             labs: LabsConfig::new(),
+            outcomes: OutcomesConfig::default(),
             webhook: WebhookConfig::default(),
             webrtc: WebRtcConfig::default(),
             sip: SipConfig::default(),
@@ -434,6 +439,7 @@ impl Config {
         self.clinical.validate()?;
         self.hl7.validate()?;
         self.lab_catalog()?;
+        self.outcomes.validate()?;
         self.webrtc.validate()?;
         self.sip.validate()?;
         self.transcription.language_mode()?;

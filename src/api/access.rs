@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::session_user::{session_token, CurrentUser, SESSION_COOKIE};
 use super::{
-    accounts, admin, agents, calls, care_teams, escalations, events, hl7, notes, patients, queue,
-    reports, retention, reviews, scripts, session, tags, transcripts, AppState,
+    accounts, admin, admissions, agents, calls, care_teams, escalations, events, hl7, notes,
+    patients, queue, reports, retention, reviews, scripts, session, tags, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::session_user;
@@ -62,6 +62,8 @@ const fn route(
 
 const CLINICAL: Access = Access::Roles(&[Nurse, Supervisor, Doctor, Admin]);
 const CALLERS: Access = Access::Roles(&[Nurse, Supervisor, Doctor]);
+/// Who records an admission: the ward nurse who hears of it, or whoever manages the list.
+const ADMITTERS: Access = Access::Roles(&[Nurse, Supervisor, Admin]);
 const MANAGERS: Access = Access::Roles(&[Supervisor, Admin]);
 const ADMIN: Access = Access::Roles(&[Admin]);
 const DOCTORS: Access = Access::Roles(&[Supervisor, Doctor, Admin]);
@@ -88,6 +90,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/patients/{id}", CLINICAL, "One patient (audited view)", || get(patients::get_one)),
     route("PUT", "/api/v1/patients/{id}/do-not-call", MANAGERS, "Set or clear the do-not-call flag", || put(patients::do_not_call)),
     route("POST", "/api/v1/patients/{id}/discharges", MANAGERS, "Record a discharge and enrol in the matching pathway", || post(patients::discharge)),
+    route("POST", "/api/v1/patients/{id}/admissions", ADMITTERS, "Record an admission (a readmission pauses follow-up and is recorded against the index discharge)", || post(admissions::create)),
+    route("GET", "/api/v1/patients/{id}/admissions", CLINICAL, "A patient's admissions with their readmission facts", || get(admissions::list)),
     route("GET", "/api/v1/patients/{id}/tasks", CLINICAL, "Follow-up tasks of a patient", || get(patients::tasks)),
     route("GET", "/api/v1/patients/{id}/timeline", CLINICAL, "Calls, answers, escalations, notes, lab results and measurement and lab series of a patient (audited)", || get(escalations::timeline)),
     // notes and tags (issue 20 items 5 and 6)

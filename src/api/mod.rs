@@ -4,6 +4,7 @@
 pub mod access;
 mod accounts;
 mod admin;
+mod admissions;
 mod agent_line;
 mod agents;
 mod calls;

@@ -163,11 +163,12 @@ pub async fn import_csv(
     let rows =
         parse_csv(&body, state.locale.tz, now).map_err(crate::store::StoreError::Rejected)?;
     let (pathways, calendar) = (state.pathways.clone(), state.calendar.clone());
+    let planned_types = state.config.outcomes.planned_admission_types.clone();
     let who = actor(&user);
     let n = state
         .store
         .write(move |tx| {
-            let n = db::import_rows(tx, &rows, &pathways, &calendar, now)?;
+            let n = db::import_rows(tx, &rows, &pathways, &calendar, &planned_types, now)?;
             append(
                 tx,
                 &who,

@@ -515,8 +515,16 @@ fn import_patients(config: &Config, file: &std::path::Path) -> Result<()> {
         tcm_two_business_days: config.hospital.tcm_two_business_days,
     };
     let shown = file.display().to_string();
+    let planned_types = config.outcomes.planned_admission_types.clone();
     let result = store.write_blocking(move |tx| {
-        let n = crate::store::patients::import_rows(tx, &rows, &catalog, &calendar, now)?;
+        let n = crate::store::patients::import_rows(
+            tx,
+            &rows,
+            &catalog,
+            &calendar,
+            &planned_types,
+            now,
+        )?;
         audit::append(
             tx,
             &audit::Actor::system("cli"),

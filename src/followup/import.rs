@@ -1,10 +1,15 @@
 //! CSV import of patients with their discharge. Every row is validated before anything is
 //! written; one bad row means nothing is imported, and every bad row is reported with its line.
+//!
+//! An optional last column, `admitted_at`, records an admission (an inpatient stay) of the
+//! row's patient in the row's department: before `discharged_at` it is the stay that discharge
+//! ends; after it, a readmission that pauses the follow-up the discharge started.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use super::admission::{NewAdmission, PatientClass};
 use super::patient::{
     Diagnosis, DiagnosisKind, FieldError, Language, NewDischarge, NewPatient, Sex, ValidPatient,
 };
@@ -28,6 +33,9 @@ pub const COLUMNS: &[&str] = &[
     "summary",
 ];
 
+/// Columns a file may add after [`COLUMNS`], in this order.
+pub const OPTIONAL_COLUMNS: &[&str] = &["admitted_at"];
+
 #[derive(Debug, Deserialize)]
 struct Row {
     mrn: String,
@@ -45,6 +53,8 @@ struct Row {
     visit_number: String,
     attending: String,
     summary: String,
+    #[serde(default)]
+    admitted_at: String,
 }
 
 /// One valid row.
@@ -54,6 +64,7 @@ pub struct ImportRow {
     pub patient: ValidPatient,
     pub department: Option<String>,
     pub discharge: Option<NewDischarge>,
+    pub admission: Option<NewAdmission>,
 }
 
 /// A problem with one line of the file.
@@ -181,11 +192,33 @@ fn convert(row: Row, tz: Tz, now: DateTime<Utc>) -> Result<ImportRow, FieldError
             })?)
         }
     };
+    let admission = match opt(&row.admitted_at) {
+        None => None,
+        Some(at) => {
+            let admitted_at = parse_local_time(&at, tz).ok_or_else(|| {
+                FieldError::new(
+                    "admitted_at",
+                    format!("`{at}` is not YYYY-MM-DD HH:MM or RFC 3339"),
+                )
+            })?;
+            Some(
+                NewAdmission {
+                    admitted_at,
+                    department: department.clone(),
+                    visit_number: None,
+                    patient_class: PatientClass::Inpatient,
+                    admission_type: None,
+                }
+                .validate(now)?,
+            )
+        }
+    };
     Ok(ImportRow {
         line: 0,
         patient,
         department,
         discharge,
+        admission,
     })
 }
 
@@ -209,13 +242,18 @@ pub fn parse_csv(
         }
     };
     let found: Vec<&str> = headers.iter().collect();
-    if found != COLUMNS {
+    let known = found.len() >= COLUMNS.len()
+        && found.len() <= COLUMNS.len() + OPTIONAL_COLUMNS.len()
+        && found[..COLUMNS.len()] == *COLUMNS
+        && found[COLUMNS.len()..] == OPTIONAL_COLUMNS[..found.len() - COLUMNS.len()];
+    if !known {
         return Err(vec![LineError {
             line: 1,
             field: "header".into(),
             message: format!(
-                "expected columns {}, found {}",
+                "expected columns {} (optionally followed by {}), found {}",
                 COLUMNS.join(","),
+                OPTIONAL_COLUMNS.join(","),
                 found.join(",")
             ),
         }]);
@@ -301,6 +339,27 @@ mod tests {
             found,
             [(3, "sex"), (4, "phone"), (5, "mrn"), (6, "diagnoses")]
         );
+    }
+
+    #[test]
+    fn an_admitted_at_column_is_optional_and_checked() {
+        let header = format!("{},admitted_at\n", HEADER.trim_end());
+        let csv = format!("{header}M1,张三,M,,+8613800000001,,,,zh,cardiology,2026-03-01 10:00,I50.9,V1,,,2026-03-09 08:00\nM2,李四,F,,+8613800000002,,,,zh,,,,,,,\n");
+        let rows = parse_csv(csv.as_bytes(), chrono_tz::Asia::Shanghai, Utc::now()).unwrap();
+        let a = rows[0].admission.as_ref().expect("admitted");
+        assert_eq!(a.admitted_at.to_rfc3339(), "2026-03-09T00:00:00+00:00");
+        assert_eq!(a.department.as_deref(), Some("cardiology"));
+        assert!(rows[1].admission.is_none());
+        let bad = format!("{header}M1,张三,M,,+8613800000001,,,,zh,,,,,,,March 9\n");
+        let errors = parse_csv(bad.as_bytes(), chrono_tz::Asia::Shanghai, Utc::now()).unwrap_err();
+        assert_eq!(
+            (errors[0].line, errors[0].field.as_str()),
+            (2, "admitted_at")
+        );
+        let extra = format!("{},admitted_at,ward\n", HEADER.trim_end());
+        let errors =
+            parse_csv(extra.as_bytes(), chrono_tz::Asia::Shanghai, Utc::now()).unwrap_err();
+        assert_eq!(errors[0].field, "header");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The clinical domain: patients, pathways, the daily queue, scripts, rules and escalations.
 //! Pure logic over plain types; storage goes through `crate::store`.
 
+pub mod admission;
 pub mod calling_hours;
 pub mod discipline;
 pub mod escalation;

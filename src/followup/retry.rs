@@ -60,6 +60,12 @@ pub enum TaskStatus {
     WrongNumber,
     Missed,
     Cancelled,
+    /// The patient is in hospital (an admission): not queued, claimed, dialled or retried
+    /// until the admission is cancelled (the task is pending again) or the next discharge
+    /// supersedes it.
+    Paused,
+    /// Closed unworked: a readmission's next discharge started a fresh enrolment.
+    Superseded,
 }
 
 impl TaskStatus {
@@ -72,6 +78,8 @@ impl TaskStatus {
             TaskStatus::WrongNumber => "wrong_number",
             TaskStatus::Missed => "missed",
             TaskStatus::Cancelled => "cancelled",
+            TaskStatus::Paused => "paused",
+            TaskStatus::Superseded => "superseded",
         }
     }
 
@@ -84,6 +92,8 @@ impl TaskStatus {
             "wrong_number" => TaskStatus::WrongNumber,
             "missed" => TaskStatus::Missed,
             "cancelled" => TaskStatus::Cancelled,
+            "paused" => TaskStatus::Paused,
+            "superseded" => TaskStatus::Superseded,
             _ => return None,
         })
     }

@@ -60,12 +60,17 @@ pub struct Discharge {
     pub disposition: Disposition,
 }
 
-fn err(segment: &str, field: usize, code: ErrorCode, message: impl Into<String>) -> Hl7Error {
+pub(super) fn err(
+    segment: &str,
+    field: usize,
+    code: ErrorCode,
+    message: impl Into<String>,
+) -> Hl7Error {
     Hl7Error::at(code, segment, field, message)
 }
 
 /// Which HL7 field a domain validation error is about.
-fn located(e: FieldError) -> Hl7Error {
+pub(super) fn located(e: FieldError) -> Hl7Error {
     let (segment, field) = match e.field.as_str() {
         "mrn" => ("PID", 3),
         "name" => ("PID", 5),
@@ -74,6 +79,8 @@ fn located(e: FieldError) -> Hl7Error {
         "alt_phone" => ("NK1", 5),
         "alt_contact_name" => ("NK1", 2),
         "discharged_at" => ("PV1", 45),
+        "admitted_at" => ("PV1", 44),
+        "visit_number" => ("PV1", 19),
         f if f.starts_with("diagnoses") => ("DG1", 3),
         _ => ("PID", 0),
     };
@@ -160,7 +167,7 @@ fn phone(m: &Message, raw: &str, country_code: &str) -> Option<String> {
     })
 }
 
-fn segment<'m>(m: &'m Message, id: &str) -> Result<&'m Segment, Hl7Error> {
+pub(super) fn segment<'m>(m: &'m Message, id: &str) -> Result<&'m Segment, Hl7Error> {
     m.segment(id, 1).ok_or_else(|| {
         err(
             id,
@@ -172,7 +179,7 @@ fn segment<'m>(m: &'m Message, id: &str) -> Result<&'m Segment, Hl7Error> {
 }
 
 /// PID-3: the repetition typed `MR` (medical record number), else the first.
-fn mrn(m: &Message, pid: &Segment) -> String {
+pub(super) fn mrn(m: &Message, pid: &Segment) -> String {
     let ids = m.repetitions(pid.raw(3));
     ids.iter()
         .find(|r| m.component(r, 5).eq_ignore_ascii_case("MR"))
@@ -208,7 +215,7 @@ pub fn visit(m: &Message, tz: Tz, now: DateTime<Utc>) -> Result<VisitRef, Hl7Err
             "PV1",
             19,
             ErrorCode::RequiredFieldMissing,
-            "PV1-19 (visit number) is required to know which discharge to cancel",
+            "PV1-19 (visit number) is required to know which visit is cancelled",
         ));
     }
     let event_at = [m.value("EVN", 2, 1), m.value("MSH", 7, 1)]
@@ -310,6 +317,18 @@ pub fn patient(m: &Message, map: &Mapping) -> Result<ValidPatient, Hl7Error> {
     .map_err(located)
 }
 
+/// PV1-3.1 point of care, else PV1-10 hospital service, through the configured map; an
+/// unmapped PV1-3.1 as sent (lower case): the HIS may already use suifang's codes.
+pub(super) fn department(m: &Message, pv1: &Segment, map: &Mapping) -> Option<String> {
+    [m.component(pv1.raw(3), 1), m.component(pv1.raw(10), 1)]
+        .into_iter()
+        .filter(|c| !c.trim().is_empty())
+        .find_map(|c| map.departments.get(c.trim()).cloned())
+        .or_else(|| {
+            Some(m.component(pv1.raw(3), 1).trim().to_ascii_lowercase()).filter(|c| !c.is_empty())
+        })
+}
+
 fn discharge_of(
     m: &Message,
     pv1: &Segment,
@@ -318,14 +337,7 @@ fn discharge_of(
     now: DateTime<Utc>,
     map: &Mapping,
 ) -> Result<Discharge, Hl7Error> {
-    let department = [m.component(pv1.raw(3), 1), m.component(pv1.raw(10), 1)]
-        .into_iter()
-        .filter(|c| !c.trim().is_empty())
-        .find_map(|c| map.departments.get(c.trim()).cloned())
-        .or_else(|| {
-            // no map entry: the HIS may already use suifang's codes
-            Some(m.component(pv1.raw(3), 1).trim().to_ascii_lowercase()).filter(|c| !c.is_empty())
-        });
+    let department = department(m, pv1, map);
     let attending = m
         .repetitions(pv1.raw(7))
         .first()

@@ -12,15 +12,17 @@
 //! - [`header`]: what MSH says (event, control id, version, acknowledgement mode);
 //! - [`ack`]: AA/AE/AR and CA/CE/CR replies with ERR segments naming the field.
 //!
-//! - [`adt`]: A03 / A08 / A13 read into the patient, discharge or visit they are about.
+//! - [`adt`]: A03 / A08 / A13 / A11 read into the patient, discharge or visit they are about;
+//! - [`admit`]: A01 / A04 into the admission, A40 into the merge;
 //! - [`oru`]: ORU^R01 lab results resolved through the lab catalogue (`followup::lab`).
 //!
 //! The I/O shell is `service::hl7` (the MLLP listener); what a message does to the record, and
-//! the store-before-ACK rule, is `store::hl7` (and for lab results `service::labs`, which
-//! stores them with `store::labs` and runs the scripts' `lab()` rules). Not yet (issue 17):
-//! A01/A04/A11/A40, results back to the EMR, the FHIR API.
+//! the store-before-ACK rule, is `store::hl7` (and `store::hl7_admit`; for lab results
+//! `service::labs`, which stores them with `store::labs` and runs the scripts' `lab()` rules).
+//! Not yet (issue 17): results back to the EMR, the FHIR API.
 
 pub mod ack;
+pub mod admit;
 pub mod adt;
 pub mod charset;
 pub mod header;

@@ -21,6 +21,7 @@ use crate::followup::lab::LabCatalog;
 use crate::followup::pathway::{Calendar, PathwayCatalog};
 use crate::followup::script::ScriptCatalog;
 use crate::hl7::ack::{build, reply_context, AckCode, Replier};
+use crate::hl7::admit::{admission, merge};
 use crate::hl7::adt::{discharge, patient, visit, Mapping};
 use crate::hl7::charset::{decode_message, Charset};
 use crate::hl7::header::{Event, Header};
@@ -30,6 +31,7 @@ use crate::hl7::oru::{lab_report, LabReport};
 use crate::store::hl7::{
     apply_cancel_discharge, apply_discharge, apply_update, receive, Applied, Receipt, Received,
 };
+use crate::store::hl7_admit::{apply_admit, apply_cancel_admit, apply_merge};
 use crate::store::Store;
 
 /// What the listener needs, and nothing else.
@@ -51,6 +53,8 @@ pub struct Hl7Service {
     pub fallback_charset: Charset,
     pub allow: Vec<ipnet::IpNet>,
     pub max_message_bytes: usize,
+    /// `[outcomes] planned_admission_types`.
+    pub planned_admission_types: Vec<String>,
 }
 
 impl Hl7Service {
@@ -87,6 +91,7 @@ impl Hl7Service {
             fallback_charset: hl7.fallback_charset()?,
             allow: hl7.allowed()?,
             max_message_bytes: hl7.max_message_bytes,
+            planned_admission_types: config.outcomes.planned_admission_types.clone(),
         })
     }
 
@@ -208,21 +213,17 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> O
         Event::CancelDischarge => visit(&m, service.time_zone, now).map(Prepared::CancelDischarge),
         Event::LabResult => lab_report(&m, &service.labs, service.time_zone, now)
             .map(|r| Prepared::Labs(Box::new(r))),
-        other => Err(Hl7Error::at(
-            ErrorCode::UnsupportedEventCode,
-            "MSH",
-            9,
-            format!(
-                "{other:?} ({}) is not applied by this version of suifang",
-                received.message_type
-            ),
-        )),
+        Event::Admit => admission(&m, service.time_zone, now, &service.mapping)
+            .map(|a| Prepared::Admit(Box::new(a))),
+        Event::CancelAdmit => visit(&m, service.time_zone, now).map(Prepared::CancelAdmit),
+        Event::Merge => merge(&m).map(Prepared::Merge),
     });
     let mode = header.ack_mode;
     let (pathways, calendar) = (service.pathways.clone(), service.calendar.clone());
     let sender = header.sending_application.clone();
     let (scripts, webhooks_enabled) = (service.scripts.clone(), service.webhooks_enabled);
     let control_id = header.control_id.clone();
+    let planned_types = service.planned_admission_types.clone();
     let stored = service
         .store
         .write(move |tx| {
@@ -264,6 +265,9 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> O
                             }
                         }))
                     }
+                    Ok(Prepared::Admit(a)) => apply_admit(tx, &a, &planned_types, &sender, now),
+                    Ok(Prepared::CancelAdmit(v)) => apply_cancel_admit(tx, &v, &sender, now),
+                    Ok(Prepared::Merge(m)) => apply_merge(tx, &m, &sender, now),
                     Err(e) => Ok(Err(e)),
                 },
             )?;
@@ -328,4 +332,7 @@ enum Prepared {
     Update(Box<crate::followup::patient::ValidPatient>),
     CancelDischarge(crate::hl7::adt::VisitRef),
     Labs(Box<LabReport>),
+    Admit(Box<crate::hl7::admit::Admit>),
+    CancelAdmit(crate::hl7::adt::VisitRef),
+    Merge(crate::hl7::admit::Merge),
 }

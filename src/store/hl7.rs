@@ -250,7 +250,7 @@ pub fn apply_discharge(
     Ok(Ok(applied))
 }
 
-fn update_patient(
+pub(super) fn update_patient(
     tx: &Transaction,
     id: i64,
     p: &ValidPatient,
@@ -278,11 +278,14 @@ fn update_patient(
     Ok(())
 }
 
-fn patient_by_mrn(tx: &Transaction, mrn: &str) -> Result<Option<i64>, StoreError> {
+/// The patient an MRN names: after an A40 merge, the prior MRN names the surviving patient.
+pub(super) fn patient_by_mrn(tx: &Transaction, mrn: &str) -> Result<Option<i64>, StoreError> {
     Ok(tx
-        .query_row("SELECT id FROM patients WHERE mrn = ?1", [mrn], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT COALESCE(merged_into, id) FROM patients WHERE mrn = ?1",
+            [mrn],
+            |r| r.get(0),
+        )
         .optional()?)
 }
 
@@ -359,7 +362,7 @@ pub fn apply_cancel_discharge(
             cancelled_tasks = tx.execute(
                 "UPDATE followup_tasks SET status = 'cancelled', updated_at = ?2
                  WHERE enrollment_id IN (SELECT id FROM enrollments WHERE discharge_id = ?1)
-                   AND status = 'pending' AND attempts_total = 0
+                   AND status IN ('pending', 'paused') AND attempts_total = 0
                    AND (lease_owner IS NULL OR lease_expires_at <= ?2)",
                 params![id, now.timestamp()],
             )?;

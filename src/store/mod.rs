@@ -11,13 +11,16 @@ mod error;
 pub mod migrate;
 
 pub mod accounts;
+pub mod admissions;
 pub mod agents;
 pub mod audit;
 pub mod audit_anchor;
 pub mod calls;
 pub mod care_teams;
+pub mod departments;
 pub mod escalations;
 pub mod hl7;
+pub mod hl7_admit;
 pub mod labs;
 pub mod notes;
 pub mod patient_report;

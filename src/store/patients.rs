@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
-use super::{optional, StoreError};
+use super::admissions::{end_stays, record_admission, AdmissionSource};
+use super::departments::require_department;
+use super::StoreError;
 use crate::followup::import::{ImportRow, LineError};
 use crate::followup::pathway::{Calendar, PathwayCatalog};
 use crate::followup::patient::{NewDischarge, ValidPatient};
@@ -35,15 +37,11 @@ pub struct DischargeOutcome {
     pub pathway: Option<String>,
     pub enrollment_id: Option<i64>,
     pub tasks_created: usize,
+    /// Tasks of an enrolment this discharge superseded (the patient was readmitted).
+    pub tasks_superseded: usize,
 }
 
-pub fn department_id(conn: &Connection, code: &str) -> Result<Option<i64>, StoreError> {
-    optional(
-        conn.query_row("SELECT id FROM departments WHERE code = ?1", [code], |r| {
-            r.get(0)
-        }),
-    )
-}
+pub use super::departments::department_id;
 
 pub fn insert_patient(
     tx: &Transaction,
@@ -97,7 +95,9 @@ fn add_tag(tx: &Transaction, patient_id: i64, tag: &str, source: &str) -> Result
 }
 
 /// Records a discharge, tags the patient from its diagnoses and department, and enrols the
-/// patient in the matching pathway (creating its tasks).
+/// patient in the matching pathway (creating its tasks). A discharge that ends a stay (an
+/// admission after an earlier discharge) supersedes the enrolment the stay interrupted
+/// (`admissions::end_stays`).
 pub fn record_discharge(
     tx: &Transaction,
     patient_id: i64,
@@ -107,9 +107,7 @@ pub fn record_discharge(
     now: DateTime<Utc>,
 ) -> Result<DischargeOutcome, StoreError> {
     let department_id = match &d.department {
-        Some(code) => Some(department_id(tx, code)?.ok_or_else(|| {
-            StoreError::Invalid(format!("department: unknown department `{code}`"))
-        })?),
+        Some(code) => Some(require_department(tx, code)?),
         None => None,
     };
     tx.execute(
@@ -145,11 +143,13 @@ pub fn record_discharge(
     }
     let codes: Vec<String> = d.diagnoses.iter().map(|x| x.icd10.clone()).collect();
     let Some(pathway) = catalog.match_discharge(&codes, d.department.as_deref()) else {
+        let tasks_superseded = end_stays(tx, patient_id, discharge_id, d.discharged_at, None, now)?;
         return Ok(DischargeOutcome {
             discharge_id,
             pathway: None,
             enrollment_id: None,
             tasks_created: 0,
+            tasks_superseded,
         });
     };
     tx.execute(
@@ -185,11 +185,21 @@ pub fn record_discharge(
             task.step_name_zh,
         ])?;
     }
+    drop(insert);
+    let tasks_superseded = end_stays(
+        tx,
+        patient_id,
+        discharge_id,
+        d.discharged_at,
+        Some(enrollment_id),
+        now,
+    )?;
     Ok(DischargeOutcome {
         discharge_id,
         pathway: Some(pathway.code.clone()),
         enrollment_id: Some(enrollment_id),
         tasks_created: plan.len(),
+        tasks_superseded,
     })
 }
 
@@ -213,11 +223,15 @@ pub fn fill_step_names_zh(tx: &Transaction, catalog: &PathwayCatalog) -> Result<
 /// Imports validated CSV rows in the caller's transaction. Rows that the database rejects
 /// (duplicate MRN, unknown department) are all collected with their line into
 /// `StoreError::Rejected`, which rolls the transaction back: an import is all or nothing.
+/// A row's admission is recorded in time order with its discharge: before it, the stay the
+/// discharge ends; after it, a readmission. `planned_types` is
+/// `[outcomes] planned_admission_types`.
 pub fn import_rows(
     tx: &Transaction,
     rows: &[ImportRow],
     catalog: &PathwayCatalog,
     calendar: &Calendar,
+    planned_types: &[String],
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
     let mut errors = Vec::new();
@@ -235,9 +249,27 @@ pub fn import_rows(
             }
             Err(e) => return Err(e),
         };
+        let admit = |tx: &Transaction, a| {
+            record_admission(tx, id, a, AdmissionSource::Import, planned_types, now).map(|_| ())
+        };
+        let admitted_first = match (&row.admission, &row.discharge) {
+            (Some(a), Some(d)) => a.admitted_at <= d.discharged_at,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        let mut steps: Vec<Result<(), StoreError>> = Vec::new();
+        if let (true, Some(a)) = (admitted_first, &row.admission) {
+            steps.push(admit(tx, a));
+        }
         if let Some(d) = &row.discharge {
-            match record_discharge(tx, id, d, catalog, calendar, now) {
-                Ok(_) => {}
+            steps.push(record_discharge(tx, id, d, catalog, calendar, now).map(|_| ()));
+        }
+        if let (false, Some(a)) = (admitted_first, &row.admission) {
+            steps.push(admit(tx, a));
+        }
+        for step in steps {
+            match step {
+                Ok(()) => {}
                 Err(StoreError::Invalid(m)) => errors.push(line_err("department", m)),
                 Err(e) => return Err(e),
             }

@@ -312,14 +312,15 @@ pub fn report_tagged(
         }
     }
 
+    // a task the patient's readmission paused or superseded was never due for a call
     let (tasks_due, tasks_attempted, tasks_reached, tasks_completed) = conn.query_row(
         &format!(
             "SELECT COUNT(*), COALESCE(SUM(attempts_total > 0), 0),
                 COALESCE(SUM(EXISTS(SELECT 1 FROM task_attempts a WHERE a.task_id = t.id
                     AND a.disposition IN ({reached}))), 0),
                 COALESCE(SUM(status = 'completed'), 0)
-             FROM followup_tasks t WHERE due_at >= ?1 AND due_at < ?2 AND status != 'cancelled'
-               AND {t_tag}"
+             FROM followup_tasks t WHERE due_at >= ?1 AND due_at < ?2
+               AND status NOT IN ('cancelled', 'paused', 'superseded') AND {t_tag}"
         ),
         params![start, end, tag],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),

@@ -435,7 +435,7 @@ pub fn record_disposition(
         exec(
             tx,
             "UPDATE followup_tasks SET status = 'cancelled', updated_at = ?2
-             WHERE patient_id = ?1 AND status = 'pending'",
+             WHERE patient_id = ?1 AND status IN ('pending', 'paused')",
             params![patient_id, t],
         )?;
         exec(tx,

@@ -85,7 +85,7 @@ const STRINGS = {
     'tag.source.pathway': '路径', 'tag.source.rule': '规则', 'tag.source.queue': '队列',
     'discipline.cardiology': '心内科', 'discipline.pharmacy': '临床药学', 'discipline.rehabilitation': '康复', 'discipline.nutrition': '营养',
     'discipline.psychology': '心理', 'discipline.social_work': '社会工作', 'discipline.nursing': '护理',
-    'task.status.wrong_number': '号码错误', 'task.status.missed': '已错过', 'task.status.cancelled': '已取消',
+    'task.status.wrong_number': '号码错误', 'task.status.missed': '已错过', 'task.status.cancelled': '已取消', 'task.status.paused': '住院暂停', 'task.status.superseded': '已被新随访取代',
     // team review (issue 20 item 4)
     'nav.reviews': '团队评估', 'review.title': '多学科团队评估', 'review.list': '待完成的团队评估', 'review.none': '没有待完成的团队评估',
     'review.open': '打开团队评估', 'review.from_task': '这是多学科团队评估任务：在评估页查看议程、签署本学科评估并记录处理措施。',
@@ -190,7 +190,7 @@ const STRINGS = {
     'tag.source.pathway': 'pathway', 'tag.source.rule': 'rule', 'tag.source.queue': 'queue',
     'discipline.cardiology': 'Cardiology', 'discipline.pharmacy': 'Clinical pharmacy', 'discipline.rehabilitation': 'Rehabilitation', 'discipline.nutrition': 'Nutrition',
     'discipline.psychology': 'Psychology', 'discipline.social_work': 'Social work', 'discipline.nursing': 'Nursing',
-    'task.status.wrong_number': 'wrong number', 'task.status.missed': 'missed', 'task.status.cancelled': 'cancelled',
+    'task.status.wrong_number': 'wrong number', 'task.status.missed': 'missed', 'task.status.cancelled': 'cancelled', 'task.status.paused': 'paused (in hospital)', 'task.status.superseded': 'superseded',
     // team review (issue 20 item 4)
     'nav.reviews': 'Team reviews', 'review.title': 'Team review', 'review.list': 'Team reviews to complete', 'review.none': 'No team review is waiting',
     'review.open': 'Open the team review', 'review.from_task': 'This is a multidisciplinary team review: the review page shows the agenda, your discipline signs its assessment and the team records its actions.',
