@@ -151,6 +151,34 @@ mod tests {
 
     const DAY: i64 = 86_400;
 
+    /// With retention off the worker has nothing to do but must not end (a worker that ends
+    /// while the server runs is taken for dead): a simulated week passes, it is still there,
+    /// and the stop signal ends it.
+    #[tokio::test(start_paused = true)]
+    async fn with_retention_off_the_worker_waits_for_the_stop_signal() {
+        let (dir, store, recordings) = seeded().await;
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(worker(
+            store,
+            RecordingsRoot::new(&recordings),
+            Clock::default(),
+            0,
+            Duration::from_secs(60),
+            stopped,
+        ));
+        tokio::time::advance(Duration::from_secs(7 * DAY as u64)).await;
+        tokio::task::yield_now().await;
+        assert!(
+            !task.is_finished(),
+            "the worker ended with nothing to stop it"
+        );
+        stop.send_replace(true);
+        task.await.expect("the worker ends cleanly when told");
+        // and it touched nothing
+        assert!(recordings.join("old/c1.wav").exists());
+        drop(dir);
+    }
+
     /// A store with two ended calls recorded at day 0 and day 20, files in `recordings/`.
     async fn seeded() -> (tempfile::TempDir, Store, PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");
