@@ -359,7 +359,13 @@ async function nurseRefused(out, page, shot) {
 async function adminTeams(out, page, shot) {
   await login(page, base, 'admin', 'admin-demo-1');
   await page.click('#nav a[href="#/teams"]');
-  await page.waitForSelector('.care-team tbody tr');
+  // seen once in five full runs: the team table never came (15 s). Say what the page showed
+  // instead, so the next failure names its cause.
+  await page.waitForSelector('.care-team tbody tr').catch(async (e) => {
+    const teams = await page.$eval('#teams', (el) => el.textContent.trim()).catch(() => '(no #teams element)');
+    await shot('teams-missing').catch(() => {});
+    throw new Error(`${e.message}\nlocation: ${page.url()}\n#teams showed: ${teams}`);
+  });
   out.team = await page.$$eval('.care-team tbody tr', (rs) => rs.map((r) => ({
     user_id: Number(r.dataset.user), discipline: r.dataset.discipline, lead: r.children[2].textContent.trim() !== '',
   })));
