@@ -6,11 +6,11 @@
 //! envelope correlation), (b) the browser heard the playback (getStats packetsReceived and
 //! audioLevel on an unmuted element), (c) a reload reconnects the line.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use crate::common::console::run_bounded;
 use crate::common::serial;
 use crate::common::{repo_root, Server};
 
@@ -36,47 +36,6 @@ fn require_browser_tools() {
         "browser test needs Debian's chromium (/usr/bin/chromium: {chromium}), node ({node}) and \
          playwright-core in node_modules ({playwright}); run scripts/setup.sh, which installs them"
     );
-}
-
-/// Runs a command with a hard deadline; returns (success, stdout, stderr).
-fn run_bounded(cmd: &mut Command, limit: Duration) -> (bool, String, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn node");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait node") {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let (out, err) = (
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-    );
-    match status {
-        Some(s) => (s.success(), out, err),
-        None => (false, out, format!("{err}\n(killed after {limit:?})")),
-    }
 }
 
 /// 20 ms RMS envelope of a mono 16-bit WAV at any sample rate.
