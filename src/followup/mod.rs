@@ -9,6 +9,7 @@ pub mod import;
 pub mod lab;
 pub mod metrics;
 pub mod note;
+pub mod outcomes;
 pub mod pathway;
 pub mod patient;
 pub mod phone;
