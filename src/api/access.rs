@@ -12,7 +12,8 @@ use super::error::ApiError;
 use super::session_user::{session_token, CurrentUser, SESSION_COOKIE};
 use super::{
     accounts, admin, admissions, agents, calls, care_teams, escalations, events, hl7, notes,
-    patients, queue, reports, retention, reviews, scripts, session, tags, transcripts, AppState,
+    outcomes, patients, queue, reports, retention, reviews, scripts, session, tags, transcripts,
+    AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::session_user;
@@ -165,6 +166,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/settings", ANY_USER, "Console settings: the hospital's time zone and calling hours", || get(reports::settings)),
     route("GET", "/api/v1/wallboard", MANAGERS, "Live wallboard: agents, queue depth, today's counts, open escalations by age", || get(reports::wallboard)),
     route("GET", "/api/v1/reports", MANAGERS, "Period report (coverage, reach, completion, dials, time to contact and to acknowledge); ?format=csv", || get(reports::report)),
+    route("GET", "/api/v1/reports/outcomes", MANAGERS, "Outcome report per month, pathway, department and nurse: reach within 2 business days / 7 days, completion, time to first contact, escalations by severity, 30/180-day readmission with 95 % CIs, reached vs not reached, and the SQL behind each number; ?from=&to=&format=csv", || get(outcomes::report)),
     route("GET", "/api/v1/recordings", DOCTORS, "Recordings browser: filter by date, nurse, patient, disposition, escalated", || get(reports::recordings)),
     route("GET", "/api/v1/recordings/{id}/download", MANAGERS, "Download a recording's WAV (audited); 410 once retention deleted the audio", || get(reports::download)),
     route("PUT", "/api/v1/recordings/{id}/hold", MANAGERS, "Keep a recording whatever its age ({\"reason\"}; audited)", || put(retention::hold)),

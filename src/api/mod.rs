@@ -16,6 +16,7 @@ pub mod events;
 mod hl7;
 pub mod metrics;
 mod notes;
+mod outcomes;
 mod patients;
 mod queue;
 mod reports;

@@ -23,6 +23,7 @@ pub mod hl7;
 pub mod hl7_admit;
 pub mod labs;
 pub mod notes;
+pub mod outcomes;
 pub mod patient_report;
 pub mod patients;
 pub mod phi_access;

@@ -11,6 +11,7 @@ const PAGES = {
     ['wallboard', 'nav.wallboard', () => import('./supervisor.js')],
     ['recordings', 'nav.recordings', () => import('./recordings.js')],
     ['reports', 'nav.reports', () => import('./reports.js')],
+    ['outcomes', 'nav.outcomes', () => import('./outcomes.js')],
     ['inbox', 'nav.inbox', () => import('./doctor.js')],
     ['reviews', 'nav.reviews', () => import('./review.js')],
   ],
@@ -26,6 +27,7 @@ const PAGES = {
     ['scripts', 'nav.scripts', () => import('./admin.js')],
     ['system', 'nav.system', () => import('./admin.js')],
     ['reports', 'nav.reports', () => import('./reports.js')],
+    ['outcomes', 'nav.outcomes', () => import('./outcomes.js')],
   ],
 };
 
