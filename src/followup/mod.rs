@@ -15,6 +15,7 @@ pub mod patient;
 pub mod phone;
 pub mod retry;
 pub mod review;
+pub mod risk;
 pub mod rules;
 pub mod script;
 pub mod tag;
