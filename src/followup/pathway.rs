@@ -9,6 +9,8 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, 
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::risk::RiskSwitch;
+
 /// Why pathway files could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PathwayError {
@@ -93,6 +95,31 @@ pub struct Step {
     /// Added to the pathway's priority for this step.
     #[serde(default)]
     pub priority_boost: i64,
+    /// `{ lace = 10, mode = "nurse" }`: from that LACE on (risk at discharge, issue 18) the
+    /// step is called in `mode` instead of its own; see [`Step::mode_for_risk`].
+    #[serde(default)]
+    pub mode_if_risk_at_least: Option<RiskSwitch<String>>,
+}
+
+/// The call modes a step's risk switch may name (the step `mode` values of issue 24).
+pub const RISK_SWITCH_MODES: &[&str] = &["nurse", "robot", "robot_then_nurse"];
+
+impl Step {
+    /// The mode this step is called in for a discharge of `lace` when its own mode is
+    /// `own` (unknown risk keeps it).
+    pub fn mode_for_risk<'a>(&'a self, own: &'a str, lace: Option<u8>) -> &'a str {
+        RiskSwitch::resolve(
+            self.mode_if_risk_at_least
+                .as_ref()
+                .map(|s| RiskSwitch {
+                    lace: s.lace,
+                    mode: s.mode.as_str(),
+                })
+                .as_ref(),
+            own,
+            lace,
+        )
+    }
 }
 
 fn one() -> u32 {
@@ -205,6 +232,19 @@ impl PathwayCatalog {
                 )));
             }
             last_day = step.day;
+            if let Some(switch) = &step.mode_if_risk_at_least {
+                switch
+                    .validate()
+                    .map_err(|m| invalid(format!("step `{}`: {m}", step.name.en)))?;
+                if !RISK_SWITCH_MODES.contains(&switch.mode.as_str()) {
+                    return Err(invalid(format!(
+                        "step `{}`: mode_if_risk_at_least.mode `{}` is not one of {}",
+                        step.name.en,
+                        switch.mode,
+                        RISK_SWITCH_MODES.join(", ")
+                    )));
+                }
+            }
             if step.window_before_days > MAX_WINDOW_BEFORE_DAYS {
                 return Err(invalid(format!(
                     "step `{}`: window_before_days is at most {MAX_WINDOW_BEFORE_DAYS}",
@@ -425,6 +465,33 @@ mod tests {
             .with_timezone(&chrono_tz::Asia::Shanghai)
             .date_naive();
         assert_eq!(end, NaiveDate::from_ymd_opt(2026, 3, 11).unwrap());
+    }
+
+    #[test]
+    fn a_step_may_switch_mode_by_risk() {
+        let text = |switch: &str| {
+            format!(
+                "code = \"x\"\nversion = 1\ntitle = {{ en = \"x\", zh = \"x\" }}\npriority = 1\n[match]\n\
+                 departments = [\"cardiology\"]\n[[steps]]\nname = \"Day 1\"\nday = 1\n\
+                 script = \"heart-failure\"\nrole = \"nurse\"\nmode_if_risk_at_least = {switch}\n"
+            )
+        };
+        let p = PathwayCatalog::parse("x.toml", &text("{ lace = 10, mode = \"nurse\" }"))
+            .expect("parses");
+        let step = &p.steps[0];
+        assert_eq!(step.mode_for_risk("robot", Some(12)), "nurse");
+        assert_eq!(step.mode_for_risk("robot", Some(9)), "robot");
+        assert_eq!(step.mode_for_risk("robot", None), "robot");
+        for bad in [
+            "{ lace = 25, mode = \"nurse\" }",
+            "{ lace = 10, mode = \"pigeon\" }",
+            "{ lace = 10 }",
+        ] {
+            assert!(
+                PathwayCatalog::parse("x.toml", &text(bad)).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod reports;
 pub mod retention;
 pub mod review_agenda;
 pub mod reviews;
+pub mod risk;
 pub mod tags;
 pub mod tasks;
 pub mod transcript_search;

@@ -194,6 +194,8 @@ pub fn record_discharge(
         Some(enrollment_id),
         now,
     )?;
+    // LACE at enrolment, once the stay this discharge ended is linked (issue 18 item 2)
+    super::risk::score_discharge(tx, discharge_id, Some(enrollment_id), calendar, now)?;
     Ok(DischargeOutcome {
         discharge_id,
         pathway: Some(pathway.code.clone()),

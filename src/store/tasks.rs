@@ -109,7 +109,8 @@ pub struct QueueBuild {
 
 /// Rebuilds the daily queue: pending tasks whose window is open (a step's `window_before_days`
 /// opens it before the due day: the task may be worked early), for patients who may be called,
-/// ranked by clinical priority, then due before early, days overdue (most first) and attempts
+/// ranked by clinical priority, then due before early, high risk first (LACE at least
+/// `followup::risk::HIGH_RISK_LACE`, issue 18), days overdue (most first) and attempts
 /// (fewest first). Tasks whose window closed unworked become `missed` and are flagged.
 pub fn build_queue(tx: &Transaction, now: DateTime<Utc>) -> Result<QueueBuild, StoreError> {
     let horizon = (now + Duration::days(i64::from(MAX_WINDOW_BEFORE_DAYS))).timestamp();
@@ -125,12 +126,14 @@ pub fn build_queue(tx: &Transaction, now: DateTime<Utc>) -> Result<QueueBuild, S
         tx,
         "INSERT INTO queue_entries (rank, task_id, built_at)
          SELECT row_number() OVER (ORDER BY t.priority DESC, t.due_at > ?1,
+                    COALESCE(r.lace, 0) >= ?3 DESC,
                     (?1 - t.due_at) / 86400 DESC, t.attempts_total ASC, t.due_at ASC, t.id ASC),
                 t.id, ?1
          FROM followup_tasks t INDEXED BY followup_tasks_due JOIN patients p ON p.id = t.patient_id
+         LEFT JOIN risk_scores r ON r.enrollment_id = t.enrollment_id
          WHERE t.status = 'pending' AND t.due_at <= ?2 AND t.window_start_at <= ?1
            AND t.window_end_at >= ?1 AND p.do_not_call = 0 AND p.deceased = 0",
-        [now, horizon],
+        params![now, horizon, crate::followup::risk::HIGH_RISK_LACE],
     )?;
     Ok(QueueBuild {
         entries: entries as i64,

@@ -109,7 +109,9 @@ impl<M: Copy> RiskSwitch<M> {
             _ => default,
         }
     }
+}
 
+impl<M> RiskSwitch<M> {
     /// The threshold must be one LACE can reach.
     pub fn validate(&self) -> Result<(), String> {
         if self.lace > 19 {
