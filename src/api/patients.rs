@@ -71,7 +71,16 @@ pub async fn get_one(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let p = state.store.read(move |c| db::get_patient(c, id)).await?;
+    // the patient with the LACE score of each discharge (issue 18), newest first
+    let (p, risk) = state
+        .store
+        .read(move |c| {
+            Ok((
+                db::get_patient(c, id)?,
+                crate::store::risk::for_patient(c, id)?,
+            ))
+        })
+        .await?;
     let now = state.clock.now().timestamp();
     let who = actor(&user);
     // Every view of a record is audited (HIPAA §164.312(b)).
@@ -79,7 +88,9 @@ pub async fn get_one(
         .store
         .write(move |tx| append(tx, &who, "view", "patient", Some(&id.to_string()), "", now))
         .await?;
-    Ok(axum::Json(json!(for_role(p, &user))))
+    let mut body = json!(for_role(p, &user));
+    body["risk"] = json!(risk);
+    Ok(axum::Json(body))
 }
 
 #[derive(Deserialize)]

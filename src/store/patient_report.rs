@@ -69,6 +69,8 @@ pub struct PatientReport {
     pub notes: Vec<super::notes::Note>,
     /// Active tags with their source (issue 20 item 6).
     pub tags: Vec<super::tags::PatientTag>,
+    /// LACE risk at each discharge whose stay is known (issue 18 item 2), newest first.
+    pub risk: Vec<super::risk::RiskView>,
     pub generated_at: DateTime<Utc>,
 }
 
@@ -171,6 +173,7 @@ pub fn patient_report(
         reviews: super::reviews::list(conn, true, Some(id))?,
         notes: super::notes::for_patient(conn, id)?,
         tags: super::tags::of_patient(conn, id)?,
+        risk: super::risk::for_patient(conn, id)?,
         generated_at: now,
     })
 }

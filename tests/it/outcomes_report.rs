@@ -600,3 +600,59 @@ impl Phase {
         Client::login(&self.server, "admin", "admin-demo-1")
     }
 }
+
+/// Issue 18 item 2 through the real binary: an emergency visit, then an emergency stay of six
+/// days, then the discharge (REST): the patient shows LACE 13 (L 4 + A 3 + C 5 + E 1) with its
+/// parts, in the patient record and in the printable report's data.
+#[test]
+fn lace_is_computed_at_enrolment_and_shown_on_the_patient() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "demo", &[]);
+    let supervisor = Client::login(&server, "supervisor", "supervisor-demo-1");
+    let r = supervisor.post(
+        "/api/v1/patients",
+        json!({"mrn": "LACE-1", "name": "风险 患者", "phone": "+8613900000123"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{}", r.body));
+    // the stay is 5 or 6 local days whatever the server's zone and hour: both give L = 4
+    let now = Utc::now();
+    for (at, class, kind) in [
+        (now - Duration::days(30), "emergency", None),
+        (now - Duration::days(6), "inpatient", Some("emergency")),
+    ] {
+        let r = supervisor.post(
+            &format!("/api/v1/patients/{id}/admissions"),
+            json!({"admitted_at": at.to_rfc3339(), "patient_class": class,
+                   "department": "cardiology", "admission_type": kind}),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let r = supervisor.post(
+        &format!("/api/v1/patients/{id}/discharges"),
+        json!({"discharged_at": (now - Duration::minutes(30)).to_rfc3339(), "department": "cardiology",
+               "diagnoses": [{"icd10": "I50.9"}, {"icd10": "E11.2"}, {"icd10": "N18.4"}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let patient = supervisor.get(&format!("/api/v1/patients/{id}"));
+    assert_eq!(patient.status, 200, "{}", patient.body);
+    let risk = &patient.body["risk"][0];
+    assert_eq!(risk["lace"], 13, "{}", patient.body);
+    assert_eq!(
+        [
+            &risk["l_points"],
+            &risk["a_points"],
+            &risk["c_points"],
+            &risk["e_points"]
+        ],
+        [&json!(4), &json!(3), &json!(5), &json!(1)],
+        "{risk}"
+    );
+    assert_eq!(risk["high_risk"], true);
+    assert_eq!(risk["charlson"], 5);
+    let report = supervisor.get(&format!("/api/v1/patients/{id}/report"));
+    assert_eq!(report.status, 200, "{}", report.body);
+    assert_eq!(report.body["risk"][0]["lace"], 13, "{}", report.body);
+}

@@ -45,6 +45,13 @@ function answersByTask(report) {
   return [...groups.values()].map((g) => html`<h4>${g.step}</h4><dl class="answers">${g.items.map((a) => raw(html`<dt>${q(a)}</dt><dd>${answerText(a.value)}</dd>`))}</dl>`).join('');
 }
 
+/** LACE at the latest scored discharge (issue 18): total, high-risk badge and its parts. */
+export function riskLine(r) {
+  return html`<p id="patient-risk"><span class="label">${t('risk.lace')}</span> <strong>${r.lace}</strong>
+    ${r.high_risk ? raw(`<span class="badge sev-high">${t('risk.high')}</span>`) : ''}
+    <small>L ${r.l_points} · A ${r.a_points} · C ${r.c_points} (Charlson ${r.charlson}) · E ${r.e_points} · ${fmtDate(r.discharged_at)}</small></p>`;
+}
+
 /** Redraws the patient's tags (after an answer's rule set one). */
 export async function refreshTags(root, patientId) {
   const box = $('#patient-tags', root);
@@ -69,6 +76,7 @@ export async function mountPatient(root, patientId, ctx, { taskId } = {}) {
       ${p.alt_phone ? raw(html` · <span class="label">${t('patient.alt')}</span> ${p.alt_contact_name || ''} ${p.alt_contact_relation ? '(' + p.alt_contact_relation + ')' : ''} ${p.alt_phone}`) : ''}
       ${p.do_not_call ? raw('<span class="badge sev-urgent">DNC</span>') : ''}</p>
     <p id="patient-tags" class="tags"></p>
+    ${(report.risk || []).length ? raw(riskLine(report.risk[0])) : ''}
     <details open><summary>${t('patient.discharge')}</summary>
       ${d ? raw(html`<p>${fmtDate(d.discharged_at)} · ${document.documentElement.lang === 'en' ? d.department || '' : d.department_zh || d.department || ''}
         · ${t('patient.diagnoses')}: ${d.diagnoses.join(', ')} ${d.attending ? '· ' + d.attending : ''}</p>

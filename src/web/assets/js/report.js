@@ -39,6 +39,7 @@ async function render() {
       <div><dt>${t('patient.diagnoses')}</dt><dd>${d ? d.diagnoses.join(', ') : '–'}</dd></div>
       <div><dt>${t('patient.pathway')}</dt><dd>${d ? d.pathways.map((w) => `${w.code} v${w.version} (${w.status})`).join(', ') : '–'}</dd></div>
       <div><dt>${t('report.progress')}</dt><dd id="r-progress">${done} / ${r.tasks.length}</dd></div>
+      <div><dt>${t('risk.lace')}</dt><dd id="r-risk">${(r.risk || []).length ? `${r.risk[0].lace}${r.risk[0].high_risk ? ' ' + t('risk.high') : ''} (L ${r.risk[0].l_points} A ${r.risk[0].a_points} C ${r.risk[0].c_points} E ${r.risk[0].e_points})` : '–'}</dd></div>
       <div><dt>${t('tag.title')}</dt><dd id="r-tags">${r.tags.length ? r.tags.map((g) => g.tag).join(', ') : '–'}</dd></div>
     </dl>
     ${d && d.summary ? raw(html`<p>${d.summary}</p>`) : ''}
