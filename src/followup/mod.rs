@@ -17,5 +17,6 @@ pub mod retry;
 pub mod review;
 pub mod risk;
 pub mod rules;
+pub mod satisfaction;
 pub mod script;
 pub mod tag;

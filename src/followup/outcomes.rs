@@ -24,6 +24,8 @@
 //!   discharge at most N × 24 h after it. All-cause. Only discharges whose N days are over at the
 //!   report's `as_of` are counted (eligible), so a recent discharge does not lower the rate.
 //! - **95 % confidence intervals**: Wilson score interval ([`wilson`]).
+//! - **satisfaction**: the answers to the pathway's closing satisfaction script (issue 18 item
+//!   4), summed by [`super::satisfaction`].
 
 use std::collections::BTreeMap;
 
@@ -32,6 +34,7 @@ use serde::Serialize;
 
 use super::metrics::{rate, within_business_days, Summary};
 use super::pathway::Calendar;
+use super::satisfaction::{SatisfactionAnswers, SatisfactionSummary};
 use super::script::Severity;
 
 /// Seconds in the "reached within 7 days" window (also the reached / not reached split).
@@ -74,6 +77,8 @@ pub struct DischargeFacts {
     pub readmissions: Vec<Readmission>,
     /// Escalations opened within [`ESCALATION_WINDOW_SECS`] after the discharge.
     pub escalations: Vec<EscalationFact>,
+    /// What the patient answered to the satisfaction script (all `None` when not asked).
+    pub satisfaction: SatisfactionAnswers,
 }
 
 impl DischargeFacts {
@@ -220,6 +225,7 @@ pub struct OutcomeMetrics {
     pub readmissions: Readmissions,
     pub readmissions_reached: Readmissions,
     pub readmissions_not_reached: Readmissions,
+    pub satisfaction: SatisfactionSummary,
 }
 
 /// The measures over `facts` at `as_of`.
@@ -268,6 +274,7 @@ pub fn measure(
             all.filter(|f| !f.reached_within_7_days()),
             as_of,
         ),
+        satisfaction: SatisfactionSummary::of(facts.iter().map(|f| &f.satisfaction)),
     }
 }
 

@@ -224,7 +224,8 @@ impl PathwayCatalog {
             ));
         }
         let mut last_day = 0;
-        for step in &pathway.steps {
+        let last_step = pathway.steps.len() - 1;
+        for (i, step) in pathway.steps.iter().enumerate() {
             if step.day < last_day {
                 return Err(invalid(format!(
                     "step `{}` is out of day order",
@@ -232,6 +233,13 @@ impl PathwayCatalog {
                 )));
             }
             last_day = step.day;
+            // satisfaction is asked at the end of the pathway (issue 18 item 4)
+            if step.script == super::satisfaction::SCRIPT && i != last_step {
+                return Err(invalid(format!(
+                    "step `{}`: the satisfaction script is the last step of a pathway",
+                    step.name.en
+                )));
+            }
             if let Some(switch) = &step.mode_if_risk_at_least {
                 switch
                     .validate()
@@ -398,7 +406,8 @@ mod tests {
         }
         let hf = &c.pathways["heart-failure"];
         let days: Vec<u32> = hf.steps.iter().map(|s| s.day).collect();
-        assert_eq!(days, [1, 3, 7, 14, 30]);
+        // day 31: the closing satisfaction survey (issue 18 item 4)
+        assert_eq!(days, [1, 3, 7, 14, 30, 31]);
         assert_eq!(hf.steps[3].role, StepRole::Team);
     }
 
@@ -492,6 +501,32 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn satisfaction_is_the_last_step_of_every_shipped_pathway_and_nowhere_else() {
+        for p in catalog().pathways.values() {
+            let last = p.steps.last().expect("steps");
+            assert_eq!(
+                last.script,
+                super::super::satisfaction::SCRIPT,
+                "{}",
+                p.code
+            );
+        }
+        let text = |scripts: [&str; 2]| {
+            format!(
+                "code = \"x\"\nversion = 1\ntitle = {{ en = \"x\", zh = \"x\" }}\npriority = 1\n[match]\n\
+                 departments = [\"cardiology\"]\n[[steps]]\nname = \"Day 1\"\nday = 1\n\
+                 script = \"{}\"\nrole = \"nurse\"\n[[steps]]\nname = \"Day 9\"\nday = 9\n\
+                 script = \"{}\"\nrole = \"nurse\"\n",
+                scripts[0], scripts[1]
+            )
+        };
+        assert!(PathwayCatalog::parse("x.toml", &text(["heart-failure", "satisfaction"])).is_ok());
+        let err =
+            PathwayCatalog::parse("x.toml", &text(["satisfaction", "heart-failure"])).unwrap_err();
+        assert!(err.to_string().contains("last step"), "{err}");
     }
 
     #[test]

@@ -89,7 +89,8 @@ fn setup(store: &Store) -> i64 {
                 &calendar(),
                 sh(1, 10),
             )?;
-            assert_eq!(out.tasks_created, 5);
+            // heart failure: days 1, 3, 7, 14, 30 and the day-31 satisfaction survey
+            assert_eq!(out.tasks_created, 6);
             Ok(1)
         })
         .unwrap()
@@ -159,7 +160,7 @@ fn a_readmission_pauses_open_tasks_and_the_queue_and_claims_skip_them() {
         })
         .unwrap();
     assert!(out.recorded);
-    assert_eq!(out.tasks_paused, 4, "every task not yet worked");
+    assert_eq!(out.tasks_paused, 5, "every task not yet worked");
     let r = out.readmission.expect("a readmission");
     assert_eq!(r.pathway.as_deref(), Some("heart-failure"));
     assert_eq!(
@@ -208,7 +209,7 @@ fn a_readmission_pauses_open_tasks_and_the_queue_and_claims_skip_them() {
             ))
         })
         .unwrap();
-    assert_eq!((paused, missed), (4, 0));
+    assert_eq!((paused, missed), (5, 0));
     // the same admission again (a resend under a new control id) changes nothing
     let again = store
         .write_blocking(move |tx| {
@@ -258,7 +259,7 @@ fn the_next_discharge_supersedes_the_old_enrolment_once() {
             )
         })
         .unwrap();
-    assert_eq!((out.tasks_created, out.tasks_superseded), (5, 5));
+    assert_eq!((out.tasks_created, out.tasks_superseded), (6, 6));
     let new = out.enrollment_id.unwrap();
     let (tasks, enrolments, ended) = store
         .read_blocking(move |c| {
@@ -282,9 +283,9 @@ fn the_next_discharge_supersedes_the_old_enrolment_once() {
         ]
     );
     assert_eq!(ended, Some(out.discharge_id));
-    let expect: Vec<(i64, String)> = (0..5)
+    let expect: Vec<(i64, String)> = (0..6)
         .map(|_| (old, "superseded".to_string()))
-        .chain((0..5).map(|_| (new, "pending".to_string())))
+        .chain((0..6).map(|_| (new, "pending".to_string())))
         .collect();
     assert_eq!(tasks, expect, "old tasks kept, closed; one fresh set");
     // a discharge with no admission in between behaves as before: a second enrolment
@@ -300,7 +301,7 @@ fn the_next_discharge_supersedes_the_old_enrolment_once() {
             )
         })
         .unwrap();
-    assert_eq!((plain.tasks_created, plain.tasks_superseded), (5, 0));
+    assert_eq!((plain.tasks_created, plain.tasks_superseded), (6, 0));
 }
 
 #[test]
@@ -380,7 +381,7 @@ fn a_cancelled_admission_resumes_its_tasks_and_its_readmission_stops_counting() 
             ))
         })
         .unwrap();
-    assert_eq!((pending, counted, paused_by), (5, 0, 0));
+    assert_eq!((pending, counted, paused_by), (6, 0, 0));
     // the next discharge then is a plain one: nothing superseded
     let d = store
         .write_blocking(move |tx| {
@@ -426,7 +427,7 @@ fn an_admission_after_its_discharge_arrived_supersedes_at_once() {
             )
         })
         .unwrap();
-    assert_eq!((out.tasks_paused, out.tasks_superseded), (5, 5));
+    assert_eq!((out.tasks_paused, out.tasks_superseded), (6, 6));
     let pending = store
         .read_blocking(|c| {
             Ok(count(
@@ -435,7 +436,7 @@ fn an_admission_after_its_discharge_arrived_supersedes_at_once() {
             ))
         })
         .unwrap();
-    assert_eq!(pending, 5, "only the second enrolment's tasks are worked");
+    assert_eq!(pending, 6, "only the second enrolment's tasks are worked");
 }
 
 #[test]
@@ -459,8 +460,8 @@ fn a_merge_moves_the_history_to_the_surviving_patient() {
             ))
         })
         .unwrap();
-    assert_eq!((tasks_left, surviving_tasks, merged_into), (0, 5, Some(2)));
-    // discharge + enrolment + 5 tasks + note + tags (pathway, department, icd10 already there)
+    assert_eq!((tasks_left, surviving_tasks, merged_into), (0, 6, Some(2)));
+    // discharge + enrolment + 6 tasks + note + tags (pathway, department, icd10 already there)
     assert!(moved >= 8, "{moved}");
     let notes = store
         .read_blocking(|c| Ok(count(c, "SELECT COUNT(*) FROM notes WHERE patient_id = 2")))

@@ -21,6 +21,7 @@ use crate::followup::outcomes::{
     ESCALATION_WINDOW_SECS, NONE_KEY, REACHED_WITHIN_SECS, READMISSION_DAYS,
 };
 use crate::followup::pathway::Calendar;
+use crate::followup::satisfaction::{self, SatisfactionAnswers};
 use crate::followup::script::Severity;
 
 fn ts(secs: i64) -> DateTime<Utc> {
@@ -50,6 +51,18 @@ fn days_values(calendar: &Calendar, from: NaiveDate, to: NaiveDate) -> String {
     format!("VALUES {}", rows.join(",\n    "))
 }
 
+/// The latest answer of the discharge to satisfaction question `question`, through `expr` over
+/// the answer's JSON `value` (stored as `{"type": …, "value": …}`).
+fn satisfaction_answer(question: &str, expr: &str) -> String {
+    format!(
+        "(SELECT {expr} FROM answers a JOIN followup_tasks t ON t.id = a.task_id
+        JOIN enrollments e2 ON e2.id = t.enrollment_id
+        WHERE e2.discharge_id = d.id AND a.script_code = '{}' AND a.question_id = '{question}'
+        ORDER BY a.updated_at DESC, a.id DESC LIMIT 1)",
+        satisfaction::SCRIPT
+    )
+}
+
 /// One row per enrolled discharge of the period (reads `outcome_days`).
 fn facts_select() -> String {
     let reached = reached_names()
@@ -74,12 +87,22 @@ fn facts_select() -> String {
         WHERE r.index_discharge_id = d.id AND r.planned = 0 AND r.cancelled_at IS NULL
           AND ad.cancelled_at IS NULL AND ad.admitted_at >= d.discharged_at)
         AS first_unplanned_readmission_at,
-    days.deadline_end
+    days.deadline_end,
+    {overall} AS satisfaction_overall,
+    {recommend} AS satisfaction_recommend,
+    COALESCE({comment}, 0) AS satisfaction_commented
 FROM discharges d
 JOIN outcome_days days ON d.discharged_at >= days.day_start AND d.discharged_at < days.day_end
 JOIN enrollments e ON e.id = (SELECT MIN(e3.id) FROM enrollments e3 WHERE e3.discharge_id = d.id)
 LEFT JOIN departments dep ON dep.id = d.department_id
-WHERE d.cancelled_at IS NULL"
+WHERE d.cancelled_at IS NULL",
+        overall = satisfaction_answer(satisfaction::OVERALL, "json_extract(a.value, '$.value')"),
+        recommend =
+            satisfaction_answer(satisfaction::RECOMMEND, "json_extract(a.value, '$.value')"),
+        comment = satisfaction_answer(
+            satisfaction::COMMENT,
+            "length(trim(json_extract(a.value, '$.value'))) > 0"
+        ),
     )
 }
 
@@ -140,9 +163,44 @@ fn report_sql(calendar: &Calendar, from: NaiveDate, to: NaiveDate, as_of: i64) -
         count("reached_within_7_days", &reached_7),
         count("completed", "f.completed"),
         count("reached", "f.first_reached_at IS NOT NULL"),
+        count(
+            "satisfaction_responses",
+            "f.satisfaction_overall IS NOT NULL OR f.satisfaction_recommend IS NOT NULL \
+             OR f.satisfaction_commented",
+        ),
+        count(
+            "satisfaction_overall_answered",
+            "f.satisfaction_overall IS NOT NULL",
+        ),
+        count(
+            "satisfaction_recommend_answered",
+            "f.satisfaction_recommend IS NOT NULL",
+        ),
+        count(
+            "satisfaction_promoters",
+            &format!(
+                "f.satisfaction_recommend >= {}",
+                satisfaction::PROMOTER_FROM
+            ),
+        ),
+        count(
+            "satisfaction_detractors",
+            &format!(
+                "f.satisfaction_recommend <= {}",
+                satisfaction::DETRACTOR_UP_TO
+            ),
+        ),
+        count("satisfaction_comments", "f.satisfaction_commented"),
     ]
     .into_iter()
     .collect();
+    metrics.insert(
+        "satisfaction_overall_mean".into(),
+        format!(
+            "SELECT g.dimension, g.key, AVG(f.satisfaction_overall) {from_groups}
+WHERE f.satisfaction_overall IS NOT NULL {by};"
+        ),
+    );
     metrics.insert(
         "median_hours_to_first_contact".into(),
         format!(
@@ -225,7 +283,9 @@ skipped; CMS TCM). Reached within 7 days: at most 7x24 h after discharge; this a
 reached vs not reached. Readmission within N days (30, 180): an unplanned, not cancelled \
 admission recorded against the discharge at most Nx24 h after it, all causes; only discharges \
 whose N days are over at as_of are eligible. Escalations: the patient's, opened within 30 days \
-after the discharge. 95 % CI: Wilson score interval (Wilson 1927; Newcombe 1998 method 3), \
+after the discharge. Satisfaction: the latest answers to the pathway's closing satisfaction \
+script (overall 1-5, mean; would recommend 0-10: promoters 9-10, detractors 0-6, NPS = % promoters \
+- % detractors, Reichheld 2003; comments counted, not shown). 95 % CI: Wilson score interval (Wilson 1927; Newcombe 1998 method 3), \
 z = 1.959964. Medians of an even count average the two middle values. Run sql.setup in sqlite3 \
 on the database, then any query of sql.metrics: it returns dimension, key, value.";
 
@@ -258,7 +318,8 @@ pub fn discharge_facts(
     let mut index = BTreeMap::new();
     let mut stmt = conn.prepare(&format!(
         "{with} SELECT discharge_id, discharged_at, pathway, department, nurse, first_reached_at,
-            completed, first_unplanned_readmission_at FROM outcome_facts ORDER BY discharge_id"
+            completed, first_unplanned_readmission_at, satisfaction_overall,
+            satisfaction_recommend, satisfaction_commented FROM outcome_facts ORDER BY discharge_id"
     ))?;
     let rows = stmt.query_map([], |r| {
         Ok(DischargeFacts {
@@ -278,6 +339,11 @@ pub fn discharge_facts(
                 .into_iter()
                 .collect(),
             escalations: Vec::new(),
+            satisfaction: SatisfactionAnswers {
+                overall: r.get(8)?,
+                recommend: r.get(9)?,
+                commented: r.get(10)?,
+            },
         })
     })?;
     for row in rows {
@@ -420,6 +486,19 @@ pub fn outcome_csv(r: &OutcomeReport) -> Result<String, StoreError> {
             }
         }
     }
+    for s in [
+        "responses",
+        "overall_answered",
+        "overall_mean",
+        "recommend_answered",
+        "promoters",
+        "passives",
+        "detractors",
+        "nps",
+        "comments",
+    ] {
+        names.push(format!("satisfaction_{s}"));
+    }
     header.extend(names.iter().map(String::as_str));
     w.write_record(&header).map_err(csv_err)?;
     let groups = std::iter::once(("total", &r.total))
@@ -467,6 +546,18 @@ pub fn outcome_csv(r: &OutcomeReport) -> Result<String, StoreError> {
                 ]);
             }
         }
+        let s = &m.satisfaction;
+        row.extend([
+            s.responses.to_string(),
+            s.overall_answered.to_string(),
+            opt(s.overall_mean),
+            s.recommend_answered.to_string(),
+            s.promoters.to_string(),
+            s.passives.to_string(),
+            s.detractors.to_string(),
+            opt(s.nps),
+            s.comments.to_string(),
+        ]);
         w.write_record(&row).map_err(csv_err)?;
     }
     let bytes = w

@@ -7,6 +7,7 @@ use super::*;
 use crate::followup::outcomes::OutcomeMetrics;
 use crate::followup::pathway::PathwayCatalog;
 use crate::followup::patient::{Diagnosis, DiagnosisKind, NewDischarge};
+use crate::followup::script::AnswerValue;
 use crate::store::patients::record_discharge;
 use crate::store::{temp_store, Store};
 
@@ -45,7 +46,8 @@ impl Lcg {
 }
 
 /// 90 discharges over January–March in two departments (two pathways), with attempts by two
-/// nurses, readmissions (some planned, one cancelled) and escalations of every severity.
+/// nurses, readmissions (some planned, one cancelled), escalations of every severity and
+/// satisfaction answers (some partial, some changed).
 fn cohort(store: &Store) {
     store
         .write_blocking(|tx| {
@@ -56,6 +58,7 @@ fn cohort(store: &Store) {
                     VALUES (1, 'wang', 'Wang', 'nurse', 'x', 0), (2, 'li', 'Li', 'nurse', 'x', 0);",
             )?;
             let mut rng = Lcg(7);
+            let mut satisfaction_rng = Lcg(11);
             for i in 0..90i64 {
                 tx.execute(
                     "INSERT INTO patients (id, mrn, name, phone, created_at, updated_at)
@@ -113,6 +116,41 @@ fn cohort(store: &Store) {
                         tx.execute(
                             "UPDATE followup_tasks SET status = 'completed' WHERE id = ?1",
                             [task],
+                        )?;
+                    }
+                }
+                // satisfaction: two thirds answer some of the closing script's questions
+                if satisfaction_rng.next(3) != 0 {
+                    let last_task: i64 = tx.query_row(
+                        "SELECT MAX(id) FROM followup_tasks WHERE patient_id = ?1",
+                        [i + 1],
+                        |r| r.get(0),
+                    )?;
+                    let overall = AnswerValue::Number(1.0 + satisfaction_rng.next(5) as f64);
+                    let recommend = AnswerValue::Scale(satisfaction_rng.next(11) as u8);
+                    let comment = AnswerValue::Text(
+                        [" ", "很好", "too many calls"][satisfaction_rng.next(3) as usize].into(),
+                    );
+                    for (q, v) in [
+                        ("overall", overall),
+                        ("recommend", recommend),
+                        ("comment", comment),
+                    ] {
+                        if satisfaction_rng.next(4) == 0 {
+                            continue;
+                        }
+                        let value = serde_json::to_string(&v).unwrap();
+                        tx.execute(
+                            "INSERT INTO answers (task_id, patient_id, script_code, script_version,
+                                 question_id, value, answered_at, updated_at)
+                             VALUES (?1, ?2, 'satisfaction', 1, ?3, ?4, ?5, ?5)",
+                            rusqlite::params![
+                                last_task,
+                                i + 1,
+                                q,
+                                value,
+                                at.timestamp() + 86_400 * 31
+                            ],
                         )?;
                     }
                 }
@@ -207,6 +245,20 @@ fn figures(m: &OutcomeMetrics) -> Vec<(String, Option<f64>)> {
             ));
         }
     }
+    let s = &m.satisfaction;
+    for (name, n) in [
+        ("responses", s.responses),
+        ("overall_answered", s.overall_answered),
+        ("recommend_answered", s.recommend_answered),
+        ("promoters", s.promoters),
+        ("detractors", s.detractors),
+        ("comments", s.comments),
+    ] {
+        v.push((format!("satisfaction_{name}"), Some(n as f64)));
+    }
+    if s.overall_mean.is_some() {
+        v.push(("satisfaction_overall_mean".into(), s.overall_mean));
+    }
     let e = &m.escalations;
     for (sev, c) in [
         ("emergency", &e.emergency),
@@ -260,6 +312,13 @@ fn the_printed_sql_reproduces_every_figure() {
         "{t:?}"
     );
     assert!(t.escalations.urgent.acknowledged > 0);
+    let s = &t.satisfaction;
+    assert!(
+        s.responses > 30 && s.overall_answered < s.responses && s.promoters > 0 && s.detractors > 0,
+        "{s:?}"
+    );
+    // a comment of only spaces is no comment
+    assert!(s.comments > 0 && s.comments < s.responses, "{s:?}");
     assert_eq!(report.month.len(), 3);
     assert_eq!(report.department.len(), 2);
     assert_eq!(

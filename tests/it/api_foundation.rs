@@ -403,7 +403,10 @@ fn csv_import_reports_lines_and_imports_nothing_partial() {
     let tasks: i64 = conn
         .query_row("SELECT COUNT(*) FROM followup_tasks t JOIN patients p ON p.id = t.patient_id WHERE p.mrn = 'N1'", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(tasks, 5, "heart-failure pathway: day 1, 3, 7, 14, 30");
+    assert_eq!(
+        tasks, 6,
+        "heart-failure pathway: day 1, 3, 7, 14, 30 and the day-31 satisfaction survey"
+    );
 }
 
 #[test]

@@ -26,6 +26,7 @@ mod hl7_labs;
 mod hl7_mllp;
 mod model_fetch;
 mod notes;
+mod outcomes_patient;
 mod outcomes_report;
 mod recording_disk_full;
 mod recording_retention;

@@ -30,6 +30,7 @@ fn facts(id: i64, discharged_at: DateTime<Utc>) -> DischargeFacts {
         completed: false,
         readmissions: vec![],
         escalations: vec![],
+        satisfaction: Default::default(),
     }
 }
 

@@ -21,7 +21,14 @@ function row(dim, g) {
     <td>${share(g.completed, g.enrolled)}</td><td>${num(g.median_hours_to_first_contact)}</td>
     <td>${esc4} · ${t('out.ack')} ${num(e.all.median_minutes_to_acknowledge)}</td>
     <td data-metric="readmission_30d">${rateCell(g.readmissions.days_30)}</td><td data-metric="readmission_180d">${rateCell(g.readmissions.days_180)}</td>
-    <td>${rateCell(g.readmissions_reached.days_30)}</td><td>${rateCell(g.readmissions_not_reached.days_30)}</td></tr>`;
+    <td>${rateCell(g.readmissions_reached.days_30)}</td><td>${rateCell(g.readmissions_not_reached.days_30)}</td>
+    <td data-metric="satisfaction">${satisfaction(g.satisfaction)}</td></tr>`;
+}
+
+// Mean 1-5 rating and Net Promoter Score (promoters 9-10 minus detractors 0-6), each with its count.
+function satisfaction(s) {
+  if (!s || !s.responses) return '–';
+  return `${num(s.overall_mean)}/5 (${s.overall_answered}) · NPS ${s.nps == null ? '–' : Math.round(s.nps)} (${s.recommend_answered}) · ${t('out.comments')} ${s.comments}`;
 }
 
 // Monthly 30-day readmission rate, reached vs not reached, with the Wilson interval as a whisker.
@@ -75,7 +82,8 @@ export async function mount(view) {
     const head = html`<tr><th scope="col"></th><th scope="col">${t('out.enrolled')}</th><th scope="col">${t('out.reached_2bd')}</th>
       <th scope="col">${t('out.reached_7d')}</th><th scope="col">${t('out.completed')}</th><th scope="col">${t('out.hours')}</th>
       <th scope="col">${t('out.escalations')}</th><th scope="col">${t('out.readmit_30')}</th><th scope="col">${t('out.readmit_180')}</th>
-      <th scope="col">${t('out.readmit_30_reached')}</th><th scope="col">${t('out.readmit_30_not_reached')}</th></tr>`;
+      <th scope="col">${t('out.readmit_30_reached')}</th><th scope="col">${t('out.readmit_30_not_reached')}</th>
+      <th scope="col">${t('out.satisfaction')}</th></tr>`;
     $('#out-tables', view).innerHTML = [['total', [r.total]], ...DIMS.map((d) => [d, r[d]])].map(([dim, groups]) =>
       html`<h3>${t('out.by.' + dim)}</h3><table class="outcomes" data-dimension="${dim}"><thead>${raw(head)}</thead><tbody>${raw(groups.map((g) => row(dim, g)).join(''))}</tbody></table>`).join('');
     $('#out-method', view).textContent = r.method;
