@@ -236,7 +236,7 @@ fn a_readmission_over_mllp_pauses_follow_up_and_the_next_discharge_supersedes_it
     );
     assert_eq!(msa, ["MSA|AA|R-1"]);
     let id = patient_id(&supervisor, "RA-001");
-    assert_eq!(by_status(&supervisor, id), counts(&[("pending", 5)]));
+    assert_eq!(by_status(&supervisor, id), counts(&[("pending", 6)]));
     assert_eq!(queued_patients(&supervisor), [id]);
     let claim = nurse.post("/api/v1/queue/claim", json!({}));
     assert_eq!(claim.status, 200, "{}", claim.body);
@@ -254,7 +254,7 @@ fn a_readmission_over_mllp_pauses_follow_up_and_the_next_discharge_supersedes_it
     );
     let (msa, _) = send(port, dir.path(), std::slice::from_ref(&admit));
     assert_eq!(msa, ["MSA|AA|R-2"]);
-    assert_eq!(by_status(&supervisor, id), counts(&[("paused", 5)]));
+    assert_eq!(by_status(&supervisor, id), counts(&[("paused", 6)]));
     // no call is offered while the patient is in hospital: not queued, not claimable, not
     // dialled (not even the task the nurse held)
     assert!(queued_patients(&supervisor).is_empty());
@@ -284,7 +284,7 @@ fn a_readmission_over_mllp_pauses_follow_up_and_the_next_discharge_supersedes_it
     assert_eq!(msa, ["MSA|AA|R-2", "MSA|AA|R-2b"]);
     let again = supervisor.get(&format!("/api/v1/patients/{id}/admissions"));
     assert_eq!(again.body["items"].as_array().unwrap().len(), 1);
-    assert_eq!(by_status(&supervisor, id), counts(&[("paused", 5)]));
+    assert_eq!(by_status(&supervisor, id), counts(&[("paused", 6)]));
 
     // discharged again ten minutes ago: one fresh enrolment, the old tasks superseded
     let discharge = adt(
@@ -299,7 +299,7 @@ fn a_readmission_over_mllp_pauses_follow_up_and_the_next_discharge_supersedes_it
     assert_eq!(msa, ["MSA|AA|R-3"]);
     assert_eq!(
         by_status(&supervisor, id),
-        counts(&[("pending", 5), ("superseded", 5)])
+        counts(&[("pending", 6), ("superseded", 6)])
     );
     let e = enrolments(dir.path(), id);
     assert_eq!(e.len(), 2, "{e:?}");
@@ -318,7 +318,7 @@ fn a_readmission_over_mllp_pauses_follow_up_and_the_next_discharge_supersedes_it
     assert_eq!(enrolments(dir.path(), id).len(), 2);
     assert_eq!(
         by_status(&supervisor, id),
-        counts(&[("pending", 5), ("superseded", 5)])
+        counts(&[("pending", 6), ("superseded", 6)])
     );
     // the stay is closed by that discharge
     let admissions = supervisor
@@ -386,7 +386,7 @@ fn the_rest_endpoint_admits_and_a11_resumes_in_whatever_order_it_arrives() {
     );
     assert_eq!(
         by_status(&supervisor, id),
-        counts(&[("pending", 5)]),
+        counts(&[("pending", 6)]),
         "nothing changed"
     );
 
@@ -396,13 +396,13 @@ fn the_rest_endpoint_admits_and_a11_resumes_in_whatever_order_it_arrives() {
                       "admission_type": "elective"});
     let admitted = nurse.post(&path, body.clone());
     assert_eq!(admitted.status, 201, "{}", admitted.body);
-    assert_eq!(admitted.body["tasks_paused"], 5, "{}", admitted.body);
+    assert_eq!(admitted.body["tasks_paused"], 6, "{}", admitted.body);
     assert_eq!(admitted.body["readmission"]["planned"], true);
     assert_eq!(admitted.body["readmission"]["days_since_discharge"], 2);
     let twice = nurse.post(&path, body);
     assert_eq!(twice.status, 200, "{}", twice.body);
     assert_eq!(twice.body["recorded"], false);
-    assert_eq!(by_status(&supervisor, id), counts(&[("paused", 5)]));
+    assert_eq!(by_status(&supervisor, id), counts(&[("paused", 6)]));
 
     // the HIS cancels that admission (A11): the tasks resume, the readmission stops counting
     let (msa, _) = send(
@@ -418,7 +418,7 @@ fn the_rest_endpoint_admits_and_a11_resumes_in_whatever_order_it_arrives() {
         )],
     );
     assert_eq!(msa, ["MSA|AA|S-2"]);
-    assert_eq!(by_status(&supervisor, id), counts(&[("pending", 5)]));
+    assert_eq!(by_status(&supervisor, id), counts(&[("pending", 6)]));
     let listed = supervisor.get(&path).body;
     assert_eq!(listed["items"][0]["cancelled"], true, "{listed}");
 
@@ -446,7 +446,7 @@ fn the_rest_endpoint_admits_and_a11_resumes_in_whatever_order_it_arrives() {
         ],
     );
     assert_eq!(msa, ["MSA|AA|S-3", "MSA|AA|S-4"]);
-    assert_eq!(by_status(&supervisor, id), counts(&[("pending", 5)]));
+    assert_eq!(by_status(&supervisor, id), counts(&[("pending", 6)]));
 
     // a REST admission, then a REST discharge: the discharge supersedes
     let at = (now - chrono::Duration::minutes(15)).to_rfc3339();
@@ -464,13 +464,13 @@ fn the_rest_endpoint_admits_and_a11_resumes_in_whatever_order_it_arrives() {
     );
     assert_eq!(discharged.status, 201, "{}", discharged.body);
     assert_eq!(
-        discharged.body["tasks_superseded"], 5,
+        discharged.body["tasks_superseded"], 6,
         "{}",
         discharged.body
     );
     assert_eq!(
         by_status(&supervisor, id),
-        counts(&[("pending", 5), ("superseded", 5)])
+        counts(&[("pending", 6), ("superseded", 6)])
     );
 }
 
@@ -517,7 +517,7 @@ fn a_merge_moves_the_follow_up_history_and_an_unknown_one_is_kept_for_replay() {
     let (msa, _) = send(port, dir.path(), std::slice::from_ref(&merge));
     assert_eq!(msa, ["MSA|AA|M-3"]);
     assert!(tasks(&admin, prior).is_empty());
-    assert_eq!(by_status(&admin, surviving), counts(&[("pending", 10)]));
+    assert_eq!(by_status(&admin, surviving), counts(&[("pending", 12)]));
     let notes = admin
         .get(&format!("/api/v1/patients/{surviving}/notes"))
         .body;
@@ -525,7 +525,7 @@ fn a_merge_moves_the_follow_up_history_and_an_unknown_one_is_kept_for_replay() {
     // a resend, and the prior MRN now names the surviving patient
     let (msa, _) = send(port, dir.path(), &[merge]);
     assert_eq!(msa, ["MSA|AA|M-3"]);
-    assert_eq!(by_status(&admin, surviving), counts(&[("pending", 10)]));
+    assert_eq!(by_status(&admin, surviving), counts(&[("pending", 12)]));
 
     // a merge of an MRN suifang does not know: AE 204 at MRG-1, kept for an admin to replay
     let (msa, err) = send(port, dir.path(), &[a40("M-4", "NEW-001", "GHOST-1")]);
@@ -539,7 +539,7 @@ fn a_merge_moves_the_follow_up_history_and_an_unknown_one_is_kept_for_replay() {
         kept[0]["error"].as_str().unwrap().contains("GHOST-1"),
         "{failed}"
     );
-    assert_eq!(by_status(&admin, surviving), counts(&[("pending", 10)]));
+    assert_eq!(by_status(&admin, surviving), counts(&[("pending", 12)]));
 }
 
 /// The CSV import's `admitted_at` column goes through the same store function: after the

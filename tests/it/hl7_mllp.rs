@@ -144,14 +144,17 @@ fn a_discharge_sent_by_python_hl7_enrols_the_patient_once_and_errors_are_named()
     let id = patient["id"].as_i64().unwrap();
     let tasks = supervisor.get(&format!("/api/v1/patients/{id}/tasks")).body;
     let count = tasks["items"].as_array().map(Vec::len).unwrap_or(0);
-    assert_eq!(count, 5, "the heart-failure pathway's five steps: {tasks}");
+    assert_eq!(
+        count, 6,
+        "the heart-failure pathway's five steps and its satisfaction survey: {tasks}"
+    );
 
     // the interface engine resends it (it missed our ACK): same ACK, nothing new
     let (ok, out) = send(port, dir.path(), std::slice::from_ref(&first));
     assert!(ok);
     assert_eq!(ack_lines(&out, "MSA"), ["MSA|AA|MSG-1"]);
     let tasks = supervisor.get(&format!("/api/v1/patients/{id}/tasks")).body;
-    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(5));
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(6));
 
     // the same discharge under a new control id does not enrol twice either (same visit)
     let again = gb18030(&a03(
@@ -164,7 +167,7 @@ fn a_discharge_sent_by_python_hl7_enrols_the_patient_once_and_errors_are_named()
     let (_, out) = send(port, dir.path(), &[again]);
     assert_eq!(ack_lines(&out, "MSA"), ["MSA|AA|MSG-1b"]);
     let tasks = supervisor.get(&format!("/api/v1/patients/{id}/tasks")).body;
-    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(5));
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(6));
 
     // a broken birth date: AE naming PID-7, and the message is kept with its error
     let broken = a03(
@@ -313,14 +316,14 @@ fn updates_and_cancellations_apply_in_whatever_order_they_arrive() {
     let id = p["id"].as_i64().unwrap();
     assert_eq!(
         tasks_by_status(&supervisor, id),
-        [("cancelled".to_string(), 5)].into_iter().collect()
+        [("cancelled".to_string(), 6)].into_iter().collect()
     );
     // the real discharge of the same visit comes later: it enrols again
     let later = a03("U-5", "HL7-010", "李^雷", "19600101", utf8)
         .replace("20261206080000", "20261210090000");
     let (_, out) = send(port, dir.path(), &[later.into_bytes()]);
     assert_eq!(ack_lines(&out, "MSA"), ["MSA|AA|U-5"]);
-    assert_eq!(tasks_by_status(&supervisor, id).get("pending"), Some(&5));
+    assert_eq!(tasks_by_status(&supervisor, id).get("pending"), Some(&6));
 
     // out of order: the cancellation arrives before the discharge it cancels
     let (_, out) = send(
@@ -504,7 +507,7 @@ fn a_failed_message_is_listed_and_applied_by_a_replay_once_its_cause_is_fixed() 
     );
     let patient = patient_by_mrn(&admin, "HL7-030").expect("applied");
     let tasks = tasks_by_status(&admin, patient["id"].as_i64().unwrap());
-    assert_eq!(tasks.get("pending"), Some(&5));
+    assert_eq!(tasks.get("pending"), Some(&6));
     // a second replay changes nothing
     let twice = admin.post(
         &format!("/api/v1/hl7/messages/{id}/replay"),
@@ -513,7 +516,7 @@ fn a_failed_message_is_listed_and_applied_by_a_replay_once_its_cause_is_fixed() 
     assert_eq!(twice.body["message"]["status"], "applied");
     assert_eq!(
         tasks_by_status(&admin, patient["id"].as_i64().unwrap()).get("pending"),
-        Some(&5)
+        Some(&6)
     );
     // three replays audited: the one that still failed, the one that applied, the no-op
     let audit = admin.get("/api/v1/audit").body["items"]
