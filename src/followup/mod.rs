@@ -19,4 +19,5 @@ pub mod risk;
 pub mod rules;
 pub mod satisfaction;
 pub mod script;
+pub mod summary;
 pub mod tag;
