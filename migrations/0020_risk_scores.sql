@@ -22,3 +22,15 @@ CREATE TABLE risk_scores (
 CREATE INDEX risk_scores_patient ON risk_scores(patient_id);
 -- the queue reads a task's risk through its enrolment
 CREATE INDEX risk_scores_enrollment ON risk_scores(enrollment_id);
+
+-- Call summaries with evidence (issue 18 item 5): one per completed follow-up task, made by
+-- followup::summary's templates and saved only when its evidence checker passed against this
+-- database. `sentences`: JSON array of followup::summary::Sentence (zh, en, evidence pointers).
+CREATE TABLE call_summaries (
+    task_id     INTEGER PRIMARY KEY REFERENCES followup_tasks(id),
+    patient_id  INTEGER NOT NULL REFERENCES patients(id),
+    call_id     TEXT,
+    sentences   TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX call_summaries_patient ON call_summaries(patient_id, created_at);

@@ -330,6 +330,10 @@ pub async fn timeline(
             }
             // lab results at their observation time (HL7 ORU^R01)
             items.extend(crate::store::labs::timeline(c, id)?);
+            // call summaries with their evidence (issue 18 item 5)
+            for s in crate::store::summaries::for_patient(c, id)? {
+                items.push((s.created_at, json!({"kind": "summary", "summary": s})));
+            }
             items.sort_by_key(|item| std::cmp::Reverse(item.0));
             let mut series = serde_json::Map::new();
             let mut stmt = c.prepare("SELECT kind, value, measured_at FROM measurements WHERE patient_id = ?1 ORDER BY measured_at")?;

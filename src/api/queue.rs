@@ -209,6 +209,7 @@ pub async fn disposition(
     }
     let now = state.clock.now();
     let (policy, locale, who) = (state.config.retry.clone(), state.locale, actor(&user));
+    let (scripts, tz) = (state.scripts.clone(), state.calendar.tz);
     let result = state
         .store
         .write(move |tx| {
@@ -231,6 +232,15 @@ pub async fn disposition(
                         body.disposition.as_str(),
                         now.timestamp(),
                     )?;
+                    // the call summary with evidence (issue 18 item 5); a summary the
+                    // evidence checker refuses is not saved, and the disposition stands
+                    if body.disposition.as_str() == "completed" {
+                        if let Err(e) =
+                            crate::store::summaries::summarize_task(tx, id, &scripts, tz, now)?
+                        {
+                            tracing::warn!(task = id, "call summary not saved: {e}");
+                        }
+                    }
                     Ok(Ok(task))
                 }
                 Err(DispositionFailure::Rule(e)) => Ok(Err(e)),

@@ -211,3 +211,102 @@ fn the_satisfaction_survey_closes_the_pathway_and_is_counted_in_the_outcome_repo
     assert_eq!(col("satisfaction_overall_mean"), "4.000000");
     assert_eq!(col("satisfaction_nps"), "100.000000");
 }
+
+/// Issue 18 item 5 through the real binary: a nurse completes a heart-failure call (weight,
+/// worse breathlessness — a rule escalates — and a note on that answer); the timeline then
+/// holds the call summary, every sentence with evidence that points at this call's answers,
+/// its escalation, its note and the next task, in both languages.
+#[test]
+fn a_completed_call_gets_a_summary_whose_sentences_point_at_their_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "demo", &[]);
+    let supervisor = Client::login(&server, "supervisor", "supervisor-demo-1");
+    let r = supervisor.post(
+        "/api/v1/patients",
+        json!({"mrn": "SUM-1", "name": "小结 患者", "phone": "+8613900000789"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let patient_id = r.body["id"].as_i64().unwrap();
+    let r = supervisor.post(
+        &format!("/api/v1/patients/{patient_id}/discharges"),
+        json!({"discharged_at": (Utc::now() - Duration::hours(20)).to_rfc3339(),
+               "department": "cardiology", "diagnoses": [{"icd10": "I50.9"}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = supervisor.post("/api/v1/queue/build", json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (nurse, task) = claim_task_of(&server, patient_id, "heart-failure");
+    let id = task["id"].as_i64().unwrap();
+    let mut answer_ids = Vec::new();
+    for (q, v) in [("weight", json!(72.5)), ("breathless_worse", json!(true))] {
+        let r = nurse.put(
+            &format!("/api/v1/tasks/{id}/answers/{q}"),
+            json!({ "value": v }),
+        );
+        assert_eq!(r.status, 200, "{q}: {}", r.body);
+        answer_ids.push(r.body["answer"]["id"].as_i64().unwrap());
+    }
+    let note = nurse.post(
+        &format!("/api/v1/patients/{patient_id}/notes"),
+        json!({"body": "已请患者今天到心内科门诊。", "answer_id": answer_ids[1]}),
+    );
+    assert_eq!(note.status, 201, "{}", note.body);
+    let r = nurse.post(
+        &format!("/api/v1/tasks/{id}/disposition"),
+        json!({"disposition": "completed"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let tl = supervisor.get(&format!("/api/v1/patients/{patient_id}/timeline"));
+    assert_eq!(tl.status, 200, "{}", tl.body);
+    let items = tl.body["items"].as_array().unwrap();
+    let escalation_id = items
+        .iter()
+        .find(|i| i["kind"] == "escalation")
+        .and_then(|i| i["escalation"]["id"].as_i64())
+        .unwrap_or_else(|| panic!("no escalation: {}", tl.body));
+    let summary = &items
+        .iter()
+        .find(|i| i["kind"] == "summary")
+        .unwrap_or_else(|| panic!("no summary: {}", tl.body))["summary"];
+    assert_eq!(summary["task_id"], id);
+    let sentences = summary["sentences"].as_array().unwrap();
+    let en: Vec<&str> = sentences
+        .iter()
+        .map(|s| s["en"].as_str().unwrap())
+        .collect();
+    eprintln!("summary: {en:#?}");
+    assert!(en[0].ends_with(": 72.5 kg."), "{en:?}");
+    assert!(
+        en.contains(&"Abnormal: rule hf-breathless-worse raised an escalation (high)."),
+        "{en:?}"
+    );
+    assert!(
+        en.contains(&"Nurse's note: 已请患者今天到心内科门诊。"),
+        "{en:?}"
+    );
+    assert!(
+        en.last()
+            .unwrap()
+            .starts_with("Next contact: Day 3 nurse call on "),
+        "{en:?}"
+    );
+    let mut kinds = std::collections::BTreeSet::new();
+    for s in sentences {
+        assert!(!s["zh"].as_str().unwrap().is_empty(), "{s}");
+        let evidence = s["evidence"].as_array().unwrap();
+        assert!(!evidence.is_empty(), "{s}");
+        for e in evidence {
+            let eid = e["id"].as_i64().unwrap();
+            match e["kind"].as_str().unwrap() {
+                "answer" => assert!(answer_ids.contains(&eid), "{e}"),
+                "finding" => assert_eq!(eid, escalation_id, "{e}"),
+                "note" => assert_eq!(eid, note.body["id"].as_i64().unwrap(), "{e}"),
+                "task" => assert_ne!(eid, id, "the next task, not this one: {e}"),
+                other => panic!("unexpected evidence {other}: {e}"),
+            }
+            kinds.insert(e["kind"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+}

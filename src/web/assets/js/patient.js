@@ -20,14 +20,27 @@ function progress(tasks, currentTaskId) {
     <span class="step-name">${stepName(k)}</span> <small>${fmtDate(k.due_at)} · ${t('task.status.' + k.status)}${k.attempts_total ? ` · ${t('queue.attempts')} ${k.attempts_total}` : ''}</small></li>`))}</ol>`;
 }
 
+/** A call summary (issue 18): each sentence in the console's language with its evidence. */
+function evidenceLabel(e) {
+  if (e.kind === 'transcript') return `${t('summary.ev.transcript')} ${Math.floor(e.offset_ms / 60000)}:${String(Math.floor(e.offset_ms / 1000) % 60).padStart(2, '0')}`;
+  return `${t('summary.ev.' + e.kind)} #${e.id}`;
+}
+
+function summaryItem(when, s) {
+  const en = document.documentElement.lang === 'en';
+  return html`<li class="summary" data-task="${s.task_id}">≡ ${when} · ${t('summary.title')}<ol>${s.sentences.map((x) => raw(html`<li>${en ? x.en : x.zh}
+    <small class="evidence">${x.evidence.map(evidenceLabel).join(' · ')}</small></li>`))}</ol></li>`;
+}
+
 function history(timeline, ctx) {
-  const rows = timeline.items.filter((i) => ['call', 'attempt', 'note', 'escalation'].includes(i.kind)).slice(0, 30);
+  const rows = timeline.items.filter((i) => ['call', 'attempt', 'note', 'escalation', 'summary'].includes(i.kind)).slice(0, 30);
   if (!rows.length) return html`<p class="muted">${t('patient.no_data')}</p>`;
   return html`<ul class="history">${rows.map((i) => {
     const when = fmtTime(i.at);
     switch (i.kind) {
       case 'call': return raw(html`<li>${when} · ${i.direction} · ${i.state}${i.disposition ? ' · ' + t('disp.' + i.disposition) : ''} ${i.duration_ms ? '· ' + fmtDuration(i.duration_ms) : ''}</li>`);
       case 'attempt': return raw(html`<li>☎ ${when} · ${t('disp.' + i.disposition)}${i.note ? ' — ' + i.note : ''}</li>`);
+      case 'summary': return raw(summaryItem(when, i.summary));
       case 'note': return raw(html`<li>✎ ${when} · ${i.body} <small>${i.author_name || ctx.name(i.author_id)}${i.version > 1 ? ' · v' + i.version : ''}</small></li>`);
       default: return raw(html`<li>⚠ ${when} · ${raw(severityBadge(i.escalation.severity))} ${i.escalation.key.rule} · ${t('status.' + i.escalation.status.status)}</li>`);
     }
