@@ -98,7 +98,8 @@ fn check_report_for_the_cli() {
     assert!(ok.is_ok(), "{ok}");
     let text = ok.to_string();
     assert!(text.contains("ok    heart-failure v4"), "{text}");
-    assert!(text.ends_with("12 scripts OK"), "{text}");
+    assert!(text.ends_with("13 scripts OK"), "{text}");
+    assert!(text.contains("ok    satisfaction v1"), "{text}");
     assert!(
         text.contains("ok    heart-failure-team-review v1"),
         "{text}"

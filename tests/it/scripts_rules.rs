@@ -337,6 +337,7 @@ fn shipped_codes_are_the_ones_pathways_reference() {
             "hypertension",
             "phq",
             "post-surgery",
+            "satisfaction",
             "stroke"
         ]
     );
