@@ -289,7 +289,7 @@ pub async fn timeline(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let now = state.clock.now();
-    let (items, series, labs) = state
+    let (items, series, labs, stage) = state
         .store
         .read(move |c| {
             crate::store::patients::get_patient(c, id)?;
@@ -344,7 +344,9 @@ pub async fn timeline(
                 }
             }
             let labs = crate::store::labs::series(c, id)?;
-            Ok((items.into_iter().map(|(at, mut v)| { v["at"] = json!(at); v }).collect::<Vec<_>>(), series, labs))
+            // the last 30 days against the 30 before (issue 18 item 6)
+            let stage = crate::store::stage::for_patient(c, id, now)?;
+            Ok((items.into_iter().map(|(at, mut v)| { v["at"] = json!(at); v }).collect::<Vec<_>>(), series, labs, stage))
         })
         .await?;
     let who = actor(&user);
@@ -364,6 +366,6 @@ pub async fn timeline(
         })
         .await?;
     Ok(axum::Json(
-        json!({"items": items, "measurements": series, "labs": labs}),
+        json!({"items": items, "measurements": series, "labs": labs, "stage": stage}),
     ))
 }

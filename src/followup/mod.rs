@@ -19,5 +19,6 @@ pub mod risk;
 pub mod rules;
 pub mod satisfaction;
 pub mod script;
+pub mod stage;
 pub mod summary;
 pub mod tag;

@@ -71,6 +71,8 @@ pub struct PatientReport {
     pub tags: Vec<super::tags::PatientTag>,
     /// LACE risk at each discharge whose stay is known (issue 18 item 2), newest first.
     pub risk: Vec<super::risk::RiskView>,
+    /// The last 30 days against the 30 before (issue 18 item 6).
+    pub stage: crate::followup::stage::StageSummary,
     pub generated_at: DateTime<Utc>,
 }
 
@@ -174,6 +176,7 @@ pub fn patient_report(
         notes: super::notes::for_patient(conn, id)?,
         tags: super::tags::of_patient(conn, id)?,
         risk: super::risk::for_patient(conn, id)?,
+        stage: super::stage::for_patient(conn, id, now)?,
         generated_at: now,
     })
 }

@@ -309,4 +309,32 @@ fn a_completed_call_gets_a_summary_whose_sentences_point_at_their_evidence() {
         }
     }
     assert_eq!(kinds.len(), 4, "{kinds:?}");
+
+    // issue 18 item 6: the stage summary in the timeline and the printable report's data: the
+    // weight of this call in the current period, none before; the escalation counted now
+    let stage = &tl.body["stage"];
+    let weight = stage["trends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["series"] == "weight_kg")
+        .unwrap_or_else(|| panic!("{stage}"));
+    assert_eq!(weight["current"]["count"], 1, "{weight}");
+    assert_eq!(weight["current"]["last"], 72.5, "{weight}");
+    assert_eq!(weight["previous"]["count"], 0, "{weight}");
+    assert_eq!(weight["direction"], "unknown", "{weight}");
+    assert_eq!(stage["escalations"]["current"], 1, "{stage}");
+    assert_eq!(stage["adherence_current"]["completed"], 1, "{stage}");
+    let report = supervisor.get(&format!("/api/v1/patients/{patient_id}/report"));
+    assert_eq!(report.status, 200, "{}", report.body);
+    // the same figures (the periods end at each request's own now)
+    for k in [
+        "trends",
+        "adherence_current",
+        "adherence_previous",
+        "escalations",
+        "readmissions",
+    ] {
+        assert_eq!(report.body["stage"][k], stage[k], "{k}");
+    }
 }

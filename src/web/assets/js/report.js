@@ -8,6 +8,7 @@ import { trendCharts } from './charts.js';
 import { answerText } from './script-form.js';
 import { actionText } from './review.js';
 import { noteData, disc } from './notes.js';
+import { stageBlock } from './stage.js';
 
 window.reportReady = false;
 
@@ -43,6 +44,7 @@ async function render() {
       <div><dt>${t('tag.title')}</dt><dd id="r-tags">${r.tags.length ? r.tags.map((g) => g.tag).join(', ') : '–'}</dd></div>
     </dl>
     ${d && d.summary ? raw(html`<p>${d.summary}</p>`) : ''}
+    ${raw(stageBlock(r.stage))}
     <h2>${t('report.progress')}</h2>
     <table id="r-tasks"><thead><tr><th>${t('report.step')}</th><th>${t('report.due')}</th><th>${t('report.status')}</th><th>${t('queue.attempts')}</th></tr></thead>
       <tbody>${r.tasks.map((k) => raw(html`<tr class="step-${k.status}"><td>${stepName(k)}</td><td>${fmtDate(k.due_at)}</td><td>${t('task.status.' + k.status)}</td><td>${k.attempts_total}</td></tr>`))}</tbody></table>
