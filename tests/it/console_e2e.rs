@@ -549,6 +549,10 @@ fn printable_report_renders_to_pdf_with_answers_and_a_trend_chart() {
         "体重 (kg)",
         "血压 (mmHg)",
         "hf-breathless-worse",
+        // issue 18: the stage summary and the LACE line (this demo patient has no known stay:
+        // no score, the line says so)
+        "健康阶段总结",
+        "LACE 再入院风险",
     ] {
         assert!(text.contains(want), "the PDF lacks {want:?}:\n{text}");
     }
