@@ -6,7 +6,7 @@
 ALTER TABLE followup_tasks ADD COLUMN mode TEXT NOT NULL DEFAULT 'nurse'
     CHECK (mode IN ('nurse', 'robot', 'robot_then_nurse'));
 -- the dialer's scan: pending robot tasks by due time
-CREATE INDEX followup_tasks_robot_due ON followup_tasks(due_at)
+CREATE INDEX robot_tasks_due ON followup_tasks(due_at)
     WHERE status = 'pending' AND mode <> 'nurse';
 
 -- One row per robot call attempt. `ended_at` NULL: the call is live (the dialer does not dial
