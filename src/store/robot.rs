@@ -2,11 +2,10 @@
 //! call attempt, the per-question log supervisors read, and the nurse task that follows a
 //! robot call it could not finish.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, Transaction};
 use serde::Serialize;
 
-use super::tasks::{self, NewTask};
 use super::StoreError;
 use crate::followup::pathway::CallMode;
 use crate::robot::dialog::QuestionLog;
@@ -230,61 +229,31 @@ pub fn calls_of_task(conn: &Connection, task_id: i64) -> Result<Vec<RobotCallVie
 /// top of the nurses' queue (pathway priorities are tens).
 pub const CALLBACK_PRIORITY_BOOST: i64 = 1_000;
 
-/// Creates the nurse task that follows robot task `task_id` (same patient, script and
-/// enrolment; due now, window to the robot task's end or a day, whichever is later). With
-/// `urgent` it goes to the top of the queue (a hand-off nobody took).
-pub fn nurse_follow_up(
+/// Hands robot task `task_id` to the nurses (issue 24: unreached `robot_then_nurse`, or a
+/// robot call that reached the patient but did not finish): the same task, so the nurse sees
+/// the robot's answers on it, becomes a nurse task due now; with `urgent` (a hand-off nobody
+/// took) it goes to the top of the nurses' queue as a call-back. A task no longer pending
+/// is left as it is.
+pub fn hand_to_nurses(
     tx: &Transaction,
     task_id: i64,
     urgent: bool,
     now: DateTime<Utc>,
-) -> Result<i64, StoreError> {
-    type Row = (Option<i64>, i64, String, Option<String>, String, i64, i64);
-    let (enrollment, patient, step, step_zh, script, priority, window_end): Row = tx.query_row(
-        "SELECT enrollment_id, patient_id, step_name, step_name_zh, COALESCE(script_code, ''),
-                priority, window_end_at
-         FROM followup_tasks WHERE id = ?1",
-        [task_id],
-        |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        },
-    )?;
-    let (name, name_zh) = if urgent {
-        (
-            format!("{step}: call-back after robot hand-off"),
-            format!("{}：机器人转人工回电", step_zh.as_deref().unwrap_or(&step)),
-        )
+) -> Result<(), StoreError> {
+    let boost = if urgent { CALLBACK_PRIORITY_BOOST } else { 0 };
+    let step_suffix = if urgent {
+        " (call-back after robot hand-off)"
     } else {
-        (
-            format!("{step}: nurse after robot call"),
-            format!(
-                "{}：机器人随访未完成，护士跟进",
-                step_zh.as_deref().unwrap_or(&step)
-            ),
-        )
+        " (after robot call)"
     };
-    let window_end = ts(window_end).max(now + Duration::days(1));
-    let task = NewTask {
-        enrollment_id: enrollment,
-        patient_id: patient,
-        step_name: &name,
-        step_name_zh: &name_zh,
-        script_code: &script,
-        role: "nurse",
-        priority: priority + if urgent { CALLBACK_PRIORITY_BOOST } else { 0 },
-        due_at: now,
-        window_start: now,
-        window_end,
-    };
-    tasks::insert_task(tx, &task, now)
+    tx.execute(
+        "UPDATE followup_tasks SET mode = 'nurse', priority = priority + ?2, next_attempt_at = ?3,
+             step_name = step_name || ?4, flagged = CASE WHEN ?5 THEN 'robot_handoff' ELSE flagged END,
+             window_end_at = MAX(window_end_at, ?3 + 86400), updated_at = ?3
+         WHERE id = ?1 AND status = 'pending'",
+        params![task_id, boost, now.timestamp(), step_suffix, urgent],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -361,7 +330,7 @@ mod tests {
         assert_eq!(due_tasks(&conn, now, 10).expect("due").len(), 2);
         // the nurses' queue never offers robot tasks
         let tx = conn.transaction().expect("tx");
-        let built = tasks::build_queue(&tx, now).expect("queue");
+        let built = crate::store::tasks::build_queue(&tx, now).expect("queue");
         tx.commit().expect("commit");
         assert_eq!(built.entries, 1, "only the nurse task is queued");
     }
@@ -384,7 +353,7 @@ mod tests {
         };
         log_question(&tx, "c1", &line, now).expect("log");
         end_call(&tx, "c1", &serde_json::json!({"outcome": "completed"}), now).expect("end");
-        let follow = nurse_follow_up(&tx, id, true, now).expect("follow-up");
+        hand_to_nurses(&tx, id, true, now).expect("to the nurses");
         tx.commit().expect("commit");
         let calls = calls_of_task(&conn, id).expect("calls");
         assert_eq!(calls.len(), 1);
@@ -410,7 +379,7 @@ mod tests {
         let (mode, priority): (String, i64) = conn
             .query_row(
                 "SELECT mode, priority FROM followup_tasks WHERE id = ?1",
-                [follow],
+                [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .expect("follow-up row");

@@ -1,0 +1,88 @@
+//! The robot dialer (issue 24): takes due robot tasks (`store::robot::due_tasks`: pending,
+//! window open, next attempt due, never do-not-call or deceased, not already on a robot call)
+//! inside calling hours, keeps at most `robot.max_concurrent_calls` robot calls up and starts
+//! at most `robot.calls_per_minute`, and asks the call center to place each one. What a call
+//! does to its task (retry policy, nurse follow-up) is written when it ends
+//! (`telephony::robot`).
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::center::{CallCenter, RobotDial};
+use crate::store::robot as db;
+
+/// What the dialer uses.
+#[derive(Clone)]
+pub struct DialerHandles {
+    pub store: crate::store::Store,
+    pub config: std::sync::Arc<crate::config::Config>,
+    pub clock: crate::clock::Clock,
+    pub locale: crate::followup::retry::Locale,
+    pub calls: CallCenter,
+}
+
+/// Runs until `stop`; with the robot or telephony off it only waits for `stop`.
+pub async fn run(h: DialerHandles, mut stop: watch::Receiver<bool>) {
+    let robot = &h.config.robot;
+    if !robot.enabled || !h.config.sip.enabled {
+        let _ = stop.changed().await;
+        return;
+    }
+    let pace = Duration::from_millis(60_000 / u64::from(robot.calls_per_minute.max(1)));
+    let mut poll = tokio::time::interval(Duration::from_secs(robot.poll_seconds.max(1)));
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_start = tokio::time::Instant::now();
+    tracing::info!(
+        max_calls = robot.max_concurrent_calls,
+        per_minute = robot.calls_per_minute,
+        "robot dialer running"
+    );
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = poll.tick() => {}
+        }
+        let now = h.clock.now();
+        if !h.locale.within_calling_hours(now) {
+            continue;
+        }
+        let max = i64::from(robot.max_concurrent_calls);
+        let due = h
+            .store
+            .read(move |c| {
+                let free = max - db::live_calls(c)?;
+                if free <= 0 {
+                    return Ok(Vec::new());
+                }
+                db::due_tasks(c, now, free)
+            })
+            .await;
+        let due = match due {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "robot dialer could not read due tasks");
+                continue;
+            }
+        };
+        for task in due {
+            // pacing: one start per 60/calls_per_minute seconds
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tokio::time::sleep_until(next_start) => {}
+            }
+            next_start = tokio::time::Instant::now() + pace;
+            let dial = RobotDial {
+                task_id: task.task_id,
+                patient_id: task.patient_id,
+                number: task.number,
+                lang: task.lang,
+                script_code: task.script_code,
+                mode: task.mode,
+            };
+            if let Err(e) = h.calls.dial_robot(dial).await {
+                tracing::warn!(task = task.task_id, error = %e, "robot call not placed");
+            }
+        }
+    }
+}
