@@ -1,0 +1,427 @@
+//! Acceptance (issue 24), end to end with a real peer: the real `suifang demo` binary's robot
+//! dialer calls a heart-failure patient whose task comes from a pathway step with
+//! `mode = "robot"`, through a SIP trunk that is a baresip softphone (auto-answer, keys sent
+//! as RFC 4733 telephone-events with `/sndcode`, what it hears dumped to a WAV).
+//!
+//! 1. The patient answers every question by keypad in English: the answers land on the task
+//!    (through the answer service), the per-question log is readable, the task completes.
+//! 2. "Breathless at rest: yes" with no nurse to take the hand-off: the patient hears the
+//!    rule's advice (found in baresip's own recording of what it received), the urgent
+//!    escalation exists and the task is a nurse call-back at the top of the queue.
+//!
+//! The test waits on what the server reports (the robot call's question log, the call row),
+//! not on sleeps: each key is pressed once the previous answer is logged.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::{json, Value};
+
+use crate::common::call_harness::{call, Baresip, Suifang};
+use crate::common::serial;
+use crate::common::sip_peers::{free_udp_port, require_baresip};
+use crate::common::{repo_root, wait_for, Client};
+
+/// A robot step for one ICD-10 code no demo patient has (I50.23), so only the test's own
+/// patient gets a robot task.
+const ROBOT_PATHWAY: &str = r#"
+code = "robot-hf-test"
+version = 1
+title = { en = "Heart failure by robot (test)", zh = "心衰机器人随访（测试）" }
+priority = 40
+[match]
+icd10 = ["I50.23"]
+[[steps]]
+name = { en = "Day 1 robot call", zh = "第1天机器人随访" }
+day = 1
+window_after_days = 2
+script = "heart-failure"
+role = "nurse"
+mode = "robot"
+"#;
+
+/// A server whose trunk is a baresip patient phone, with the robot dialer on.
+struct RobotFloor {
+    suifang: Suifang,
+    phone: Baresip,
+    supervisor: Client,
+    patient_id: i64,
+    task_id: i64,
+    _dir: tempfile::TempDir,
+}
+
+impl RobotFloor {
+    fn open(number: &str) -> RobotFloor {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let prompts = dir.path().join("prompts");
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(repo_root().join("prompts"))
+            .arg(&prompts)
+            .status()
+            .expect("cp");
+        assert!(status.success(), "copy prompts");
+        std::fs::write(prompts.join("pathways/robot-hf-test.toml"), ROBOT_PATHWAY)
+            .expect("pathway");
+        let config = dir.path().join("suifang.toml");
+        std::fs::write(
+            &config,
+            "[robot]\nenabled = true\npoll_seconds = 1\nmax_concurrent_calls = 1\n\
+             handoff_wait_seconds = 2\n",
+        )
+        .expect("config");
+        let trunk_port = free_udp_port();
+        // the patient says nothing; the call lasts until the robot hangs up
+        let silence = dir.path().join("silence.wav");
+        let status = Command::new("sox")
+            .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
+            .arg(&silence)
+            .args(["trim", "0", "150"])
+            .status()
+            .expect("sox");
+        assert!(status.success(), "sox silence");
+        let phone = Baresip::start(&silence, number, trunk_port, None);
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        let trunk = format!("127.0.0.1:{trunk_port}");
+        let suifang = Suifang::start(
+            &data,
+            &[
+                ("SUIFANG_SIP_TRUNK", &trunk),
+                ("SUIFANG_CONFIG", &config.display().to_string()),
+                ("SUIFANG_PROMPTS_DIR", &prompts.display().to_string()),
+            ],
+        );
+        let supervisor = suifang.login("supervisor", "supervisor-demo-1");
+        let created = supervisor.post(
+            "/api/v1/patients",
+            json!({ "mrn": format!("ROBOT-{number}"), "name": "Robot Test", "phone": number,
+                    "language": "en" }),
+        );
+        assert_eq!(created.status, 201, "{}", created.body);
+        let patient_id = created.body["id"].as_i64().expect("patient id");
+        let discharged_at = (Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+        let discharge = supervisor.post(
+            &format!("/api/v1/patients/{patient_id}/discharges"),
+            json!({ "discharged_at": discharged_at, "department": "cardiology",
+                    "diagnoses": [{ "icd10": "I50.23" }] }),
+        );
+        assert_eq!(discharge.status, 201, "{}", discharge.body);
+        assert_eq!(
+            discharge.body["pathway"], "robot-hf-test",
+            "{}",
+            discharge.body
+        );
+        let tasks = supervisor.get(&format!("/api/v1/patients/{patient_id}/tasks"));
+        assert_eq!(tasks.status, 200, "{}", tasks.body);
+        let task_id = tasks.body["items"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["step_name"] == "Day 1 robot call"))
+            .and_then(|t| t["id"].as_i64())
+            .unwrap_or_else(|| panic!("no robot task: {}", tasks.body));
+        RobotFloor {
+            suifang,
+            phone,
+            supervisor,
+            patient_id,
+            task_id,
+            _dir: dir,
+        }
+    }
+
+    /// The task's robot calls (the newest last).
+    fn robot_calls(&self) -> Vec<Value> {
+        let r = self
+            .supervisor
+            .get(&format!("/api/v1/tasks/{}/robot-calls", self.task_id));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The question log of the robot call, once it has a line for `question`.
+    fn logged(&self, question: &str, limit: Duration) -> Option<Value> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let line = self.robot_calls().last().and_then(|c| {
+                c["questions"]
+                    .as_array()
+                    .and_then(|q| q.iter().find(|l| l["question"] == question).cloned())
+            });
+            if line.is_some() {
+                return line;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    /// Waits for the robot call to be answered; returns its call id.
+    fn answered(&self) -> String {
+        let id = wait_for("the robot dialer to call", Duration::from_secs(20), || {
+            self.robot_calls()
+                .first()
+                .and_then(|c| c["call_id"].as_str().map(str::to_owned))
+        });
+        wait_for(
+            "the patient phone to answer",
+            Duration::from_secs(20),
+            || {
+                let c = call(&self.supervisor, &id);
+                (c["state"] == "answered").then_some(())
+            },
+        );
+        id
+    }
+
+    /// Consents: 1 is pressed until the robot takes it (keys during the recording notice are
+    /// ignored by design, so the first ones may be).
+    fn consent(&self) {
+        for _ in 0..15 {
+            self.phone.press('1');
+            if let Some(line) = self.logged("consent", Duration::from_secs(2)) {
+                assert_eq!(line["status"], "answered", "{line}");
+                return;
+            }
+        }
+        panic!(
+            "the robot never took the consent key: {:?}",
+            self.robot_calls()
+        );
+    }
+
+    /// Answers `question` with `keys` and waits until its log line says `status`.
+    fn answer(&self, question: &str, keys: &str, status: &str) -> Value {
+        for k in keys.chars() {
+            self.phone.press(k);
+        }
+        let line = self
+            .logged(question, Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("{question}: not logged: {:?}", self.robot_calls()));
+        assert_eq!(line["status"], status, "{question}: {line}");
+        line
+    }
+
+    /// Waits for the robot call to have ended; returns it.
+    fn ended(&self, limit: Duration) -> Value {
+        wait_for("the robot call to end", limit, || {
+            self.robot_calls()
+                .last()
+                .filter(|c| !c["ended_at"].is_null())
+                .cloned()
+        })
+    }
+
+    fn task(&self) -> Value {
+        let r = self
+            .supervisor
+            .get(&format!("/api/v1/tasks/{}", self.task_id));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    }
+}
+
+fn answers(floor: &RobotFloor) -> Vec<Value> {
+    let r = floor
+        .supervisor
+        .get(&format!("/api/v1/tasks/{}/answers", floor.task_id));
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn answer_of<'a>(answers: &'a [Value], question: &str) -> &'a Value {
+    answers
+        .iter()
+        .find(|a| a["question_id"] == question)
+        .unwrap_or_else(|| panic!("no answer to {question}: {answers:?}"))
+}
+
+#[test]
+fn a_patient_completes_a_heart_failure_robot_call_by_keypad() {
+    let _machine = serial::shared();
+    if !require_baresip("a_patient_completes_a_heart_failure_robot_call_by_keypad") {
+        return;
+    }
+    let floor = RobotFloor::open("+8613900000231");
+    let call_id = floor.answered();
+    floor.consent();
+    let weight = floor.answer("weight", "72*5#1", "answered");
+    assert_eq!(weight["keys"], "72*5#1", "{weight}");
+    assert!(
+        weight["answer_at_ms"].as_i64() > weight["prompt_at_ms"].as_i64(),
+        "{weight}"
+    );
+    for (question, key) in [
+        ("breathless_worse", "2"),
+        ("breathless_at_rest", "2"),
+        ("orthopnea", "2"),
+        ("leg_swelling", "2"),
+    ] {
+        floor.answer(question, key, "answered");
+    }
+    floor.answer("bp", "120#80#1", "answered");
+    for (question, key) in [
+        ("meds_taken", "1"),
+        ("low_salt_diet", "1"),
+        ("activity_as_advised", "1"),
+        ("social_problem", "2"),
+    ] {
+        floor.answer(question, key, "answered");
+    }
+    let ended = floor.ended(Duration::from_secs(30));
+    assert_eq!(
+        ended["outcome"],
+        json!({ "outcome": "completed" }),
+        "{ended}"
+    );
+    let log = ended["questions"].as_array().expect("question log");
+    let names: Vec<&str> = log.iter().filter_map(|l| l["question"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "consent",
+            "weight",
+            "breathless_worse",
+            "breathless_at_rest",
+            "orthopnea",
+            "leg_swelling",
+            "bp",
+            "meds_taken",
+            "low_salt_diet",
+            "activity_as_advised",
+            "social_problem",
+            "notes"
+        ],
+        "{ended}"
+    );
+    assert_eq!(log[11]["status"], "skipped", "free text is left to a nurse");
+    // the answers are the task's, as if a nurse had typed them
+    let saved = answers(&floor);
+    assert_eq!(saved.len(), 10, "{saved:?}");
+    assert_eq!(
+        answer_of(&saved, "weight")["value"],
+        json!({"type": "number", "value": 72.5})
+    );
+    assert_eq!(
+        answer_of(&saved, "bp")["value"],
+        json!({"type": "blood_pressure", "value": {"systolic": 120, "diastolic": 80}})
+    );
+    assert_eq!(
+        answer_of(&saved, "breathless_at_rest")["value"],
+        json!({"type": "yes_no", "value": false})
+    );
+    let task = wait_for("the task to complete", Duration::from_secs(10), || {
+        let t = floor.task();
+        (t["status"] != "pending").then_some(t)
+    });
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(task["last_disposition"], "completed", "{task}");
+    let row = call(&floor.supervisor, &call_id);
+    assert_eq!(row["state"], "ended", "{row}");
+    assert!(row["agent_id"].is_null(), "no nurse on a robot call: {row}");
+    // the patient heard the robot: prompts reached the phone
+    let (heard, rate) = floor.phone.heard();
+    let loud = heard.iter().filter(|s| s.unsigned_abs() > 1_000).count();
+    assert!(
+        loud as f64 / f64::from(rate) > 10.0,
+        "at least 10 s of prompts reached the patient: {loud} loud samples"
+    );
+    let _ = floor.patient_id;
+    drop(floor.suifang);
+}
+
+#[test]
+fn breathless_at_rest_with_no_nurse_free_plays_the_advice_and_queues_a_call_back() {
+    let _machine = serial::shared();
+    if !require_baresip(
+        "breathless_at_rest_with_no_nurse_free_plays_the_advice_and_queues_a_call_back",
+    ) {
+        return;
+    }
+    let floor = RobotFloor::open("+8613900000232");
+    floor.answered();
+    floor.consent();
+    floor.answer("weight", "72#1", "answered");
+    floor.answer("breathless_worse", "2", "answered");
+    floor.answer("breathless_at_rest", "1", "answered");
+    let ended = floor.ended(Duration::from_secs(60));
+    assert_eq!(ended["outcome"]["outcome"], "call_back", "{ended}");
+    assert_eq!(ended["outcome"]["reason"]["reason"], "finding", "{ended}");
+    assert_eq!(
+        ended["outcome"]["reason"]["finding"]["rule"], "hf-breathless-at-rest",
+        "{ended}"
+    );
+    // the urgent escalation exists, from the robot's answer
+    let doctor = floor.suifang.login("doctor", "doctor-demo-1");
+    let escalations = doctor.get("/api/v1/escalations");
+    assert_eq!(escalations.status, 200, "{}", escalations.body);
+    let ours = escalations.body["items"]
+        .as_array()
+        .and_then(|items| {
+            items.iter().find(|e| {
+                e["key"]["patient"] == floor.patient_id
+                    && e["key"]["rule"] == "hf-breathless-at-rest"
+            })
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("no escalation: {}", escalations.body));
+    assert_eq!(ours["severity"], "urgent", "{ours}");
+    // the task is now the nurses', at the top of their queue as a call-back
+    let task = floor.task();
+    assert_eq!(task["status"], "pending", "{task}");
+    assert!(task["priority"].as_i64() >= Some(1_000), "{task}");
+    assert_eq!(task["flagged"], "robot_handoff", "{task}");
+    let built = floor.supervisor.post("/api/v1/queue/build", json!({}));
+    assert_eq!(built.status, 200, "{}", built.body);
+    let queue = floor.supervisor.get("/api/v1/queue");
+    assert_eq!(
+        queue.body["items"][0]["id"].as_i64(),
+        Some(floor.task_id),
+        "the call-back tops the queue: {}",
+        queue.body
+    );
+    // the patient heard the advice: baresip's recording of what it received holds it
+    let advice =
+        "Sit upright and rest; if breathing gets worse, chest pain or blue lips, call 120 now.";
+    let reference = rendered(advice, floor._dir.path());
+    let (heard, rate) = floor.phone.heard();
+    assert_eq!(rate, 8000, "baresip dumps at the call's 8 kHz");
+    let found = find_speech(&reference, &heard);
+    eprintln!(
+        "advice in the patient's recording: corr {:.2} at {:.1} s, rms {:.0}",
+        found.0, found.1, found.2
+    );
+    assert!(
+        found.0 > 0.6,
+        "the advice is in what the patient heard: {found:?}"
+    );
+    assert!(found.2 > 300.0, "and loud enough to hear: {found:?}");
+}
+
+/// The advice as the server's robot voice renders it (the same espeak-ng words).
+fn rendered(text: &str, dir: &Path) -> Vec<i16> {
+    let voice = suifang::telephony::robot_voice::RobotVoice::new(
+        PathBuf::from("/nonexistent"),
+        dir.join("reference-tts"),
+    );
+    voice
+        .spoken(text, suifang::robot::Lang::En)
+        .expect("espeak-ng renders the advice")
+        .to_vec()
+}
+
+/// Where `reference` is in `rec` (both 8 kHz): the best envelope correlation over every
+/// start, that start in seconds, and the RMS of `rec` there.
+fn find_speech(reference: &[i16], rec: &[i16]) -> (f64, f64, f64) {
+    use suifang::media::envelope::{best_lag_correlation, rms_envelope};
+    let a = rms_envelope(reference, 8000, 20);
+    let b = rms_envelope(rec, 8000, 20);
+    let m = best_lag_correlation(&a, &b, b.len() as i64);
+    let start = (m.lag_frames.max(0) as usize) * 160;
+    let window = &rec[start.min(rec.len())..(start + reference.len()).min(rec.len())];
+    let rms = (window.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>()
+        / window.len().max(1) as f64)
+        .sqrt();
+    (m.corr, m.lag_frames as f64 * 0.02, rms)
+}
