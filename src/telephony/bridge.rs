@@ -100,6 +100,16 @@ impl BridgeEnds {
     pub fn into_parts(self) -> (mpsc::Receiver<Vec<i16>>, mpsc::Sender<Vec<i16>>) {
         (self.from_patient, self.to_patient)
     }
+    /// Ends given back by [`BridgeEnds::into_parts`]: a robot call handing its leg to a nurse.
+    pub fn from_parts(
+        from_patient: mpsc::Receiver<Vec<i16>>,
+        to_patient: mpsc::Sender<Vec<i16>>,
+    ) -> BridgeEnds {
+        BridgeEnds {
+            from_patient,
+            to_patient,
+        }
+    }
 }
 
 impl SipSide {

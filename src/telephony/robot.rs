@@ -31,14 +31,19 @@ use crate::service::ServiceError;
 use crate::store::{robot as db, tasks, Store, StoreError};
 
 /// What the call center tells a robot call.
-#[derive(Debug, Clone, PartialEq)]
 pub enum RobotInput {
     /// The patient answered.
     Answered,
     /// A key (RFC 4733).
     Key(char),
-    /// A nurse took the hand-off.
-    NurseTook,
+    /// A free nurse's line takes the hand-off: the robot call becomes a bridge between the
+    /// patient's leg and `media`, driven by `control` (the center holds its sender).
+    NurseLine {
+        /// The nurse's line.
+        media: crate::webrtc::LineMedia,
+        /// The bridge's control channel.
+        control: mpsc::Receiver<super::bridge::BridgeControl>,
+    },
     /// Nobody took it within `robot.handoff_wait_seconds`.
     NoNurse,
     /// The SIP leg ended; `unanswered` is the disposition of a call never answered (no
@@ -56,6 +61,8 @@ pub enum RobotRequest {
     HangUp,
     /// Offer the call to a free nurse, or say that none came in time.
     Handoff(HandoffReason),
+    /// The hand-off wait is over: a last look for a nurse, then the call-back path.
+    HandoffWaitOver,
 }
 
 /// The robot call being made.
@@ -112,7 +119,7 @@ pub async fn run(
     let mut answered_at: Option<u64> = None;
     let mut frames: u64 = 0;
     let mut media_open = true;
-    loop {
+    let nurse = loop {
         tokio::select! {
             frame = from_patient.recv(), if media_open => {
                 if frame.is_none() {
@@ -138,7 +145,7 @@ pub async fn run(
                 }
             }
             msg = input.recv() => {
-                let Some(msg) = msg else { break };
+                let Some(msg) = msg else { break None };
                 let now = answered_at.map_or(0, |s| (frames - s) * 20);
                 let event = match msg {
                     RobotInput::Answered => {
@@ -146,7 +153,11 @@ pub async fn run(
                         Event::Answered
                     }
                     RobotInput::Key(k) => Event::Key(k),
-                    RobotInput::NurseTook => Event::NurseTook,
+                    RobotInput::NurseLine { media, control } => {
+                        let actions = dialog.handle(Event::NurseTook, now);
+                        state.perform(&mut dialog, actions, now).await;
+                        break Some((media, control));
+                    }
                     RobotInput::NoNurse => Event::NoNurse,
                     RobotInput::Ended { unanswered } => {
                         if answered_at.is_some() && !dialog.ended() {
@@ -155,12 +166,26 @@ pub async fn run(
                         }
                         let outcome = state.outcome.take();
                         finish(&shell, &call, outcome, unanswered).await;
-                        break;
+                        break None;
                     }
                 };
                 let actions = dialog.handle(event, now);
                 state.perform(&mut dialog, actions, now).await;
             }
+        }
+    };
+    let Some((media, control)) = nurse else {
+        return;
+    };
+    // handed off: the nurse talks with the patient through the same leg and recording
+    let outcome = state.outcome.take();
+    drop(state);
+    let ends = BridgeEnds::from_parts(from_patient, to_patient);
+    super::bridge::run(ends, media, None, control).await;
+    while let Some(msg) = input.recv().await {
+        if let RobotInput::Ended { unanswered } = msg {
+            finish(&shell, &call, outcome, unanswered).await;
+            return;
         }
     }
 }

@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use crate::common::browser::BrowserLine;
 use crate::common::call_harness::{call, Baresip, Suifang};
 use crate::common::serial;
-use crate::common::sip_peers::{free_udp_port, require_baresip};
+use crate::common::sip_peers::{fixtures, free_udp_port, require_baresip};
 use crate::common::{repo_root, wait_for, Client};
 
 /// A robot step for one ICD-10 code no demo patient has (I50.23), so only the test's own
@@ -53,7 +54,8 @@ struct RobotFloor {
 }
 
 impl RobotFloor {
-    fn open(number: &str) -> RobotFloor {
+    /// `talking`: the patient's phone sends speech all along (else silence).
+    fn open(number: &str, talking: bool) -> RobotFloor {
         let dir = tempfile::tempdir().expect("tempdir");
         let prompts = dir.path().join("prompts");
         let status = Command::new("cp")
@@ -73,16 +75,20 @@ impl RobotFloor {
         )
         .expect("config");
         let trunk_port = free_udp_port();
-        // the patient says nothing; the call lasts until the robot hangs up
-        let silence = dir.path().join("silence.wav");
-        let status = Command::new("sox")
-            .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
-            .arg(&silence)
-            .args(["trim", "0", "150"])
-            .status()
-            .expect("sox");
-        assert!(status.success(), "sox silence");
-        let phone = Baresip::start(&silence, number, trunk_port, None);
+        // ~2 minutes of audio: the call lasts until the robot (or the nurse) hangs up
+        let audio = dir.path().join("patient.wav");
+        let mut sox = Command::new("sox");
+        if talking {
+            sox.arg(fixtures().join("patient-en-8k.wav"))
+                .arg(&audio)
+                .args(["repeat", "17"]);
+        } else {
+            sox.args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
+                .arg(&audio)
+                .args(["trim", "0", "150"]);
+        }
+        assert!(sox.status().expect("sox").success(), "sox patient audio");
+        let phone = Baresip::start(&audio, number, trunk_port, None);
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("mkdir");
         let trunk = format!("127.0.0.1:{trunk_port}");
@@ -243,7 +249,7 @@ fn a_patient_completes_a_heart_failure_robot_call_by_keypad() {
     if !require_baresip("a_patient_completes_a_heart_failure_robot_call_by_keypad") {
         return;
     }
-    let floor = RobotFloor::open("+8613900000231");
+    let floor = RobotFloor::open("+8613900000231", false);
     let call_id = floor.answered();
     floor.consent();
     let weight = floor.answer("weight", "72*5#1", "answered");
@@ -341,7 +347,7 @@ fn breathless_at_rest_with_no_nurse_free_plays_the_advice_and_queues_a_call_back
     ) {
         return;
     }
-    let floor = RobotFloor::open("+8613900000232");
+    let floor = RobotFloor::open("+8613900000232", false);
     floor.answered();
     floor.consent();
     floor.answer("weight", "72#1", "answered");
@@ -399,6 +405,82 @@ fn breathless_at_rest_with_no_nurse_free_plays_the_advice_and_queues_a_call_back
         "the advice is in what the patient heard: {found:?}"
     );
     assert!(found.2 > 300.0, "and loud enough to hear: {found:?}");
+}
+
+#[test]
+fn breathless_at_rest_is_handed_off_live_to_a_free_nurse_line() {
+    let _machine = serial::shared();
+    if !require_baresip("breathless_at_rest_is_handed_off_live_to_a_free_nurse_line") {
+        return;
+    }
+    let floor = RobotFloor::open("+8613900000233", true);
+    let mic = repo_root().join("tests/fixtures/webrtc/nurse_en_48k.wav");
+    let mut line = BrowserLine::connect(
+        &repo_root(),
+        &floor.suifang.server.base,
+        &mic,
+        "nurse",
+        "nurse-demo-1",
+    );
+    let nurse = floor.suifang.login("nurse", "nurse-demo-1");
+    let nurse_id = nurse.get("/api/v1/me").body["user"]["id"]
+        .as_i64()
+        .expect("nurse id");
+    let call_id = floor.answered();
+    floor.consent();
+    floor.answer("weight", "72#1", "answered");
+    floor.answer("breathless_worse", "2", "answered");
+    let before = line.stats();
+    floor.answer("breathless_at_rest", "1", "answered");
+    // the robot offers the call to the free nurse's browser line at once
+    let row = wait_for(
+        "the nurse's line to take the call",
+        Duration::from_secs(15),
+        || {
+            let c = call(&floor.supervisor, &call_id);
+            (c["agent_id"].as_i64() == Some(nurse_id)).then_some(c)
+        },
+    );
+    assert_eq!(row["state"], "answered", "{row}");
+    // she hears the patient (who talks all along) on her line
+    let heard = wait_for(
+        "the patient's voice on the nurse's line",
+        Duration::from_secs(15),
+        || {
+            let s = line.stats();
+            (s["state"]["maxAudioLevel"].as_f64().unwrap_or(0.0) > 0.01).then_some(s)
+        },
+    );
+    eprintln!(
+        "nurse line before {} after {}",
+        before["state"], heard["state"]
+    );
+    // the task is hers now: she holds its lease and can go on with the script
+    let task = floor.task();
+    assert_eq!(task["lease_owner"].as_i64(), Some(nurse_id), "{task}");
+    assert_eq!(task["status"], "pending", "{task}");
+    let more = nurse.put(
+        &format!("/api/v1/tasks/{}/answers/orthopnea", floor.task_id),
+        json!({ "value": true, "call_id": call_id }),
+    );
+    assert_eq!(more.status, 200, "the nurse answers on: {}", more.body);
+    let hung = floor
+        .supervisor
+        .post(&format!("/api/v1/calls/{call_id}/hangup"), json!({}));
+    assert_eq!(hung.status, 200, "{}", hung.body);
+    let ended = floor.ended(Duration::from_secs(20));
+    assert_eq!(ended["outcome"]["outcome"], "handed_off", "{ended}");
+    assert_eq!(
+        ended["outcome"]["reason"]["finding"]["severity"], "urgent",
+        "{ended}"
+    );
+    let answers = answers(&floor);
+    assert_eq!(
+        answers.len(),
+        4,
+        "3 by the robot, 1 by the nurse: {answers:?}"
+    );
+    drop(line);
 }
 
 /// The advice as the server's robot voice renders it (the same espeak-ng words).

@@ -31,8 +31,9 @@ impl Center {
                 let Some(c) = self.calls.get(&call) else {
                     return;
                 };
-                if let (Some(robot), Some(key)) = (&c.robot, digit.digit) {
-                    // the robot's answer; the key is also logged below like any call's
+                if let (Some(robot), Some(key), None) = (&c.robot, digit.digit, c.agent_id) {
+                    // the robot's answer (until a nurse took the call); the key is also
+                    // logged below like any call's
                     let _ = robot.try_send(super::super::robot::RobotInput::Key(key));
                 }
                 let d = digit

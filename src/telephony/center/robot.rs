@@ -170,6 +170,101 @@ impl Center {
         self.view(&call_id).await
     }
 
+    /// Offers a handed-off robot call to the first free nurse whose browser line is
+    /// connected (the patient's own nurses first, as for a call-back: `routing::inbound_route`);
+    /// she gets the call on her line, the task's lease (to go on with its script and dispose
+    /// it) and the call's live event with the task. False when nobody could take it.
+    async fn offer_to_nurse(&mut self, handle: CallHandle, call_id: &str) -> bool {
+        let Some((robot, task_id)) = self
+            .calls
+            .get(&handle)
+            .filter(|c| c.agent_id.is_none())
+            .and_then(|c| c.robot.clone().map(|r| (r, c.task_id)))
+        else {
+            return false;
+        };
+        let id = call_id.to_owned();
+        let route = self
+            .state
+            .store
+            .read(move |conn| {
+                let number: Option<String> = conn
+                    .query_row(
+                        "SELECT remote_number FROM calls WHERE id = ?1",
+                        [&id],
+                        |r| r.get(0),
+                    )
+                    .unwrap_or(None);
+                routing::inbound_route(conn, number.as_deref().unwrap_or_default())
+                    .map_err(StoreError::from)
+            })
+            .await;
+        let candidates = match route {
+            Ok(r) => r.candidates,
+            Err(e) => {
+                tracing::error!(call = %call_id, error = %e, "no nurses to offer the hand-off to");
+                return false;
+            }
+        };
+        for nurse in candidates {
+            if self.agent_busy(nurse) {
+                continue;
+            }
+            let Ok(media) = self.state.lines.attach(nurse, true).await else {
+                continue;
+            };
+            let (control, control_rx) = mpsc::channel(8);
+            // the bridge sends to the patient once told the call is answered (it is)
+            let _ = control.send(BridgeControl::Answered).await;
+            let line = RobotInput::NurseLine {
+                media,
+                control: control_rx,
+            };
+            if robot.send(line).await.is_err() {
+                return false;
+            }
+            if let Some(c) = self.calls.get_mut(&handle) {
+                c.agent_id = Some(nurse);
+                c.bridge = Some(control);
+            }
+            let (id, now, lease) = (
+                call_id.to_owned(),
+                self.state.clock.now(),
+                chrono::Duration::minutes(self.state.config.queue.lease_minutes),
+            );
+            let written = self
+                .state
+                .store
+                .write(move |tx| {
+                    db::set_agent(tx, &id, nurse)?;
+                    db::set_agent_device(tx, &id, "browser")?;
+                    db::log(
+                        tx,
+                        &id,
+                        "robot_handoff",
+                        Some(&format!("user {nurse}")),
+                        now.timestamp(),
+                    )?;
+                    if let Some(task) = task_id {
+                        tx.execute(
+                            "UPDATE followup_tasks SET lease_owner = ?2, lease_expires_at = ?3
+                             WHERE id = ?1 AND status = 'pending'",
+                            rusqlite::params![task, nurse, (now + lease).timestamp()],
+                        )?;
+                    }
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = written {
+                tracing::error!(call = %call_id, error = %e, "robot hand-off not recorded");
+            }
+            tracing::info!(call = %call_id, nurse, "robot call handed to a nurse's line");
+            self.publish_state(handle, Some("robot_handoff"));
+            return true;
+        }
+        false
+    }
+
     /// A robot call's request.
     pub(super) async fn robot_request(&mut self, call_id: &str, request: RobotRequest) {
         let Some((handle, robot)) = self
@@ -187,15 +282,23 @@ impl Center {
                 }
             }
             RobotRequest::Handoff(reason) => {
-                // Not yet: offering the call to a free nurse's line (the bridge taking the
-                // leg over). Until then nobody takes it: after the wait the patient hears the
-                // rule's advice and a nurse call-back goes to the top of the queue.
+                tracing::info!(call = %call_id, ?reason, "robot hand-off: looking for a free nurse");
+                if self.offer_to_nurse(handle, call_id).await {
+                    return;
+                }
+                // nobody free now: one more look when the wait is over, then the call-back
                 let wait = Duration::from_secs(self.state.config.robot.handoff_wait_seconds);
-                tracing::warn!(call = %call_id, ?reason, wait_s = wait.as_secs(), "robot hand-off: no live offer to nurses yet; the call-back path follows the wait");
+                let (requests, id) = (self.robots.tx.clone(), call_id.to_owned());
                 tokio::spawn(async move {
                     tokio::time::sleep(wait).await;
-                    let _ = robot.send(RobotInput::NoNurse).await;
+                    let _ = requests.send((id, RobotRequest::HandoffWaitOver)).await;
                 });
+            }
+            RobotRequest::HandoffWaitOver => {
+                if !self.offer_to_nurse(handle, call_id).await {
+                    tracing::info!(call = %call_id, "robot hand-off: no nurse free; advice and call-back");
+                    let _ = robot.send(RobotInput::NoNurse).await;
+                }
             }
         }
     }
