@@ -196,7 +196,6 @@ impl Center {
                     )
                     .unwrap_or(None);
                 routing::inbound_route(conn, number.as_deref().unwrap_or_default())
-                    .map_err(StoreError::from)
             })
             .await;
         let candidates = match route {
