@@ -12,10 +12,13 @@
 //!   path (endpointing and closed-set recognition) will hand its text to these and feed the
 //!   dialog a `Speech` event beside `Key`.
 //! - [`prompt`]: what the robot says, by role, in either language.
+//! - [`after_call`]: what a call's end does to its task (complete, nurses, retry, wait).
 //!
-//! The I/O half lives in `telephony::robot` (the call's media and timers) and `service::robot`
-//! (which tasks, saving answers through the answer service, the hand-off and call-back).
+//! The I/O half lives in `telephony::robot` (the call's media, timers, hand-off and what its
+//! end writes), `telephony::robot_dialer` (which tasks, when), `store::robot` (their rows) and
+//! `service::answers::save_robot_answer` (answers through the same rules as a nurse's).
 
+pub mod after_call;
 pub mod dialog;
 pub mod keys;
 pub mod prompt;

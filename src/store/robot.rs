@@ -225,6 +225,17 @@ pub fn calls_of_task(conn: &Connection, task_id: i64) -> Result<Vec<RobotCallVie
     Ok(out)
 }
 
+/// A robot task whose call failed on our side waits until `until` before the dialer takes it
+/// again (no attempt is counted: the patient was never rung). Only a pending robot task moves.
+pub fn defer(tx: &Transaction, task_id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE followup_tasks SET next_attempt_at = MAX(next_attempt_at, ?2)
+         WHERE id = ?1 AND status = 'pending' AND mode <> 'nurse'",
+        params![task_id, until.timestamp()],
+    )?;
+    Ok(())
+}
+
 /// Priority added to a nurse call-back after a robot hand-off nobody took, so it goes to the
 /// top of the nurses' queue (pathway priorities are tens).
 pub const CALLBACK_PRIORITY_BOOST: i64 = 1_000;
@@ -232,7 +243,9 @@ pub const CALLBACK_PRIORITY_BOOST: i64 = 1_000;
 /// Hands robot task `task_id` to the nurses (issue 24: unreached `robot_then_nurse`, or a
 /// robot call that reached the patient but did not finish): the same task, so the nurse sees
 /// the robot's answers on it, becomes a nurse task due now; with `urgent` (a hand-off nobody
-/// took) it goes to the top of the nurses' queue as a call-back. A task no longer pending
+/// took) it goes to the top of the nurses' queue as a call-back, due now. Otherwise a later
+/// next attempt the retry policy set (an unanswered `robot_then_nurse` call) stands: the
+/// nurse does not ring a patient who just did not answer at once. A task no longer pending
 /// is left as it is.
 pub fn hand_to_nurses(
     tx: &Transaction,
@@ -247,7 +260,8 @@ pub fn hand_to_nurses(
         " (after robot call)"
     };
     tx.execute(
-        "UPDATE followup_tasks SET mode = 'nurse', priority = priority + ?2, next_attempt_at = ?3,
+        "UPDATE followup_tasks SET mode = 'nurse', priority = priority + ?2,
+             next_attempt_at = CASE WHEN ?5 THEN ?3 ELSE MAX(next_attempt_at, ?3) END,
              step_name = step_name || ?4, flagged = CASE WHEN ?5 THEN 'robot_handoff' ELSE flagged END,
              window_end_at = MAX(window_end_at, ?3 + 86400), updated_at = ?3
          WHERE id = ?1 AND status = 'pending'",
@@ -386,6 +400,111 @@ mod tests {
         assert_eq!(
             (mode.as_str(), priority),
             ("nurse", 40 + CALLBACK_PRIORITY_BOOST)
+        );
+    }
+
+    #[test]
+    fn an_unanswered_call_follows_the_retry_policy_and_a_failure_on_our_side_only_waits() {
+        use crate::followup::calling_hours::CallingHours;
+        use crate::followup::retry::{Disposition, Locale, RetryPolicy};
+        use crate::store::tasks::{build_queue, record_robot_disposition, DispositionInput};
+
+        let (_dir, mut conn) = db();
+        let locale = Locale {
+            tz: chrono_tz::Asia::Shanghai,
+            hours: CallingHours::parse("08:30-20:00").expect("hours"),
+        };
+        // 10:00 in Shanghai, inside calling hours
+        let now = Utc
+            .with_ymd_and_hms(2026, 3, 2, 2, 0, 0)
+            .single()
+            .expect("time");
+        let id = task(&conn, 1, "robot_then_nurse", now.timestamp() - 600);
+        let due_ids = |conn: &Connection, at: DateTime<Utc>| -> Vec<i64> {
+            due_tasks(conn, at, 10)
+                .expect("due")
+                .iter()
+                .map(|t| t.task_id)
+                .collect()
+        };
+        assert_eq!(due_ids(&conn, now), vec![id]);
+
+        // the trunk was down: no attempt counted, not dialled again for a while
+        let later = now + chrono::Duration::seconds(300);
+        let tx = conn.transaction().expect("tx");
+        defer(&tx, id, later).expect("defer");
+        tx.commit().expect("commit");
+        assert!(
+            due_ids(&conn, now).is_empty(),
+            "waits after a failure on our side"
+        );
+        assert_eq!(due_ids(&conn, later), vec![id]);
+        let attempts: i64 = conn
+            .query_row(
+                "SELECT attempts_total FROM followup_tasks WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .expect("attempts");
+        assert_eq!(attempts, 0);
+
+        // no answer: the nurses' retry policy, an attempt by nobody
+        let tx = conn.transaction().expect("tx");
+        let input = DispositionInput {
+            task_id: id,
+            user_id: 0,
+            disposition: Disposition::NoAnswer,
+            callback_at: None,
+            note: Some("robot call"),
+            call_id: None,
+        };
+        let view = record_robot_disposition(&tx, &input, &RetryPolicy::default(), &locale, later)
+            .expect("disposition");
+        tx.commit().expect("commit");
+        assert_eq!((view.status.as_str(), view.attempts_total), ("pending", 1));
+        assert_eq!(view.last_disposition.as_deref(), Some("no_answer"));
+        assert!(view.next_attempt_at > later, "retried later, not at once");
+        let by: Option<i64> = conn
+            .query_row(
+                "SELECT user_id FROM task_attempts WHERE task_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .expect("attempt row");
+        assert_eq!(by, None, "no nurse made the attempt");
+
+        // robot_then_nurse: the nurses take it from here, in their queue, not flagged
+        let tx = conn.transaction().expect("tx");
+        hand_to_nurses(&tx, id, false, later).expect("to the nurses");
+        // a nurse task is not the robot's to defer
+        defer(&tx, id, later + chrono::Duration::days(1)).expect("defer");
+        let built = build_queue(&tx, later).expect("queue");
+        tx.commit().expect("commit");
+        assert_eq!(built.entries, 1);
+        assert!(due_ids(&conn, later).is_empty());
+        let (mode, flagged, next): (String, Option<String>, i64) = conn
+            .query_row(
+                "SELECT mode, flagged, next_attempt_at FROM followup_tasks WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("row");
+        assert_eq!((mode.as_str(), flagged), ("nurse", None));
+        assert_eq!(
+            next,
+            view.next_attempt_at.timestamp(),
+            "the retry policy's wait stands for the nurse too"
+        );
+
+        // a finished task is not the robot's to dispose again
+        let tx = conn.transaction().expect("tx");
+        tx.execute(
+            "UPDATE followup_tasks SET status = 'completed' WHERE id = ?1",
+            [id],
+        )
+        .expect("complete");
+        assert!(
+            record_robot_disposition(&tx, &input, &RetryPolicy::default(), &locale, later).is_err()
         );
     }
 }

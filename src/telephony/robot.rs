@@ -24,6 +24,7 @@ use crate::calls::FRAME_SAMPLES;
 use crate::followup::pathway::{Calendar, CallMode};
 use crate::followup::retry::{Disposition, Locale};
 use crate::followup::script::{QuestionId, Script, ScriptCatalog};
+use crate::robot::after_call::{task_step, TaskStep, FAILED_ON_OUR_SIDE_RETRY_SECONDS};
 use crate::robot::dialog::{Action, Dialog, Event, FindingBrief, Outcome, PlayId};
 use crate::robot::{HandoffReason, Lang};
 use crate::service::answers::{save_robot_answer, SaveAnswer};
@@ -361,7 +362,8 @@ impl CallState<'_> {
 /// disposition under the retry policy, and a `robot_then_nurse` task goes to the nurses.
 /// Answered and completed: the task is completed. Answered but not finished (declined,
 /// unconfirmed answers, hung up, a hand-off nobody took): the task is the nurses' — at the top
-/// of their queue after a hand-off nobody took.
+/// of their queue after a hand-off nobody took. Failed on our side: the task waits
+/// (`robot::after_call::task_step` decides).
 async fn finish(
     shell: &RobotShell,
     call: &RobotCall,
@@ -392,21 +394,26 @@ async fn finish(
                 tasks::record_robot_disposition(tx, &input, &policy, &locale, now)
                     .map_err(StoreError::from)
             };
-            match outcome {
-                Some(Outcome::Completed) => {
+            match task_step(outcome.as_ref(), unanswered, mode) {
+                TaskStep::Complete => {
                     dispose(Disposition::Completed)?;
                 }
-                Some(Outcome::HandedOff { .. }) => {}
-                Some(Outcome::CallBack { .. }) => db::hand_to_nurses(tx, task_id, true, now)?,
-                Some(_) => db::hand_to_nurses(tx, task_id, false, now)?,
-                None => {
-                    if let Some(d) = unanswered {
-                        let task = dispose(d)?;
-                        if mode == CallMode::RobotThenNurse && task.status == "pending" {
-                            db::hand_to_nurses(tx, task_id, false, now)?;
-                        }
+                TaskStep::LeftToTheNurse => {}
+                TaskStep::ToNurses { urgent } => db::hand_to_nurses(tx, task_id, urgent, now)?,
+                TaskStep::Retry {
+                    disposition,
+                    then_nurses,
+                } => {
+                    let task = dispose(disposition)?;
+                    if then_nurses && task.status == "pending" {
+                        db::hand_to_nurses(tx, task_id, false, now)?;
                     }
                 }
+                TaskStep::Defer => db::defer(
+                    tx,
+                    task_id,
+                    now + chrono::Duration::seconds(FAILED_ON_OUR_SIDE_RETRY_SECONDS),
+                )?,
             }
             Ok(())
         })

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::center::{CallCenter, RobotDial};
+use crate::robot::after_call::FAILED_ON_OUR_SIDE_RETRY_SECONDS;
 use crate::store::robot as db;
 
 /// What the dialer uses.
@@ -81,7 +82,16 @@ pub async fn run(h: DialerHandles, mut stop: watch::Receiver<bool>) {
                 mode: task.mode,
             };
             if let Err(e) = h.calls.dial_robot(dial).await {
+                // not the patient's doing (no trunk, the script not loaded, calling hours
+                // just closed): no attempt counted, but not redialled at every poll either
                 tracing::warn!(task = task.task_id, error = %e, "robot call not placed");
+                let (task_id, until) = (
+                    task.task_id,
+                    h.clock.now() + chrono::Duration::seconds(FAILED_ON_OUR_SIDE_RETRY_SECONDS),
+                );
+                if let Err(e) = h.store.write(move |tx| db::defer(tx, task_id, until)).await {
+                    tracing::error!(task = task_id, error = %e, "robot task not deferred");
+                }
             }
         }
     }
