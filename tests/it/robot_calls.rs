@@ -483,6 +483,68 @@ fn breathless_at_rest_is_handed_off_live_to_a_free_nurse_line() {
     drop(line);
 }
 
+#[test]
+fn hanging_up_mid_question_keeps_the_answers_and_hands_the_task_to_the_nurses() {
+    let _machine = serial::shared();
+    if !require_baresip(
+        "hanging_up_mid_question_keeps_the_answers_and_hands_the_task_to_the_nurses",
+    ) {
+        return;
+    }
+    let floor = RobotFloor::open("+8613900000234", false);
+    let call_id = floor.answered();
+    floor.consent();
+    floor.answer("weight", "72#1", "answered");
+    // the next question is being asked: a key half-way through a number would be lost with
+    // it, a saved answer must not be
+    floor.phone.hang_up();
+    let ended = floor.ended(Duration::from_secs(20));
+    assert_eq!(
+        ended["outcome"],
+        json!({ "outcome": "hung_up", "during": "breathless_worse" }),
+        "{ended}"
+    );
+    let open = ended["questions"]
+        .as_array()
+        .and_then(|q| q.iter().find(|l| l["question"] == "breathless_worse"))
+        .unwrap_or_else(|| panic!("the open question is logged: {ended}"));
+    assert_eq!(open["status"], "hung_up", "{open}");
+    assert!(open["value"].is_null(), "{open}");
+    let saved = answers(&floor);
+    assert_eq!(saved.len(), 1, "only the answer given: {saved:?}");
+    assert_eq!(
+        answer_of(&saved, "weight")["value"],
+        json!({"type": "number", "value": 72.0})
+    );
+    // not completed: a nurse finishes the script, in the ordinary queue (not a call-back)
+    let task = floor.task();
+    assert_eq!(task["status"], "pending", "{task}");
+    assert_eq!(task["attempts_total"], 0, "the patient was reached: {task}");
+    assert!(task["flagged"].is_null(), "{task}");
+    assert_eq!(task["priority"], 40, "{task}");
+    assert!(
+        task["step_name"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("(after robot call)")),
+        "{task}"
+    );
+    let built = floor.supervisor.post("/api/v1/queue/build", json!({}));
+    assert_eq!(built.status, 200, "{}", built.body);
+    let queue = floor.supervisor.get("/api/v1/queue");
+    let queued = queue.body["items"].as_array().is_some_and(|items| {
+        items
+            .iter()
+            .any(|t| t["id"].as_i64() == Some(floor.task_id))
+    });
+    assert!(queued, "the nurses' queue has it: {}", queue.body);
+    let row = call(&floor.supervisor, &call_id);
+    assert_eq!(row["state"], "ended", "{row}");
+    // and the robot does not call again: one robot call in all, three dialer polls later (a
+    // negative check needs a window)
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(floor.robot_calls().len(), 1, "{:?}", floor.robot_calls());
+}
+
 /// The advice as the server's robot voice renders it (the same espeak-ng words).
 fn rendered(text: &str, dir: &Path) -> Vec<i16> {
     let voice = suifang::telephony::robot_voice::RobotVoice::new(

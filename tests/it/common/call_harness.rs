@@ -295,6 +295,11 @@ impl Baresip {
         baresip_command(self.ctrl_port, "sndcode", &key.to_string());
     }
 
+    /// Hangs up the phone's call (ctrl_tcp `hangup`): the patient puts the phone down.
+    pub fn hang_up(&self) {
+        baresip_command(self.ctrl_port, "hangup", "");
+    }
+
     /// Waits until baresip has printed `needle` `times` times (e.g. "Incoming call from" for
     /// each call that rang it); returns what it printed.
     pub fn wait_for_output(&self, needle: &str, times: usize, limit: Duration) -> String {
