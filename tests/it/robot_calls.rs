@@ -8,6 +8,10 @@
 //! 2. "Breathless at rest: yes" with no nurse to take the hand-off: the patient hears the
 //!    rule's advice (found in baresip's own recording of what it received), the urgent
 //!    escalation exists and the task is a nurse call-back at the top of the queue.
+//! 3. The same with a nurse's Chromium line free: the call is handed off to her live.
+//! 4. The patient hangs up mid-question: the given answers stay, the task is the nurses'.
+//! 5. `kill -9` mid robot call: the recording is repaired, the robot call closed as
+//!    interrupted, no attempt charged, nothing counted complete, and the robot calls again.
 //!
 //! The test waits on what the server reports (the robot call's question log, the call row),
 //! not on sleeps: each key is pressed once the previous answer is logged.
@@ -50,6 +54,9 @@ struct RobotFloor {
     supervisor: Client,
     patient_id: i64,
     task_id: i64,
+    /// The server's data directory and environment, for a restart on them.
+    data: PathBuf,
+    env: Vec<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -91,15 +98,18 @@ impl RobotFloor {
         let phone = Baresip::start(&audio, number, trunk_port, None);
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("mkdir");
-        let trunk = format!("127.0.0.1:{trunk_port}");
-        let suifang = Suifang::start(
-            &data,
-            &[
-                ("SUIFANG_SIP_TRUNK", &trunk),
-                ("SUIFANG_CONFIG", &config.display().to_string()),
-                ("SUIFANG_PROMPTS_DIR", &prompts.display().to_string()),
-            ],
-        );
+        let env = vec![
+            (
+                "SUIFANG_SIP_TRUNK".to_owned(),
+                format!("127.0.0.1:{trunk_port}"),
+            ),
+            ("SUIFANG_CONFIG".to_owned(), config.display().to_string()),
+            (
+                "SUIFANG_PROMPTS_DIR".to_owned(),
+                prompts.display().to_string(),
+            ),
+        ];
+        let suifang = start_on(&data, &env);
         let supervisor = suifang.login("supervisor", "supervisor-demo-1");
         let created = supervisor.post(
             "/api/v1/patients",
@@ -133,8 +143,43 @@ impl RobotFloor {
             supervisor,
             patient_id,
             task_id,
+            data,
+            env,
             _dir: dir,
         }
+    }
+
+    /// `kill -9` of the server, `meanwhile` (the server is down), then a start on the same data
+    /// directory; returns the floor and the start-up's recovery line.
+    fn kill9_and_restart(self, meanwhile: impl FnOnce(&Baresip)) -> (RobotFloor, String) {
+        let RobotFloor {
+            suifang,
+            phone,
+            patient_id,
+            task_id,
+            data,
+            env,
+            _dir,
+            ..
+        } = self;
+        suifang.kill9();
+        meanwhile(&phone);
+        let suifang = start_on(&data, &env);
+        let recovered = suifang
+            .stdout_line("recovered after an unclean stop")
+            .expect("the start-up said it recovered");
+        let supervisor = suifang.login("supervisor", "supervisor-demo-1");
+        let floor = RobotFloor {
+            suifang,
+            phone,
+            supervisor,
+            patient_id,
+            task_id,
+            data,
+            env,
+            _dir,
+        };
+        (floor, recovered)
     }
 
     /// The task's robot calls (the newest last).
@@ -165,9 +210,14 @@ impl RobotFloor {
 
     /// Waits for the robot call to be answered; returns its call id.
     fn answered(&self) -> String {
+        self.answered_call(0)
+    }
+
+    /// Waits for the task's `n`-th robot call (from 0) to be answered; returns its call id.
+    fn answered_call(&self, n: usize) -> String {
         let id = wait_for("the robot dialer to call", Duration::from_secs(20), || {
             self.robot_calls()
-                .first()
+                .get(n)
                 .and_then(|c| c["call_id"].as_str().map(str::to_owned))
         });
         wait_for(
@@ -226,6 +276,11 @@ impl RobotFloor {
         assert_eq!(r.status, 200, "{}", r.body);
         r.body
     }
+}
+
+fn start_on(data: &Path, env: &[(String, String)]) -> Suifang {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Suifang::start(data, &env)
 }
 
 fn answers(floor: &RobotFloor) -> Vec<Value> {
@@ -543,6 +598,62 @@ fn hanging_up_mid_question_keeps_the_answers_and_hands_the_task_to_the_nurses() 
     // negative check needs a window)
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(floor.robot_calls().len(), 1, "{:?}", floor.robot_calls());
+}
+
+#[test]
+fn kill_9_mid_robot_call_repairs_the_recording_and_the_robot_calls_again() {
+    let _machine = serial::shared();
+    if !require_baresip("kill_9_mid_robot_call_repairs_the_recording_and_the_robot_calls_again") {
+        return;
+    }
+    let floor = RobotFloor::open("+8613900000235", false);
+    let first = floor.answered();
+    floor.consent();
+    floor.answer("weight", "72#1", "answered");
+    // mid-question: "breathless_worse" is being asked, a half-typed answer is in flight
+    floor.phone.press('1');
+    // the patient's phone hears nothing more and hangs up the dead call (before the restarted
+    // server's robot rings again: baresip's `hangup` ends its newest call)
+    let (floor, recovered) = floor.kill9_and_restart(|phone| {
+        phone.hang_up();
+        phone.wait_for_output("terminate call", 1, Duration::from_secs(10));
+    });
+    eprintln!("start-up: {recovered}");
+    assert!(
+        recovered.contains("1 recording(s) repaired, 0 lost, 1 call(s) marked interrupted"),
+        "{recovered}"
+    );
+    let row = call(&floor.supervisor, &first);
+    assert_eq!(row["end_reason"], "interrupted_by_server_restart", "{row}");
+    assert_eq!(row["recording"]["status"], "repaired", "{row}");
+    let calls = floor.robot_calls();
+    assert_eq!(
+        calls[0]["outcome"],
+        json!({ "outcome": "interrupted" }),
+        "{calls:?}"
+    );
+    assert!(calls[0]["ended_at"].is_string(), "{calls:?}");
+    // what was saved stays, nothing is counted complete, no attempt is charged
+    let task = floor.task();
+    assert_eq!(task["status"], "pending", "{task}");
+    assert_eq!(task["attempts_total"], 0, "{task}");
+    let saved = answers(&floor);
+    assert!(
+        saved.iter().any(|a| a["question_id"] == "weight"),
+        "the saved answer stays: {saved:?}"
+    );
+    assert!(
+        saved.len() <= 2,
+        "at most weight and the key in flight, each whole: {saved:?}"
+    );
+    // the robot dialer takes the task again and the patient is rung again
+    let second = floor.answered_call(1);
+    assert_ne!(second, first);
+    floor.consent();
+    floor.phone.hang_up();
+    let ended = floor.ended(Duration::from_secs(20));
+    assert_eq!(ended["call_id"], second.as_str(), "{ended}");
+    assert_eq!(ended["outcome"]["outcome"], "hung_up", "{ended}");
 }
 
 /// The advice as the server's robot voice renders it (the same espeak-ng words).
