@@ -24,9 +24,9 @@ use chrono::Utc;
 use serde_json::{json, Value};
 
 use crate::common::browser::BrowserLine;
-use crate::common::call_harness::{call, Baresip, Suifang};
+use crate::common::call_harness::{call, Baresip, FixedSipp, Suifang, NO_TRUNK_PINGS};
 use crate::common::serial;
-use crate::common::sip_peers::{fixtures, free_udp_port, require_baresip};
+use crate::common::sip_peers::{fixtures, free_udp_port, require_baresip, require_sipp};
 use crate::common::{repo_root, wait_for, Client};
 
 /// A robot step for one ICD-10 code no demo patient has (I50.23), so only the test's own
@@ -47,10 +47,20 @@ role = "nurse"
 mode = "robot"
 "#;
 
-/// A server whose trunk is a baresip patient phone, with the robot dialer on.
+/// Who answers the trunk.
+enum Peer {
+    /// A baresip phone that answers; `talking`: it sends speech all along (else silence).
+    Baresip { talking: bool },
+    /// A sipp phone that rings, then refuses every call with this final status.
+    Refusing { status: u16, reason: &'static str },
+}
+
+/// A server whose trunk is a patient phone (baresip, or sipp refusing), with the robot
+/// dialer on.
 struct RobotFloor {
     suifang: Suifang,
-    phone: Baresip,
+    phone: Option<Baresip>,
+    _refusing: Option<FixedSipp>,
     supervisor: Client,
     patient_id: i64,
     task_id: i64,
@@ -61,8 +71,14 @@ struct RobotFloor {
 }
 
 impl RobotFloor {
-    /// `talking`: the patient's phone sends speech all along (else silence).
+    /// A baresip patient for a `mode = "robot"` step; `talking`: the phone sends speech all
+    /// along (else silence).
     fn open(number: &str, talking: bool) -> RobotFloor {
+        RobotFloor::open_with(number, Peer::Baresip { talking }, "robot")
+    }
+
+    /// `peer` answers the trunk; the pathway step has `mode`.
+    fn open_with(number: &str, peer: Peer, mode: &str) -> RobotFloor {
         let dir = tempfile::tempdir().expect("tempdir");
         let prompts = dir.path().join("prompts");
         let status = Command::new("cp")
@@ -72,8 +88,11 @@ impl RobotFloor {
             .status()
             .expect("cp");
         assert!(status.success(), "copy prompts");
-        std::fs::write(prompts.join("pathways/robot-hf-test.toml"), ROBOT_PATHWAY)
-            .expect("pathway");
+        std::fs::write(
+            prompts.join("pathways/robot-hf-test.toml"),
+            ROBOT_PATHWAY.replace("mode = \"robot\"", &format!("mode = \"{mode}\"")),
+        )
+        .expect("pathway");
         let config = dir.path().join("suifang.toml");
         std::fs::write(
             &config,
@@ -82,23 +101,34 @@ impl RobotFloor {
         )
         .expect("config");
         let trunk_port = free_udp_port();
-        // ~2 minutes of audio: the call lasts until the robot (or the nurse) hangs up
-        let audio = dir.path().join("patient.wav");
-        let mut sox = Command::new("sox");
-        if talking {
-            sox.arg(fixtures().join("patient-en-8k.wav"))
-                .arg(&audio)
-                .args(["repeat", "17"]);
-        } else {
-            sox.args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
-                .arg(&audio)
-                .args(["trim", "0", "150"]);
-        }
-        assert!(sox.status().expect("sox").success(), "sox patient audio");
-        let phone = Baresip::start(&audio, number, trunk_port, None);
+        let (phone, refusing) = match peer {
+            Peer::Baresip { talking } => {
+                // ~2 minutes of audio: the call lasts until the robot (or the nurse) hangs up
+                let audio = dir.path().join("patient.wav");
+                let mut sox = Command::new("sox");
+                if talking {
+                    sox.arg(fixtures().join("patient-en-8k.wav"))
+                        .arg(&audio)
+                        .args(["repeat", "17"]);
+                } else {
+                    sox.args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
+                        .arg(&audio)
+                        .args(["trim", "0", "150"]);
+                }
+                assert!(sox.status().expect("sox").success(), "sox patient audio");
+                (Some(Baresip::start(&audio, number, trunk_port, None)), None)
+            }
+            Peer::Refusing { status, reason } => {
+                let scenario = std::fs::read_to_string(fixtures().join("uas_reject.xml"))
+                    .expect("scenario")
+                    .replace("STATUS_CODE", &status.to_string())
+                    .replace("STATUS_REASON", reason);
+                (None, Some(FixedSipp::uas(&scenario, trunk_port)))
+            }
+        };
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("mkdir");
-        let env = vec![
+        let mut env = vec![
             (
                 "SUIFANG_SIP_TRUNK".to_owned(),
                 format!("127.0.0.1:{trunk_port}"),
@@ -109,6 +139,10 @@ impl RobotFloor {
                 prompts.display().to_string(),
             ),
         ];
+        if refusing.is_some() {
+            // sipp takes a ping for its one call
+            env.push((NO_TRUNK_PINGS.0.to_owned(), NO_TRUNK_PINGS.1.to_owned()));
+        }
         let suifang = start_on(&data, &env);
         let supervisor = suifang.login("supervisor", "supervisor-demo-1");
         let created = supervisor.post(
@@ -140,6 +174,7 @@ impl RobotFloor {
         RobotFloor {
             suifang,
             phone,
+            _refusing: refusing,
             supervisor,
             patient_id,
             task_id,
@@ -155,6 +190,7 @@ impl RobotFloor {
         let RobotFloor {
             suifang,
             phone,
+            _refusing,
             patient_id,
             task_id,
             data,
@@ -163,7 +199,7 @@ impl RobotFloor {
             ..
         } = self;
         suifang.kill9();
-        meanwhile(&phone);
+        meanwhile(phone.as_ref().expect("a baresip patient"));
         let suifang = start_on(&data, &env);
         let recovered = suifang
             .stdout_line("recovered after an unclean stop")
@@ -172,6 +208,7 @@ impl RobotFloor {
         let floor = RobotFloor {
             suifang,
             phone,
+            _refusing,
             supervisor,
             patient_id,
             task_id,
@@ -180,6 +217,11 @@ impl RobotFloor {
             _dir,
         };
         (floor, recovered)
+    }
+
+    /// The baresip patient phone.
+    fn phone(&self) -> &Baresip {
+        self.phone.as_ref().expect("a baresip patient")
     }
 
     /// The task's robot calls (the newest last).
@@ -235,7 +277,7 @@ impl RobotFloor {
     /// ignored by design, so the first ones may be).
     fn consent(&self) {
         for _ in 0..15 {
-            self.phone.press('1');
+            self.phone().press('1');
             if let Some(line) = self.logged("consent", Duration::from_secs(2)) {
                 assert_eq!(line["status"], "answered", "{line}");
                 return;
@@ -250,7 +292,7 @@ impl RobotFloor {
     /// Answers `question` with `keys` and waits until its log line says `status`.
     fn answer(&self, question: &str, keys: &str, status: &str) -> Value {
         for k in keys.chars() {
-            self.phone.press(k);
+            self.phone().press(k);
         }
         let line = self
             .logged(question, Duration::from_secs(20))
@@ -384,7 +426,7 @@ fn a_patient_completes_a_heart_failure_robot_call_by_keypad() {
     // the patient heard the robot: the recording notice, in full (it cannot be interrupted),
     // is in baresip's recording of what it received
     let notice = "Hello, this is the hospital's automated follow-up call. This call is recorded.";
-    let (heard, rate) = floor.phone.heard();
+    let (heard, rate) = floor.phone().heard();
     assert_eq!(rate, 8000, "baresip dumps at the call's 8 kHz");
     let found = find_speech(&rendered(notice, floor._dir.path()), &heard);
     eprintln!(
@@ -448,7 +490,7 @@ fn breathless_at_rest_with_no_nurse_free_plays_the_advice_and_queues_a_call_back
     let advice =
         "Sit upright and rest; if breathing gets worse, chest pain or blue lips, call 120 now.";
     let reference = rendered(advice, floor._dir.path());
-    let (heard, rate) = floor.phone.heard();
+    let (heard, rate) = floor.phone().heard();
     assert_eq!(rate, 8000, "baresip dumps at the call's 8 kHz");
     let found = find_speech(&reference, &heard);
     eprintln!(
@@ -552,7 +594,7 @@ fn hanging_up_mid_question_keeps_the_answers_and_hands_the_task_to_the_nurses() 
     floor.answer("weight", "72#1", "answered");
     // the next question is being asked: a key half-way through a number would be lost with
     // it, a saved answer must not be
-    floor.phone.hang_up();
+    floor.phone().hang_up();
     let ended = floor.ended(Duration::from_secs(20));
     assert_eq!(
         ended["outcome"],
@@ -611,7 +653,7 @@ fn kill_9_mid_robot_call_repairs_the_recording_and_the_robot_calls_again() {
     floor.consent();
     floor.answer("weight", "72#1", "answered");
     // mid-question: "breathless_worse" is being asked, a half-typed answer is in flight
-    floor.phone.press('1');
+    floor.phone().press('1');
     // the patient's phone hears nothing more and hangs up the dead call (before the restarted
     // server's robot rings again: baresip's `hangup` ends its newest call)
     let (floor, recovered) = floor.kill9_and_restart(|phone| {
@@ -650,10 +692,75 @@ fn kill_9_mid_robot_call_repairs_the_recording_and_the_robot_calls_again() {
     let second = floor.answered_call(1);
     assert_ne!(second, first);
     floor.consent();
-    floor.phone.hang_up();
+    floor.phone().hang_up();
     let ended = floor.ended(Duration::from_secs(20));
     assert_eq!(ended["call_id"], second.as_str(), "{ended}");
     assert_eq!(ended["outcome"]["outcome"], "hung_up", "{ended}");
+}
+
+#[test]
+fn a_busy_patient_is_retried_by_the_policy_and_robot_then_nurse_goes_to_the_nurses() {
+    let _machine = serial::shared();
+    if !require_sipp(
+        "a_busy_patient_is_retried_by_the_policy_and_robot_then_nurse_goes_to_the_nurses",
+    ) {
+        return;
+    }
+    for (mode, number) in [
+        ("robot", "+8613900000236"),
+        ("robot_then_nurse", "+8613900000237"),
+    ] {
+        let floor = RobotFloor::open_with(
+            number,
+            Peer::Refusing {
+                status: 486,
+                reason: "Busy Here",
+            },
+            mode,
+        );
+        let ended = floor.ended(Duration::from_secs(30));
+        assert_eq!(
+            ended["outcome"],
+            json!({ "outcome": "not_answered", "disposition": "busy" }),
+            "{mode}: {ended}"
+        );
+        assert!(ended["questions"].as_array().is_some_and(|q| q.is_empty()));
+        let row = call(
+            &floor.supervisor,
+            ended["call_id"].as_str().expect("call id"),
+        );
+        assert_eq!(row["end_reason"], "busy", "{mode}: {row}");
+        // the nurses' retry policy: one attempt, the next one hours away
+        let task = floor.task();
+        assert_eq!(task["status"], "pending", "{mode}: {task}");
+        assert_eq!(task["attempts_total"], 1, "{mode}: {task}");
+        assert_eq!(task["last_disposition"], "busy", "{mode}: {task}");
+        let next = task["next_attempt_at"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .unwrap_or_else(|| panic!("{mode}: next attempt: {task}"));
+        assert!(
+            next > Utc::now() + chrono::Duration::minutes(30),
+            "{mode}: not rung again at once: {task}"
+        );
+        let built = floor.supervisor.post("/api/v1/queue/build", json!({}));
+        assert_eq!(built.status, 200, "{}", built.body);
+        let queue = floor.supervisor.get("/api/v1/queue");
+        let queued = queue.body["items"].as_array().is_some_and(|items| {
+            items
+                .iter()
+                .any(|t| t["id"].as_i64() == Some(floor.task_id))
+        });
+        let handed = task["step_name"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("(after robot call)"));
+        if mode == "robot" {
+            // the robot's own task: it tries again when the policy says, nurses never see it
+            assert!(!queued && !handed, "{mode}: {task} {}", queue.body);
+        } else {
+            assert!(queued && handed, "{mode}: {task} {}", queue.body);
+        }
+    }
 }
 
 /// The advice as the server's robot voice renders it (the same espeak-ng words).
