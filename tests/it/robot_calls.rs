@@ -53,6 +53,8 @@ enum Peer {
     Baresip { talking: bool },
     /// A sipp phone that rings, then refuses every call with this final status.
     Refusing { status: u16, reason: &'static str },
+    /// Nothing listens on the trunk's port (the trunk is down).
+    Nobody,
 }
 
 /// A server whose trunk is a patient phone (baresip, or sipp refusing), with the robot
@@ -125,6 +127,7 @@ impl RobotFloor {
                     .replace("STATUS_REASON", reason);
                 (None, Some(FixedSipp::uas(&scenario, trunk_port)))
             }
+            Peer::Nobody => (None, None),
         };
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("mkdir");
@@ -139,8 +142,8 @@ impl RobotFloor {
                 prompts.display().to_string(),
             ),
         ];
-        if refusing.is_some() {
-            // sipp takes a ping for its one call
+        if phone.is_none() {
+            // sipp takes a ping for its one call; with no trunk the call itself must fail
             env.push((NO_TRUNK_PINGS.0.to_owned(), NO_TRUNK_PINGS.1.to_owned()));
         }
         let suifang = start_on(&data, &env);
@@ -761,6 +764,37 @@ fn a_busy_patient_is_retried_by_the_policy_and_robot_then_nurse_goes_to_the_nurs
             assert!(queued && handed, "{mode}: {task} {}", queue.body);
         }
     }
+}
+
+#[test]
+fn a_trunk_that_is_down_charges_no_attempt_and_the_robot_waits_before_trying_again() {
+    let _machine = serial::shared();
+    let floor = RobotFloor::open_with("+8613900000238", Peer::Nobody, "robot_then_nurse");
+    let ended = floor.ended(Duration::from_secs(60));
+    assert_eq!(
+        ended["outcome"],
+        json!({ "outcome": "not_answered" }),
+        "no disposition: the patient was never rung: {ended}"
+    );
+    let task = floor.task();
+    assert_eq!(task["status"], "pending", "{task}");
+    assert_eq!(task["attempts_total"], 0, "{task}");
+    assert!(task["last_disposition"].is_null(), "{task}");
+    let handed = task["step_name"]
+        .as_str()
+        .is_some_and(|s| s.ends_with("(after robot call)"));
+    assert!(!handed, "still the robot's: {task}");
+    let next = task["next_attempt_at"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .unwrap_or_else(|| panic!("next attempt: {task}"));
+    assert!(
+        next > Utc::now() + chrono::Duration::seconds(200),
+        "the robot waits before dialling again: {task}"
+    );
+    // not redialled at every poll (1 s): still one robot call three polls later
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(floor.robot_calls().len(), 1, "{:?}", floor.robot_calls());
 }
 
 /// The advice as the server's robot voice renders it (the same espeak-ng words).
