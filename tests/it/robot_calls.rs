@@ -10,7 +10,9 @@
 //!    escalation exists and the task is a nurse call-back at the top of the queue.
 //! 3. The same with a nurse's Chromium line free: the call is handed off to her live.
 //! 4. The patient hangs up mid-question: the given answers stay, the task is the nurses'.
-//! 5. `kill -9` mid robot call: the recording is repaired, the robot call closed as
+//! 5. Silence at consent, an unparseable answer (asked again, then unconfirmed), a busy
+//!    patient, a trunk that is down: each has its defined outcome.
+//! 6. `kill -9` mid robot call: the recording is repaired, the robot call closed as
 //!    interrupted, no attempt charged, nothing counted complete, and the robot calls again.
 //!
 //! The test waits on what the server reports (the robot call's question log, the call row),
@@ -795,6 +797,93 @@ fn a_trunk_that_is_down_charges_no_attempt_and_the_robot_waits_before_trying_aga
     // not redialled at every poll (1 s): still one robot call three polls later
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(floor.robot_calls().len(), 1, "{:?}", floor.robot_calls());
+}
+
+#[test]
+fn silence_at_the_consent_question_ends_the_call_before_any_question() {
+    let _machine = serial::shared();
+    if !require_baresip("silence_at_the_consent_question_ends_the_call_before_any_question") {
+        return;
+    }
+    let floor = RobotFloor::open("+8613900000239", false);
+    floor.answered();
+    // the patient says nothing and presses nothing: consent is asked twice, then the robot
+    // says goodbye without a single health question
+    let ended = floor.ended(Duration::from_secs(60));
+    assert_eq!(
+        ended["outcome"],
+        json!({ "outcome": "no_consent" }),
+        "{ended}"
+    );
+    let log = ended["questions"].as_array().expect("question log");
+    assert_eq!(log.len(), 1, "consent only: {ended}");
+    assert_eq!(log[0]["question"], "consent", "{ended}");
+    assert_eq!(log[0]["attempts"], 2, "{ended}");
+    assert_eq!(log[0]["keys"], "", "{ended}");
+    assert!(answers(&floor).is_empty());
+    let task = floor.task();
+    assert_eq!(task["status"], "pending", "{task}");
+    assert_eq!(
+        task["attempts_total"], 0,
+        "reached, not an unanswered call: {task}"
+    );
+    assert!(
+        task["step_name"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("(after robot call)")),
+        "a nurse asks for consent herself: {task}"
+    );
+}
+
+#[test]
+fn an_unparseable_answer_is_asked_again_then_left_unconfirmed_for_a_nurse() {
+    let _machine = serial::shared();
+    if !require_baresip("an_unparseable_answer_is_asked_again_then_left_unconfirmed_for_a_nurse") {
+        return;
+    }
+    let floor = RobotFloor::open("+8613900000240", false);
+    floor.answered();
+    floor.consent();
+    // 1 kg is no weight; then # alone is no number either: asked twice, left unconfirmed
+    let weight = floor.answer("weight", "1##", "unconfirmed");
+    assert_eq!(
+        (weight["attempts"].as_i64(), weight["keys"].as_str()),
+        (Some(2), Some("1##"))
+    );
+    assert!(weight["value"].is_null(), "{weight}");
+    for (question, keys) in [
+        ("breathless_worse", "2"),
+        ("breathless_at_rest", "2"),
+        ("orthopnea", "2"),
+        ("leg_swelling", "2"),
+        ("bp", "120#80#1"),
+        ("meds_taken", "1"),
+        ("low_salt_diet", "1"),
+        ("activity_as_advised", "1"),
+        ("social_problem", "2"),
+    ] {
+        floor.answer(question, keys, "answered");
+    }
+    let ended = floor.ended(Duration::from_secs(30));
+    assert_eq!(
+        ended["outcome"],
+        json!({ "outcome": "incomplete", "unconfirmed": ["weight"] }),
+        "{ended}"
+    );
+    let saved = answers(&floor);
+    assert_eq!(saved.len(), 9, "{saved:?}");
+    assert!(
+        !saved.iter().any(|a| a["question_id"] == "weight"),
+        "nothing guessed for weight: {saved:?}"
+    );
+    let task = floor.task();
+    assert_eq!(task["status"], "pending", "not complete: {task}");
+    assert!(
+        task["step_name"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("(after robot call)")),
+        "a nurse asks the weight: {task}"
+    );
 }
 
 /// The advice as the server's robot voice renders it (the same espeak-ng words).
