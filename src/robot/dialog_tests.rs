@@ -1,7 +1,7 @@
 //! Every path of the robot conversation, driven event by event with a hand-moved clock.
 
 use super::*;
-use crate::followup::script::{load_str, OptionId};
+use crate::followup::script::{load_str, Bilingual, OptionId, Severity};
 
 fn script() -> Script {
     load_str(

@@ -6,6 +6,7 @@
 //!   finished, key, timer, hang-up, answer saved, nurse found or not) that emits actions (play
 //!   these prompts, wake me at, save this answer, log this question, offer the call to a
 //!   nurse, end).
+//! - [`dialog_io`]: what goes in and out of it (events, actions, outcome, question log).
 //! - [`keys`]: keypad (RFC 4733) answers per question type.
 //! - [`speech`]: text of a spoken answer turned into the question's type, with a confidence
 //!   (yes/no vocabulary in zh/en, Chinese and English numerals, blood pressure). The speech
@@ -20,6 +21,7 @@
 
 pub mod after_call;
 pub mod dialog;
+pub mod dialog_io;
 pub mod keys;
 pub mod prompt;
 pub mod speech;
