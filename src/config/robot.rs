@@ -119,3 +119,83 @@ impl RobotConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_environment_turns_the_robot_on_and_sets_the_hand_off_wait() {
+        let mut c = RobotConfig::default();
+        assert!(!c.enabled, "off until a hospital turns it on");
+        c.apply_env(&env(&[
+            ("SUIFANG_ROBOT", "ON"),
+            ("SUIFANG_ROBOT_HANDOFF_WAIT_SECONDS", "45"),
+        ]))
+        .expect("env");
+        assert!(c.enabled);
+        assert_eq!(c.handoff_wait_seconds, 45);
+        const BAD: [&[(&str, &str)]; 2] = [
+            &[("SUIFANG_ROBOT", "maybe")],
+            &[("SUIFANG_ROBOT_HANDOFF_WAIT_SECONDS", "-1")],
+        ];
+        for pairs in BAD {
+            let key = pairs[0].0;
+            let err = RobotConfig::default()
+                .apply_env(&env(pairs))
+                .expect_err("bad value");
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn limits_that_would_stop_the_dialer_or_hand_off_routine_findings_are_refused() {
+        assert!(RobotConfig::default().validate().is_ok());
+        let bad = [
+            (
+                RobotConfig {
+                    max_concurrent_calls: 0,
+                    ..RobotConfig::default()
+                },
+                "robot.max_concurrent_calls",
+            ),
+            (
+                RobotConfig {
+                    calls_per_minute: 0,
+                    ..RobotConfig::default()
+                },
+                "robot.calls_per_minute",
+            ),
+            (
+                RobotConfig {
+                    first_key_ms: 0,
+                    ..RobotConfig::default()
+                },
+                "robot.first_key_ms",
+            ),
+            (
+                RobotConfig {
+                    handoff_at: Severity::Routine,
+                    ..RobotConfig::default()
+                },
+                "robot.handoff_at",
+            ),
+        ];
+        for (config, key) in bad {
+            let err = config.validate().expect_err(key);
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        let toml_err = toml::from_str::<RobotConfig>("enabled = true\nmax_calls = 3\n")
+            .expect_err("unknown key");
+        assert!(toml_err.to_string().contains("max_calls"), "{toml_err}");
+    }
+}

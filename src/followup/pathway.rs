@@ -466,6 +466,31 @@ mod tests {
     }
 
     #[test]
+    fn a_step_says_who_calls_nurse_by_default() {
+        let file = |mode: &str| {
+            format!(
+                "code = \"r\"\nversion = 1\ntitle = {{ en = \"R\", zh = \"R\" }}\npriority = 1\n\
+                 [match]\nicd10 = [\"I50\"]\n[[steps]]\nname = {{ en = \"D1\", zh = \"D1\" }}\n\
+                 day = 1\nscript = \"heart-failure\"\nrole = \"nurse\"\n{mode}"
+            )
+        };
+        let mode =
+            |line: &str| PathwayCatalog::parse("r.toml", &file(line)).map(|p| p.steps[0].mode);
+        assert_eq!(mode("").expect("no mode"), CallMode::Nurse);
+        assert_eq!(mode("mode = \"robot\"").expect("robot"), CallMode::Robot);
+        assert_eq!(
+            mode("mode = \"robot_then_nurse\"").expect("robot first"),
+            CallMode::RobotThenNurse
+        );
+        let err = mode("mode = \"bot\"").expect_err("unknown mode");
+        assert!(err.to_string().starts_with("r.toml:12:"), "{err}");
+        for m in [CallMode::Nurse, CallMode::Robot, CallMode::RobotThenNurse] {
+            assert_eq!(CallMode::parse(m.as_str()), Some(m));
+        }
+        assert_eq!(CallMode::parse("bot"), None);
+    }
+
+    #[test]
     fn bad_files_report_file_and_line() {
         let err = PathwayCatalog::parse("x.toml", "code = \"a\"\nversion = \"one\"\n").unwrap_err();
         assert!(err.to_string().starts_with("x.toml:2:"), "{err}");
