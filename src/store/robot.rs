@@ -236,6 +236,22 @@ pub fn defer(tx: &Transaction, task_id: i64, until: DateTime<Utc>) -> Result<(),
     Ok(())
 }
 
+/// A robot task the robot cannot call (its patient's language is one the robot cannot speak
+/// intelligibly) goes to the nurses at once, due now, its step name saying why.
+pub fn hand_to_nurses_uncalled(
+    tx: &Transaction,
+    task_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE followup_tasks SET mode = 'nurse', updated_at = ?2,
+             step_name = step_name || ' (the robot cannot call in the patient''s language)'
+         WHERE id = ?1 AND status = 'pending' AND mode <> 'nurse'",
+        params![task_id, now.timestamp()],
+    )?;
+    Ok(())
+}
+
 /// Priority added to a nurse call-back after a robot hand-off nobody took, so it goes to the
 /// top of the nurses' queue (pathway priorities are tens).
 pub const CALLBACK_PRIORITY_BOOST: i64 = 1_000;
@@ -505,6 +521,31 @@ mod tests {
         .expect("complete");
         assert!(
             record_robot_disposition(&tx, &input, &RetryPolicy::default(), &locale, later).is_err()
+        );
+    }
+
+    #[test]
+    fn a_task_the_robot_cannot_call_goes_to_the_nurses_once() {
+        let (_dir, mut conn) = db();
+        let now = Utc.timestamp_opt(1_000_000, 0).single().expect("time");
+        let id = task(&conn, 1, "robot", 999_000);
+        let tx = conn.transaction().expect("tx");
+        hand_to_nurses_uncalled(&tx, id, now).expect("to the nurses");
+        // a second time (a stale dialer read) changes nothing
+        hand_to_nurses_uncalled(&tx, id, now).expect("again");
+        tx.commit().expect("commit");
+        assert!(due_tasks(&conn, now, 10).expect("due").is_empty());
+        let (mode, step): (String, String) = conn
+            .query_row(
+                "SELECT mode, step_name FROM followup_tasks WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("row");
+        assert_eq!(mode, "nurse");
+        assert_eq!(
+            step,
+            "Day 1 (the robot cannot call in the patient's language)"
         );
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::center::{CallCenter, RobotDial};
+use super::robot_voice::speaks_intelligibly;
 use crate::robot::after_call::FAILED_ON_OUR_SIDE_RETRY_SECONDS;
 use crate::store::robot as db;
 
@@ -67,6 +68,22 @@ pub async fn run(h: DialerHandles, mut stop: watch::Receiver<bool>) {
             }
         };
         for task in due {
+            if !speaks_intelligibly(task.lang) {
+                tracing::warn!(
+                    task = task.task_id,
+                    lang = task.lang.as_str(),
+                    "the robot cannot speak this language intelligibly: the task goes to the nurses"
+                );
+                let task_id = task.task_id;
+                let handed = h
+                    .store
+                    .write(move |tx| db::hand_to_nurses_uncalled(tx, task_id, now))
+                    .await;
+                if let Err(e) = handed {
+                    tracing::error!(task = task_id, error = %e, "robot task not handed to the nurses");
+                }
+                continue;
+            }
             // pacing: one start per 60/calls_per_minute seconds
             tokio::select! {
                 _ = stop.changed() => return,

@@ -17,6 +17,18 @@ use super::prompts::{decode_8k, Pcm, PromptError};
 use crate::followup::script::Script;
 use crate::robot::{Lang, Prompt};
 
+/// Whether the robot can hold a call in `lang` that the patient understands. Read-backs and
+/// the rules' advice are always synthesised, and espeak-ng's Mandarin voice spells Chinese
+/// characters out instead of reading them: a Chinese robot call would ask health questions
+/// and give "call 120" advice as noise. So no Chinese robot call is placed yet (the task goes
+/// to the nurses) until Chinese prompts are recorded or a Chinese TTS is found.
+pub fn speaks_intelligibly(lang: Lang) -> bool {
+    match lang {
+        Lang::En => true,
+        Lang::Zh => false,
+    }
+}
+
 /// Why a prompt has no audio.
 #[derive(Debug, thiserror::Error)]
 pub enum VoiceError {

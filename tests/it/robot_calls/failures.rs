@@ -141,6 +141,7 @@ fn a_busy_patient_is_retried_by_the_policy_and_robot_then_nurse_goes_to_the_nurs
                 reason: "Busy Here",
             },
             mode,
+            "en",
         );
         let ended = floor.ended(Duration::from_secs(30));
         assert_eq!(
@@ -190,7 +191,7 @@ fn a_busy_patient_is_retried_by_the_policy_and_robot_then_nurse_goes_to_the_nurs
 #[test]
 fn a_trunk_that_is_down_charges_no_attempt_and_the_robot_waits_before_trying_again() {
     let _machine = serial::shared();
-    let floor = RobotFloor::open_with("+8613900000238", Peer::Nobody, "robot_then_nurse");
+    let floor = RobotFloor::open_with("+8613900000238", Peer::Nobody, "robot_then_nurse", "en");
     let ended = floor.ended(Duration::from_secs(60));
     assert_eq!(
         ended["outcome"],
@@ -303,4 +304,43 @@ fn an_unparseable_answer_is_asked_again_then_left_unconfirmed_for_a_nurse() {
             .is_some_and(|s| s.ends_with("(after robot call)")),
         "a nurse asks the weight: {task}"
     );
+}
+
+#[test]
+fn a_chinese_patient_is_not_called_by_a_robot_that_cannot_speak_chinese() {
+    let _machine = serial::shared();
+    if !require_baresip("a_chinese_patient_is_not_called_by_a_robot_that_cannot_speak_chinese") {
+        return;
+    }
+    // read-backs and advice are synthesised, and espeak-ng spells characters out: the task
+    // goes to the nurses at once rather than a call of noise (the phone would answer)
+    let floor = RobotFloor::open_with(
+        "+8613900000241",
+        Peer::Baresip { talking: false },
+        "robot",
+        "zh",
+    );
+    let task = wait_for(
+        "the task to go to the nurses",
+        Duration::from_secs(20),
+        || {
+            let t = floor.task();
+            t["step_name"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("(the robot cannot call in the patient's language)"))
+                .then_some(t)
+        },
+    );
+    assert_eq!(task["status"], "pending", "{task}");
+    assert_eq!(task["attempts_total"], 0, "{task}");
+    assert!(floor.robot_calls().is_empty(), "never dialled");
+    let built = floor.supervisor.post("/api/v1/queue/build", json!({}));
+    assert_eq!(built.status, 200, "{}", built.body);
+    let queue = floor.supervisor.get("/api/v1/queue");
+    let queued = queue.body["items"].as_array().is_some_and(|items| {
+        items
+            .iter()
+            .any(|t| t["id"].as_i64() == Some(floor.task_id))
+    });
+    assert!(queued, "the nurses' queue has it: {}", queue.body);
 }

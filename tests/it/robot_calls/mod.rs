@@ -80,11 +80,11 @@ impl RobotFloor {
     /// A baresip patient for a `mode = "robot"` step; `talking`: the phone sends speech all
     /// along (else silence).
     fn open(number: &str, talking: bool) -> RobotFloor {
-        RobotFloor::open_with(number, Peer::Baresip { talking }, "robot")
+        RobotFloor::open_with(number, Peer::Baresip { talking }, "robot", "en")
     }
 
-    /// `peer` answers the trunk; the pathway step has `mode`.
-    fn open_with(number: &str, peer: Peer, mode: &str) -> RobotFloor {
+    /// `peer` answers the trunk; the pathway step has `mode`; the patient speaks `lang`.
+    fn open_with(number: &str, peer: Peer, mode: &str, lang: &str) -> RobotFloor {
         let dir = tempfile::tempdir().expect("tempdir");
         let prompts = dir.path().join("prompts");
         let status = Command::new("cp")
@@ -155,7 +155,7 @@ impl RobotFloor {
         let created = supervisor.post(
             "/api/v1/patients",
             json!({ "mrn": format!("ROBOT-{number}"), "name": "Robot Test", "phone": number,
-                    "language": "en" }),
+                    "language": lang }),
         );
         assert_eq!(created.status, 201, "{}", created.body);
         let patient_id = created.body["id"].as_i64().expect("patient id");
