@@ -1,7 +1,9 @@
 //! The robot dialer (issue 24): takes due robot tasks (`store::robot::due_tasks`: pending,
 //! window open, next attempt due, never do-not-call or deceased, not already on a robot call)
 //! inside calling hours, keeps at most `robot.max_concurrent_calls` robot calls up and starts
-//! at most `robot.calls_per_minute`, and asks the call center to place each one. What a call
+//! at most `robot.calls_per_minute`, and asks the call center to place each one; a task in a
+//! language the robot cannot speak intelligibly (`robot_voice::speaks_intelligibly`) goes to
+//! the nurses instead, and one whose call could not be placed waits. What a call
 //! does to its task (retry policy, nurse follow-up) is written when it ends
 //! (`telephony::robot`).
 
