@@ -16,6 +16,7 @@ mod hl7;
 mod labs;
 mod layers;
 mod outcomes;
+mod robot;
 mod sip;
 mod webrtc;
 pub use clinical::{ClinicalConfig, EscalationConfig};
@@ -24,6 +25,7 @@ pub use hl7::Hl7Config;
 pub use labs::{LabEntry, LabsConfig};
 pub use layers::DEMO_DEFAULTS;
 pub use outcomes::OutcomesConfig;
+pub use robot::RobotConfig;
 pub use sip::SipConfig;
 pub use webrtc::{IceServer, WebRtcConfig};
 
@@ -73,6 +75,8 @@ pub struct Config {
     pub labs: LabsConfig,
     /// Readmissions: which admission types are planned.
     pub outcomes: OutcomesConfig,
+    /// Robot follow-up calls (issue 24).
+    pub robot: RobotConfig,
     pub webhook: WebhookConfig,
     /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
     pub webrtc: WebRtcConfig,
@@ -283,6 +287,7 @@ impl Default for Config {
             hl7: Hl7Config::default(),
             labs: LabsConfig::new(),
             outcomes: OutcomesConfig::default(),
+            robot: RobotConfig::default(),
             webhook: WebhookConfig::default(),
             webrtc: WebRtcConfig::default(),
             sip: SipConfig::default(),
@@ -365,6 +370,7 @@ impl Config {
             })?;
         }
         self.sip.apply_env(&lookup)?;
+        self.robot.apply_env(&lookup)?;
         self.auth.apply_env(&lookup)?;
         if let Some(v) = lookup("SUIFANG_AUDIT_KEY") {
             self.audit.key = Some(v).filter(|k| !k.is_empty());
@@ -440,6 +446,7 @@ impl Config {
         self.hl7.validate()?;
         self.lab_catalog()?;
         self.outcomes.validate()?;
+        self.robot.validate()?;
         self.webrtc.validate()?;
         self.sip.validate()?;
         self.transcription.language_mode()?;

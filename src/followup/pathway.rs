@@ -74,6 +74,38 @@ impl StepRole {
     }
 }
 
+/// Who makes a step's calls (issue 24): a nurse, the robot, or the robot first and a nurse
+/// when the robot does not reach the patient or does not finish.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallMode {
+    /// The nurses' queue (the default).
+    #[default]
+    Nurse,
+    /// The robot dialer only; what it cannot finish is retried by the robot.
+    Robot,
+    /// The robot first; unreached or incomplete, a nurse task follows.
+    RobotThenNurse,
+}
+
+impl CallMode {
+    /// The stored name (`followup_tasks.mode`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallMode::Nurse => "nurse",
+            CallMode::Robot => "robot",
+            CallMode::RobotThenNurse => "robot_then_nurse",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<CallMode> {
+        [CallMode::Nurse, CallMode::Robot, CallMode::RobotThenNurse]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
@@ -95,6 +127,9 @@ pub struct Step {
     /// Added to the pathway's priority for this step.
     #[serde(default)]
     pub priority_boost: i64,
+    /// Who calls: `nurse` (default), `robot` or `robot_then_nurse`.
+    #[serde(default)]
+    pub mode: CallMode,
     /// `{ lace = 10, mode = "nurse" }`: from that LACE on (risk at discharge, issue 18) the
     /// step is called in `mode` instead of its own; see [`Step::mode_for_risk`].
     #[serde(default)]
@@ -119,6 +154,11 @@ impl Step {
             own,
             lace,
         )
+    }
+
+    /// The step's own mode, or the one its risk switch names for a discharge of `lace`.
+    pub fn mode_with_risk(&self, lace: Option<u8>) -> CallMode {
+        CallMode::parse(self.mode_for_risk(self.mode.as_str(), lace)).unwrap_or(self.mode)
     }
 }
 
@@ -154,6 +194,8 @@ pub struct PlannedTask {
     pub step_name_zh: String,
     pub script: String,
     pub role: StepRole,
+    /// Who calls.
+    pub mode: CallMode,
     pub priority: i64,
     pub due_at: DateTime<Utc>,
     pub window_start: DateTime<Utc>,
@@ -362,6 +404,7 @@ impl Calendar {
                     step_name_zh: step.name.zh.clone(),
                     script: step.script.clone(),
                     role: step.role,
+                    mode: step.mode,
                     priority,
                     due_at: self.local_midnight(due_day),
                     window_start: self.local_midnight(start_day.max(discharge_day)),
@@ -527,6 +570,44 @@ mod tests {
         let err =
             PathwayCatalog::parse("x.toml", &text(["satisfaction", "heart-failure"])).unwrap_err();
         assert!(err.to_string().contains("last step"), "{err}");
+        // a risk switch over the step's own mode
+        let p = PathwayCatalog::parse(
+            "x.toml",
+            &text(["heart-failure", "satisfaction"]).replace(
+                "day = 1\nscript = \"heart-failure\"\nrole = \"nurse\"\n",
+                "day = 1\nscript = \"heart-failure\"\nrole = \"nurse\"\nmode = \"robot\"\n\
+                 mode_if_risk_at_least = { lace = 10, mode = \"nurse\" }\n",
+            ),
+        )
+        .expect("parses");
+        assert_eq!(p.steps[0].mode_with_risk(Some(11)), CallMode::Nurse);
+        assert_eq!(p.steps[0].mode_with_risk(Some(3)), CallMode::Robot);
+        assert_eq!(p.steps[0].mode_with_risk(None), CallMode::Robot);
+    }
+
+    #[test]
+    fn a_step_says_who_calls_nurse_by_default() {
+        let file = |mode: &str| {
+            format!(
+                "code = \"r\"\nversion = 1\ntitle = {{ en = \"R\", zh = \"R\" }}\npriority = 1\n\
+                 [match]\nicd10 = [\"I50\"]\n[[steps]]\nname = {{ en = \"D1\", zh = \"D1\" }}\n\
+                 day = 1\nscript = \"heart-failure\"\nrole = \"nurse\"\n{mode}"
+            )
+        };
+        let mode =
+            |line: &str| PathwayCatalog::parse("r.toml", &file(line)).map(|p| p.steps[0].mode);
+        assert_eq!(mode("").expect("no mode"), CallMode::Nurse);
+        assert_eq!(mode("mode = \"robot\"").expect("robot"), CallMode::Robot);
+        assert_eq!(
+            mode("mode = \"robot_then_nurse\"").expect("robot first"),
+            CallMode::RobotThenNurse
+        );
+        let err = mode("mode = \"bot\"").expect_err("unknown mode");
+        assert!(err.to_string().starts_with("r.toml:12:"), "{err}");
+        for m in [CallMode::Nurse, CallMode::Robot, CallMode::RobotThenNurse] {
+            assert_eq!(CallMode::parse(m.as_str()), Some(m));
+        }
+        assert_eq!(CallMode::parse("bot"), None);
     }
 
     #[test]

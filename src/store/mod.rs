@@ -34,6 +34,7 @@ pub mod retention;
 pub mod review_agenda;
 pub mod reviews;
 pub mod risk;
+pub mod robot;
 pub mod stage;
 pub mod summaries;
 pub mod tags;
