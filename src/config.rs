@@ -17,6 +17,7 @@ mod labs;
 mod layers;
 mod outcomes;
 mod sip;
+mod sms;
 mod webrtc;
 pub use clinical::{ClinicalConfig, EscalationConfig};
 pub use edge::{AuditConfig, AuthConfig, HttpConfig};
@@ -25,6 +26,7 @@ pub use labs::{LabEntry, LabsConfig};
 pub use layers::DEMO_DEFAULTS;
 pub use outcomes::OutcomesConfig;
 pub use sip::SipConfig;
+pub use sms::SmsConfig;
 pub use webrtc::{IceServer, WebRtcConfig};
 
 /// Why a configuration could not be used.
@@ -73,6 +75,8 @@ pub struct Config {
     pub labs: LabsConfig,
     /// Readmissions: which admission types are planned.
     pub outcomes: OutcomesConfig,
+    /// SMS links to patients through Kannel (issue 19).
+    pub sms: SmsConfig,
     pub webhook: WebhookConfig,
     /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
     pub webrtc: WebRtcConfig,
@@ -283,6 +287,7 @@ impl Default for Config {
             hl7: Hl7Config::default(),
             labs: LabsConfig::new(),
             outcomes: OutcomesConfig::default(),
+            sms: SmsConfig::default(),
             webhook: WebhookConfig::default(),
             webrtc: WebRtcConfig::default(),
             sip: SipConfig::default(),
@@ -346,6 +351,7 @@ impl Config {
             })?);
         }
         self.hl7.apply_env(&lookup)?;
+        self.sms.apply_env(&lookup)?;
         if let Some(v) = lookup("SUIFANG_WEBHOOK_URL") {
             self.webhook.url = Some(v);
         }
@@ -438,6 +444,7 @@ impl Config {
         )?;
         self.clinical.validate()?;
         self.hl7.validate()?;
+        self.sms.validate()?;
         self.lab_catalog()?;
         self.outcomes.validate()?;
         self.webrtc.validate()?;
