@@ -8,6 +8,8 @@ use base64::Engine;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::followup::script::Severity;
+
 /// Random bytes in a token (144 bits, above the 128 the issue asks for).
 pub const TOKEN_BYTES: usize = 18;
 /// Characters of a token as it appears in the URL.
@@ -123,6 +125,43 @@ pub fn after_wrong_answer(failures_before: u32, max_failures: u32) -> (u32, bool
     (failures, failures >= max_failures)
 }
 
+/// What a patient's finished self-report comes to (issue 19 item 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelfReport {
+    /// Shown questions are still unanswered: nothing is decided yet.
+    Incomplete,
+    /// Every rule is quiet: the task is done, no call needed.
+    Normal,
+    /// A rule fired (its escalation is open): the task is done as a report, and a nurse calls
+    /// back at a priority raised by the worst finding.
+    Abnormal {
+        worst: Severity,
+        call_back_priority: i64,
+    },
+}
+
+/// Decides a finished self-report: `unanswered` shown questions, the severities of what the
+/// rules find now, and the task's own queue priority.
+pub fn self_report(unanswered: usize, findings: &[Severity], task_priority: i64) -> SelfReport {
+    if unanswered > 0 {
+        return SelfReport::Incomplete;
+    }
+    match findings.iter().max() {
+        None => SelfReport::Normal,
+        Some(&worst) => SelfReport::Abnormal {
+            worst,
+            // above every pathway's own priority (20–40), emergencies first
+            call_back_priority: task_priority
+                + match worst {
+                    Severity::Emergency => 100,
+                    Severity::Urgent => 60,
+                    Severity::High => 30,
+                    Severity::Routine => 0,
+                },
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +264,30 @@ mod tests {
                 now
             ),
             Standing::Completed
+        );
+    }
+
+    #[test]
+    fn self_reports_complete_normal_or_call_back_by_severity() {
+        assert_eq!(self_report(1, &[], 40), SelfReport::Incomplete);
+        assert_eq!(
+            self_report(1, &[Severity::Emergency], 40),
+            SelfReport::Incomplete
+        );
+        assert_eq!(self_report(0, &[], 40), SelfReport::Normal);
+        assert_eq!(
+            self_report(0, &[Severity::High, Severity::Emergency], 40),
+            SelfReport::Abnormal {
+                worst: Severity::Emergency,
+                call_back_priority: 140
+            }
+        );
+        assert_eq!(
+            self_report(0, &[Severity::Urgent], 20),
+            SelfReport::Abnormal {
+                worst: Severity::Urgent,
+                call_back_priority: 80
+            }
         );
     }
 
