@@ -471,3 +471,86 @@ fn bad_links_answer_404_alike_wrong_birth_years_lock_and_links_stay_with_their_p
     let nurse = Client::login(&later, "nurse", "nurse-demo-1");
     assert_eq!(sms_status(&nurse, a)["messages"][0]["state"], "delivered");
 }
+
+#[test]
+fn a_link_not_done_in_time_gets_one_reminder_with_a_fresh_link() {
+    let _machine = serial::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::pick();
+    let mut env = env(&ports);
+    env.push(("SUIFANG_SMS_REMIND_AFTER_HOURS", "2".into()));
+    let server = start(dir.path(), &env);
+    let kannel = Kannel::start(&ports, &get_url(&server));
+    let supervisor = Client::login(&server, "supervisor", "supervisor-demo-1");
+    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
+    let (p, t) = patient(&supervisor, "REM-1", "+8613800138301", "1950-02-02", "zh");
+    // a second patient whose link, sent at the end, tells that the outbox has polled
+    let (_, witness_task) = patient(&supervisor, "REM-2", "+8613800138302", "1951-03-03", "en");
+    assert_eq!(
+        nurse
+            .post(&format!("/api/v1/tasks/{t}/sms-link"), json!({}))
+            .status,
+        201
+    );
+    let (first, _) = link_from_sms(&kannel, "13800138301", 1);
+    let first_path = first
+        .split_once("/f/")
+        .map(|(_, tok)| format!("/f/{tok}"))
+        .unwrap();
+    drop(server);
+
+    // one hour on: not yet
+    let mut at = env.clone();
+    at.push(("SUIFANG_CLOCK_OFFSET_SECONDS", "3600".into()));
+    let server = start(dir.path(), &at);
+    assert_eq!(get_with(&server, &first_path, None).0, 200);
+    drop(server);
+
+    // three hours on: the sweep at start-up queues the one reminder, with a new link
+    let mut later = env.clone();
+    later.push(("SUIFANG_CLOCK_OFFSET_SECONDS", (3 * 3600).to_string()));
+    let server = start(dir.path(), &later);
+    let (second, text) = link_from_sms(&kannel, "13800138301", 2);
+    assert!(text.contains("提醒") && text.contains("回TD退订"), "{text}");
+    assert_ne!(second, first);
+    let second_path = second
+        .split_once("/f/")
+        .map(|(_, tok)| format!("/f/{tok}"))
+        .unwrap();
+    assert_eq!(get_with(&server, &second_path, None).0, 200);
+    assert_eq!(
+        get_with(&server, &first_path, None).0,
+        404,
+        "the first link gave way to the reminder's"
+    );
+    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
+    let kinds: Vec<Value> = sms_status(&nurse, p)["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].clone())
+        .collect();
+    assert_eq!(kinds, [json!("reminder"), json!("link")]);
+    drop(server);
+
+    // and no second reminder, however long it stays undone
+    let mut much_later = env;
+    much_later.push(("SUIFANG_CLOCK_OFFSET_SECONDS", (30 * 3600).to_string()));
+    let server = start(dir.path(), &much_later);
+    let nurse = Client::login(&server, "nurse", "nurse-demo-1");
+    // The worker sweeps for reminders before each send, the first sweep before the first
+    // send: once the second patient's SMS reaches the fake SMSC, that sweep is over and any
+    // reminder it queued is in the outbox.
+    assert_eq!(
+        nurse
+            .post(&format!("/api/v1/tasks/{witness_task}/sms-link"), json!({}))
+            .status,
+        201
+    );
+    link_from_sms(&kannel, "13800138302", 1);
+    assert_eq!(
+        sms_status(&nurse, p)["messages"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(kannel.received("13800138301").len(), 2);
+}
