@@ -13,6 +13,8 @@ use crate::common::console::browser_script;
 use crate::common::kannel::{self, Kannel, Ports};
 use crate::common::{serial, wait_for, Client, Server};
 
+mod vitals;
+
 const SECRET: &str = "kannel-callback-key-0123456789";
 
 fn env(ports: &Ports) -> Vec<(&'static str, String)> {
