@@ -1,13 +1,17 @@
 //! Issue 19 item 5, home vitals: a weight and a blood pressure a patient types on a link are
 //! the same measurements a nurse records on a call. They join the patient's series (the
 //! timeline's trend charts) and the trend rules compare them across tasks, so a weight gain
-//! between two links escalates like one between two calls.
+//! between two links escalates like one between two calls. The console's patient panel then
+//! shows the patient's links and SMS (item 5, link status per patient).
 
 use serde_json::{json, Value};
 
-use super::{env, get_url, identity, link_from_sms, patient, start};
+use std::time::Duration;
+
+use super::{env, get_url, identity, link_from_sms, patient, sms_status, start};
+use crate::common::console::browser_script;
 use crate::common::kannel::{Kannel, Ports};
-use crate::common::{serial, Client, Server};
+use crate::common::{serial, wait_for, Client, Server};
 
 /// Sends the task's link and returns its token, read from the `n`th SMS at the fake SMSC.
 fn send_link(nurse: &Client, kannel: &Kannel, task: i64, tail: &str, n: usize) -> String {
@@ -42,12 +46,13 @@ fn weight_escalations(doctor: &Client, patient: i64) -> Vec<Value> {
 }
 
 #[test]
-fn weights_and_blood_pressures_from_links_join_the_trends_and_the_trend_rules() {
+fn weights_and_blood_pressures_from_links_join_the_trends_and_rules_and_the_console_shows_the_links(
+) {
     let _machine = serial::shared();
     let dir = tempfile::tempdir().unwrap();
     let ports = Ports::pick();
     let server = start(dir.path(), &env(&ports));
-    let kannel = Kannel::start(&ports, &get_url(&server));
+    let mut kannel = Kannel::start(&ports, &get_url(&server));
     let supervisor = Client::login(&server, "supervisor", "supervisor-demo-1");
     let nurse = Client::login(&server, "nurse", "nurse-demo-1");
     let doctor = Client::login(&server, "doctor", "doctor-demo-1");
@@ -118,4 +123,46 @@ fn weights_and_blood_pressures_from_links_join_the_trends_and_the_trend_rules() 
     assert_eq!(values("weight_kg"), [68.0, 70.5]);
     assert_eq!(values("sbp"), [128.0]);
     assert_eq!(values("dbp"), [80.0]);
+
+    // the console: a reply from the patient, then the doctor opens the escalation and reads the
+    // links and SMS in the patient panel under it (markup in a reply stays text)
+    let reply = "体重<b>涨了</b>";
+    kannel.send_mo(tail, "10086", reply);
+    let status = wait_for("the reply", Duration::from_secs(20), || {
+        let s = sms_status(&nurse, p);
+        (s["messages"].as_array().unwrap().len() == 3).then_some(s)
+    });
+    let out = browser_script(
+        "sms_status.js",
+        &server,
+        json!({"escalation_id": fired[0]["id"]}),
+    );
+    eprintln!("panel: {out:#}");
+    let shown: Vec<(i64, &str)> = out["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["task"].as_i64().unwrap(), l["state"].as_str().unwrap()))
+        .collect();
+    // newest first; both identity-checked and answered in part, neither sent in
+    assert_eq!(shown, [(next, "verified"), (day1, "verified")], "{out:#}");
+    let expected: Vec<Value> = status["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            json!({"direction": m["direction"], "kind": m["kind"],
+                "quoted": if m["direction"] == "in" { m["body"].clone() } else { Value::Null }})
+        })
+        .collect();
+    assert_eq!(out["messages"], json!(expected), "{out:#}");
+    assert!(
+        out["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["kind"] == "reply" && m["quoted"] == reply),
+        "{out:#}"
+    );
+    assert_eq!(out["opted_out"], false);
 }
