@@ -16,6 +16,7 @@ pub mod events;
 mod hl7;
 pub mod metrics;
 mod notes;
+mod patient_link;
 mod patients;
 mod queue;
 mod reports;
@@ -25,6 +26,7 @@ mod robot;
 mod scripts;
 mod session;
 pub mod session_user;
+mod sms;
 mod tags;
 mod transcripts;
 
@@ -49,6 +51,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(crate::web::router())
+        .merge(patient_link::router())
+        .merge(sms::callbacks())
         // the largest body any route takes; each extractor holds the rest to 2 MiB
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             patients::IMPORT_MAX_BYTES,
