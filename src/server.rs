@@ -454,6 +454,19 @@ pub async fn serve(
     };
     workers.add("metrics endpoint", metrics);
     workers.add("HL7 listener", start_hl7(&state, stop_rx.clone()).await?);
+    let outbox = crate::service::sms::OutboxHandles::new(
+        state.store.clone(),
+        state.clock,
+        &state.config,
+        local,
+    );
+    workers.add(
+        "SMS outbox",
+        Some(tokio::spawn(crate::service::sms::worker(
+            outbox,
+            stop_rx.clone(),
+        ))),
+    );
     tracing::info!(%local, "suifang listening");
     println!("suifang is listening on http://{local}/");
     let events = state.events.clone();

@@ -17,6 +17,7 @@ mod hl7;
 pub mod metrics;
 mod notes;
 mod outcomes;
+mod patient_link;
 mod patients;
 mod queue;
 mod reports;
@@ -26,6 +27,7 @@ mod robot;
 mod scripts;
 mod session;
 pub mod session_user;
+mod sms;
 mod tags;
 mod transcripts;
 
@@ -50,6 +52,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(crate::web::router())
+        .merge(patient_link::router())
+        .merge(sms::callbacks())
         // the largest body any route takes; each extractor holds the rest to 2 MiB
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             patients::IMPORT_MAX_BYTES,

@@ -9,8 +9,10 @@ pub mod findings;
 pub mod hl7;
 pub mod labs;
 pub mod notify;
+pub mod patient_link;
 pub mod retention;
 pub mod rule_tags;
+pub mod sms;
 pub mod task_scripts;
 pub mod transcription;
 
