@@ -14,6 +14,7 @@ pub mod error;
 mod escalations;
 pub mod events;
 mod hl7;
+mod hl7_outbox;
 pub mod metrics;
 mod notes;
 mod patients;

@@ -21,6 +21,7 @@ pub mod departments;
 pub mod escalations;
 pub mod hl7;
 pub mod hl7_admit;
+pub mod hl7_outbox;
 pub mod labs;
 pub mod notes;
 pub mod patient_report;

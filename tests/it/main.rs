@@ -24,6 +24,7 @@ mod escalation_flow;
 mod hl7_admissions;
 mod hl7_labs;
 mod hl7_mllp;
+mod hl7_results;
 mod model_fetch;
 mod notes;
 mod recording_disk_full;
