@@ -7,12 +7,14 @@ mod admin;
 mod admissions;
 mod agent_line;
 mod agents;
+mod api_tokens;
 mod calls;
 mod care_teams;
 pub mod csrf;
 pub mod error;
 mod escalations;
 pub mod events;
+mod fhir;
 mod hl7;
 mod hl7_outbox;
 pub mod metrics;
@@ -48,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(csrf::same_origin_writes));
     Router::new()
         .merge(api)
+        .merge(fhir::router())
         .merge(crate::web::router())
         // the largest body any route takes; each extractor holds the rest to 2 MiB
         .layer(tower_http::limit::RequestBodyLimitLayer::new(

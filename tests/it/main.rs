@@ -21,6 +21,7 @@ mod demo_newcomer;
 mod desk_phone;
 mod edge;
 mod escalation_flow;
+mod fhir_api;
 mod hl7_admissions;
 mod hl7_labs;
 mod hl7_mllp;
