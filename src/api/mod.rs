@@ -17,6 +17,7 @@ pub mod events;
 mod fhir;
 mod hl7;
 mod hl7_outbox;
+mod interfaces;
 pub mod metrics;
 mod notes;
 mod patients;

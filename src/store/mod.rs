@@ -24,6 +24,7 @@ pub mod fhir;
 pub mod hl7;
 pub mod hl7_admit;
 pub mod hl7_outbox;
+pub mod interfaces;
 pub mod labs;
 pub mod notes;
 pub mod patient_report;

@@ -313,3 +313,116 @@ fn every_resource_type_validates_and_a_fhir_client_pages_a_search() {
     );
     eprintln!("{reads} reads validated");
 }
+
+/// The admin's interfaces page in headless Chromium: the listener's state and counts, a failed
+/// message with its error and its replay, a result waiting for an EMR that is down, the FHIR
+/// API's live tokens; what the page shows is what the API says.
+#[test]
+fn the_interfaces_page_shows_the_listener_the_outbox_and_replays_a_failed_message() {
+    let dir = tempfile::tempdir().unwrap();
+    // an EMR address where nothing listens: the result waits in the outbox with its error
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = down.local_addr().unwrap().to_string();
+    drop(down);
+    let suifang = Suifang::start(
+        dir.path(),
+        &[
+            ("SUIFANG_HL7_LISTEN", "127.0.0.1:0"),
+            ("SUIFANG_HL7_RESULTS_TARGET", target.as_str()),
+            ("SUIFANG_HL7_RESULTS_RETRY_SECONDS", "1"),
+        ],
+    );
+    let admin = suifang.login("admin", "admin-demo-1");
+    let nurse = suifang.login("nurse", "nurse-demo-1");
+
+    // a discharge from a department suifang does not know: kept as failed with its error
+    let at = Utc::now().format("%Y%m%d%H%M%S").to_string();
+    let mut pv1 = vec![String::new(); 46];
+    (pv1[0], pv1[1], pv1[2]) = ("PV1".into(), "1".into(), "I".into());
+    (pv1[3], pv1[19], pv1[45]) = ("NOWHERE^1^1".into(), "V-IF-1".into(), at.clone());
+    let a03 = [
+        format!("MSH|^~\\&|HIS|HOSP|SUIFANG|HOSP|{at}||ADT^A03^ADT_A03|IF-1|P|2.5|||||CHN|UNICODE UTF-8"),
+        format!("EVN|A03|{at}"),
+        "PID|1||IF-MRN-1^^^HOSP^MR||Wang^Fang||19500101|F|||||13800000001".into(),
+        pv1.join("|"),
+        "DG1|1||I63.9^Cerebral infarction^I10".into(),
+        String::new(),
+    ]
+    .join("\r");
+    let (ok, out) = send(hl7_port(&suifang), dir.path(), &[a03.into_bytes()]);
+    assert!(ok);
+    let msa = ack_lines(&out, "MSA");
+    assert!(msa[0].starts_with("MSA|AE|IF-1"), "{msa:?}");
+    let failed = admin.get("/api/v1/hl7/messages?status=failed").body["items"][0].clone();
+    let failed_id = failed["id"].as_i64().unwrap();
+
+    // a completed follow-up, queued for the EMR that is down
+    let claim = nurse.post("/api/v1/queue/claim", json!({}));
+    let task = claim.body["task"]["id"].as_i64().unwrap();
+    let r = nurse.post(
+        &format!("/api/v1/tasks/{task}/disposition"),
+        json!({"disposition": "completed"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    crate::common::wait_for(
+        "the result tried and kept",
+        std::time::Duration::from_secs(20),
+        || {
+            let o = admin.get("/api/v1/hl7/outbox").body;
+            (o["items"][0]["attempts"].as_i64().unwrap_or(0) >= 1).then_some(o)
+        },
+    );
+    let r = admin.post(
+        "/api/v1/api-tokens",
+        json!({"name": "emr-sync", "scopes": "Patient"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let summary = admin.get("/api/v1/interfaces");
+    assert_eq!(summary.status, 200, "{}", summary.body);
+    assert_eq!(summary.body["listener"]["counts"]["failed"], 1);
+    assert_eq!(summary.body["results"]["counts"]["queued"], 1);
+    assert_eq!(nurse.get("/api/v1/interfaces").status, 403);
+
+    let page = crate::common::console::browser_script(
+        "interfaces.js",
+        &suifang.server,
+        json!({"user": "admin", "password": "admin-demo-1", "failed_id": failed_id}),
+    );
+    assert_eq!(page["listening"], "true", "{page}");
+    assert!(
+        page["listener_counts"]
+            .as_str()
+            .unwrap()
+            .contains("failed 1"),
+        "{page}"
+    );
+    assert_eq!(page["results_enabled"], "true", "{page}");
+    assert!(
+        page["outbox_counts"].as_str().unwrap().contains("queued 1"),
+        "{page}"
+    );
+    assert_eq!(page["live_tokens"], 1, "{page}");
+    assert_eq!(page["failed_status"], "failed");
+    assert_eq!(page["failed_error"], failed["error"], "{page}");
+    let outbox = page["outbox_rows"].as_array().unwrap();
+    assert_eq!(outbox.len(), 1, "{page}");
+    assert_eq!(outbox[0]["status"], "queued");
+    assert!(
+        outbox[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect"),
+        "{page}"
+    );
+    // the replay ran (the department is still unknown: failed again, a second attempt)
+    assert!(
+        page["replay_toast"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("#{failed_id}: failed")),
+        "{page}"
+    );
+    let again = admin.get("/api/v1/hl7/messages?status=failed").body["items"][0].clone();
+    assert_eq!(again["attempts"], 2, "{again}");
+}
