@@ -196,3 +196,7 @@ mod tests {
         assert!(Scopes::parse(" ").is_err());
     }
 }
+
+#[cfg(test)]
+#[path = "mapping_tests.rs"]
+mod mapping_tests;
