@@ -17,6 +17,7 @@ mod hl7_results;
 mod labs;
 mod layers;
 mod outcomes;
+mod robot;
 mod sip;
 mod webrtc;
 pub use clinical::{ClinicalConfig, EscalationConfig};
@@ -26,6 +27,7 @@ pub use hl7_results::Hl7ResultsConfig;
 pub use labs::{LabEntry, LabsConfig};
 pub use layers::DEMO_DEFAULTS;
 pub use outcomes::OutcomesConfig;
+pub use robot::RobotConfig;
 pub use sip::SipConfig;
 pub use webrtc::{IceServer, WebRtcConfig};
 
@@ -75,6 +77,8 @@ pub struct Config {
     pub labs: LabsConfig,
     /// Readmissions: which admission types are planned.
     pub outcomes: OutcomesConfig,
+    /// Robot follow-up calls (issue 24).
+    pub robot: RobotConfig,
     pub webhook: WebhookConfig,
     /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
     pub webrtc: WebRtcConfig,
@@ -285,6 +289,7 @@ impl Default for Config {
             hl7: Hl7Config::default(),
             labs: LabsConfig::new(),
             outcomes: OutcomesConfig::default(),
+            robot: RobotConfig::default(),
             webhook: WebhookConfig::default(),
             webrtc: WebRtcConfig::default(),
             sip: SipConfig::default(),
@@ -367,6 +372,7 @@ impl Config {
             })?;
         }
         self.sip.apply_env(&lookup)?;
+        self.robot.apply_env(&lookup)?;
         self.auth.apply_env(&lookup)?;
         if let Some(v) = lookup("SUIFANG_AUDIT_KEY") {
             self.audit.key = Some(v).filter(|k| !k.is_empty());
@@ -442,6 +448,7 @@ impl Config {
         self.hl7.validate()?;
         self.lab_catalog()?;
         self.outcomes.validate()?;
+        self.robot.validate()?;
         self.webrtc.validate()?;
         self.sip.validate()?;
         self.transcription.language_mode()?;

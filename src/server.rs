@@ -182,6 +182,8 @@ fn center_handles(state: &AppState) -> crate::telephony::center::CenterHandles {
         recordings: state.recordings.clone(),
         transcription: state.transcription.clone(),
         calls: state.calls.clone(),
+        scripts: state.scripts.clone(),
+        calendar: state.calendar.clone(),
     }
 }
 
@@ -407,6 +409,18 @@ pub async fn serve(
         stop_rx.clone(),
     ));
     workers.add("call center", Some(call_center));
+    let robot_dialer = crate::telephony::robot_dialer::DialerHandles {
+        store: state.store.clone(),
+        config: state.config.clone(),
+        clock: state.clock,
+        locale: state.locale,
+        calls: state.calls.clone(),
+    };
+    let robot_dialer = tokio::spawn(crate::telephony::robot_dialer::run(
+        robot_dialer,
+        stop_rx.clone(),
+    ));
+    workers.add("robot dialer", Some(robot_dialer));
     let rebuilder = tokio::spawn(queue_rebuilder(state.clone(), stop_rx.clone()));
     workers.add("queue rebuilder", Some(rebuilder));
     let sla = tokio::spawn(crate::service::notify::sla_worker(

@@ -12,8 +12,8 @@ use super::error::ApiError;
 use super::session_user::{session_token, CurrentUser, SESSION_COOKIE};
 use super::{
     accounts, admin, admissions, agents, api_tokens, calls, care_teams, escalations, events, hl7,
-    hl7_outbox, interfaces, notes, patients, queue, reports, retention, reviews, scripts, session,
-    tags, transcripts, AppState,
+    hl7_outbox, interfaces, notes, patients, queue, reports, retention, reviews, robot, scripts,
+    session, tags, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::session_user;
@@ -117,6 +117,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/tasks/{id}/scripts", CLINICAL, "Scripts of a task: its own, then those a nurse added", || get(scripts::of_task)),
     route("POST", "/api/v1/tasks/{id}/scripts", CALLERS, "Add a script to the task you hold ({\"script\": \"chest-pain\"}: symptom triage on a call-back; audited)", || post(scripts::add_to_task)),
     route("GET", "/api/v1/tasks/{id}/answers", CLINICAL, "Answers saved for a task", || get(escalations::list_answers)),
+    route("GET", "/api/v1/tasks/{id}/robot-calls", CLINICAL, "Robot calls of a task with their per-question log (prompt and answer offsets in the recording, keys, value, re-asks)", || get(robot::of_task)),
     route("PUT", "/api/v1/tasks/{id}/answers/{question}", CALLERS, "Autosave one answer; evaluates rules and escalates at once", || put(escalations::put_answer)),
     route("GET", "/api/v1/escalations", DOCTORS, "Unresolved escalations, most severe first (?mine=true: those that notified me)", || get(escalations::list)),
     route("GET", "/api/v1/escalations/{id}", DOCTORS, "One escalation with its evidence (audited)", || get(escalations::get_one)),

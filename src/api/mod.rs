@@ -25,6 +25,7 @@ mod queue;
 mod reports;
 mod retention;
 mod reviews;
+mod robot;
 mod scripts;
 mod session;
 pub mod session_user;

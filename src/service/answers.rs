@@ -154,6 +154,76 @@ pub fn save_answer(
         ))
         .into());
     }
+    save_unchecked(
+        tx,
+        scripts,
+        Some(user),
+        input,
+        (patient_id, script_code),
+        webhooks_enabled,
+        calendar,
+        now,
+    )
+}
+
+/// Saves an answer the robot took on its call `input.call_id` (issue 24), through the same
+/// validation, measurements, rules and escalations as a nurse's; `answered_by` stays empty and
+/// the audit names the robot. The task must be pending and that robot call live on it.
+pub fn save_robot_answer(
+    tx: &Transaction,
+    scripts: &ScriptCatalog,
+    input: &SaveAnswer,
+    webhooks_enabled: bool,
+    calendar: &crate::followup::pathway::Calendar,
+    now: DateTime<Utc>,
+) -> Result<Saved, ServiceError> {
+    let task: Option<(i64, Option<String>, String, bool)> = tx
+        .query_row(
+            "SELECT t.patient_id, t.script_code, t.status,
+                    EXISTS (SELECT 1 FROM robot_calls r WHERE r.task_id = t.id
+                            AND r.call_id = ?2 AND r.ended_at IS NULL)
+             FROM followup_tasks t WHERE t.id = ?1",
+            params![input.task_id, input.call_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let (patient_id, script_code, status, live) =
+        task.ok_or_else(|| StoreError::NotFound(format!("task {}", input.task_id)))?;
+    if status != "pending" || !live {
+        return Err(StoreError::Conflict(format!(
+            "task {} is {status} and {} a live robot call: the robot may not answer for it",
+            input.task_id,
+            if live { "has" } else { "has not" }
+        ))
+        .into());
+    }
+    save_unchecked(
+        tx,
+        scripts,
+        None,
+        input,
+        (patient_id, script_code),
+        webhooks_enabled,
+        calendar,
+        now,
+    )
+}
+
+/// The save itself, once the caller's right to answer for the task is checked: `user` is the
+/// nurse, `None` the robot; `task` is the task's patient and script.
+#[allow(clippy::too_many_arguments)] // one call per caller; a struct would only rename them
+fn save_unchecked(
+    tx: &Transaction,
+    scripts: &ScriptCatalog,
+    user: Option<&User>,
+    input: &SaveAnswer,
+    task: (i64, Option<String>),
+    webhooks_enabled: bool,
+    calendar: &crate::followup::pathway::Calendar,
+    now: DateTime<Utc>,
+) -> Result<Saved, ServiceError> {
+    let t = now.timestamp();
+    let (patient_id, script_code) = task;
     // The question belongs to the task's own script or to one a nurse added (chest-pain on a
     // call-back); scripts of one task never share a question id (task_scripts::add_script).
     let on_task = super::task_scripts::scripts_of_task(tx, input.task_id)?;
@@ -185,7 +255,7 @@ pub fn save_answer(
          ON CONFLICT (task_id, question_id) DO UPDATE SET value = excluded.value,
              script_version = excluded.script_version, call_id = COALESCE(excluded.call_id, answers.call_id),
              answered_by = excluded.answered_by, updated_at = excluded.updated_at",
-        params![input.task_id, patient_id, input.call_id, script.code.0, script.version, input.question_id, stored, user.id, t],
+        params![input.task_id, patient_id, input.call_id, script.code.0, script.version, input.question_id, stored, user.map(|u| u.id), t],
     )?;
     let (answers, answer_ids) = task_answers(tx, input.task_id)?;
     let answer_id = answer_ids
@@ -234,8 +304,8 @@ pub fn save_answer(
         )?);
     }
     let actor = Actor {
-        id: Some(user.id),
-        name: user.username.clone(),
+        id: user.map(|u| u.id),
+        name: user.map_or_else(|| "robot".to_owned(), |u| u.username.clone()),
     };
     let question = QuestionId(input.question_id.clone());
     let tags = super::rule_tags::apply(

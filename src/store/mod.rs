@@ -36,6 +36,7 @@ pub mod reports;
 pub mod retention;
 pub mod review_agenda;
 pub mod reviews;
+pub mod robot;
 pub mod tags;
 pub mod tasks;
 pub mod transcript_search;

@@ -31,6 +31,7 @@ mod notes;
 mod recording_disk_full;
 mod recording_retention;
 mod registrar_lockout;
+mod robot_calls;
 mod rtp_latch;
 mod scripts_answers;
 mod scripts_escalation;
