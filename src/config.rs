@@ -19,6 +19,7 @@ mod layers;
 mod outcomes;
 mod robot;
 mod sip;
+mod sms;
 mod webrtc;
 pub use clinical::{ClinicalConfig, EscalationConfig};
 pub use edge::{AuditConfig, AuthConfig, HttpConfig};
@@ -29,6 +30,7 @@ pub use layers::DEMO_DEFAULTS;
 pub use outcomes::OutcomesConfig;
 pub use robot::RobotConfig;
 pub use sip::SipConfig;
+pub use sms::SmsConfig;
 pub use webrtc::{IceServer, WebRtcConfig};
 
 /// Why a configuration could not be used.
@@ -79,6 +81,8 @@ pub struct Config {
     pub outcomes: OutcomesConfig,
     /// Robot follow-up calls (issue 24).
     pub robot: RobotConfig,
+    /// SMS links to patients through Kannel (issue 19).
+    pub sms: SmsConfig,
     pub webhook: WebhookConfig,
     /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
     pub webrtc: WebRtcConfig,
@@ -290,6 +294,7 @@ impl Default for Config {
             labs: LabsConfig::new(),
             outcomes: OutcomesConfig::default(),
             robot: RobotConfig::default(),
+            sms: SmsConfig::default(),
             webhook: WebhookConfig::default(),
             webrtc: WebRtcConfig::default(),
             sip: SipConfig::default(),
@@ -353,6 +358,7 @@ impl Config {
             })?);
         }
         self.hl7.apply_env(&lookup)?;
+        self.sms.apply_env(&lookup)?;
         if let Some(v) = lookup("SUIFANG_WEBHOOK_URL") {
             self.webhook.url = Some(v);
         }
@@ -446,6 +452,7 @@ impl Config {
         )?;
         self.clinical.validate()?;
         self.hl7.validate()?;
+        self.sms.validate()?;
         self.lab_catalog()?;
         self.outcomes.validate()?;
         self.robot.validate()?;

@@ -481,6 +481,19 @@ pub async fn serve(
         "HL7 results sender",
         start_hl7_results(&state, stop_rx.clone()).await?,
     );
+    let outbox = crate::service::sms::OutboxHandles::new(
+        state.store.clone(),
+        state.clock,
+        &state.config,
+        local,
+    );
+    workers.add(
+        "SMS outbox",
+        Some(tokio::spawn(crate::service::sms::worker(
+            outbox,
+            stop_rx.clone(),
+        ))),
+    );
     tracing::info!(%local, "suifang listening");
     println!("suifang is listening on http://{local}/");
     let events = state.events.clone();

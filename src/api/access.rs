@@ -13,7 +13,7 @@ use super::session_user::{session_token, CurrentUser, SESSION_COOKIE};
 use super::{
     accounts, admin, admissions, agents, api_tokens, calls, care_teams, escalations, events, hl7,
     hl7_outbox, interfaces, notes, patients, queue, reports, retention, reviews, robot, scripts,
-    session, tags, transcripts, AppState,
+    session, sms, tags, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::session_user;
@@ -189,6 +189,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/reviews/{id}/assessments", REVIEWERS, "Sign your discipline's assessment ({\"text\", \"answers\": {question: value}}; once per discipline; audited)", || post(reviews::sign)),
     route("POST", "/api/v1/reviews/{id}/actions", REVIEWERS, "Record and apply a decision: {\"kind\": \"follow_up_task\", \"script\", \"role\", \"in_days\", \"assignee\"} creates a task; {\"kind\": \"adjust_pathway\", \"task_id\", \"change\": {\"op\": \"postpone\", \"days\"} | {\"op\": \"cancel\"}} (audited)", || post(reviews::add_action)),
     route("POST", "/api/v1/reviews/{id}/close", REVIEWERS, "Close the review once every required discipline has signed (409 names the missing ones); completes its task (audited)", || post(reviews::close)),
+    // SMS links (issue 19)
+    route("POST", "/api/v1/tasks/{id}/sms-link", CALLERS, "Send the task's patient a link to answer its script by SMS (a new link; earlier ones of the task stop working; audited)", || post(sms::send_link)),
+    route("POST", "/api/v1/sms-links/{id}/revoke", CALLERS, "Revoke a patient link (it answers 404 from now on; audited)", || post(sms::revoke)),
+    route("GET", "/api/v1/patients/{id}/sms", CLINICAL, "A patient's SMS links with their status, SMS in and out, and SMS opt-out", || get(sms::of_patient)),
     route("GET", "/api/v1/agent/ws", CALLERS, "Agent line signaling (WebSocket: offer/answer/candidates, line check)", || get(super::agent_line::agent_ws)),
 ];
 

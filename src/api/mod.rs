@@ -20,6 +20,7 @@ mod hl7_outbox;
 mod interfaces;
 pub mod metrics;
 mod notes;
+mod patient_link;
 mod patients;
 mod queue;
 mod reports;
@@ -29,6 +30,7 @@ mod robot;
 mod scripts;
 mod session;
 pub mod session_user;
+mod sms;
 mod tags;
 mod transcripts;
 
@@ -54,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(fhir::router())
         .merge(crate::web::router())
+        .merge(patient_link::router())
+        .merge(sms::callbacks())
         // the largest body any route takes; each extractor holds the rest to 2 MiB
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             patients::IMPORT_MAX_BYTES,

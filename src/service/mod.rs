@@ -10,8 +10,10 @@ pub mod hl7;
 pub mod hl7_results;
 pub mod labs;
 pub mod notify;
+pub mod patient_link;
 pub mod retention;
 pub mod rule_tags;
+pub mod sms;
 pub mod task_scripts;
 pub mod transcription;
 

@@ -50,6 +50,7 @@ mod sip_tcp;
 mod sip_tcp_edge;
 mod sip_tls;
 mod sip_trust;
+mod sms_link;
 mod transcribe_audio;
 mod transcribe_espeak;
 mod transcribe_pipeline;

@@ -12,6 +12,7 @@ pub mod call_harness;
 pub mod console;
 pub mod emr_peer;
 pub mod hl7_peer;
+pub mod kannel;
 pub mod patient_phone;
 pub mod recordings;
 pub mod serial;
