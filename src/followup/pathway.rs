@@ -131,34 +131,16 @@ pub struct Step {
     #[serde(default)]
     pub mode: CallMode,
     /// `{ lace = 10, mode = "nurse" }`: from that LACE on (risk at discharge, issue 18) the
-    /// step is called in `mode` instead of its own; see [`Step::mode_for_risk`].
+    /// step is called in `mode` instead of its own; see [`Step::mode_with_risk`].
     #[serde(default)]
-    pub mode_if_risk_at_least: Option<RiskSwitch<String>>,
+    pub mode_if_risk_at_least: Option<RiskSwitch<CallMode>>,
 }
 
-/// The call modes a step's risk switch may name (the step `mode` values of issue 24).
-pub const RISK_SWITCH_MODES: &[&str] = &["nurse", "robot", "robot_then_nurse"];
-
 impl Step {
-    /// The mode this step is called in for a discharge of `lace` when its own mode is
-    /// `own` (unknown risk keeps it).
-    pub fn mode_for_risk<'a>(&'a self, own: &'a str, lace: Option<u8>) -> &'a str {
-        RiskSwitch::resolve(
-            self.mode_if_risk_at_least
-                .as_ref()
-                .map(|s| RiskSwitch {
-                    lace: s.lace,
-                    mode: s.mode.as_str(),
-                })
-                .as_ref(),
-            own,
-            lace,
-        )
-    }
-
-    /// The step's own mode, or the one its risk switch names for a discharge of `lace`.
+    /// The step's own mode, or the one its risk switch names for a discharge of `lace`
+    /// (unknown risk keeps the step's own).
     pub fn mode_with_risk(&self, lace: Option<u8>) -> CallMode {
-        CallMode::parse(self.mode_for_risk(self.mode.as_str(), lace)).unwrap_or(self.mode)
+        RiskSwitch::resolve(self.mode_if_risk_at_least.as_ref(), self.mode, lace)
     }
 }
 
@@ -286,14 +268,6 @@ impl PathwayCatalog {
                 switch
                     .validate()
                     .map_err(|m| invalid(format!("step `{}`: {m}", step.name.en)))?;
-                if !RISK_SWITCH_MODES.contains(&switch.mode.as_str()) {
-                    return Err(invalid(format!(
-                        "step `{}`: mode_if_risk_at_least.mode `{}` is not one of {}",
-                        step.name.en,
-                        switch.mode,
-                        RISK_SWITCH_MODES.join(", ")
-                    )));
-                }
             }
             if step.window_before_days > MAX_WINDOW_BEFORE_DAYS {
                 return Err(invalid(format!(
@@ -531,9 +505,9 @@ mod tests {
         let p = PathwayCatalog::parse("x.toml", &text("{ lace = 10, mode = \"nurse\" }"))
             .expect("parses");
         let step = &p.steps[0];
-        assert_eq!(step.mode_for_risk("robot", Some(12)), "nurse");
-        assert_eq!(step.mode_for_risk("robot", Some(9)), "robot");
-        assert_eq!(step.mode_for_risk("robot", None), "robot");
+        // the step's own mode is nurse (the default): the switch names the same one
+        assert_eq!(step.mode_with_risk(Some(12)), CallMode::Nurse);
+        assert_eq!(step.mode_with_risk(None), CallMode::Nurse);
         for bad in [
             "{ lace = 25, mode = \"nurse\" }",
             "{ lace = 10, mode = \"pigeon\" }",

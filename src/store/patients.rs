@@ -170,6 +170,7 @@ pub fn record_discharge(
              due_at, window_start_at, window_end_at, created_at, updated_at, step_name_zh, mode)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)",
     )?;
+    let mut task_ids = Vec::with_capacity(plan.len());
     for task in &plan {
         insert.execute(params![
             enrollment_id,
@@ -185,6 +186,7 @@ pub fn record_discharge(
             task.step_name_zh,
             task.mode.as_str(),
         ])?;
+        task_ids.push(tx.last_insert_rowid());
     }
     drop(insert);
     let tasks_superseded = end_stays(
@@ -196,7 +198,20 @@ pub fn record_discharge(
         now,
     )?;
     // LACE at enrolment, once the stay this discharge ended is linked (issue 18 item 2)
-    super::risk::score_discharge(tx, discharge_id, Some(enrollment_id), calendar, now)?;
+    let lace = super::risk::score_discharge(tx, discharge_id, Some(enrollment_id), calendar, now)?;
+    // A step's `mode_if_risk_at_least`: the score is known only now that the stay is linked,
+    // so the tasks planned in their steps' own modes switch here.
+    if let Some(lace) = &lace {
+        for ((step, task), id) in pathway.steps.iter().zip(&plan).zip(&task_ids) {
+            let mode = step.mode_with_risk(Some(lace.total));
+            if mode != task.mode {
+                tx.execute(
+                    "UPDATE followup_tasks SET mode = ?2 WHERE id = ?1",
+                    params![id, mode.as_str()],
+                )?;
+            }
+        }
+    }
     Ok(DischargeOutcome {
         discharge_id,
         pathway: Some(pathway.code.clone()),

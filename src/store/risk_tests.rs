@@ -186,3 +186,114 @@ fn the_queue_puts_high_risk_first_within_a_priority_band() {
         "high risk first, then the most overdue"
     );
 }
+
+#[test]
+fn a_steps_risk_switch_sets_the_mode_of_the_task_at_enrolment() {
+    use crate::followup::pathway::CallMode;
+    use crate::followup::risk::RiskSwitch;
+    // the heart-failure day-1 call by the robot, unless LACE is 10 or more
+    let mut robot_unless_high_risk = catalog();
+    let hf = robot_unless_high_risk
+        .pathways
+        .get_mut("heart-failure")
+        .expect("shipped heart-failure pathway");
+    hf.steps[0].mode = CallMode::Robot;
+    hf.steps[0].mode_if_risk_at_least = Some(RiskSwitch {
+        lace: 10,
+        mode: CallMode::Nurse,
+    });
+    let modes = store_modes(move |tx| {
+        let discharge_with = |tx: &Transaction, patient: i64, at, codes: &[&str]| {
+            discharge_on(tx, &robot_unless_high_risk, patient, at, codes)
+        };
+        patients(tx, 3)?;
+        // patient 1: high risk (emergency, 14 days, HF + metastatic cancer: 7 + 3 + 5 = 15)
+        admit(
+            tx,
+            1,
+            sh(2, 20, 10),
+            PatientClass::Inpatient,
+            Some(AdmissionType::Emergency),
+        )?;
+        discharge_with(tx, 1, sh(3, 6, 10), &["I50.9", "C78.0"])?;
+        // patient 2: low risk (elective 2-day stay, HF only: 3)
+        admit(
+            tx,
+            2,
+            sh(3, 1, 10),
+            PatientClass::Inpatient,
+            Some(AdmissionType::Elective),
+        )?;
+        discharge_with(tx, 2, sh(3, 3, 10), &["I50.9"])?;
+        // patient 3: no known stay, no score: the step's own mode
+        discharge_with(tx, 3, sh(3, 6, 11), &["I50.9"])?;
+        Ok(())
+    });
+    let first_steps: Vec<(i64, String)> = modes
+        .iter()
+        .filter(|(_, step, _)| step == &hf_first_step_name())
+        .map(|(p, _, m)| (*p, m.clone()))
+        .collect();
+    assert_eq!(
+        first_steps,
+        [
+            (1, "nurse".to_string()),
+            (2, "robot".to_string()),
+            (3, "robot".to_string())
+        ]
+    );
+    // the other steps keep their own mode whatever the risk
+    assert!(
+        modes
+            .iter()
+            .filter(|(_, step, _)| step != &hf_first_step_name())
+            .all(|(_, _, m)| m == "nurse"),
+        "{modes:?}"
+    );
+}
+
+fn discharge_on(
+    tx: &Transaction,
+    catalog: &PathwayCatalog,
+    patient: i64,
+    at: DateTime<Utc>,
+    codes: &[&str],
+) -> Result<(), StoreError> {
+    let d = NewDischarge {
+        discharged_at: at,
+        department: Some("cardiology".into()),
+        diagnoses: codes
+            .iter()
+            .map(|c| Diagnosis {
+                icd10: c.to_string(),
+                kind: DiagnosisKind::F,
+            })
+            .collect(),
+        visit_number: None,
+        attending: None,
+        disposition: None,
+        summary: None,
+    };
+    record_discharge(tx, patient, &d, catalog, &calendar(), at).map(|_| ())
+}
+
+fn hf_first_step_name() -> String {
+    catalog().pathways["heart-failure"].steps[0].name.en.clone()
+}
+
+/// Runs `setup` on a fresh store and returns every task's (patient, step, mode).
+fn store_modes(
+    setup: impl FnOnce(&Transaction) -> Result<(), StoreError> + Send + 'static,
+) -> Vec<(i64, String, String)> {
+    let (_dir, store) = temp_store();
+    store
+        .write_blocking(|tx| {
+            setup(tx)?;
+            let mut stmt = tx.prepare(
+                "SELECT patient_id, step_name, mode FROM followup_tasks ORDER BY patient_id, id",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .unwrap()
+}
