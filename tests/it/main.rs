@@ -49,6 +49,7 @@ mod sip_tls;
 mod sip_trust;
 mod transcribe_audio;
 mod transcribe_espeak;
+mod transcribe_nonspeech;
 mod transcribe_pipeline;
 mod transcribe_recovery;
 mod transcribe_worker;
