@@ -12,6 +12,7 @@ pub mod notify;
 pub mod retention;
 pub mod rule_tags;
 pub mod task_scripts;
+pub mod transcript_evidence;
 pub mod transcription;
 
 use crate::followup::script::AnswerError;
