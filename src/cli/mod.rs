@@ -13,6 +13,7 @@ use crate::server;
 use crate::store::audit_anchor::AnchorCheck;
 use crate::store::{audit, Store, StoreError};
 
+mod bench_extra;
 mod transcribe;
 mod users;
 

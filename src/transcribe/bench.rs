@@ -40,6 +40,28 @@ pub struct RunStats {
     pub errors: usize,
     /// See `errors`.
     pub reference_len: usize,
+    /// Channels whose output is degenerate ("FILE ch N: why"): a decoding loop or an error
+    /// rate above 80 %. A comparison on such a file says more about the broken output than
+    /// about speed, so the goal is also judged without them.
+    pub degenerate: Vec<String>,
+    channels_scored: usize,
+}
+
+/// An error rate above this marks a channel's output as degenerate.
+pub const DEGENERATE_ERROR_RATE: f64 = 0.8;
+
+/// Why an engine's output for one channel is degenerate, if it is: a repetition loop covering
+/// at least a quarter of the text (`phantom::repetition_span`), or more errors than 80 % of the
+/// reference.
+pub fn degeneracy(hypothesis: &str, errors: usize, reference_len: usize) -> Option<String> {
+    let span = super::phantom::repetition_span(hypothesis);
+    let len = hypothesis.chars().filter(|c| c.is_alphanumeric()).count();
+    if span > 0 && 4 * span >= len {
+        return Some(format!("repetition loop ({span} of {len} characters)"));
+    }
+    let rate = errors as f64 / reference_len.max(1) as f64;
+    (reference_len > 0 && rate > DEGENERATE_ERROR_RATE)
+        .then(|| format!("error rate {:.0} %", 100.0 * rate))
 }
 
 impl RunStats {
@@ -55,7 +77,14 @@ impl RunStats {
 
     fn add_text(&mut self, language: Language, reference: &str, hypothesis: &str) {
         let (r, h) = (units(language, reference), units(language, hypothesis));
-        self.errors += edit_distance(&r, &h);
+        let errors = edit_distance(&r, &h);
+        if let Some(why) = degeneracy(hypothesis, errors, r.len()) {
+            let channel = self.channels_scored;
+            self.degenerate
+                .push(format!("{} ch {channel}: {why}", self.file));
+        }
+        self.channels_scored += 1;
+        self.errors += errors;
         self.reference_len += r.len();
     }
 
@@ -72,6 +101,7 @@ impl RunStats {
             t.cpu_s += r.cpu_s;
             t.errors += r.errors;
             t.reference_len += r.reference_len;
+            t.degenerate.extend(r.degenerate.iter().cloned());
         }
         t
     }
@@ -313,13 +343,40 @@ pub fn report(rows: &[RunStats]) -> String {
             r.cpu_s / base_cpu.max(1e-9),
         ));
     }
+    for r in rows {
+        for d in &r.degenerate {
+            s.push_str(&format!("  DEGENERATE {}: {d}\n", r.engine));
+        }
+    }
     s
 }
 
+/// Totals per engine over the recordings on which no engine's output is degenerate, and how
+/// many recordings that is. `runs` holds one result per recording for each engine.
+pub fn sound_totals(runs: &[Vec<RunStats>]) -> (Vec<RunStats>, usize) {
+    let n = runs.iter().map(Vec::len).min().unwrap_or(0);
+    let sound: Vec<usize> = (0..n)
+        .filter(|&i| runs.iter().all(|r| r[i].degenerate.is_empty()))
+        .collect();
+    let totals = runs
+        .iter()
+        .map(|r| {
+            let picked: Vec<RunStats> = sound.iter().map(|&i| r[i].clone()).collect();
+            let mut t = RunStats::total(&picked, "sound recordings");
+            if let Some(first) = r.first() {
+                t.engine = first.engine.clone();
+            }
+            t
+        })
+        .collect();
+    (totals, sound.len())
+}
+
 /// Whether `ours` meets the goal against `theirs`: at least `factor` times the
-/// throughput (wall clock) at an error rate no worse.
+/// throughput (wall clock), no more CPU seconds, at an error rate no worse.
 pub fn meets_goal(ours: &RunStats, theirs: &RunStats, factor: f64) -> bool {
     theirs.wall_s >= factor * ours.wall_s
+        && ours.cpu_s <= theirs.cpu_s
         && ours.errors * theirs.reference_len.max(1) <= theirs.errors * ours.reference_len.max(1)
 }
 
@@ -370,6 +427,37 @@ mod tests {
     }
 
     #[test]
+    fn a_loop_or_a_wild_error_rate_is_degenerate() {
+        let mut r = RunStats {
+            file: "a.wav".into(),
+            ..Default::default()
+        };
+        r.add_text(
+            Language::Zh,
+            "我最近血压很高，还有点心痛。",
+            "我最近血压很高还有点心痛好的好的好的好的好的好的好的好的好的好的",
+        );
+        r.add_text(Language::En, "I have chest pain.", "I have chest pain.");
+        r.add_text(
+            Language::En,
+            "I have chest pain since yesterday.",
+            "Thank you.",
+        );
+        assert_eq!(r.degenerate.len(), 2, "{:?}", r.degenerate);
+        assert!(r.degenerate[0].starts_with("a.wav ch 0: repetition loop"));
+        assert!(r.degenerate[1].starts_with("a.wav ch 2: error rate"));
+        // only recordings every engine got right count for the sound totals
+        let ok = RunStats {
+            file: "b.wav".into(),
+            wall_s: 2.0,
+            ..Default::default()
+        };
+        let (totals, n) = sound_totals(&[vec![ok.clone(), ok.clone()], vec![r, ok]]);
+        assert_eq!(n, 1);
+        assert_eq!(totals[1].wall_s, 2.0);
+    }
+
+    #[test]
     fn totals_ratios_and_the_goal() {
         let run = |engine: &str, wall_s: f64, cpu_s: f64, errors: usize| RunStats {
             engine: engine.into(),
@@ -379,6 +467,7 @@ mod tests {
             cpu_s,
             errors,
             reference_len: 100,
+            ..Default::default()
         };
         let ours = [run("suifang", 1.0, 2.0, 5), run("suifang", 3.0, 4.0, 5)];
         let t = RunStats::total(&ours, "total");
@@ -398,5 +487,7 @@ mod tests {
         assert!(!meets_goal(&t, &theirs, 1.6));
         let better = RunStats::total(&[run("fw", 6.0, 9.0, 4)], "total");
         assert!(!meets_goal(&t, &better, 1.5), "their 4 % beats our 5 %");
+        let frugal = RunStats::total(&[run("fw", 6.0, 5.0, 10)], "total");
+        assert!(!meets_goal(&t, &frugal, 1.5), "they use less CPU");
     }
 }

@@ -19,7 +19,9 @@
 //! - [`transcript`]: a whole recording, channel by channel, labelled agent / patient.
 //! - [`worker`]: low-priority OS threads that run transcriptions for async callers.
 //! - [`export`]: WebVTT and SRT exports of a stored transcript.
-//! - [`bench`]: suifang against faster-whisper: real-time factor, CPU time, error rates.
+//! - [`bench`]: suifang against faster-whisper: real-time factor, CPU time, error rates, with
+//!   degenerate outputs flagged; [`bench_line`] makes G.711 copies with packet loss,
+//!   [`bench_clips`] measures short answers.
 //!
 //! ```no_run
 //! use std::{path::Path, sync::Arc};
@@ -38,6 +40,8 @@
 pub mod audio;
 mod batch;
 pub mod bench;
+pub mod bench_clips;
+pub mod bench_line;
 pub mod clip;
 mod decode;
 pub mod engine;
