@@ -45,6 +45,9 @@ pub struct VadConfig {
     pub max_flatness: f32,
     /// A frame whose spectrum is this similar to the previous one is a held note or tone.
     pub max_similarity: f32,
+    /// Loud audio kept before the first and after the last speech frame of a loud stretch
+    /// (soft or noise-like onsets: "this is", "s").
+    pub lead_ms: u32,
     /// Loud frames within this distance (each side) decide whether a loud frame is speech…
     pub density_window_ms: u32,
     /// …by their share of speech-like frames being at least this.
@@ -63,6 +66,7 @@ impl Default for VadConfig {
             max_peak_share: 0.9,
             max_flatness: 0.3,
             max_similarity: 0.95,
+            lead_ms: 600,
             density_window_ms: 250,
             min_speech_density: 0.3,
         }
@@ -82,16 +86,30 @@ pub fn speech_regions(samples: &[f32], cfg: &VadConfig) -> Vec<Range<usize>> {
     let hangover = (cfg.hangover_ms / cfg.frame_ms.max(1)) as usize;
     let min_voiced = (cfg.min_speech_ms / cfg.frame_ms.max(1)).max(1) as usize;
 
-    // Frame-level regions: (first frame, last voiced frame + 1, voiced frame count).
-    let mut regions: Vec<(usize, usize, usize)> = Vec::new();
-    for (i, _) in speech.iter().enumerate().filter(|(_, s)| **s) {
-        match regions.last_mut() {
-            Some(r) if i - r.1 <= hangover => {
-                r.1 = i + 1;
-                r.2 += 1;
-            }
-            _ => regions.push((i, i + 1, 1)),
+    let lead = (cfg.lead_ms / cfg.frame_ms.max(1)) as usize;
+
+    // Loud stretches (gaps up to the hangover bridged) that hold enough speech frames, each cut
+    // to its speech frames and `lead` of loud audio around them: an onset such as "this is"
+    // is noise-like and would be lost at the edge, a DTMF string before the first word is not
+    // worth keeping.
+    let mut loud_runs: Vec<(usize, usize)> = Vec::new();
+    for (i, _) in loud.iter().enumerate().filter(|(_, l)| **l) {
+        match loud_runs.last_mut() {
+            Some(r) if i - r.1 <= hangover => r.1 = i + 1,
+            _ => loud_runs.push((i, i + 1)),
         }
+    }
+    let mut regions: Vec<(usize, usize, usize)> = Vec::new();
+    for (start, end) in loud_runs {
+        let seeds: Vec<usize> = (start..end).filter(|&i| speech[i]).collect();
+        let (Some(&first), Some(&last)) = (seeds.first(), seeds.last()) else {
+            continue;
+        };
+        regions.push((
+            first.saturating_sub(lead).max(start),
+            (last + 1 + lead).min(end),
+            seeds.len(),
+        ));
     }
     let pad = (SAMPLE_RATE * cfg.pad_ms / 1000) as usize;
     let mut out: Vec<Range<usize>> = Vec::new();
