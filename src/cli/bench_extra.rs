@@ -5,7 +5,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::transcribe::BenchTranscribeArgs;
 use crate::transcribe::bench::{self, BenchCase, RunStats};
 use crate::transcribe::bench_clips::{clip_cases, make_clips, report_clips, run_clips};
 use crate::transcribe::bench_line::impaired_copy;
@@ -22,13 +21,15 @@ fn engine(model: &Path, language: Language, threads: usize) -> Result<Engine> {
     )?)
 }
 
+/// How the bench runs: threads per transcription, runs per file or clip.
+#[derive(Debug, Clone, Copy)]
+pub struct Runs {
+    pub threads: usize,
+    pub repeat: usize,
+}
+
 /// `--clips`: every short answer of the language through `Engine::transcribe_clip`.
-pub fn run_clip_bench(
-    model: &Path,
-    language: Language,
-    args: &BenchTranscribeArgs,
-    corpus: &Path,
-) -> Result<()> {
+pub fn run_clip_bench(model: &Path, language: Language, args: Runs, corpus: &Path) -> Result<()> {
     let cases = clip_cases(language);
     let files = make_clips(&corpus.join("clips"), &cases)
         .context("making the clips (needs espeak-ng and sox)")?;
@@ -49,7 +50,8 @@ pub fn run_clip_bench(
 pub fn run_loss_bench(
     model: &Path,
     language: Language,
-    args: &BenchTranscribeArgs,
+    args: Runs,
+    losses: &[f64],
     cases: &[BenchCase],
     corpus: &Path,
     clean: &RunStats,
@@ -59,7 +61,7 @@ pub fn run_loss_bench(
     clean_row.engine = format!("{} (clean)", clean.engine);
     let mut rows = vec![clean_row];
     let mut notes = Vec::new();
-    for &loss in &args.loss {
+    for &loss in losses {
         let mut lossy = Vec::new();
         let (mut packets, mut lost) = (0, 0);
         for case in cases {
@@ -74,7 +76,7 @@ pub fn run_loss_bench(
         }
         let label = format!("{}, G.711 {loss} % loss", clean.engine);
         eprintln!("bench transcribe: {label} …");
-        let runs = bench::run_suifang(&engine, &label, &lossy, args.repeat)?;
+        let runs = bench::run_suifang(&engine, &label, &lossy, args.repeat, false)?;
         rows.push(RunStats::total(&runs, "total"));
         notes.push(format!(
             "{loss} % loss: {lost} of {packets} packets lost ({:.2} %)",

@@ -81,6 +81,10 @@ pub struct BenchTranscribeArgs {
     /// and print their error rate beside the clean one.
     #[arg(long)]
     pub loss: Vec<f64>,
+    /// Also run suifang q8_0 with each recording's vocabulary (its script's `# vocabulary:`
+    /// line: drug names, symptoms) given to the decoder, to measure what the hint does.
+    #[arg(long)]
+    pub hint: bool,
     /// Instead of calls, short answers (1–4 s yes/no and numbers, espeak-ng in the phone band)
     /// through the short-clip recogniser: latency p50/p95 per clip and accuracy.
     #[arg(long)]
@@ -379,8 +383,12 @@ pub fn run_bench(args: BenchTranscribeArgs) -> Result<()> {
             .unwrap_or_else(std::env::temp_dir)
             .join(".cache/suifang/bench-corpus")
     });
+    let bench_runs = super::bench_extra::Runs {
+        threads: args.threads,
+        repeat: args.repeat,
+    };
     if args.clips {
-        return super::bench_extra::run_clip_bench(&q8, language, &args, &corpus_dir);
+        return super::bench_extra::run_clip_bench(&q8, language, bench_runs, &corpus_dir);
     }
     let files = if args.files.is_empty() {
         bench_files(language, &corpus_dir)?
@@ -393,6 +401,10 @@ pub fn run_bench(args: BenchTranscribeArgs) -> Result<()> {
             Ok(BenchCase {
                 reference: bench::reference_for(path)
                     .with_context(|| format!("reference text of {}", path.display()))?,
+                vocabulary: bench::vocabulary_for(
+                    path,
+                    &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transcribe/bench"),
+                ),
                 path: path.clone(),
                 language,
             })
@@ -406,17 +418,26 @@ pub fn run_bench(args: BenchTranscribeArgs) -> Result<()> {
     } else {
         None
     };
-    // (model, label, fit the encoder context, temperature fallback)
+    // (model, label, fit the encoder context, temperature fallback, vocabulary hint)
     let mut suifang = vec![
-        (q8.as_path(), "q8_0", true, true),
-        (ggml.as_path(), "f16", true, true),
+        (q8.as_path(), "q8_0", true, true, false),
+        (ggml.as_path(), "f16", true, true, false),
     ];
-    if let Some(q5) = &q5 {
-        suifang.push((q5.as_path(), "q5_0", true, true));
-        suifang.push((q8.as_path(), "q8_0, no temperature fallback", true, false));
-        suifang.push((q8.as_path(), "q8_0, full 30 s context", false, true));
+    if args.hint {
+        suifang.push((q8.as_path(), "q8_0, vocabulary hint", true, true, true));
     }
-    for (model, what, fit, fallback) in suifang {
+    if let Some(q5) = &q5 {
+        suifang.push((q5.as_path(), "q5_0", true, true, false));
+        suifang.push((
+            q8.as_path(),
+            "q8_0, no temperature fallback",
+            true,
+            false,
+            false,
+        ));
+        suifang.push((q8.as_path(), "q8_0, full 30 s context", false, true, false));
+    }
+    for (model, what, fit, fallback, hint) in suifang {
         let label = format!("suifang (whisper.cpp {what}, VAD)");
         eprintln!("bench transcribe: {label} …");
         let mut cfg = EngineConfig {
@@ -429,7 +450,13 @@ pub fn run_bench(args: BenchTranscribeArgs) -> Result<()> {
             cfg.temperature_increment = 0.0;
         }
         let engine = Engine::load(model, cfg)?;
-        runs.push(bench::run_suifang(&engine, &label, &cases, args.repeat)?);
+        runs.push(bench::run_suifang(
+            &engine,
+            &label,
+            &cases,
+            args.repeat,
+            hint,
+        )?);
     }
     let mut fws = vec![("int8", false, 1), ("float32", false, 1), ("int8", true, 1)];
     if args.ablation {
@@ -505,7 +532,15 @@ pub fn run_bench(args: BenchTranscribeArgs) -> Result<()> {
     }
     if !args.loss.is_empty() {
         if let Some(clean) = totals.first() {
-            super::bench_extra::run_loss_bench(&q8, language, &args, &cases, &corpus_dir, clean)?;
+            super::bench_extra::run_loss_bench(
+                &q8,
+                language,
+                bench_runs,
+                &args.loss,
+                &cases,
+                &corpus_dir,
+                clean,
+            )?;
         }
     }
     Ok(())

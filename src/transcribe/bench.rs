@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use super::engine::{Engine, Language};
-use super::transcript::{transcribe_file, TranscribeError, Transcript};
+use super::engine::{Engine, Language, Vocabulary};
+use super::transcript::{transcribe_file_hinted, TranscribeError, Transcript};
 
 /// One recording with the words actually spoken on each channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,9 @@ pub struct BenchCase {
     pub reference: Vec<String>,
     /// Language of the reference (character error rate for zh, word error rate for en).
     pub language: Language,
+    /// The call's vocabulary (from its script's `# vocabulary:` line), given to the decoder
+    /// only by a run that measures the hint.
+    pub vocabulary: Vocabulary,
 }
 
 /// Figures of one engine on one recording, or summed over several.
@@ -177,7 +180,9 @@ pub fn run_suifang(
     label: &str,
     cases: &[BenchCase],
     repeat: usize,
+    hint: bool,
 ) -> Result<Vec<RunStats>, BenchError> {
+    let none = Vocabulary::default();
     let mut all = Vec::new();
     for case in cases {
         let mut stats = RunStats {
@@ -188,7 +193,8 @@ pub fn run_suifang(
         let mut best: Option<(f64, f64, Transcript)> = None;
         for _ in 0..repeat.max(1) {
             let (wall0, cpu0) = (Instant::now(), process_cpu_seconds());
-            let t = transcribe_file(engine, &case.path)?;
+            let vocabulary = if hint { &case.vocabulary } else { &none };
+            let t = transcribe_file_hinted(engine, &case.path, vocabulary)?;
             let (wall, cpu) = (wall0.elapsed().as_secs_f64(), process_cpu_seconds() - cpu0);
             if best.as_ref().is_none_or(|(w, _, _)| wall < *w) {
                 best = Some((wall, cpu, t));
@@ -380,6 +386,29 @@ pub fn meets_goal(ours: &RunStats, theirs: &RunStats, factor: f64) -> bool {
         && ours.errors * theirs.reference_len.max(1) <= theirs.errors * ours.reference_len.max(1)
 }
 
+/// The vocabulary of the bench script `scripts_dir/NAME.script` that made `wav` (its
+/// `# vocabulary: a, b` or `# vocabulary: 甲、乙` line), or none.
+pub fn vocabulary_for(wav: &Path, scripts_dir: &Path) -> Vocabulary {
+    let Some(stem) = wav.file_stem().and_then(|s| s.to_str()) else {
+        return Vocabulary::default();
+    };
+    // a lossy copy NAME.lossP.wav has the vocabulary of NAME
+    let name = stem.split(".loss").next().unwrap_or(stem);
+    let text =
+        std::fs::read_to_string(scripts_dir.join(format!("{name}.script"))).unwrap_or_default();
+    let terms = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# vocabulary:"))
+        .map(|v| {
+            v.split(['、', ','])
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    Vocabulary { terms }
+}
+
 /// Reference text per channel of `wav`: from `NAME.ref` if present ("agent|patient TEXT" per
 /// line), else from the `NAME.turns` file made with the fixtures.
 pub fn reference_for(wav: &Path) -> std::io::Result<Vec<String>> {
@@ -424,6 +453,21 @@ mod tests {
         let h = units(Language::Zh, "我最近血亚很高,还有点心痛");
         assert_eq!((r.len(), edit_distance(&r, &h)), (12, 1));
         assert_eq!(edit_distance(&r, &[]), 12);
+    }
+
+    #[test]
+    fn the_vocabulary_comes_from_the_script_of_the_recording() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("zh_x.script"),
+            "# about\n# vocabulary: 阿司匹林、 胸闷 ,心率\npause 1\n",
+        )
+        .unwrap();
+        let v = vocabulary_for(Path::new("/corpus/zh_x.loss3.wav"), dir.path());
+        assert_eq!(v.terms, ["阿司匹林", "胸闷", "心率"]);
+        assert!(vocabulary_for(Path::new("/corpus/other.wav"), dir.path())
+            .terms
+            .is_empty());
     }
 
     #[test]

@@ -9,13 +9,15 @@
 //! (`[BLANK_AUDIO]`, `♪`), the prompt or the call's vocabulary said back, subtitle credits,
 //! decoding loops (see [`phantom`](super::phantom)).
 
+use std::time::Instant;
+
 use whisper_rs::{FullParams, SamplingStrategy, WhisperState};
 
 use super::batch::{
     cs_to_samples, samples_to_ms, split_by_region, windows, Piece, Tok, FULL_AUDIO_CTX,
     MAX_WINDOW_MS,
 };
-use super::engine::{Engine, EngineError, Language, Segment};
+use super::engine::{ChannelTranscript, Engine, EngineError, Language, Segment, Vocabulary};
 use super::phantom;
 
 /// What the decoder is told before the audio.
@@ -50,6 +52,33 @@ impl Prompt {
 }
 
 impl Engine {
+    /// Like [`transcribe_in`](Self::transcribe_in), with the call's `vocabulary` given to the
+    /// decoder as a hint.
+    pub fn transcribe_hinted(
+        &self,
+        samples: &[f32],
+        language: Option<Language>,
+        vocabulary: &Vocabulary,
+    ) -> Result<ChannelTranscript, EngineError> {
+        let Some(speech) = self.speech(samples) else {
+            return Ok(ChannelTranscript::default());
+        };
+        let started = Instant::now();
+        let mut state = self.ctx.create_state()?;
+        let language = match language {
+            Some(l) if self.multilingual() => l,
+            _ => self.choose_language(&mut state, &speech.audio)?,
+        };
+        let prompt = Prompt::new(language, vocabulary.prompt_text(language));
+        let segments = self.run(&mut state, &speech.audio, &prompt, &speech.map)?;
+        Ok(ChannelTranscript {
+            language: Some(language),
+            segments,
+            speech_ms: speech.speech_ms,
+            whisper_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
     /// Runs whisper on the joined `audio`, window by window, and keeps the segments that hold
     /// real speech, split where they cross from one speech region to the next and timed in
     /// recording time.

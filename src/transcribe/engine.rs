@@ -7,12 +7,10 @@
 //! on tokio's.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperError, WhisperState};
 
 use super::batch::{join, samples_to_ms, Speech};
-use super::decode::Prompt;
 use super::vad::{speech_regions, VadConfig};
 
 /// A language the hospital transcribes.
@@ -280,33 +278,6 @@ impl Engine {
     /// returns no segments and never reaches whisper.
     pub fn transcribe(&self, samples: &[f32]) -> Result<ChannelTranscript, EngineError> {
         self.transcribe_in(samples, None)
-    }
-
-    /// Like [`transcribe_in`](Self::transcribe_in), with the call's `vocabulary` given to the
-    /// decoder as a hint.
-    pub fn transcribe_hinted(
-        &self,
-        samples: &[f32],
-        language: Option<Language>,
-        vocabulary: &Vocabulary,
-    ) -> Result<ChannelTranscript, EngineError> {
-        let Some(speech) = self.speech(samples) else {
-            return Ok(ChannelTranscript::default());
-        };
-        let started = Instant::now();
-        let mut state = self.ctx.create_state()?;
-        let language = match language {
-            Some(l) if self.multilingual() => l,
-            _ => self.choose_language(&mut state, &speech.audio)?,
-        };
-        let prompt = Prompt::new(language, vocabulary.prompt_text(language));
-        let segments = self.run(&mut state, &speech.audio, &prompt, &speech.map)?;
-        Ok(ChannelTranscript {
-            language: Some(language),
-            segments,
-            speech_ms: speech.speech_ms,
-            whisper_ms: started.elapsed().as_millis() as u64,
-        })
     }
 
     /// Like [`transcribe`](Self::transcribe), in `language` if given (e.g. the language detected

@@ -57,5 +57,8 @@ pub use engine::{
     ChannelTranscript, Engine, EngineConfig, EngineError, Language, LanguageMode, Segment,
     Vocabulary, LOW_CONFIDENCE,
 };
-pub use transcript::{transcribe_audio, transcribe_file, Speaker, TranscribeError, Transcript};
+pub use transcript::{
+    transcribe_audio, transcribe_audio_hinted, transcribe_file, transcribe_file_hinted, Speaker,
+    TranscribeError, Transcript,
+};
 pub use worker::{Transcriber, WorkerConfig};
