@@ -72,7 +72,7 @@ pub struct SipConfig {
     /// Requested registration lifetime in seconds.
     pub register_expires: u32,
     /// Seconds between OPTIONS pings to the trunk (its health in `GET /api/v1/telephony`);
-    /// 0 turns them off.
+    /// 0 turns them off. Env: `SUIFANG_SIP_OPTIONS_INTERVAL_SECONDS`.
     pub options_interval_seconds: u64,
     /// Address RTP binds to and announces in SDP. Env: `SUIFANG_SIP_RTP_IP`.
     pub rtp_ip: IpAddr,
@@ -235,6 +235,12 @@ impl SipConfig {
             self.timer_t1_ms = v.parse().map_err(|_| ConfigError::Invalid {
                 key: "SUIFANG_SIP_TIMER_T1_MS",
                 message: format!("`{v}` is not a number of milliseconds"),
+            })?;
+        }
+        if let Some(v) = lookup("SUIFANG_SIP_OPTIONS_INTERVAL_SECONDS") {
+            self.options_interval_seconds = v.parse().map_err(|_| ConfigError::Invalid {
+                key: "SUIFANG_SIP_OPTIONS_INTERVAL_SECONDS",
+                message: format!("`{v}` is not a number of seconds"),
             })?;
         }
         if let Some(v) = lookup("SUIFANG_SIP_RTP_IP") {
@@ -526,6 +532,18 @@ mod tests {
         c.validate().unwrap();
         c.rtp_port_max = c.rtp_port_min;
         assert!(c.validate().unwrap_err().to_string().contains("rtp_port"));
+    }
+
+    #[test]
+    fn trunk_pings_can_be_turned_off_from_the_env() {
+        let mut c = SipConfig::default();
+        let env = |v: &'static str| {
+            move |k: &str| (k == "SUIFANG_SIP_OPTIONS_INTERVAL_SECONDS").then(|| v.to_string())
+        };
+        c.apply_env(&env("0")).unwrap();
+        assert_eq!(c.options_interval_seconds, 0);
+        let err = c.apply_env(&env("often")).unwrap_err().to_string();
+        assert!(err.contains("SUIFANG_SIP_OPTIONS_INTERVAL_SECONDS"), "{err}");
     }
 
     #[test]

@@ -49,7 +49,7 @@ async function nurse(out, page, shot) {
     await shot('in-call');
     await page.waitForTimeout(3000);
     await page.click('#hangup');
-    await page.waitForFunction(() => window.suifangPhone.call.state === 'ended', null, { timeout: 15000 });
+    await page.waitForFunction(() => window.suifangPhone.call.state === 'ended', null, { timeout: 45000 });
     out.call_states = await page.evaluate(() => window.suifangPhone.call.state);
   }
 
@@ -106,7 +106,7 @@ async function doctor(out, page, shot) {
   out.saved = await saved.json();
   await nurseApi.dispose();
 
-  await page.waitForSelector('#push .push', { timeout: 10000 });
+  await page.waitForSelector('#push .push', { timeout: 45000 });
   out.push = (await page.textContent('#push')).trim();
   out.pushes = await page.evaluate(() => window.suifangInbox.pushes);
   out.chimes = await page.evaluate(() => window.suifangInbox.chimes);
@@ -155,11 +155,11 @@ async function supervisor(out, page, shot) {
     out.transcript_lines = await lines.count();
     const target = lines.nth(Math.min(1, out.transcript_lines - 1));
     const start = Number(await target.getAttribute('data-start'));
-    await page.waitForFunction(() => document.querySelector('#audio').readyState >= 1, null, { timeout: 10000 });
+    await page.waitForFunction(() => document.querySelector('#audio').readyState >= 1, null, { timeout: 45000 });
     await target.click();
     await page.waitForFunction((s) => Math.abs(document.querySelector('#audio').currentTime * 1000 - s) < 1500, start, { timeout: 5000 });
     out.seeked_to_ms = start;
-    await page.waitForSelector('svg.waveform', { timeout: 10000 });
+    await page.waitForSelector('svg.waveform', { timeout: 45000 });
   }
   if (out.transcript_api) {
     await page.fill('#rec-q', args.search || 'droopy');
@@ -203,15 +203,15 @@ async function liveCall(out, page, shot) {
     await np.click('#call-primary');
     await np.waitForFunction(() => window.suifangPhone.call && window.suifangPhone.call.state === 'answered', null, { timeout: 30000 });
     out.live_call_id = await np.evaluate(() => window.suifangPhone.call.id);
-    await page.waitForSelector(`#live-table tr[data-call="${out.live_call_id}"]`, { timeout: 15000 });
+    await page.waitForSelector(`#live-table tr[data-call="${out.live_call_id}"]`, { timeout: 45000 });
     await page.click(`#live-table tr[data-call="${out.live_call_id}"] button[data-mode=listen]`);
     await page.waitForSelector('#toast.ok');
     out.monitor = (await page.textContent('#toast')).trim();
     await shot('live-call');
     await page.click(`#live-table tr[data-call="${out.live_call_id}"] button[data-mode=stop]`);
     await np.click('#hangup');
-    await np.waitForFunction(() => window.suifangPhone.call.state === 'ended', null, { timeout: 15000 });
-    await page.waitForSelector('#live-calls p.muted', { timeout: 15000 }); // no live call any more
+    await np.waitForFunction(() => window.suifangPhone.call.state === 'ended', null, { timeout: 45000 });
+    await page.waitForSelector('#live-calls p.muted', { timeout: 45000 }); // no live call any more
   } finally {
     await nurseBrowser.ctx.close().catch(() => {});
   }
@@ -287,7 +287,7 @@ async function newcomer(out, page, shot) {
   await shot('in-call');
   await page.waitForTimeout(args.talk_ms || 8000);
   await page.click('#hangup');
-  await page.waitForFunction(() => window.suifangPhone.call.state === 'ended', null, { timeout: 15000 });
+  await page.waitForFunction(() => window.suifangPhone.call.state === 'ended', null, { timeout: 45000 });
   out.call_state = await page.evaluate(() => window.suifangPhone.call.state);
 }
 

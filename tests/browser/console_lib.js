@@ -29,7 +29,7 @@ async function launch({ mic, profile } = {}) {
 /** A page that records console errors and uncaught exceptions. */
 async function openPage(ctx, errors) {
   const page = ctx.pages()[0] || await ctx.newPage();
-  page.setDefaultTimeout(15000);
+  page.setDefaultTimeout(45000);
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(`console: ${m.text()} @ ${JSON.stringify(m.location())}`);
   });

@@ -41,7 +41,7 @@ setTimeout(() => { console.error(`line_check.js: gave up after ${HARD_LIMIT_MS} 
   const out = {};
   try {
     const page = ctx.pages()[0] || await ctx.newPage();
-    page.setDefaultTimeout(20000);
+    page.setDefaultTimeout(45000);
     page.on('console', (m) => console.error('page:', m.text()));
     page.on('pageerror', (e) => console.error('page error:', e.message));
     const extra = process.env.SOFTPHONE_QUERY ? '&' + process.env.SOFTPHONE_QUERY : '';

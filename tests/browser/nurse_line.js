@@ -48,7 +48,7 @@ const snapshot = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.
   const errors = [];
   try {
     const page = ctx.pages()[0] || await ctx.newPage();
-    page.setDefaultTimeout(20000);
+    page.setDefaultTimeout(45000);
     // failed requests are reported with their URL below; the browser's own favicon probe is not ours
     page.on('console', (m) => {
       if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());

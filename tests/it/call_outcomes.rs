@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::common::browser::BrowserLine;
-use crate::common::call_harness::{call, FixedSipp, Suifang};
+use crate::common::call_harness::{call, FixedSipp, Suifang, NO_TRUNK_PINGS};
 use crate::common::serial;
 use crate::common::sip_peers::{fixtures, free_udp_port, require_sipp};
 use crate::common::{repo_root, wait_for, Client};
@@ -163,7 +163,11 @@ impl Floor {
         std::fs::create_dir_all(&data).expect("mkdir");
         let suifang = Suifang::start(
             &data,
-            &[("SUIFANG_SIP_TRUNK", &trunk), ("SUIFANG_CONFIG", &config)],
+            &[
+                ("SUIFANG_SIP_TRUNK", &trunk),
+                ("SUIFANG_CONFIG", &config),
+                NO_TRUNK_PINGS,
+            ],
         );
         let mic = repo_root().join("tests/fixtures/webrtc/nurse_en_48k.wav");
         let line = BrowserLine::connect(

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::call_harness::{demo_patients, FixedSipp, Suifang};
+use crate::common::call_harness::{demo_patients, FixedSipp, Suifang, NO_TRUNK_PINGS};
 use crate::common::serial;
 use crate::common::sip_peers::{fixtures, free_udp_port, require_sipp};
 use crate::common::wait_for;
@@ -66,6 +66,7 @@ fn a_full_disk_stops_the_recording_not_the_call() {
         &[
             ("SUIFANG_CONFIG", &config.display().to_string()),
             ("SUIFANG_SIP_TRUNK", &trunk),
+            NO_TRUNK_PINGS,
         ],
     );
     let supervisor = suifang.login("supervisor", "supervisor-demo-1");

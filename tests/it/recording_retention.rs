@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::call_harness::{call, demo_patients, FixedSipp, Suifang};
+use crate::common::call_harness::{call, demo_patients, FixedSipp, Suifang, NO_TRUNK_PINGS};
 use crate::common::serial;
 use crate::common::sip_peers::{fixtures, require_sipp};
 use crate::common::{self, sip_peers, wait_for};
@@ -69,7 +69,7 @@ fn old_audio_is_deleted_with_an_audit_trail_and_held_recordings_are_kept() {
 
     let trunk_port = sip_peers::free_udp_port();
     let trunk = format!("127.0.0.1:{trunk_port}");
-    let suifang = Suifang::start(&data, &[("SUIFANG_SIP_TRUNK", &trunk)]);
+    let suifang = Suifang::start(&data, &[("SUIFANG_SIP_TRUNK", &trunk), NO_TRUNK_PINGS]);
     let supervisor = suifang.login("supervisor", "supervisor-demo-1");
     let patients = demo_patients(&supervisor);
     let expired = voicemail_from(&suifang, trunk_port, &supervisor, &patients[0]);

@@ -100,19 +100,25 @@ fn a_lock_out_ends_when_its_window_passes_and_forged_nonces_learn_nothing() {
     let server = suifang.sip;
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
     // the registrar loads accounts shortly after the change: wait for a challenge that knows
-    // the extension (a right password then registers)
-    wait_for("the account loaded", Duration::from_secs(10), || {
-        let ch = register(&sock, server, 1, None);
-        (status(&register(&sock, server, 2, Some((&nonce(&ch), PASSWORD)))) == 200).then_some(())
+    // the extension (a right password then registers). Each try is a new transaction: CSeq
+    // (and with it the branch) rises across the whole test, as the registrar refuses a lower
+    // one on the same Call-ID with 500 (RFC 3261 §10.3 step 7) and a repeated branch would be
+    // answered from the transaction cache with the refusal from before the account was loaded.
+    let mut cseq = 1;
+    wait_for("the account loaded", Duration::from_secs(30), || {
+        let ch = register(&sock, server, cseq, None);
+        let answer = register(&sock, server, cseq + 1, Some((&nonce(&ch), PASSWORD)));
+        cseq += 2;
+        (status(&answer) == 200).then_some(())
     });
 
     // a forged nonce with a wrong password: a fresh stale challenge, not a counted 403
-    let forged = register(&sock, server, 3, Some(("00-deadbeef-forged", "guess")));
+    let forged = register(&sock, server, cseq, Some(("00-deadbeef-forged", "guess")));
     assert_eq!(status(&forged), 401, "{forged}");
     assert!(forged.contains("stale=true"), "{forged}");
+    cseq += 1;
 
     // five wrong passwords: locked
-    let mut cseq = 10;
     for _ in 0..5 {
         let ch = register(&sock, server, cseq, None);
         let r = register(&sock, server, cseq + 1, Some((&nonce(&ch), "guess")));

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common;
-use crate::common::call_harness::{demo_patients, FixedSipp, Suifang};
+use crate::common::call_harness::{demo_patients, FixedSipp, Suifang, NO_TRUNK_PINGS};
 use crate::common::serial;
 use crate::common::sip_peers::{fixtures, free_udp_port, require_sipp};
 use crate::common::wait_for;
@@ -100,6 +100,7 @@ fn invites_from_outside_the_trunk_are_refused_even_in_a_flood_while_the_trunk_st
         &[
             ("SUIFANG_SIP_TRUNK", &trunk),
             ("SUIFANG_METRICS_ADDR", "127.0.0.1:0"),
+            NO_TRUNK_PINGS,
         ],
     );
     let supervisor = suifang.login("supervisor", "supervisor-demo-1");
@@ -259,6 +260,7 @@ fn over_max_inbound_calls_the_trunk_gets_503_with_retry_after() {
             ("SUIFANG_SIP_TRUNK", &trunk),
             // the carrier's second signalling address (loopback, another port)
             ("SUIFANG_SIP_TRUNK_ALLOW", "127.0.0.1/32"),
+            NO_TRUNK_PINGS,
         ],
     );
     let supervisor = suifang.login("supervisor", "supervisor-demo-1");

@@ -74,7 +74,14 @@ impl Suifang {
     }
 }
 
-/// sipp playing `scenario` once as a UAS on the fixed `port` (the server's trunk).
+/// The server's environment entry that turns its OPTIONS pings to the trunk off. A server
+/// whose trunk is a [`FixedSipp::uas`] needs it: sipp takes a ping (or one of its
+/// retransmissions, for 64 × T1 after start) for the start of a call and aborts on it, and
+/// with `-aa` it answers the ping but spends its one call on it.
+pub const NO_TRUNK_PINGS: (&str, &str) = ("SUIFANG_SIP_OPTIONS_INTERVAL_SECONDS", "0");
+
+/// sipp playing `scenario` once as a UAS on the fixed `port` (the server's trunk; start the
+/// server with [`NO_TRUNK_PINGS`]).
 pub struct FixedSipp {
     child: Child,
     _dir: tempfile::TempDir,
