@@ -543,7 +543,10 @@ mod tests {
         c.apply_env(&env("0")).unwrap();
         assert_eq!(c.options_interval_seconds, 0);
         let err = c.apply_env(&env("often")).unwrap_err().to_string();
-        assert!(err.contains("SUIFANG_SIP_OPTIONS_INTERVAL_SECONDS"), "{err}");
+        assert!(
+            err.contains("SUIFANG_SIP_OPTIONS_INTERVAL_SECONDS"),
+            "{err}"
+        );
     }
 
     #[test]
