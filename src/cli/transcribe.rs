@@ -509,7 +509,7 @@ pub fn run_bench(args: BenchTranscribeArgs) -> Result<()> {
     println!("\nall {} recordings", cases.len());
     print!("{}", bench::report(&totals));
     let (sound, n_sound) = bench::sound_totals(&runs);
-    if n_sound < cases.len() {
+    if n_sound > 0 && n_sound < cases.len() {
         println!(
             "\nthe {n_sound} recordings on which no engine's output is degenerate (a loop or > {:.0} % errors)",
             100.0 * bench::DEGENERATE_ERROR_RATE
@@ -517,26 +517,33 @@ pub fn run_bench(args: BenchTranscribeArgs) -> Result<()> {
         print!("{}", bench::report(&sound));
     }
     // The goal: suifang ≥ 1.5× faster-whisper's throughput with no more CPU seconds at
-    // no worse error rate, judged on the recordings where every output is sound (a peer's
-    // decoding loop is not a win).
-    if let Some(ours) = sound.first() {
-        for theirs in sound
-            .iter()
-            .filter(|t| t.engine.starts_with("faster-whisper"))
-        {
-            let verdict = if meets_goal(ours, theirs, 1.5) {
+    // no worse error rate, judged per peer on the recordings where neither output is degenerate
+    // (a peer's decoding loop is not a win, and a comparison on no recording is no verdict).
+    if let Some(ours) = runs.first() {
+        for theirs in runs.iter().filter(|r| {
+            r.first()
+                .is_some_and(|t| t.engine.starts_with("faster-whisper"))
+        }) {
+            let name = theirs.first().map(|t| t.engine.as_str()).unwrap_or("");
+            let Some((o, t, n)) = bench::pair_totals(ours, theirs) else {
+                println!(
+                    "goal ≥ 1.5× {name}: not judged (no recording where both outputs are sound)"
+                );
+                continue;
+            };
+            let verdict = if meets_goal(&o, &t, 1.5) {
                 "met"
             } else {
                 "NOT met"
             };
             println!(
-                "goal ≥ 1.5× {}, CPU ≤ theirs, at no worse error rate ({n_sound} sound recordings): {verdict} ({:.2}× wall, CPU {:.2} s vs {:.2} s, {:.1} % vs {:.1} %)",
-                theirs.engine,
-                theirs.wall_s / ours.wall_s.max(1e-9),
-                ours.cpu_s,
-                theirs.cpu_s,
-                100.0 * ours.error_rate(),
-                100.0 * theirs.error_rate()
+                "goal ≥ 1.5× {name}, CPU ≤ theirs, at no worse error rate ({n} of {} recordings, both sound): {verdict} ({:.2}× wall, CPU {:.2} s vs {:.2} s, {:.1} % vs {:.1} %)",
+                cases.len(),
+                t.wall_s / o.wall_s.max(1e-9),
+                o.cpu_s,
+                t.cpu_s,
+                100.0 * o.error_rate(),
+                100.0 * t.error_rate()
             );
         }
     }

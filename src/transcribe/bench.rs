@@ -328,8 +328,15 @@ pub fn run_faster_whisper(
 /// with the first (suifang): how many times its wall-clock time and its CPU time are
 /// suifang's, so 2.00 means suifang has twice that row's throughput.
 pub fn report(rows: &[RunStats]) -> String {
+    // the engine column is as wide as its longest name, so the figures stay in columns
+    let w = rows
+        .iter()
+        .map(|r| r.engine.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(38);
     let mut s = format!(
-        "{:<38} {:>7} {:>7} {:>6} {:>7} {:>8} {:>10} {:>10}\n",
+        "{:<w$} {:>7} {:>7} {:>6} {:>7} {:>8} {:>10} {:>10}\n",
         "engine", "audio s", "wall s", "RTF", "CPU s", "err rate", "time ×sf", "CPU ×sf"
     );
     let (base_wall, base_cpu) = rows
@@ -338,7 +345,7 @@ pub fn report(rows: &[RunStats]) -> String {
         .unwrap_or((1.0, 1.0));
     for r in rows {
         s.push_str(&format!(
-            "{:<38} {:>7.1} {:>7.2} {:>6.3} {:>7.2} {:>7.1}% {:>10.2} {:>10.2}\n",
+            "{:<w$} {:>7.1} {:>7.2} {:>6.3} {:>7.2} {:>7.1}% {:>10.2} {:>10.2}\n",
             r.engine,
             r.audio_s,
             r.wall_s,
@@ -376,6 +383,27 @@ pub fn sound_totals(runs: &[Vec<RunStats>]) -> (Vec<RunStats>, usize) {
         })
         .collect();
     (totals, sound.len())
+}
+
+/// Totals of `ours` and `theirs` (one result per recording each) over the recordings on which
+/// neither output is degenerate, and how many that is; `None` when there is no such recording,
+/// so a comparison on nothing is never called a win.
+pub fn pair_totals(ours: &[RunStats], theirs: &[RunStats]) -> Option<(RunStats, RunStats, usize)> {
+    let (a, b): (Vec<RunStats>, Vec<RunStats>) = ours
+        .iter()
+        .zip(theirs)
+        .filter(|(a, b)| a.degenerate.is_empty() && b.degenerate.is_empty())
+        .map(|(a, b)| (a.clone(), b.clone()))
+        .unzip();
+    let n = a.len();
+    if n == 0 {
+        return None;
+    }
+    let mut ta = RunStats::total(&a, "sound recordings");
+    let mut tb = RunStats::total(&b, "sound recordings");
+    ta.engine = a[0].engine.clone();
+    tb.engine = b[0].engine.clone();
+    Some((ta, tb, n))
 }
 
 /// Whether `ours` meets the goal against `theirs`: at least `factor` times the
@@ -496,9 +524,15 @@ mod tests {
             wall_s: 2.0,
             ..Default::default()
         };
-        let (totals, n) = sound_totals(&[vec![ok.clone(), ok.clone()], vec![r, ok]]);
+        let (totals, n) =
+            sound_totals(&[vec![ok.clone(), ok.clone()], vec![r.clone(), ok.clone()]]);
         assert_eq!(n, 1);
         assert_eq!(totals[1].wall_s, 2.0);
+        // the goal is judged per pair: only where neither side is degenerate, never on nothing
+        let (_, theirs, n) = pair_totals(&[ok.clone(), ok.clone()], &[r.clone(), ok.clone()])
+            .expect("one sound recording");
+        assert_eq!((n, theirs.wall_s), (1, 2.0));
+        assert!(pair_totals(&[ok], &[r]).is_none());
     }
 
     #[test]
