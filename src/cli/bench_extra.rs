@@ -36,9 +36,8 @@ pub fn run_clip_bench(model: &Path, language: Language, args: Runs, corpus: &Pat
     let engine = engine(model, language, args.threads)?;
     let runs = run_clips(&engine, &cases, &files, args.repeat).map_err(|e| anyhow::anyhow!(e))?;
     println!(
-        "suifang bench transcribe --clips: model {}, {} threads, language {}, {} runs per clip",
+        "suifang bench transcribe --clips: model {}, 1 thread (a clip always uses one), language {}, {} runs per clip",
         model.display(),
-        args.threads,
         language.code(),
         args.repeat
     );

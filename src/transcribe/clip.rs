@@ -71,9 +71,17 @@ pub struct ClipAnswer {
     pub elapsed_ms: u64,
 }
 
+/// Whisper threads for a clip, whatever the engine's setting. A clip is one window of a few
+/// seconds (a small encoder); a second thread saves little there, and ggml's threads spin while
+/// waiting for each other, which on a busy machine costs far more: `bench transcribe --clips
+/// --repeat 3` at load 2.5–3.5 on 2 cores gave p50/p95 0.98/4.5 s with one thread against
+/// 3.1/50.8 s with two (en, tiny.en q8_0), and 0.41/4.6 s against 0.24/10.0 s (zh, base q8_0).
+const CLIP_THREADS: usize = 1;
+
 impl Engine {
-    /// Recognises a short answer. Blocking and CPU-heavy (about 0.3–1 s for a 2 s clip on two
-    /// cores with base): call it from a blocking thread.
+    /// Recognises a short answer on one thread. Blocking and CPU-heavy (p50 0.4–1 s for a
+    /// 2–4 s clip on a busy 2-core machine, see `bench transcribe --clips`): call it from a
+    /// blocking thread.
     pub fn transcribe_clip(&self, clip: &Clip<'_>) -> Result<ClipAnswer, EngineError> {
         let started = Instant::now();
         let samples = match clip.sample_rate {
@@ -95,7 +103,13 @@ impl Engine {
         let hint = clip_hint(clip.prompt, clip.candidates, language);
         let prompt = Prompt::new(language, hint);
         let mut state = self.ctx.create_state()?;
-        let segments = self.run(&mut state, &speech.audio, &prompt, &speech.map)?;
+        let segments = self.run(
+            &mut state,
+            &speech.audio,
+            &prompt,
+            &speech.map,
+            CLIP_THREADS,
+        )?;
         let text = segments
             .iter()
             .map(|s| s.text.as_str())

@@ -70,7 +70,13 @@ impl Engine {
             _ => self.choose_language(&mut state, &speech.audio)?,
         };
         let prompt = Prompt::new(language, vocabulary.prompt_text(language));
-        let segments = self.run(&mut state, &speech.audio, &prompt, &speech.map)?;
+        let segments = self.run(
+            &mut state,
+            &speech.audio,
+            &prompt,
+            &speech.map,
+            self.cfg.threads,
+        )?;
         Ok(ChannelTranscript {
             language: Some(language),
             segments,
@@ -88,6 +94,7 @@ impl Engine {
         audio: &[f32],
         prompt: &Prompt,
         map: &[Piece],
+        threads: usize,
     ) -> Result<Vec<Segment>, EngineError> {
         let mut out: Vec<Segment> = Vec::new();
         let prompt_text = prompt.text();
@@ -98,7 +105,7 @@ impl Engine {
                 FULL_AUDIO_CTX
             };
             let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-            params.set_n_threads(self.cfg.threads as i32);
+            params.set_n_threads(threads.max(1) as i32);
             params.set_language(Some(prompt.language.code()));
             if let Some(text) = &prompt_text {
                 params.set_initial_prompt(text);
