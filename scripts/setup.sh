@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # fixtures, packet capture, the C toolchain whisper.cpp builds with, and the nurse's browser
 # (Debian's Chromium + Node.js for the Playwright softphone tests; never a downloaded browser),
 # libopus for the agent line's Opus path, a CJK font so console screenshots and printed reports show
-# Chinese, and poppler-utils (pdftotext) to check the printed report.
-APT_PACKAGES=(sip-tester baresip espeak-ng sox tshark cmake clang libclang-dev pkg-config chromium libopus-dev fonts-noto-cjk poppler-utils)
+# Chinese, poppler-utils (pdftotext) to check the printed report, and Kannel (bearerbox + smsbox,
+# with kannel-extras' fakesmsc) as the SMS gateway the SMS-link tests talk to.
+APT_PACKAGES=(sip-tester baresip espeak-ng sox tshark cmake clang libclang-dev pkg-config chromium libopus-dev fonts-noto-cjk poppler-utils kannel kannel-extras)
 # Node.js for playwright-core: Debian's nodejs + npm unless a node with npm is already there
 # (NodeSource's nodejs bundles npm and conflicts with Debian's npm package).
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

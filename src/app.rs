@@ -27,6 +27,8 @@ pub struct AppState {
     pub calendar: Arc<Calendar>,
     pub locale: Locale,
     pub login_limiter: Arc<Mutex<LoginLimiter>>,
+    /// Patient-link requests per client address (`sms.link_requests_per_minute`).
+    pub link_limiter: Arc<Mutex<LoginLimiter>>,
     /// Bounds the argon2 verifications running at once (`auth.max_concurrent_verifications`).
     pub verifications: crate::auth::slots::Slots,
     /// `http.trusted_proxies`, parsed: whose `X-Forwarded-For` is believed.
@@ -74,6 +76,10 @@ impl AppState {
             calendar: Arc::new(calendar),
             locale,
             login_limiter: Arc::new(Mutex::new(limiter)),
+            link_limiter: Arc::new(Mutex::new(LoginLimiter::new(
+                config.sms.link_requests_per_minute,
+                Duration::minutes(1),
+            ))),
             verifications: crate::auth::slots::Slots::new(config.auth.max_concurrent_verifications),
             trusted_proxies: Arc::new(config.http.trusted_proxies()?),
             events: crate::events::EventBus::default(),

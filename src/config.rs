@@ -16,7 +16,9 @@ mod hl7;
 mod labs;
 mod layers;
 mod outcomes;
+mod robot;
 mod sip;
+mod sms;
 mod webrtc;
 pub use clinical::{ClinicalConfig, EscalationConfig};
 pub use edge::{AuditConfig, AuthConfig, HttpConfig};
@@ -24,7 +26,9 @@ pub use hl7::Hl7Config;
 pub use labs::{LabEntry, LabsConfig};
 pub use layers::DEMO_DEFAULTS;
 pub use outcomes::OutcomesConfig;
+pub use robot::RobotConfig;
 pub use sip::SipConfig;
+pub use sms::SmsConfig;
 pub use webrtc::{IceServer, WebRtcConfig};
 
 /// Why a configuration could not be used.
@@ -73,6 +77,10 @@ pub struct Config {
     pub labs: LabsConfig,
     /// Readmissions: which admission types are planned.
     pub outcomes: OutcomesConfig,
+    /// Robot follow-up calls (issue 24).
+    pub robot: RobotConfig,
+    /// SMS links to patients through Kannel (issue 19).
+    pub sms: SmsConfig,
     pub webhook: WebhookConfig,
     /// Agent lines: bind addresses, UDP port range, public IPs, STUN/TURN for browsers.
     pub webrtc: WebRtcConfig,
@@ -283,6 +291,8 @@ impl Default for Config {
             hl7: Hl7Config::default(),
             labs: LabsConfig::new(),
             outcomes: OutcomesConfig::default(),
+            robot: RobotConfig::default(),
+            sms: SmsConfig::default(),
             webhook: WebhookConfig::default(),
             webrtc: WebRtcConfig::default(),
             sip: SipConfig::default(),
@@ -346,6 +356,7 @@ impl Config {
             })?);
         }
         self.hl7.apply_env(&lookup)?;
+        self.sms.apply_env(&lookup)?;
         if let Some(v) = lookup("SUIFANG_WEBHOOK_URL") {
             self.webhook.url = Some(v);
         }
@@ -365,6 +376,7 @@ impl Config {
             })?;
         }
         self.sip.apply_env(&lookup)?;
+        self.robot.apply_env(&lookup)?;
         self.auth.apply_env(&lookup)?;
         if let Some(v) = lookup("SUIFANG_AUDIT_KEY") {
             self.audit.key = Some(v).filter(|k| !k.is_empty());
@@ -438,8 +450,10 @@ impl Config {
         )?;
         self.clinical.validate()?;
         self.hl7.validate()?;
+        self.sms.validate()?;
         self.lab_catalog()?;
         self.outcomes.validate()?;
+        self.robot.validate()?;
         self.webrtc.validate()?;
         self.sip.validate()?;
         self.transcription.language_mode()?;

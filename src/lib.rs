@@ -22,6 +22,7 @@ pub mod followup;
 pub mod hl7;
 pub mod media;
 pub mod private_fs;
+pub mod robot;
 pub mod rtp;
 pub mod server;
 pub mod service;

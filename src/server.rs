@@ -182,6 +182,8 @@ fn center_handles(state: &AppState) -> crate::telephony::center::CenterHandles {
         recordings: state.recordings.clone(),
         transcription: state.transcription.clone(),
         calls: state.calls.clone(),
+        scripts: state.scripts.clone(),
+        calendar: state.calendar.clone(),
     }
 }
 
@@ -384,6 +386,18 @@ pub async fn serve(
         stop_rx.clone(),
     ));
     workers.add("call center", Some(call_center));
+    let robot_dialer = crate::telephony::robot_dialer::DialerHandles {
+        store: state.store.clone(),
+        config: state.config.clone(),
+        clock: state.clock,
+        locale: state.locale,
+        calls: state.calls.clone(),
+    };
+    let robot_dialer = tokio::spawn(crate::telephony::robot_dialer::run(
+        robot_dialer,
+        stop_rx.clone(),
+    ));
+    workers.add("robot dialer", Some(robot_dialer));
     let rebuilder = tokio::spawn(queue_rebuilder(state.clone(), stop_rx.clone()));
     workers.add("queue rebuilder", Some(rebuilder));
     let sla = tokio::spawn(crate::service::notify::sla_worker(
@@ -440,6 +454,19 @@ pub async fn serve(
     };
     workers.add("metrics endpoint", metrics);
     workers.add("HL7 listener", start_hl7(&state, stop_rx.clone()).await?);
+    let outbox = crate::service::sms::OutboxHandles::new(
+        state.store.clone(),
+        state.clock,
+        &state.config,
+        local,
+    );
+    workers.add(
+        "SMS outbox",
+        Some(tokio::spawn(crate::service::sms::worker(
+            outbox,
+            stop_rx.clone(),
+        ))),
+    );
     tracing::info!(%local, "suifang listening");
     println!("suifang is listening on http://{local}/");
     let events = state.events.clone();

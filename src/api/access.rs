@@ -12,7 +12,8 @@ use super::error::ApiError;
 use super::session_user::{session_token, CurrentUser, SESSION_COOKIE};
 use super::{
     accounts, admin, admissions, agents, calls, care_teams, escalations, events, hl7, notes,
-    patients, queue, reports, retention, reviews, scripts, session, tags, transcripts, AppState,
+    patients, queue, reports, retention, reviews, robot, scripts, session, sms, tags, transcripts,
+    AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::session_user;
@@ -116,6 +117,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/tasks/{id}/scripts", CLINICAL, "Scripts of a task: its own, then those a nurse added", || get(scripts::of_task)),
     route("POST", "/api/v1/tasks/{id}/scripts", CALLERS, "Add a script to the task you hold ({\"script\": \"chest-pain\"}: symptom triage on a call-back; audited)", || post(scripts::add_to_task)),
     route("GET", "/api/v1/tasks/{id}/answers", CLINICAL, "Answers saved for a task", || get(escalations::list_answers)),
+    route("GET", "/api/v1/tasks/{id}/robot-calls", CLINICAL, "Robot calls of a task with their per-question log (prompt and answer offsets in the recording, keys, value, re-asks)", || get(robot::of_task)),
     route("PUT", "/api/v1/tasks/{id}/answers/{question}", CALLERS, "Autosave one answer; evaluates rules and escalates at once", || put(escalations::put_answer)),
     route("GET", "/api/v1/escalations", DOCTORS, "Unresolved escalations, most severe first (?mine=true: those that notified me)", || get(escalations::list)),
     route("GET", "/api/v1/escalations/{id}", DOCTORS, "One escalation with its evidence (audited)", || get(escalations::get_one)),
@@ -181,6 +183,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/reviews/{id}/assessments", REVIEWERS, "Sign your discipline's assessment ({\"text\", \"answers\": {question: value}}; once per discipline; audited)", || post(reviews::sign)),
     route("POST", "/api/v1/reviews/{id}/actions", REVIEWERS, "Record and apply a decision: {\"kind\": \"follow_up_task\", \"script\", \"role\", \"in_days\", \"assignee\"} creates a task; {\"kind\": \"adjust_pathway\", \"task_id\", \"change\": {\"op\": \"postpone\", \"days\"} | {\"op\": \"cancel\"}} (audited)", || post(reviews::add_action)),
     route("POST", "/api/v1/reviews/{id}/close", REVIEWERS, "Close the review once every required discipline has signed (409 names the missing ones); completes its task (audited)", || post(reviews::close)),
+    // SMS links (issue 19)
+    route("POST", "/api/v1/tasks/{id}/sms-link", CALLERS, "Send the task's patient a link to answer its script by SMS (a new link; earlier ones of the task stop working; audited)", || post(sms::send_link)),
+    route("POST", "/api/v1/sms-links/{id}/revoke", CALLERS, "Revoke a patient link (it answers 404 from now on; audited)", || post(sms::revoke)),
+    route("GET", "/api/v1/patients/{id}/sms", CLINICAL, "A patient's SMS links with their status, SMS in and out, and SMS opt-out", || get(sms::of_patient)),
     route("GET", "/api/v1/agent/ws", CALLERS, "Agent line signaling (WebSocket: offer/answer/candidates, line check)", || get(super::agent_line::agent_ws)),
 ];
 

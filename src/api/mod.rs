@@ -16,14 +16,17 @@ pub mod events;
 mod hl7;
 pub mod metrics;
 mod notes;
+mod patient_link;
 mod patients;
 mod queue;
 mod reports;
 mod retention;
 mod reviews;
+mod robot;
 mod scripts;
 mod session;
 pub mod session_user;
+mod sms;
 mod tags;
 mod transcripts;
 
@@ -48,6 +51,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(crate::web::router())
+        .merge(patient_link::router())
+        .merge(sms::callbacks())
         // the largest body any route takes; each extractor holds the rest to 2 MiB
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             patients::IMPORT_MAX_BYTES,

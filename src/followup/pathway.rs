@@ -72,6 +72,38 @@ impl StepRole {
     }
 }
 
+/// Who makes a step's calls (issue 24): a nurse, the robot, or the robot first and a nurse
+/// when the robot does not reach the patient or does not finish.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallMode {
+    /// The nurses' queue (the default).
+    #[default]
+    Nurse,
+    /// The robot dialer only; what it cannot finish is retried by the robot.
+    Robot,
+    /// The robot first; unreached or incomplete, a nurse task follows.
+    RobotThenNurse,
+}
+
+impl CallMode {
+    /// The stored name (`followup_tasks.mode`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallMode::Nurse => "nurse",
+            CallMode::Robot => "robot",
+            CallMode::RobotThenNurse => "robot_then_nurse",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<CallMode> {
+        [CallMode::Nurse, CallMode::Robot, CallMode::RobotThenNurse]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
@@ -93,6 +125,9 @@ pub struct Step {
     /// Added to the pathway's priority for this step.
     #[serde(default)]
     pub priority_boost: i64,
+    /// Who calls: `nurse` (default), `robot` or `robot_then_nurse`.
+    #[serde(default)]
+    pub mode: CallMode,
 }
 
 fn one() -> u32 {
@@ -127,6 +162,8 @@ pub struct PlannedTask {
     pub step_name_zh: String,
     pub script: String,
     pub role: StepRole,
+    /// Who calls.
+    pub mode: CallMode,
     pub priority: i64,
     pub due_at: DateTime<Utc>,
     pub window_start: DateTime<Utc>,
@@ -314,6 +351,7 @@ impl Calendar {
                     step_name_zh: step.name.zh.clone(),
                     script: step.script.clone(),
                     role: step.role,
+                    mode: step.mode,
                     priority,
                     due_at: self.local_midnight(due_day),
                     window_start: self.local_midnight(start_day.max(discharge_day)),
@@ -425,6 +463,31 @@ mod tests {
             .with_timezone(&chrono_tz::Asia::Shanghai)
             .date_naive();
         assert_eq!(end, NaiveDate::from_ymd_opt(2026, 3, 11).unwrap());
+    }
+
+    #[test]
+    fn a_step_says_who_calls_nurse_by_default() {
+        let file = |mode: &str| {
+            format!(
+                "code = \"r\"\nversion = 1\ntitle = {{ en = \"R\", zh = \"R\" }}\npriority = 1\n\
+                 [match]\nicd10 = [\"I50\"]\n[[steps]]\nname = {{ en = \"D1\", zh = \"D1\" }}\n\
+                 day = 1\nscript = \"heart-failure\"\nrole = \"nurse\"\n{mode}"
+            )
+        };
+        let mode =
+            |line: &str| PathwayCatalog::parse("r.toml", &file(line)).map(|p| p.steps[0].mode);
+        assert_eq!(mode("").expect("no mode"), CallMode::Nurse);
+        assert_eq!(mode("mode = \"robot\"").expect("robot"), CallMode::Robot);
+        assert_eq!(
+            mode("mode = \"robot_then_nurse\"").expect("robot first"),
+            CallMode::RobotThenNurse
+        );
+        let err = mode("mode = \"bot\"").expect_err("unknown mode");
+        assert!(err.to_string().starts_with("r.toml:12:"), "{err}");
+        for m in [CallMode::Nurse, CallMode::Robot, CallMode::RobotThenNurse] {
+            assert_eq!(CallMode::parse(m.as_str()), Some(m));
+        }
+        assert_eq!(CallMode::parse("bot"), None);
     }
 
     #[test]

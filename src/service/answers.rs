@@ -11,7 +11,9 @@ use serde_json::Value;
 
 use super::ServiceError;
 use crate::followup::escalation::{CallId, DepartmentCode, FindingContext, PatientId, Source};
-use crate::followup::rules::{evaluate, measurements_from_answers, Answers, Measurement};
+use crate::followup::rules::{
+    evaluate, measurements_from_answers, visible_questions, Answers, Finding, Measurement,
+};
 use crate::followup::script::{
     validate_answer, AnswerValue, MeasurementKind, QuestionId, ScriptCatalog,
 };
@@ -126,11 +128,44 @@ fn history(
 /// patient, script, lease owner, lease expiry, status
 type TaskRow = (i64, Option<String>, Option<i64>, Option<i64>, String);
 
+/// Who saves an answer.
+#[derive(Debug, Clone, Copy)]
+pub enum Answerer<'a> {
+    /// A nurse (or other clinician) holding the task's lease.
+    Staff(&'a User),
+    /// The robot, on its call `SaveAnswer::call_id`, which must be live on the task (issue 24).
+    Robot,
+    /// The patient, on an SMS link bound to this task (issue 19); the caller checked the link.
+    PatientLink { link_id: i64 },
+}
+
 /// Saves one answer and escalates what it makes abnormal. The caller must hold the task.
 pub fn save_answer(
     tx: &Transaction,
     scripts: &ScriptCatalog,
     user: &User,
+    input: &SaveAnswer,
+    webhooks_enabled: bool,
+    calendar: &crate::followup::pathway::Calendar,
+    now: DateTime<Utc>,
+) -> Result<Saved, ServiceError> {
+    save_answer_as(
+        tx,
+        scripts,
+        Answerer::Staff(user),
+        input,
+        webhooks_enabled,
+        calendar,
+        now,
+    )
+}
+
+/// [`save_answer`] for any [`Answerer`]: the same validation, rules and escalations whoever
+/// answers; only the lease check, `answered_by`, the finding's source and the audit actor differ.
+pub fn save_answer_as(
+    tx: &Transaction,
+    scripts: &ScriptCatalog,
+    answerer: Answerer<'_>,
     input: &SaveAnswer,
     webhooks_enabled: bool,
     calendar: &crate::followup::pathway::Calendar,
@@ -146,7 +181,25 @@ pub fn save_answer(
         .optional()?;
     let (patient_id, script_code, owner, expires, status) =
         task.ok_or_else(|| StoreError::NotFound(format!("task {}", input.task_id)))?;
-    let holds = owner == Some(user.id) && expires.is_some_and(|e| e > t) && status == "pending";
+    let holds = match answerer {
+        Answerer::Staff(user) => {
+            owner == Some(user.id) && expires.is_some_and(|e| e > t) && status == "pending"
+        }
+        Answerer::Robot => {
+            let live = robot_call_live(tx, input)?;
+            if status != "pending" || !live {
+                return Err(StoreError::Conflict(format!(
+                    "task {} is {status} and {} a live robot call: the robot may not answer for it",
+                    input.task_id,
+                    if live { "has" } else { "has not" }
+                ))
+                .into());
+            }
+            true
+        }
+        // the link was checked to be this task's; a patient answers only a pending task
+        Answerer::PatientLink { .. } => status == "pending",
+    };
     if !holds {
         return Err(StoreError::Conflict(format!(
             "claim task {} before answering its script (answers are saved only by the nurse working it)",
@@ -154,6 +207,65 @@ pub fn save_answer(
         ))
         .into());
     }
+    save_unchecked(
+        tx,
+        scripts,
+        answerer,
+        input,
+        (patient_id, script_code),
+        webhooks_enabled,
+        calendar,
+        now,
+    )
+}
+
+/// Saves an answer the robot took on its call `input.call_id` (issue 24), through the same
+/// validation, measurements, rules and escalations as a nurse's; `answered_by` stays empty and
+/// the audit names the robot. The task must be pending and that robot call live on it.
+pub fn save_robot_answer(
+    tx: &Transaction,
+    scripts: &ScriptCatalog,
+    input: &SaveAnswer,
+    webhooks_enabled: bool,
+    calendar: &crate::followup::pathway::Calendar,
+    now: DateTime<Utc>,
+) -> Result<Saved, ServiceError> {
+    save_answer_as(
+        tx,
+        scripts,
+        Answerer::Robot,
+        input,
+        webhooks_enabled,
+        calendar,
+        now,
+    )
+}
+
+/// Whether the robot call `input.call_id` is live on the task.
+fn robot_call_live(tx: &Transaction, input: &SaveAnswer) -> Result<bool, StoreError> {
+    Ok(tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM robot_calls WHERE task_id = ?1 AND call_id = ?2
+                        AND ended_at IS NULL)",
+        params![input.task_id, input.call_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// The save itself, once the caller's right to answer for the task is checked; `task` is the
+/// task's patient and script.
+#[allow(clippy::too_many_arguments)] // one call per caller; a struct would only rename them
+fn save_unchecked(
+    tx: &Transaction,
+    scripts: &ScriptCatalog,
+    answerer: Answerer<'_>,
+    input: &SaveAnswer,
+    task: (i64, Option<String>),
+    webhooks_enabled: bool,
+    calendar: &crate::followup::pathway::Calendar,
+    now: DateTime<Utc>,
+) -> Result<Saved, ServiceError> {
+    let t = now.timestamp();
+    let (patient_id, script_code) = task;
     // The question belongs to the task's own script or to one a nurse added (chest-pain on a
     // call-back); scripts of one task never share a question id (task_scripts::add_script).
     let on_task = super::task_scripts::scripts_of_task(tx, input.task_id)?;
@@ -185,7 +297,7 @@ pub fn save_answer(
          ON CONFLICT (task_id, question_id) DO UPDATE SET value = excluded.value,
              script_version = excluded.script_version, call_id = COALESCE(excluded.call_id, answers.call_id),
              answered_by = excluded.answered_by, updated_at = excluded.updated_at",
-        params![input.task_id, patient_id, input.call_id, script.code.0, script.version, input.question_id, stored, user.id, t],
+        params![input.task_id, patient_id, input.call_id, script.code.0, script.version, input.question_id, stored, answerer.user_id(), t],
     )?;
     let (answers, answer_ids) = task_answers(tx, input.task_id)?;
     let answer_id = answer_ids
@@ -217,8 +329,11 @@ pub fn save_answer(
     let ctx = FindingContext {
         patient: PatientId(patient_id),
         department: DepartmentCode(super::findings::patient_department(tx, patient_id)?),
-        source: Source::Answer {
-            call: input.call_id.clone().map(CallId),
+        source: match answerer {
+            Answerer::Staff(_) | Answerer::Robot => Source::Answer {
+                call: input.call_id.clone().map(CallId),
+            },
+            Answerer::PatientLink { link_id } => Source::PatientLink { link: link_id },
         },
     };
     let roster = escalations::load_roster_at(tx, now, calendar)?;
@@ -233,10 +348,7 @@ pub fn save_answer(
             now,
         )?);
     }
-    let actor = Actor {
-        id: Some(user.id),
-        name: user.username.clone(),
-    };
+    let actor = answerer.actor();
     let question = QuestionId(input.question_id.clone());
     let tags = super::rule_tags::apply(
         tx,
@@ -275,6 +387,27 @@ pub fn save_answer(
     })
 }
 
+impl Answerer<'_> {
+    fn user_id(&self) -> Option<i64> {
+        match self {
+            Answerer::Staff(user) => Some(user.id),
+            Answerer::Robot | Answerer::PatientLink { .. } => None,
+        }
+    }
+
+    /// Who the audit log names: the user, the robot, or the link (the patient has no account).
+    pub fn actor(&self) -> Actor {
+        match self {
+            Answerer::Staff(user) => Actor {
+                id: Some(user.id),
+                name: user.username.clone(),
+            },
+            Answerer::Robot => Actor::system("robot"),
+            Answerer::PatientLink { link_id } => Actor::system(&format!("patient link {link_id}")),
+        }
+    }
+}
+
 /// A task's answers with their question ids (for the console's form).
 pub fn answers_of_task(
     conn: &rusqlite::Connection,
@@ -294,4 +427,23 @@ pub fn answers_of_task(
         }))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Where a task's answers stand for `script`: which shown questions are still unanswered, and
+/// what the rules find over the answers and the patient's history now (the same evaluation
+/// [`save_answer`] runs). A patient link completes its task on this (issue 19 item 4).
+pub fn task_standing(
+    tx: &Transaction,
+    script: &crate::followup::script::Script,
+    task_id: i64,
+    patient_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(Vec<QuestionId>, Vec<Finding>), ServiceError> {
+    let (answers, _) = task_answers(tx, task_id)?;
+    let unanswered = visible_questions(script, &answers)
+        .into_iter()
+        .filter(|q| !answers.contains_key(q))
+        .collect();
+    let history = history(tx, patient_id, task_id, now)?;
+    Ok((unanswered, evaluate(script, &answers, &history, now)))
 }

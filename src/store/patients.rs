@@ -167,8 +167,8 @@ pub fn record_discharge(
     let plan = calendar.plan(pathway, d.discharged_at);
     let mut insert = tx.prepare_cached(
         "INSERT INTO followup_tasks (enrollment_id, patient_id, step_name, script_code, role, priority,
-             due_at, window_start_at, window_end_at, created_at, updated_at, step_name_zh)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
+             due_at, window_start_at, window_end_at, created_at, updated_at, step_name_zh, mode)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)",
     )?;
     for task in &plan {
         insert.execute(params![
@@ -183,6 +183,7 @@ pub fn record_discharge(
             task.window_end.timestamp(),
             now.timestamp(),
             task.step_name_zh,
+            task.mode.as_str(),
         ])?;
     }
     drop(insert);

@@ -129,7 +129,8 @@ pub fn build_queue(tx: &Transaction, now: DateTime<Utc>) -> Result<QueueBuild, S
                 t.id, ?1
          FROM followup_tasks t INDEXED BY followup_tasks_due JOIN patients p ON p.id = t.patient_id
          WHERE t.status = 'pending' AND t.due_at <= ?2 AND t.window_start_at <= ?1
-           AND t.window_end_at >= ?1 AND p.do_not_call = 0 AND p.deceased = 0",
+           AND t.window_end_at >= ?1 AND p.do_not_call = 0 AND p.deceased = 0
+           AND t.mode = 'nurse'",
         [now, horizon],
     )?;
     Ok(QueueBuild {
@@ -354,8 +355,40 @@ pub fn record_disposition(
     locale: &Locale,
     now: DateTime<Utc>,
 ) -> Result<TaskView, DispositionFailure> {
+    require_lease(tx, input.task_id, input.user_id, now.timestamp())?;
+    dispose(tx, input, Some(input.user_id), policy, locale, now)
+}
+
+/// Records the outcome of a robot call's attempt (issue 24): the same retry policy and
+/// dispositions as a nurse's, without a lease (robot tasks are never in the nurses' queue;
+/// the dialer's own `robot_calls` row keeps a task from being dialled twice). The task must
+/// still be pending. `input.user_id` is not used: no user made the attempt.
+pub fn record_robot_disposition(
+    tx: &Transaction,
+    input: &DispositionInput,
+    policy: &RetryPolicy,
+    locale: &Locale,
+    now: DateTime<Utc>,
+) -> Result<TaskView, DispositionFailure> {
+    let (_, status) = patient_and_status(tx, input.task_id)?;
+    if status != "pending" {
+        return Err(
+            StoreError::Conflict(format!("task {} is already {status}", input.task_id)).into(),
+        );
+    }
+    dispose(tx, input, None, policy, locale, now)
+}
+
+/// Applies a disposition made by `by` (a nurse; `None`: the robot).
+fn dispose(
+    tx: &Transaction,
+    input: &DispositionInput,
+    by: Option<i64>,
+    policy: &RetryPolicy,
+    locale: &Locale,
+    now: DateTime<Utc>,
+) -> Result<TaskView, DispositionFailure> {
     let t = now.timestamp();
-    require_lease(tx, input.task_id, input.user_id, t)?;
     let (patient_id, total, today, day, use_alt, has_alt, window_end): (i64, u32, u32, Option<String>, bool, bool, i64) =
         row(tx,
             "SELECT t.patient_id, t.attempts_total, t.attempts_today, t.attempts_day, t.use_alt_contact,
@@ -387,7 +420,7 @@ pub fn record_disposition(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             input.task_id,
-            input.user_id,
+            by,
             input.call_id,
             input.disposition.as_str(),
             if use_alt { "alternate" } else { "primary" },
@@ -416,7 +449,7 @@ pub fn record_disposition(
             d.flag.map(|f| f.as_str()),
             t,
             // the call-back is offered to the nurse who took the request first (claim_next)
-            (input.disposition == Disposition::CallbackRequested).then_some(input.user_id),
+            by.filter(|_| input.disposition == Disposition::CallbackRequested),
         ],
     )?;
     if d.status != TaskStatus::Pending {

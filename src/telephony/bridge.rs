@@ -94,6 +94,24 @@ pub struct BridgeEnds {
     to_patient: mpsc::Sender<Vec<i16>>,
 }
 
+impl BridgeEnds {
+    /// The patient's frames in, the frames to send out: for a task other than the bridge that
+    /// drives the leg (a robot call).
+    pub fn into_parts(self) -> (mpsc::Receiver<Vec<i16>>, mpsc::Sender<Vec<i16>>) {
+        (self.from_patient, self.to_patient)
+    }
+    /// Ends given back by [`BridgeEnds::into_parts`]: a robot call handing its leg to a nurse.
+    pub fn from_parts(
+        from_patient: mpsc::Receiver<Vec<i16>>,
+        to_patient: mpsc::Sender<Vec<i16>>,
+    ) -> BridgeEnds {
+        BridgeEnds {
+            from_patient,
+            to_patient,
+        }
+    }
+}
+
 impl SipSide {
     /// Splits into the leg for the engine and the ends for [`run`].
     pub fn split(self) -> (LegAudio, BridgeEnds) {

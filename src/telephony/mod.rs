@@ -19,6 +19,9 @@ pub mod mixer;
 pub mod outcome;
 pub mod prompts;
 pub mod recovery;
+pub mod robot;
+pub mod robot_dialer;
+pub mod robot_voice;
 pub mod routing;
 mod sip_tls;
 

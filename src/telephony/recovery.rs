@@ -55,6 +55,18 @@ pub async fn sweep(store: &Store, root: &RecordingsRoot, now: i64) -> Result<Rec
     recovery.interrupted_calls = store
         .write(move |tx| calls::end_interrupted(tx, now))
         .await?;
+    // robot calls a crash cut off: closed, so the dialer calls their tasks again (the answers
+    // each saved on its own stay; the task was never marked completed)
+    let at = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
+    let robots = store
+        .write(move |tx| crate::store::robot::close_orphans(tx, at))
+        .await?;
+    if robots > 0 {
+        tracing::warn!(
+            calls = robots,
+            "robot calls cut off by an unclean stop: their tasks will be called again"
+        );
+    }
     Ok(recovery)
 }
 

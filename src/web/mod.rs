@@ -42,3 +42,8 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
             get(|Path(path): Path<String>| async move { serve(&path) }),
         )
 }
+
+/// One embedded asset as a response (the patient link page is served under its own path).
+pub fn asset(path: &str) -> Response {
+    serve(path)
+}

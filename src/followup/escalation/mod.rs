@@ -96,6 +96,11 @@ pub enum Source {
         /// MSH-10 of the message that brought it.
         control_id: String,
     },
+    /// An answer the patient gave on an SMS link (issue 19), no call involved.
+    PatientLink {
+        /// `patient_links.id` the answer came through.
+        link: i64,
+    },
 }
 
 /// What the caller knows about the finding besides the rule: whose, which department, from where.

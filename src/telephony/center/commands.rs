@@ -21,6 +21,7 @@ impl Center {
                 patient_id,
                 contact,
             } => return self.dial(user, None, Some(patient_id), contact).await,
+            CallCommand::DialRobot(dial) => return self.dial_robot(dial).await,
             _ => {}
         }
         let call_id = call_id.unwrap_or_default();
@@ -57,7 +58,9 @@ impl Center {
         }
         let sip_err = |e: crate::calls::CallsError| CallCenterError::Sip(e.to_string());
         let (kind, detail) = match command {
-            CallCommand::Dial { .. } | CallCommand::DialPatient { .. } => {
+            CallCommand::Dial { .. }
+            | CallCommand::DialPatient { .. }
+            | CallCommand::DialRobot(_) => {
                 unreachable!("dialling is handled above")
             }
             CallCommand::Hangup => {

@@ -31,6 +31,11 @@ impl Center {
                 let Some(c) = self.calls.get(&call) else {
                     return;
                 };
+                if let (Some(robot), Some(key), None) = (&c.robot, digit.digit, c.agent_id) {
+                    // the robot's answer (until a nurse took the call); the key is also
+                    // logged below like any call's
+                    let _ = robot.try_send(super::super::robot::RobotInput::Key(key));
+                }
                 let d = digit
                     .digit
                     .map_or_else(|| format!("event {}", digit.event), String::from);
@@ -181,6 +186,9 @@ impl Center {
                 if let Some(b) = &c.bridge {
                     let _ = b.send(BridgeControl::Answered).await;
                 }
+                if let Some(r) = &c.robot {
+                    let _ = r.send(super::super::robot::RobotInput::Answered).await;
+                }
                 self.stop_ringback(handle);
                 let Some(c) = self.calls.get(&handle) else {
                     return Ok(());
@@ -217,6 +225,13 @@ impl Center {
         }
         if call.inbound || !matches!(call.state, CallState::Dialing | CallState::Ringing) {
             record.disposition = None;
+        }
+        if let Some(robot) = &call.robot {
+            // the robot call writes its own outcome and the task's disposition
+            let ended = super::super::robot::RobotInput::Ended {
+                unanswered: record.disposition,
+            };
+            let _ = robot.send(ended).await;
         }
         let (id, now, task, agent) = (
             call.id.clone(),

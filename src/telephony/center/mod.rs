@@ -10,6 +10,7 @@ mod desk;
 mod dial;
 mod events;
 mod inbound;
+mod robot;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -93,7 +94,11 @@ pub enum CallCommand {
     },
     Monitor(MonitorMode),
     StopMonitor,
+    /// A robot call for a robot task (issue 24; the robot dialer sends it).
+    DialRobot(RobotDial),
 }
+
+pub use robot::RobotDial;
 
 struct Request {
     user: User,
@@ -228,6 +233,8 @@ struct LiveCall {
     released: bool,
     /// The agent's desk phone leg, when she takes the call on her desk phone.
     desk: Option<CallHandle>,
+    /// A robot call: its task, which gets the call's answer, keys and end.
+    robot: Option<mpsc::Sender<super::robot::RobotInput>>,
 }
 
 impl LiveCall {
@@ -252,6 +259,7 @@ impl LiveCall {
             monitors: Vec::new(),
             released: false,
             desk: None,
+            robot: None,
         }
     }
 
@@ -269,6 +277,7 @@ impl LiveCall {
             monitors: Vec::new(),
             released: false,
             desk: None,
+            robot: None,
         }
     }
 
@@ -309,6 +318,9 @@ pub struct CenterHandles {
     pub transcription: crate::service::transcription::Wake,
     /// The center's own handle: its counters and status.
     pub calls: CallCenter,
+    /// Scripts and the calendar, for robot calls' answers (issue 24).
+    pub scripts: std::sync::Arc<crate::followup::script::ScriptCatalog>,
+    pub calendar: std::sync::Arc<crate::followup::pathway::Calendar>,
 }
 
 struct Center {
@@ -327,6 +339,8 @@ struct Center {
     /// When a failed desk-phone login of (user, address) was last audited.
     auth_audited: HashMap<String, Instant>,
     status: watch::Sender<TrunkStatus>,
+    /// Robot calls' requests (hang up, find a nurse), and what each robot call uses.
+    robots: robot::Robots,
 }
 
 // one value per loop turn, moved straight into its handler: boxing would buy nothing
@@ -336,6 +350,7 @@ enum Input {
     Engine(EngineEvent),
     Tick,
     AgentsChanged,
+    Robot(String, super::robot::RobotRequest),
     Stop,
 }
 
@@ -392,6 +407,7 @@ pub async fn run(
         bindings: HashSet::new(),
         auth_audited: HashMap::new(),
         status,
+        robots: robot::Robots::new(),
     };
     if center.state.config.sip.registrar {
         center.load_agents(true).await;
@@ -404,6 +420,7 @@ pub async fn run(
             e = center.engine.next_event() => e.map_or(Input::Stop, Input::Engine),
             _ = tick.tick() => Input::Tick,
             _ = agents_changed.notified() => Input::AgentsChanged,
+            r = center.robots.next_request() => Input::Robot(r.0, r.1),
             _ = stop.changed() => Input::Stop,
         };
         match input {
@@ -425,6 +442,7 @@ pub async fn run(
                     center.load_agents(false).await;
                 }
             }
+            Input::Robot(call_id, request) => center.robot_request(&call_id, request).await,
             Input::Stop => break,
         }
         let live = center.calls.len();

@@ -185,6 +185,8 @@ impl Drop for FixedSipp {
 /// (hanging up when the file ends) and dumps what it receives.
 pub struct Baresip {
     child: Child,
+    /// Its ctrl_tcp port (remote commands: dial, keys).
+    ctrl_port: u16,
     dumps: PathBuf,
     /// Its stdout (calls, SRTP and errors are reported there).
     output: PathBuf,
@@ -280,10 +282,22 @@ impl Baresip {
         }
         Baresip {
             child,
+            ctrl_port,
             dumps,
             output,
             _dir: dir,
         }
+    }
+
+    /// Presses `key` on the phone: baresip sends it as an RFC 4733 telephone-event
+    /// (`/sndcode`), and has sent it when this returns.
+    pub fn press(&self, key: char) {
+        baresip_command(self.ctrl_port, "sndcode", &key.to_string());
+    }
+
+    /// Hangs up the phone's call (ctrl_tcp `hangup`): the patient puts the phone down.
+    pub fn hang_up(&self) {
+        baresip_command(self.ctrl_port, "hangup", "");
     }
 
     /// Waits until baresip has printed `needle` `times` times (e.g. "Incoming call from" for

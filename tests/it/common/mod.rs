@@ -11,6 +11,7 @@ pub mod browser;
 pub mod call_harness;
 pub mod console;
 pub mod hl7_peer;
+pub mod kannel;
 pub mod patient_phone;
 pub mod recordings;
 pub mod serial;

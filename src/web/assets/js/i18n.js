@@ -105,6 +105,12 @@ const STRINGS = {
     'review.action.cancel_text': '任务 #{task} 已取消',
     'review.d.cardiology': '心内科', 'review.d.pharmacy': '临床药学', 'review.d.rehabilitation': '康复', 'review.d.nutrition': '营养',
     'review.d.psychology': '心理', 'review.d.social_work': '社会工作', 'review.d.nursing': '护理',
+    'sms.title': '短信链接', 'sms.links': '链接', 'sms.messages': '短信', 'sms.no_links': '未发送链接', 'sms.no_messages': '暂无短信',
+    'sms.task': '任务', 'sms.expires': '有效至', 'sms.wrong_tries': '出生年份答错', 'sms.reminded': '已提醒', 'sms.opted_out': '已退订短信',
+    'sms.link.sent': '已发送', 'sms.link.opened': '已打开', 'sms.link.verified': '已核验身份', 'sms.link.completed': '已作答',
+    'sms.link.locked': '已锁定', 'sms.link.revoked': '已作废', 'sms.link.expired': '已过期',
+    'sms.kind.link': '随访链接', 'sms.kind.reminder': '提醒', 'sms.kind.reply': '患者回复', 'sms.kind.opt_out': '退订',
+    'sms.state.queued': '排队中', 'sms.state.submitted': '已提交', 'sms.state.buffered': '待送达', 'sms.state.delivered': '已送达', 'sms.state.failed': '发送失败',
   },
   en: {
     'app.title': 'Follow-up call center', 'lang.switch': '中文', 'nav.label': 'Main navigation',
@@ -210,6 +216,12 @@ const STRINGS = {
     'review.action.cancel_text': 'task #{task} cancelled',
     'review.d.cardiology': 'Cardiology', 'review.d.pharmacy': 'Clinical pharmacy', 'review.d.rehabilitation': 'Rehabilitation', 'review.d.nutrition': 'Nutrition',
     'review.d.psychology': 'Psychology', 'review.d.social_work': 'Social work', 'review.d.nursing': 'Nursing',
+    'sms.title': 'SMS links', 'sms.links': 'Links', 'sms.messages': 'Messages', 'sms.no_links': 'No link sent', 'sms.no_messages': 'No SMS yet',
+    'sms.task': 'task', 'sms.expires': 'valid until', 'sms.wrong_tries': 'wrong birth years', 'sms.reminded': 'reminded', 'sms.opted_out': 'Opted out of SMS',
+    'sms.link.sent': 'Sent', 'sms.link.opened': 'Opened', 'sms.link.verified': 'Identity checked', 'sms.link.completed': 'Answered',
+    'sms.link.locked': 'Locked', 'sms.link.revoked': 'Revoked', 'sms.link.expired': 'Expired',
+    'sms.kind.link': 'follow-up link', 'sms.kind.reminder': 'reminder', 'sms.kind.reply': 'patient reply', 'sms.kind.opt_out': 'opt-out',
+    'sms.state.queued': 'queued', 'sms.state.submitted': 'submitted', 'sms.state.buffered': 'awaiting delivery', 'sms.state.delivered': 'delivered', 'sms.state.failed': 'failed',
   },
 };
 

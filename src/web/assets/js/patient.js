@@ -6,6 +6,7 @@ import { $, html, raw, fmtTime, fmtDate, fmtDuration, failure, severityBadge } f
 import { trendCharts } from './charts.js';
 import { answerText } from './script-form.js';
 import { mountNotes, mountTags } from './notes.js';
+import { mountSmsStatus } from './sms-status.js';
 
 export async function loadPatient(patientId) {
   const [report, timeline] = await Promise.all([
@@ -78,8 +79,10 @@ export async function mountPatient(root, patientId, ctx, { taskId } = {}) {
     <details open><summary>${t('patient.pathway')}</summary>${raw(progress(report.tasks, taskId))}</details>
     <details open><summary>${t('patient.trends')}</summary><div id="patient-trends">${raw(trendCharts(report.measurements, report.labs))}</div></details>
     <details open><summary>${t('note.title')}</summary><div id="patient-notes"></div></details>
+    <details><summary>${t('sms.title')}</summary><div id="patient-sms"></div></details>
     <details><summary>${t('patient.history')}</summary>${raw(history(timeline, ctx))}${raw(answersByTask(report))}</details>
     <p><a href="/assets/report.html?patient=${p.id}" target="_blank" rel="noopener">${t('patient.report')}</a></p>`;
-  await Promise.all([mountTags($('#patient-tags', root), p.id), mountNotes($('#patient-notes', root), p.id)]);
+  await Promise.all([mountTags($('#patient-tags', root), p.id), mountNotes($('#patient-notes', root), p.id),
+    mountSmsStatus($('#patient-sms', root), p.id)]);
   return data;
 }
