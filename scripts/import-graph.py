@@ -18,7 +18,7 @@ from collections import defaultdict
 FLOORS = [
     ("foundation", ["clock", "private_fs", "thread_priority", "web"]),
     ("protocols and engines", ["rtp", "media", "sip", "calls", "transcribe"]),
-    ("clinical domain", ["auth", "followup", "hl7", "robot"]),
+    ("clinical domain", ["auth", "followup", "hl7", "fhir", "robot"]),
     ("storage", ["store"]),
     ("configuration", ["config"]),
     ("live plumbing", ["events", "webrtc"]),

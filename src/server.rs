@@ -309,6 +309,29 @@ async fn start_hl7(
     ))))
 }
 
+/// The results sender when `[hl7.results] target` is set. The completion trigger reads the
+/// switch written here, so nothing is queued while no sender is configured.
+async fn start_hl7_results(
+    state: &AppState,
+    stop: watch::Receiver<bool>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, ServerError> {
+    let enabled = state.config.hl7.results.enabled();
+    state
+        .store
+        .write(move |tx| crate::store::hl7_outbox::set_enabled(tx, enabled))
+        .await?;
+    let sender = crate::service::hl7_results::ResultsSender::new(
+        &state.config,
+        state.store.clone(),
+        state.clock,
+        state.scripts.clone(),
+    )?;
+    Ok(sender.map(|sender| {
+        println!("suifang HL7 results go to {}", sender.target);
+        tokio::spawn(crate::service::hl7_results::run(sender, stop))
+    }))
+}
+
 pub async fn serve(
     prepared: Prepared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -454,6 +477,10 @@ pub async fn serve(
     };
     workers.add("metrics endpoint", metrics);
     workers.add("HL7 listener", start_hl7(&state, stop_rx.clone()).await?);
+    workers.add(
+        "HL7 results sender",
+        start_hl7_results(&state, stop_rx.clone()).await?,
+    );
     let outbox = crate::service::sms::OutboxHandles::new(
         state.store.clone(),
         state.clock,

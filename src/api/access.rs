@@ -11,9 +11,9 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::session_user::{session_token, CurrentUser, SESSION_COOKIE};
 use super::{
-    accounts, admin, admissions, agents, calls, care_teams, escalations, events, hl7, notes,
-    patients, queue, reports, retention, reviews, robot, scripts, session, sms, tags, transcripts,
-    AppState,
+    accounts, admin, admissions, agents, api_tokens, calls, care_teams, escalations, events, hl7,
+    hl7_outbox, interfaces, notes, patients, queue, reports, retention, reviews, robot, scripts,
+    session, sms, tags, transcripts, AppState,
 };
 use crate::auth::role::Role::{self, Admin, Doctor, Nurse, Supervisor};
 use crate::store::users::session_user;
@@ -142,6 +142,12 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/departments", CLINICAL, "List departments", || get(admin::departments)),
     route("GET", "/api/v1/hl7/messages", ADMIN, "HL7 messages received, newest first, with status, ACK and error (?status=failed|rejected|applied, ?limit=)", || get(hl7::list)),
     route("POST", "/api/v1/hl7/messages/{id}/replay", ADMIN, "Process a stored HL7 message again once its cause is fixed (audited; one applied before is not applied twice)", || post(hl7::replay)),
+    route("GET", "/api/v1/api-tokens", ADMIN, "API tokens of system clients (FHIR API): name, scopes, created, last used, revoked; never the secret", || get(api_tokens::list)),
+    route("POST", "/api/v1/api-tokens", ADMIN, "Create an API token ({\"name\", \"scopes\": \"Patient Observation\" or \"*\"}); the secret is in this answer only (audited)", || post(api_tokens::create)),
+    route("DELETE", "/api/v1/api-tokens/{id}", ADMIN, "Revoke an API token at once (audited)", || delete(api_tokens::revoke)),
+    route("GET", "/api/v1/interfaces", ADMIN, "The interfaces page's summary: HL7 listener (address, allow list, messages by status, last received), results sender (target, kind, outbox counts), FHIR API (live tokens)", || get(interfaces::summary)),
+    route("GET", "/api/v1/hl7/outbox", ADMIN, "Results sent back to the EMR: queued, delivered, rejected with the EMR's error (?status=, ?limit=), with counts", || get(hl7_outbox::list)),
+    route("POST", "/api/v1/hl7/outbox/{id}/requeue", ADMIN, "Send a result the EMR refused again, once the cause is fixed (audited)", || post(hl7_outbox::requeue)),
     route("GET", "/api/v1/audit", ADMIN, "Recent audit entries", || get(admin::audit_recent)),
     route("GET", "/api/v1/audit/verify", ADMIN, "Verify the audit hash chain", || get(admin::audit_verify)),
     route("POST", "/api/v1/tasks/{id}/call", CALLERS, "Dial the task's patient and bridge the call to your agent line", || post(calls::dial)),

@@ -7,13 +7,17 @@ mod admin;
 mod admissions;
 mod agent_line;
 mod agents;
+mod api_tokens;
 mod calls;
 mod care_teams;
 pub mod csrf;
 pub mod error;
 mod escalations;
 pub mod events;
+mod fhir;
 mod hl7;
+mod hl7_outbox;
+mod interfaces;
 pub mod metrics;
 mod notes;
 mod patient_link;
@@ -50,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(csrf::same_origin_writes));
     Router::new()
         .merge(api)
+        .merge(fhir::router())
         .merge(crate::web::router())
         .merge(patient_link::router())
         .merge(sms::callbacks())

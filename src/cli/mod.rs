@@ -13,6 +13,7 @@ use crate::server;
 use crate::store::audit_anchor::AnchorCheck;
 use crate::store::{audit, Store, StoreError};
 
+mod api_tokens;
 mod bench_extra;
 mod transcribe;
 mod users;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// API tokens of system clients (the FHIR API at /fhir/r4).
+    #[command(subcommand)]
+    ApiToken(api_tokens::ApiTokenCommand),
     /// Audit log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -246,6 +250,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Import(ImportCommand::Patients { file }) => import_patients(&config, &file),
         Command::User(command) => users::run(&config, command),
+        Command::ApiToken(command) => api_tokens::run(&config, command),
         Command::Audit(AuditCommand::Verify) => {
             let store = open_store(&config)?;
             let report = store.read_blocking(audit::verify)?;

@@ -31,6 +31,8 @@ pub struct Hl7Config {
     /// MSH-3/4 of suifang's replies.
     pub application: String,
     pub facility: String,
+    /// `[hl7.results]`: completed follow-ups back to the EMR.
+    pub results: super::Hl7ResultsConfig,
 }
 
 impl Default for Hl7Config {
@@ -44,6 +46,7 @@ impl Default for Hl7Config {
             departments: BTreeMap::new(),
             application: "SUIFANG".into(),
             facility: String::new(),
+            results: super::Hl7ResultsConfig::default(),
         }
     }
 }
@@ -84,6 +87,7 @@ impl Hl7Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.allowed()?;
         self.fallback_charset()?;
+        self.results.validate()?;
         if self.max_message_bytes < 1024 {
             return Err(ConfigError::Invalid {
                 key: "hl7.max_message_bytes",
@@ -115,6 +119,7 @@ impl Hl7Config {
         if let Some(v) = lookup("SUIFANG_HL7_ALLOW") {
             self.allow = v.split(',').map(|s| s.trim().to_string()).collect();
         }
+        self.results.apply_env(lookup)?;
         Ok(())
     }
 

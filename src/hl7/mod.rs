@@ -15,11 +15,13 @@
 //! - [`adt`]: A03 / A08 / A13 / A11 read into the patient, discharge or visit they are about;
 //! - [`admit`]: A01 / A04 into the admission, A40 into the merge;
 //! - [`oru`]: ORU^R01 lab results resolved through the lab catalogue (`followup::lab`).
+//! - [`results`]: a completed follow-up as ORU^R01 or MDM^T02 for the EMR (results back);
+//! - [`outbox`]: what the results sender decides from the EMR's ACK (MSA-2 matching, backoff).
 //!
 //! The I/O shell is `service::hl7` (the MLLP listener); what a message does to the record, and
 //! the store-before-ACK rule, is `store::hl7` (and `store::hl7_admit`; for lab results
 //! `service::labs`, which stores them with `store::labs` and runs the scripts' `lab()` rules).
-//! Not yet (issue 17): results back to the EMR, the FHIR API.
+//! The results sender's shell is `service::hl7_results`, its outbox `store::hl7_outbox`.
 
 pub mod ack;
 pub mod admit;
@@ -29,3 +31,5 @@ pub mod header;
 pub mod message;
 pub mod mllp;
 pub mod oru;
+pub mod outbox;
+pub mod results;

@@ -7,6 +7,7 @@ pub mod answers;
 pub mod audit_anchor;
 pub mod findings;
 pub mod hl7;
+pub mod hl7_results;
 pub mod labs;
 pub mod notify;
 pub mod patient_link;

@@ -9,6 +9,7 @@
 //! *unknown*, not false, so `not breathless` does not fire before the nurse asked. A rule fires
 //! only when its condition is definitely true.
 
+pub mod contributors;
 pub mod labs;
 mod transcript;
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 pub mod browser;
 pub mod call_harness;
 pub mod console;
+pub mod emr_peer;
 pub mod hl7_peer;
 pub mod kannel;
 pub mod patient_phone;

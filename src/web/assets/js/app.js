@@ -25,6 +25,7 @@ const PAGES = {
     ['teams', 'nav.teams', () => import('./teams.js')],
     ['scripts', 'nav.scripts', () => import('./admin.js')],
     ['system', 'nav.system', () => import('./admin.js')],
+    ['interfaces', 'nav.interfaces', () => import('./interfaces.js')],
     ['reports', 'nav.reports', () => import('./reports.js')],
   ],
 };
