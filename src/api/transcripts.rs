@@ -128,8 +128,13 @@ pub async fn call_transcript(
             .iter()
             .map(|s| {
                 let link = done.map(|j| audio_link(j.recording_id, s.start_ms));
+                // whisper was unsure: shown as such, never alone the reason for an escalation
+                let low = s
+                    .confidence
+                    .is_some_and(|c| c < f64::from(crate::transcribe::LOW_CONFIDENCE));
                 json!({"speaker": s.speaker, "start_ms": s.start_ms, "end_ms": s.end_ms,
-                       "text": s.text, "confidence": s.confidence, "audio": link})
+                       "text": s.text, "confidence": s.confidence, "low_confidence": low,
+                       "audio": link})
             })
             .collect();
         let body = json!({

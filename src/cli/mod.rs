@@ -14,6 +14,7 @@ use crate::store::audit_anchor::AnchorCheck;
 use crate::store::{audit, Store, StoreError};
 
 mod api_tokens;
+mod bench_extra;
 mod transcribe;
 mod users;
 

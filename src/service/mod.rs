@@ -15,6 +15,7 @@ pub mod retention;
 pub mod rule_tags;
 pub mod sms;
 pub mod task_scripts;
+pub mod transcript_evidence;
 pub mod transcription;
 
 use crate::followup::script::AnswerError;

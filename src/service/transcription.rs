@@ -22,10 +22,11 @@ use crate::config::TranscriptionConfig;
 use crate::events::EventBus;
 use crate::followup::escalation::{CallId, DepartmentCode, FindingContext, PatientId, Source};
 use crate::followup::pathway::Calendar;
-use crate::followup::rules::{scan_transcript, Segment as RuleSegment, Speaker as RuleSpeaker};
+use crate::followup::rules::{Segment as RuleSegment, Speaker as RuleSpeaker};
 use crate::followup::script::ScriptCatalog;
 use crate::service::findings::{self, Routing};
 use crate::service::notify::publish_recorded;
+use crate::service::transcript_evidence::supported_findings;
 use crate::store::escalations::{self, Recorded};
 use crate::store::recording_files::RecordingsRoot;
 use crate::store::transcripts::{self as db, Job, NewSegment, RecordingId, TranscriptId};
@@ -430,9 +431,10 @@ fn flag_phrases(
             text: s.text.clone(),
         })
         .collect();
+    // low-confidence segments need a second signal (service::transcript_evidence)
     let found: Vec<_> = loaded
         .iter()
-        .flat_map(|s| scan_transcript(s, &said))
+        .flat_map(|s| supported_findings(s, segments))
         .collect();
     if found.is_empty() {
         return Ok((Some(patient), Vec::new()));

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use super::engine::{Engine, Language};
-use super::transcript::{transcribe_file, TranscribeError, Transcript};
+use super::engine::{Engine, Language, Vocabulary};
+use super::transcript::{transcribe_file_hinted, TranscribeError, Transcript};
 
 /// One recording with the words actually spoken on each channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,9 @@ pub struct BenchCase {
     pub reference: Vec<String>,
     /// Language of the reference (character error rate for zh, word error rate for en).
     pub language: Language,
+    /// The call's vocabulary (from its script's `# vocabulary:` line), given to the decoder
+    /// only by a run that measures the hint.
+    pub vocabulary: Vocabulary,
 }
 
 /// Figures of one engine on one recording, or summed over several.
@@ -40,6 +43,28 @@ pub struct RunStats {
     pub errors: usize,
     /// See `errors`.
     pub reference_len: usize,
+    /// Channels whose output is degenerate ("FILE ch N: why"): a decoding loop or an error
+    /// rate above 80 %. A comparison on such a file says more about the broken output than
+    /// about speed, so the goal is also judged without them.
+    pub degenerate: Vec<String>,
+    channels_scored: usize,
+}
+
+/// An error rate above this marks a channel's output as degenerate.
+pub const DEGENERATE_ERROR_RATE: f64 = 0.8;
+
+/// Why an engine's output for one channel is degenerate, if it is: a repetition loop covering
+/// at least a quarter of the text (`phantom::repetition_span`), or more errors than 80 % of the
+/// reference.
+pub fn degeneracy(hypothesis: &str, errors: usize, reference_len: usize) -> Option<String> {
+    let span = super::phantom::repetition_span(hypothesis);
+    let len = hypothesis.chars().filter(|c| c.is_alphanumeric()).count();
+    if span > 0 && 4 * span >= len {
+        return Some(format!("repetition loop ({span} of {len} characters)"));
+    }
+    let rate = errors as f64 / reference_len.max(1) as f64;
+    (reference_len > 0 && rate > DEGENERATE_ERROR_RATE)
+        .then(|| format!("error rate {:.0} %", 100.0 * rate))
 }
 
 impl RunStats {
@@ -55,7 +80,14 @@ impl RunStats {
 
     fn add_text(&mut self, language: Language, reference: &str, hypothesis: &str) {
         let (r, h) = (units(language, reference), units(language, hypothesis));
-        self.errors += edit_distance(&r, &h);
+        let errors = edit_distance(&r, &h);
+        if let Some(why) = degeneracy(hypothesis, errors, r.len()) {
+            let channel = self.channels_scored;
+            self.degenerate
+                .push(format!("{} ch {channel}: {why}", self.file));
+        }
+        self.channels_scored += 1;
+        self.errors += errors;
         self.reference_len += r.len();
     }
 
@@ -72,6 +104,7 @@ impl RunStats {
             t.cpu_s += r.cpu_s;
             t.errors += r.errors;
             t.reference_len += r.reference_len;
+            t.degenerate.extend(r.degenerate.iter().cloned());
         }
         t
     }
@@ -147,7 +180,9 @@ pub fn run_suifang(
     label: &str,
     cases: &[BenchCase],
     repeat: usize,
+    hint: bool,
 ) -> Result<Vec<RunStats>, BenchError> {
+    let none = Vocabulary::default();
     let mut all = Vec::new();
     for case in cases {
         let mut stats = RunStats {
@@ -158,7 +193,8 @@ pub fn run_suifang(
         let mut best: Option<(f64, f64, Transcript)> = None;
         for _ in 0..repeat.max(1) {
             let (wall0, cpu0) = (Instant::now(), process_cpu_seconds());
-            let t = transcribe_file(engine, &case.path)?;
+            let vocabulary = if hint { &case.vocabulary } else { &none };
+            let t = transcribe_file_hinted(engine, &case.path, vocabulary)?;
             let (wall, cpu) = (wall0.elapsed().as_secs_f64(), process_cpu_seconds() - cpu0);
             if best.as_ref().is_none_or(|(w, _, _)| wall < *w) {
                 best = Some((wall, cpu, t));
@@ -292,8 +328,15 @@ pub fn run_faster_whisper(
 /// with the first (suifang): how many times its wall-clock time and its CPU time are
 /// suifang's, so 2.00 means suifang has twice that row's throughput.
 pub fn report(rows: &[RunStats]) -> String {
+    // the engine column is as wide as its longest name, so the figures stay in columns
+    let w = rows
+        .iter()
+        .map(|r| r.engine.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(38);
     let mut s = format!(
-        "{:<38} {:>7} {:>7} {:>6} {:>7} {:>8} {:>10} {:>10}\n",
+        "{:<w$} {:>7} {:>7} {:>6} {:>7} {:>8} {:>10} {:>10}\n",
         "engine", "audio s", "wall s", "RTF", "CPU s", "err rate", "time ×sf", "CPU ×sf"
     );
     let (base_wall, base_cpu) = rows
@@ -302,7 +345,7 @@ pub fn report(rows: &[RunStats]) -> String {
         .unwrap_or((1.0, 1.0));
     for r in rows {
         s.push_str(&format!(
-            "{:<38} {:>7.1} {:>7.2} {:>6.3} {:>7.2} {:>7.1}% {:>10.2} {:>10.2}\n",
+            "{:<w$} {:>7.1} {:>7.2} {:>6.3} {:>7.2} {:>7.1}% {:>10.2} {:>10.2}\n",
             r.engine,
             r.audio_s,
             r.wall_s,
@@ -313,14 +356,85 @@ pub fn report(rows: &[RunStats]) -> String {
             r.cpu_s / base_cpu.max(1e-9),
         ));
     }
+    for r in rows {
+        for d in &r.degenerate {
+            s.push_str(&format!("  DEGENERATE {}: {d}\n", r.engine));
+        }
+    }
     s
 }
 
+/// Totals per engine over the recordings on which no engine's output is degenerate, and how
+/// many recordings that is. `runs` holds one result per recording for each engine.
+pub fn sound_totals(runs: &[Vec<RunStats>]) -> (Vec<RunStats>, usize) {
+    let n = runs.iter().map(Vec::len).min().unwrap_or(0);
+    let sound: Vec<usize> = (0..n)
+        .filter(|&i| runs.iter().all(|r| r[i].degenerate.is_empty()))
+        .collect();
+    let totals = runs
+        .iter()
+        .map(|r| {
+            let picked: Vec<RunStats> = sound.iter().map(|&i| r[i].clone()).collect();
+            let mut t = RunStats::total(&picked, "sound recordings");
+            if let Some(first) = r.first() {
+                t.engine = first.engine.clone();
+            }
+            t
+        })
+        .collect();
+    (totals, sound.len())
+}
+
+/// Totals of `ours` and `theirs` (one result per recording each) over the recordings on which
+/// neither output is degenerate, and how many that is; `None` when there is no such recording,
+/// so a comparison on nothing is never called a win.
+pub fn pair_totals(ours: &[RunStats], theirs: &[RunStats]) -> Option<(RunStats, RunStats, usize)> {
+    let (a, b): (Vec<RunStats>, Vec<RunStats>) = ours
+        .iter()
+        .zip(theirs)
+        .filter(|(a, b)| a.degenerate.is_empty() && b.degenerate.is_empty())
+        .map(|(a, b)| (a.clone(), b.clone()))
+        .unzip();
+    let n = a.len();
+    if n == 0 {
+        return None;
+    }
+    let mut ta = RunStats::total(&a, "sound recordings");
+    let mut tb = RunStats::total(&b, "sound recordings");
+    ta.engine = a[0].engine.clone();
+    tb.engine = b[0].engine.clone();
+    Some((ta, tb, n))
+}
+
 /// Whether `ours` meets the goal against `theirs`: at least `factor` times the
-/// throughput (wall clock) at an error rate no worse.
+/// throughput (wall clock), no more CPU seconds, at an error rate no worse.
 pub fn meets_goal(ours: &RunStats, theirs: &RunStats, factor: f64) -> bool {
     theirs.wall_s >= factor * ours.wall_s
+        && ours.cpu_s <= theirs.cpu_s
         && ours.errors * theirs.reference_len.max(1) <= theirs.errors * ours.reference_len.max(1)
+}
+
+/// The vocabulary of the bench script `scripts_dir/NAME.script` that made `wav` (its
+/// `# vocabulary: a, b` or `# vocabulary: 甲、乙` line), or none.
+pub fn vocabulary_for(wav: &Path, scripts_dir: &Path) -> Vocabulary {
+    let Some(stem) = wav.file_stem().and_then(|s| s.to_str()) else {
+        return Vocabulary::default();
+    };
+    // a lossy copy NAME.lossP.wav has the vocabulary of NAME
+    let name = stem.split(".loss").next().unwrap_or(stem);
+    let text =
+        std::fs::read_to_string(scripts_dir.join(format!("{name}.script"))).unwrap_or_default();
+    let terms = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# vocabulary:"))
+        .map(|v| {
+            v.split(['、', ','])
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    Vocabulary { terms }
 }
 
 /// Reference text per channel of `wav`: from `NAME.ref` if present ("agent|patient TEXT" per
@@ -370,6 +484,58 @@ mod tests {
     }
 
     #[test]
+    fn the_vocabulary_comes_from_the_script_of_the_recording() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("zh_x.script"),
+            "# about\n# vocabulary: 阿司匹林、 胸闷 ,心率\npause 1\n",
+        )
+        .unwrap();
+        let v = vocabulary_for(Path::new("/corpus/zh_x.loss3.wav"), dir.path());
+        assert_eq!(v.terms, ["阿司匹林", "胸闷", "心率"]);
+        assert!(vocabulary_for(Path::new("/corpus/other.wav"), dir.path())
+            .terms
+            .is_empty());
+    }
+
+    #[test]
+    fn a_loop_or_a_wild_error_rate_is_degenerate() {
+        let mut r = RunStats {
+            file: "a.wav".into(),
+            ..Default::default()
+        };
+        r.add_text(
+            Language::Zh,
+            "我最近血压很高，还有点心痛。",
+            "我最近血压很高还有点心痛好的好的好的好的好的好的好的好的好的好的",
+        );
+        r.add_text(Language::En, "I have chest pain.", "I have chest pain.");
+        r.add_text(
+            Language::En,
+            "I have chest pain since yesterday.",
+            "Thank you.",
+        );
+        assert_eq!(r.degenerate.len(), 2, "{:?}", r.degenerate);
+        assert!(r.degenerate[0].starts_with("a.wav ch 0: repetition loop"));
+        assert!(r.degenerate[1].starts_with("a.wav ch 2: error rate"));
+        // only recordings every engine got right count for the sound totals
+        let ok = RunStats {
+            file: "b.wav".into(),
+            wall_s: 2.0,
+            ..Default::default()
+        };
+        let (totals, n) =
+            sound_totals(&[vec![ok.clone(), ok.clone()], vec![r.clone(), ok.clone()]]);
+        assert_eq!(n, 1);
+        assert_eq!(totals[1].wall_s, 2.0);
+        // the goal is judged per pair: only where neither side is degenerate, never on nothing
+        let (_, theirs, n) = pair_totals(&[ok.clone(), ok.clone()], &[r.clone(), ok.clone()])
+            .expect("one sound recording");
+        assert_eq!((n, theirs.wall_s), (1, 2.0));
+        assert!(pair_totals(&[ok], &[r]).is_none());
+    }
+
+    #[test]
     fn totals_ratios_and_the_goal() {
         let run = |engine: &str, wall_s: f64, cpu_s: f64, errors: usize| RunStats {
             engine: engine.into(),
@@ -379,6 +545,7 @@ mod tests {
             cpu_s,
             errors,
             reference_len: 100,
+            ..Default::default()
         };
         let ours = [run("suifang", 1.0, 2.0, 5), run("suifang", 3.0, 4.0, 5)];
         let t = RunStats::total(&ours, "total");
@@ -398,5 +565,7 @@ mod tests {
         assert!(!meets_goal(&t, &theirs, 1.6));
         let better = RunStats::total(&[run("fw", 6.0, 9.0, 4)], "total");
         assert!(!meets_goal(&t, &better, 1.5), "their 4 % beats our 5 %");
+        let frugal = RunStats::total(&[run("fw", 6.0, 5.0, 10)], "total");
+        assert!(!meets_goal(&t, &frugal, 1.5), "they use less CPU");
     }
 }

@@ -7,17 +7,10 @@
 //! on tokio's.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use whisper_rs::{
-    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperError,
-    WhisperState,
-};
+use whisper_rs::{WhisperContext, WhisperContextParameters, WhisperError, WhisperState};
 
-use super::batch::{
-    cs_to_samples, join, samples_to_ms, split_by_region, windows, Piece, Speech, Tok,
-    FULL_AUDIO_CTX, MAX_WINDOW_MS,
-};
+use super::batch::{join, samples_to_ms, Speech};
 use super::vad::{speech_regions, VadConfig};
 
 /// A language the hospital transcribes.
@@ -40,7 +33,7 @@ impl Language {
 
     /// Text given to whisper as previous context. For Mandarin it steers the output to
     /// simplified characters (without it whisper often writes traditional ones).
-    fn initial_prompt(self) -> Option<&'static str> {
+    pub(super) fn initial_prompt(self) -> Option<&'static str> {
         match self {
             Language::Zh => Some("以下是普通话的句子。"),
             Language::En => None,
@@ -85,6 +78,13 @@ pub struct EngineConfig {
     pub logprob_threshold: f32,
     /// Voice-activity settings.
     pub vad: VadConfig,
+    /// whisper.cpp's repetition guard: a window decoded into more than 32 tokens whose entropy
+    /// is below this is a loop ("好的好的好的…") and is decoded again at a higher temperature
+    /// (whisper.cpp's stand-in for openai-whisper's compression-ratio threshold of 2.4).
+    pub entropy_threshold: f32,
+    /// Temperature added on each retry of a failed window (too unsure or a loop); 0 turns
+    /// the fallback off. A window decoded confidently at temperature 0 is never retried.
+    pub temperature_increment: f32,
     /// Run whisper's encoder on a context sized to each window instead of the full 30 s
     /// (much faster for short windows; `false` only to measure what it buys).
     pub fit_audio_ctx: bool,
@@ -97,6 +97,8 @@ impl Default for EngineConfig {
             language: LanguageMode::Fixed(Language::Zh),
             no_speech_threshold: 0.6,
             logprob_threshold: -1.0,
+            entropy_threshold: 2.4,
+            temperature_increment: 0.2,
             vad: VadConfig::default(),
             fit_audio_ctx: true,
         }
@@ -112,10 +114,62 @@ pub struct Segment {
     pub end_ms: u64,
     /// The text, trimmed.
     pub text: String,
-    /// Mean probability of the segment's text tokens (0..=1).
+    /// Mean probability of the segment's text tokens (0..=1). Below [`LOW_CONFIDENCE`] the
+    /// segment is shown as unsure and does not open an escalation on its own.
     pub confidence: f32,
     /// whisper's probability that the window held no speech.
     pub no_speech_prob: f32,
+}
+
+/// Segments whose mean token probability is below this are *low-confidence*: marked in the
+/// transcript API and the player, and a red-flag phrase found only in one of them does not open
+/// an escalation (`service::transcript_evidence`). On the espeak-ng test calls correctly heard
+/// words came out at 0.6–0.95, garbled ones (a drug name, a number) at 0.3–0.5.
+pub const LOW_CONFIDENCE: f32 = 0.5;
+
+impl Segment {
+    /// Whether whisper was unsure of this text (see [`LOW_CONFIDENCE`]).
+    pub fn is_low_confidence(&self) -> bool {
+        self.confidence < LOW_CONFIDENCE
+    }
+}
+
+/// Words to give the decoder for one call, as previous context: the script's question texts,
+/// the patient's discharge drugs, symptom words. whisper then favours those spellings (drug
+/// names came out garbled without). Never taken for speech: text said back from it is dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vocabulary {
+    /// Terms or short phrases, in the call's language.
+    pub terms: Vec<String>,
+}
+
+impl Vocabulary {
+    /// The terms joined for the prompt, within whisper's prompt budget (the decoder keeps at
+    /// most 224 prompt tokens; about 150 characters of Chinese or 400 of English stay well
+    /// inside it). Control characters are removed: they have no place in a prompt, and a NUL
+    /// would make whisper-rs panic.
+    pub fn prompt_text(&self, language: Language) -> Option<String> {
+        let (sep, budget) = match language {
+            Language::Zh => ("、", 150),
+            Language::En => (", ", 400),
+        };
+        let mut out = String::new();
+        for term in &self.terms {
+            let term: String = term.chars().filter(|c| !c.is_control()).collect();
+            let term = term.trim();
+            if term.is_empty() {
+                continue;
+            }
+            if out.chars().count() + term.chars().count() + 2 > budget {
+                break;
+            }
+            if !out.is_empty() {
+                out.push_str(sep);
+            }
+            out.push_str(term);
+        }
+        (!out.is_empty()).then_some(out)
+    }
 }
 
 /// The result for one channel.
@@ -160,13 +214,16 @@ pub enum EngineError {
     /// The configuration cannot work.
     #[error("invalid transcription config: {0}")]
     Config(String),
+    /// A short clip came at a rate other than the phone's 8 kHz or whisper's 16 kHz.
+    #[error("a clip must be 8000 or 16000 Hz mono, not {0} Hz")]
+    ClipRate(u32),
 }
 
 /// A loaded whisper model. Cheap to share (`&Engine` across threads); each transcription makes
 /// its own whisper state.
 pub struct Engine {
-    ctx: WhisperContext,
-    cfg: EngineConfig,
+    pub(super) ctx: WhisperContext,
+    pub(super) cfg: EngineConfig,
     path: PathBuf,
 }
 
@@ -231,22 +288,7 @@ impl Engine {
         samples: &[f32],
         language: Option<Language>,
     ) -> Result<ChannelTranscript, EngineError> {
-        let Some(speech) = self.speech(samples) else {
-            return Ok(ChannelTranscript::default());
-        };
-        let started = Instant::now();
-        let mut state = self.ctx.create_state()?;
-        let language = match language {
-            Some(l) if self.multilingual() => l,
-            _ => self.choose_language(&mut state, &speech.audio)?,
-        };
-        let segments = self.run(&mut state, &speech.audio, language, &speech.map)?;
-        Ok(ChannelTranscript {
-            language: Some(language),
-            segments,
-            speech_ms: speech.speech_ms,
-            whisper_ms: started.elapsed().as_millis() as u64,
-        })
+        self.transcribe_hinted(samples, language, &Vocabulary::default())
     }
 
     /// Milliseconds of speech the voice-activity step finds in `samples` (cheap; no whisper).
@@ -307,13 +349,13 @@ impl Engine {
     }
 
     /// The speech regions of `samples` joined with short pauses, or `None` if there is none.
-    fn speech(&self, samples: &[f32]) -> Option<Speech> {
+    pub(super) fn speech(&self, samples: &[f32]) -> Option<Speech> {
         join(samples, &speech_regions(samples, &self.cfg.vad))
     }
 
     /// The configured language, or the most probable allowed one. English-only models always
     /// get English.
-    fn choose_language(
+    pub(super) fn choose_language(
         &self,
         state: &mut WhisperState,
         audio: &[f32],
@@ -339,158 +381,11 @@ impl Engine {
         );
         Ok(best)
     }
-
-    /// Runs whisper on the joined `audio`, window by window, and keeps the segments that hold
-    /// real speech, split where they cross from one speech region to the next and timed in
-    /// recording time.
-    fn run(
-        &self,
-        state: &mut WhisperState,
-        audio: &[f32],
-        language: Language,
-        map: &[Piece],
-    ) -> Result<Vec<Segment>, EngineError> {
-        let mut out: Vec<Segment> = Vec::new();
-        for window in windows(map, MAX_WINDOW_MS) {
-            let audio_ctx = if self.cfg.fit_audio_ctx {
-                window.audio_ctx()
-            } else {
-                FULL_AUDIO_CTX
-            };
-            let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-            params.set_n_threads(self.cfg.threads as i32);
-            params.set_language(Some(language.code()));
-            if let Some(prompt) = language.initial_prompt() {
-                params.set_initial_prompt(prompt);
-            }
-            params.set_print_special(false);
-            params.set_print_progress(false);
-            params.set_print_realtime(false);
-            params.set_print_timestamps(false);
-            params.set_suppress_blank(true);
-            // Per-token times let a segment that spans two regions be split between them.
-            params.set_token_timestamps(true);
-            params.set_no_speech_thold(self.cfg.no_speech_threshold);
-            params.set_audio_ctx(audio_ctx as i32);
-            state.full(params, &audio[window.range.clone()])?;
-            self.collect(
-                state,
-                window.range.start,
-                &map[window.pieces],
-                language.initial_prompt(),
-                &mut out,
-            );
-        }
-        Ok(out)
-    }
-
-    /// Appends the segments of the last whisper call (on a window starting at `offset` in the
-    /// joined buffer, holding the regions `map`, decoded after `prompt`) to `out`, dropping
-    /// invented text: on silence, and the prompt or subtitle credits said back (`phantom`).
-    fn collect(
-        &self,
-        state: &WhisperState,
-        offset: usize,
-        map: &[Piece],
-        prompt: Option<&str>,
-        out: &mut Vec<Segment>,
-    ) {
-        let eot = self.ctx.token_eot();
-        for seg in state.as_iter() {
-            let no_speech_prob = seg.no_speech_probability();
-            let tokens: Vec<Tok> = (0..seg.n_tokens())
-                .filter_map(|i| seg.get_token(i))
-                .filter(|t| t.token_id() < eot)
-                .map(|t| {
-                    let d = t.token_data();
-                    Tok {
-                        bytes: t.to_bytes().unwrap_or_default().to_vec(),
-                        p: d.p,
-                        // centiseconds of the window → samples of the joined buffer
-                        t0: cs_to_samples(d.t0.max(seg.start_timestamp()), offset),
-                        t1: cs_to_samples(d.t1.min(seg.end_timestamp()).max(d.t0), offset),
-                    }
-                })
-                .collect();
-            // A marker such as "[BLANK_AUDIO]" must be recognised before its tokens are split
-            // between regions.
-            let whole: Vec<u8> = tokens
-                .iter()
-                .flat_map(|t| t.bytes.iter().copied())
-                .collect();
-            if is_non_speech(&String::from_utf8_lossy(&whole)) {
-                continue;
-            }
-            for group in split_by_region(&tokens, map) {
-                let text = String::from_utf8_lossy(&group.bytes).trim().to_string();
-                let mean_logprob = mean(
-                    &group
-                        .probs
-                        .iter()
-                        .map(|p| p.max(1e-10).ln())
-                        .collect::<Vec<_>>(),
-                );
-                if is_non_speech(&text)
-                    || (no_speech_prob > self.cfg.no_speech_threshold
-                        && mean_logprob < self.cfg.logprob_threshold)
-                {
-                    tracing::debug!(%text, no_speech_prob, mean_logprob, "dropped non-speech segment");
-                    continue;
-                }
-                let Some(text) = super::phantom::speech_part(&text, prompt) else {
-                    tracing::debug!(%text, "dropped the prompt or subtitle credits said back");
-                    continue;
-                };
-                // Punctuation alone (whisper often times a final "?" after the pause) belongs
-                // to the words before it.
-                if !text.chars().any(char::is_alphanumeric) {
-                    if let Some(prev) = out.last_mut() {
-                        prev.text.push_str(&text);
-                    }
-                    continue;
-                }
-                out.push(Segment {
-                    start_ms: samples_to_ms(group.start),
-                    end_ms: samples_to_ms(group.end),
-                    text,
-                    confidence: mean(&group.probs),
-                    no_speech_prob,
-                });
-            }
-        }
-    }
-}
-
-fn mean(v: &[f32]) -> f32 {
-    if v.is_empty() {
-        0.0
-    } else {
-        v.iter().sum::<f32>() / v.len() as f32
-    }
-}
-
-/// Empty text or whisper's markers for non-speech (`[BLANK_AUDIO]`, `(music)`, `[音乐]`).
-fn is_non_speech(text: &str) -> bool {
-    let t = text.trim();
-    t.is_empty()
-        || (t.starts_with('[') && t.ends_with(']'))
-        || (t.starts_with('(') && t.ends_with(')'))
-        || (t.starts_with('（') && t.ends_with('）'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn markers_are_not_speech() {
-        for t in ["", "  ", "[BLANK_AUDIO]", "(music)", "（音乐）"] {
-            assert!(is_non_speech(t), "{t:?}");
-        }
-        for t in ["I have chest pain.", "我最近血压很高"] {
-            assert!(!is_non_speech(t), "{t:?}");
-        }
-    }
 
     #[test]
     fn languages_parse_and_config_is_checked() {

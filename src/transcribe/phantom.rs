@@ -26,6 +26,82 @@ const PHANTOMS: &[&str] = &[
     "subtitlesbyamaraorg",
 ];
 
+/// Empty text or whisper's markers for non-speech: `[BLANK_AUDIO]`, `(music)`, `（音乐）`,
+/// `*music*`, or only musical notes (`♪ ♪`), which it writes on hold music.
+pub fn is_marker(text: &str) -> bool {
+    let t = text.trim();
+    let wrapped = |open: char, close: char| t.starts_with(open) && t.ends_with(close);
+    t.is_empty()
+        || wrapped('[', ']')
+        || wrapped('(', ')')
+        || wrapped('（', '）')
+        || wrapped('*', '*')
+        || !t
+            .chars()
+            .filter(|c| !matches!(c, '♪' | '♫' | '♩' | '♬' | '🎵' | '🎶'))
+            .any(char::is_alphanumeric)
+            && t.chars()
+                .any(|c| matches!(c, '♪' | '♫' | '♩' | '♬' | '🎵' | '🎶'))
+}
+
+/// Back-to-back repeats of one unit that make a decoding loop: at least this many…
+const LOOP_MIN_REPEATS: usize = 5;
+/// …of a unit of at most this many letters or digits…
+const LOOP_MAX_UNIT: usize = 20;
+/// …spanning at least this many (so "no no no no no" from a patient is not a loop).
+const LOOP_MIN_SPAN: usize = 12;
+
+/// The longest stretch of `text` (in normalised characters: letters and digits) that is one
+/// unit repeated back to back at least 5 times, e.g. "好的好的好的好的好的好的" or "I'm sorry. I'm
+/// sorry. …": what whisper and faster-whisper write when the decoder is caught in a loop. 0
+/// when there is none.
+pub fn repetition_span(text: &str) -> usize {
+    let c: Vec<char> = normalize(text).chars().collect();
+    let mut best = 0;
+    for unit in 1..=LOOP_MAX_UNIT.min(c.len() / LOOP_MIN_REPEATS) {
+        // `run` counts consecutive positions i with c[i] == c[i + unit]; a run of m such
+        // positions is m + unit characters of one repeated unit.
+        let mut run = 0;
+        for i in 0..c.len() - unit {
+            if c[i] == c[i + unit] {
+                run += 1;
+                let span = run + unit;
+                if span >= unit * LOOP_MIN_REPEATS && span >= LOOP_MIN_SPAN {
+                    best = best.max(span);
+                }
+            } else {
+                run = 0;
+            }
+        }
+    }
+    best
+}
+
+/// Whether a segment is mostly a decoding loop (the loop covers at least half of it): such a
+/// segment is invented, not said.
+pub fn is_loop(text: &str) -> bool {
+    let span = repetition_span(text);
+    span > 0 && 2 * span >= normalize(text).chars().count()
+}
+
+/// Whether `text` is the call's vocabulary hint (see `engine::Vocabulary`, terms joined with
+/// "、" or ", ") said back: a piece of the hint as it stands, of two terms or more, or of at
+/// least 8 letters or digits. One term of it said by the patient ("胸痛", "aspirin") stays
+/// speech.
+pub fn is_hint_echo(text: &str, hint: Option<&str>) -> bool {
+    let Some(hint) = hint else { return false };
+    let norm = normalize(text);
+    if norm.is_empty() || !normalize(hint).contains(&norm) {
+        return false;
+    }
+    let terms = hint
+        .split(['、', ','])
+        .map(normalize)
+        .filter(|t| !t.is_empty() && norm.contains(t.as_str()))
+        .count();
+    terms >= 2 || norm.chars().count() >= 8
+}
+
 /// Letters and digits only, lower-cased: punctuation, spaces and full-width marks differ
 /// between whisper's renderings of the same phrase.
 fn normalize(text: &str) -> String {
@@ -99,6 +175,61 @@ mod tests {
         // short answers are not mistaken for a piece of the prompt
         assert_eq!(speech_part("是的", PROMPT).as_deref(), Some("是的"));
         assert_eq!(speech_part("没有", PROMPT).as_deref(), Some("没有"));
+    }
+
+    #[test]
+    fn markers_are_not_speech() {
+        for t in [
+            "",
+            "  ",
+            "[BLANK_AUDIO]",
+            "(music)",
+            "（音乐）",
+            "*music*",
+            "♪",
+            "♪ ♪ ♪",
+            "🎵",
+        ] {
+            assert!(is_marker(t), "{t:?}");
+        }
+        for t in ["I have chest pain.", "我最近血压很高", "♪ la la ♪"] {
+            assert!(!is_marker(t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn decoding_loops_are_found_and_short_repeats_are_speech() {
+        assert!(is_loop("好的好的好的好的好的好的好的"));
+        assert!(is_loop(
+            "I'm sorry. I'm sorry. I'm sorry. I'm sorry. I'm sorry. I'm sorry."
+        ));
+        assert!(is_loop("1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2"));
+        assert!(!is_loop("no no no no"), "a patient may say that");
+        assert!(!is_loop("好好好"));
+        assert!(!is_loop("I have chest pain and my breathing is difficult."));
+        assert_eq!(repetition_span(""), 0);
+        // a loop at the end of real speech: found, but the segment is mostly speech
+        let tail = "我最近血压很高还有点心痛头也有点晕晕晕晕晕晕晕晕晕晕晕晕";
+        assert!(repetition_span(tail) >= 12);
+        assert!(!is_loop(tail));
+    }
+
+    #[test]
+    fn the_vocabulary_hint_said_back_is_dropped_one_term_of_it_is_speech() {
+        let hint = Some("阿司匹林、氯吡格雷、胸痛、呼吸困难、头晕");
+        assert!(is_hint_echo("阿司匹林、氯吡格雷、胸痛。", hint));
+        assert!(is_hint_echo("胸痛、呼吸困难", hint));
+        assert!(is_hint_echo(
+            "aspirin, clopidogrel",
+            Some("aspirin, clopidogrel, chest pain")
+        ));
+        assert!(!is_hint_echo(
+            "aspirin",
+            Some("aspirin, clopidogrel, chest pain")
+        ));
+        assert!(!is_hint_echo("胸痛", hint));
+        assert!(!is_hint_echo("我胸痛得厉害，呼吸困难", hint));
+        assert!(!is_hint_echo("阿司匹林、氯吡格雷、胸痛。", None));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::audio::{decode_file, Audio, AudioError};
-use super::engine::{ChannelTranscript, Engine, EngineError, LanguageMode, Segment};
+use super::engine::{ChannelTranscript, Engine, EngineError, LanguageMode, Segment, Vocabulary};
 
 /// Who speaks on a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,15 +101,33 @@ pub enum TranscribeError {
 
 /// Decodes and transcribes the recording at `path`. Blocking and CPU-heavy.
 pub fn transcribe_file(engine: &Engine, path: &Path) -> Result<Transcript, TranscribeError> {
+    transcribe_file_hinted(engine, path, &Vocabulary::default())
+}
+
+/// Like [`transcribe_file`], with the call's vocabulary given to the decoder.
+pub fn transcribe_file_hinted(
+    engine: &Engine,
+    path: &Path,
+    vocabulary: &Vocabulary,
+) -> Result<Transcript, TranscribeError> {
     let started = Instant::now();
     let audio = decode_file(path)?;
-    let mut t = transcribe_audio(engine, &audio)?;
+    let mut t = transcribe_audio_hinted(engine, &audio, vocabulary)?;
     t.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(t)
 }
 
 /// Transcribes decoded audio, one channel after the other. Blocking and CPU-heavy.
 pub fn transcribe_audio(engine: &Engine, audio: &Audio) -> Result<Transcript, TranscribeError> {
+    transcribe_audio_hinted(engine, audio, &Vocabulary::default())
+}
+
+/// Like [`transcribe_audio`], with the call's vocabulary given to the decoder.
+pub fn transcribe_audio_hinted(
+    engine: &Engine,
+    audio: &Audio,
+    vocabulary: &Vocabulary,
+) -> Result<Transcript, TranscribeError> {
     let started = Instant::now();
     let n = audio.channels.len();
     // Both sides of a call speak one language: detect it once, from all channels together.
@@ -128,7 +146,7 @@ pub fn transcribe_audio(engine: &Engine, audio: &Audio) -> Result<Transcript, Tr
             Ok(ChannelResult {
                 channel,
                 speaker: Speaker::for_channel(channel, n),
-                transcript: engine.transcribe_in(samples, language)?,
+                transcript: engine.transcribe_hinted(samples, language, vocabulary)?,
             })
         })
         .collect::<Result<Vec<_>, EngineError>>()?;

@@ -55,6 +55,7 @@ mod sip_trust;
 mod sms_link;
 mod transcribe_audio;
 mod transcribe_espeak;
+mod transcribe_nonspeech;
 mod transcribe_pipeline;
 mod transcribe_recovery;
 mod transcribe_worker;

@@ -123,6 +123,17 @@ fn a_finished_english_call_is_transcribed_exported_searched_and_escalated() {
         .as_str()
         .unwrap()
         .starts_with(&format!("/api/v1/recordings/{rec}/audio#t=")));
+    // every segment says whether whisper was unsure of it, from its stored confidence
+    for s in segs {
+        let confidence = s["confidence"].as_f64().unwrap();
+        assert_eq!(
+            s["low_confidence"].as_bool(),
+            Some(confidence < f64::from(suifang::transcribe::LOW_CONFIDENCE)),
+            "{s}"
+        );
+    }
+    // the clearly spoken red-flag sentence is not low-confidence (it escalates on its own)
+    assert_eq!(chest["low_confidence"], false, "{chest}");
 
     // the silent channel has no segments
     let quiet = wait_transcribed(&nurse, "call-en-2", 180);

@@ -137,8 +137,9 @@ async function play(view, recordingId, callId, at = 0) {
     await requireRoute('GET', '/calls/{id}/transcript');
     const tr = await api('GET', `/calls/${encodeURIComponent(callId)}/transcript`);
     const segs = tr.segments || tr.items || [];
-    list.innerHTML = segs.length ? segs.map((s) => html`<li class="${s.speaker}" data-start="${s.start_ms}" data-end="${s.end_ms}" tabindex="0">
-      <span class="ts">${fmtDuration(s.start_ms)}</span> <b>${t(s.speaker === 'agent' ? 'rec.agent' : 'rec.patient_ch')}</b> ${s.text}</li>`).join('')
+    // low-confidence segments: whisper was unsure of these words (issue 23)
+    list.innerHTML = segs.length ? segs.map((s) => html`<li class="${s.speaker}${s.low_confidence ? ' unsure' : ''}" data-start="${s.start_ms}" data-end="${s.end_ms}" tabindex="0"${s.low_confidence ? raw(html` title="${t('rec.unsure')}"`) : ''}>
+      <span class="ts">${fmtDuration(s.start_ms)}</span> <b>${t(s.speaker === 'agent' ? 'rec.agent' : 'rec.patient_ch')}</b> ${s.text}${s.low_confidence ? raw(html` <span class="unsure-mark">(${t('rec.unsure_short')})</span>`) : ''}</li>`).join('')
       : html`<li class="muted">${t('rec.no_transcript')}</li>`;
   } catch (e) {
     list.innerHTML = html`<li class="muted">${failure(e, t('rec.transcript'))}</li>`;
