@@ -5,11 +5,13 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::auth::password::hash_password;
 use crate::auth::role::Role;
+use crate::followup::admission::{AdmissionType, NewAdmission, PatientClass};
 use crate::followup::discipline::Discipline;
 use crate::followup::escalation::shift::{parse_time, Holidays, Shift, ShiftError, Weekdays};
 use crate::followup::escalation::UserId;
 use crate::followup::pathway::{Calendar, PathwayCatalog};
 use crate::followup::patient::{Diagnosis, DiagnosisKind, Language, NewDischarge, NewPatient};
+use crate::store::admissions::{record_admission, AdmissionSource};
 use crate::store::audit::{append, Actor};
 use crate::store::escalations::{self, DutySlot};
 use crate::store::{care_teams, patients, users, Store, StoreError};
@@ -318,7 +320,9 @@ pub fn seed(
             escalations::add_group_member(tx, false, "psychiatry_liaison", UserId(*id))?;
         }
         seed_care_team(tx, &ids, now)?;
-        for (mrn, name, phone, days_ago, dept, codes, language) in DEMO_PATIENTS {
+        for (index, (mrn, name, phone, days_ago, dept, codes, language)) in
+            DEMO_PATIENTS.iter().enumerate()
+        {
             let patient = NewPatient {
                 mrn: mrn.to_string(),
                 name: name.to_string(),
@@ -335,8 +339,20 @@ pub fn seed(
             .validate()
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
             let id = patients::insert_patient(tx, &patient, nurse_id, t)?;
+            let discharged_at = now - Duration::days(*days_ago);
+            // The stay the discharge ends, so the demo shows a LACE score (issue 18): an
+            // emergency admission of 3 to 7 days, which with these diagnoses stays below the
+            // high-risk line (at most 5 + 3 + 1 + 0 = 9) and leaves the queue's order alone.
+            let stay = NewAdmission {
+                admitted_at: discharged_at - Duration::days(3 + index as i64 % 5),
+                department: Some(dept.to_string()),
+                visit_number: Some(format!("V-{mrn}")),
+                patient_class: PatientClass::Inpatient,
+                admission_type: Some(AdmissionType::Emergency),
+            };
+            record_admission(tx, id, &stay, AdmissionSource::Import, &[], now)?;
             let discharge = NewDischarge {
-                discharged_at: now - Duration::days(*days_ago),
+                discharged_at,
                 department: Some(dept.to_string()),
                 diagnoses: codes
                     .iter()

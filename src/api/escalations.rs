@@ -282,13 +282,15 @@ pub async fn webhook_log(State(state): State<AppState>) -> Result<axum::Json<Val
     ))
 }
 
-/// `GET /patients/{id}/timeline`: everything about one patient, newest first.
+/// `GET /patients/{id}/timeline[?stage_days=N]`: everything about one patient, newest first.
 pub async fn timeline(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<super::reports::StageQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let now = state.clock.now();
+    let stage_days = q.days()?;
     let (items, series, labs, stage) = state
         .store
         .read(move |c| {
@@ -344,8 +346,8 @@ pub async fn timeline(
                 }
             }
             let labs = crate::store::labs::series(c, id)?;
-            // the last 30 days against the 30 before (issue 18 item 6)
-            let stage = crate::store::stage::for_patient(c, id, now)?;
+            // the last 30 days (or `?stage_days`) against the ones before (issue 18 item 6)
+            let stage = crate::store::stage::for_patient(c, id, now, stage_days)?;
             Ok((items.into_iter().map(|(at, mut v)| { v["at"] = json!(at); v }).collect::<Vec<_>>(), series, labs, stage))
         })
         .await?;

@@ -262,18 +262,35 @@ pub async fn add_review(
     ))
 }
 
-/// `GET /patients/{id}/report`: the printable follow-up report's data (audited view; phones
+/// `?stage_days=N`: the period of a patient's stage summary (issue 18 item 6), 30 days unless
+/// asked.
+#[derive(Debug, Default, Deserialize)]
+pub struct StageQuery {
+    #[serde(default)]
+    stage_days: Option<i64>,
+}
+
+impl StageQuery {
+    pub fn days(&self) -> Result<crate::store::stage::StageDays, ApiError> {
+        crate::store::stage::StageDays::new(self.stage_days)
+            .map_err(|why| ApiError::invalid("stage_days", why))
+    }
+}
+
+/// `GET /patients/{id}/report[?stage_days=N]`: the printable follow-up report's data (audited view; phones
 /// masked for nurses like everywhere else).
 pub async fn patient_report(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<StageQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let now = state.clock.now();
     let scripts = state.scripts.clone();
+    let days = q.days()?;
     let mut r = state
         .store
-        .read(move |c| crate::store::patient_report::patient_report(c, &scripts, id, now))
+        .read(move |c| crate::store::patient_report::patient_report(c, &scripts, id, now, days))
         .await?;
     if !user.role.sees_full_phone_numbers() {
         r.patient.phone = mask(&r.patient.phone);

@@ -81,6 +81,7 @@ pub fn patient_report(
     scripts: &ScriptCatalog,
     id: i64,
     now: DateTime<Utc>,
+    stage_days: super::stage::StageDays,
 ) -> Result<PatientReport, StoreError> {
     let patient = get_patient(conn, id)?;
     let mut stmt = conn.prepare(
@@ -176,7 +177,7 @@ pub fn patient_report(
         notes: super::notes::for_patient(conn, id)?,
         tags: super::tags::of_patient(conn, id)?,
         risk: super::risk::for_patient(conn, id)?,
-        stage: super::stage::for_patient(conn, id, now)?,
+        stage: super::stage::for_patient(conn, id, now, stage_days)?,
         generated_at: now,
     })
 }

@@ -50,11 +50,44 @@ pub fn facts(conn: &Connection, patient_id: i64) -> Result<StageFacts, StoreErro
     Ok(f)
 }
 
-/// The last [`STAGE_DAYS`] before `now` against the ones before.
+/// The last `days` before `now` against the `days` before them.
 pub fn for_patient(
     conn: &Connection,
     patient_id: i64,
     now: DateTime<Utc>,
+    days: StageDays,
 ) -> Result<StageSummary, StoreError> {
-    Ok(stage_summary(&facts(conn, patient_id)?, now, STAGE_DAYS))
+    Ok(stage_summary(&facts(conn, patient_id)?, now, days.get()))
+}
+
+/// The length of a stage summary's period: [`STAGE_DAYS`] unless asked, 7 to 365 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageDays(i64);
+
+impl StageDays {
+    pub const MIN: i64 = 7;
+    pub const MAX: i64 = 365;
+
+    /// `None` is the default period; anything outside 7..=365 days is refused with why.
+    pub fn new(days: Option<i64>) -> Result<StageDays, String> {
+        match days {
+            None => Ok(StageDays(STAGE_DAYS)),
+            Some(d) if (Self::MIN..=Self::MAX).contains(&d) => Ok(StageDays(d)),
+            Some(d) => Err(format!(
+                "a stage summary covers {} to {} days, not {d}",
+                Self::MIN,
+                Self::MAX
+            )),
+        }
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl Default for StageDays {
+    fn default() -> Self {
+        StageDays(STAGE_DAYS)
+    }
 }

@@ -549,13 +549,29 @@ fn printable_report_renders_to_pdf_with_answers_and_a_trend_chart() {
         "体重 (kg)",
         "血压 (mmHg)",
         "hf-breathless-worse",
-        // issue 18: the stage summary and the LACE line (this demo patient has no known stay:
-        // no score, the line says so)
+        // issue 18: the stage summary and the LACE line
         "健康阶段总结",
         "LACE 再入院风险",
     ] {
         assert!(text.contains(want), "the PDF lacks {want:?}:\n{text}");
     }
+    // the demo patient's score at enrolment (its emergency stay), as the API gives it
+    let detail = nurse.request("GET", &format!("/api/v1/patients/{patient_id}"), None, "");
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    let detail = detail.body;
+    let risk = &detail["risk"][0];
+    let lace = format!(
+        "{} (L {} A {} C {} E {})",
+        risk["lace"], risk["l_points"], risk["a_points"], risk["c_points"], risk["e_points"]
+    );
+    assert!(
+        risk["lace"].as_i64().is_some_and(|l| l > 0),
+        "the demo patient has a LACE score: {detail:#}"
+    );
+    assert!(
+        text.contains(&lace),
+        "the PDF lacks the LACE score {lace:?}:\n{text}"
+    );
     let pages = text.matches('\u{c}').count();
     assert!(
         pages <= 2,

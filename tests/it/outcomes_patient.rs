@@ -337,4 +337,33 @@ fn a_completed_call_gets_a_summary_whose_sentences_point_at_their_evidence() {
     ] {
         assert_eq!(report.body["stage"][k], stage[k], "{k}");
     }
+    // a period of the reader's choosing: 7 days and the 7 before them; out of range refused
+    let at = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("{v}")))
+            .unwrap_or_else(|e| panic!("{v}: {e}"))
+    };
+    for path in ["timeline", "report"] {
+        let week = supervisor.get(&format!(
+            "/api/v1/patients/{patient_id}/{path}?stage_days=7"
+        ));
+        assert_eq!(week.status, 200, "{path}: {}", week.body);
+        let s = &week.body["stage"];
+        assert_eq!(
+            at(&s["current"]["to"]) - at(&s["current"]["from"]),
+            Duration::days(7),
+            "{path}: {s}"
+        );
+        assert_eq!(s["previous"]["to"], s["current"]["from"], "{path}: {s}");
+        for bad in ["0", "366", "soon"] {
+            let r = supervisor.get(&format!(
+                "/api/v1/patients/{patient_id}/{path}?stage_days={bad}"
+            ));
+            assert!(
+                r.status == 400 || r.status == 422,
+                "{path} stage_days={bad}: {} {}",
+                r.status,
+                r.body
+            );
+        }
+    }
 }

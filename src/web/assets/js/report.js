@@ -15,12 +15,15 @@ window.reportReady = false;
 async function render() {
   applyI18n();
   $('#lang').textContent = t('lang.switch');
-  const id = Number(new URLSearchParams(location.search).get('patient'));
+  const params = new URLSearchParams(location.search);
+  const id = Number(params.get('patient'));
+  // report.html?patient=7&stage_days=90: the stage summary's period (30 days unless asked)
+  const stageDays = params.get('stage_days');
   const root = $('#report');
   let r;
   try {
     await loadSettings(api);
-    r = await api('GET', `/patients/${id}/report`);
+    r = await api('GET', `/patients/${id}/report${stageDays ? `?stage_days=${encodeURIComponent(stageDays)}` : ''}`);
   } catch (e) {
     root.innerHTML = html`<p role="alert">${failure(e, t('report.title'))}</p>`;
     root.setAttribute('aria-busy', 'false');
