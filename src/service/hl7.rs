@@ -103,9 +103,9 @@ impl Hl7Service {
             .store
             .read(move |c| crate::store::hl7::raw(c, id))
             .await?;
-        let peer = SocketAddr::from(([127, 0, 0, 1], 0));
         tracing::info!(message = id, by, "HL7 message replayed");
-        let ack = handle(self, peer, raw).await.unwrap_or_default();
+        // no peer: the stored row keeps the address the message came from
+        let ack = handle(self, None, raw).await.unwrap_or_default();
         let (text, _) = decode_message(&ack, self.fallback_charset)
             .unwrap_or_else(|_| (String::from_utf8_lossy(&ack).into_owned(), Charset::Utf8));
         Ok(text)
@@ -170,7 +170,7 @@ async fn connection(
             }
         };
         for Frame::Message(bytes) in frames {
-            if let Some(ack) = handle(service, peer, bytes).await {
+            if let Some(ack) = handle(service, Some(peer), bytes).await {
                 stream.write_all(&frame(&ack)).await?;
             }
         }
@@ -180,7 +180,11 @@ async fn connection(
 /// One message in, its ACK out (encoded, unframed); `None` when the sender asked for no
 /// acknowledgement of this outcome (enhanced mode, MSH-15 `NE`/`ER`/`SU`). The message is
 /// stored either way.
-pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> Option<Vec<u8>> {
+pub async fn handle(
+    service: &Hl7Service,
+    peer: Option<SocketAddr>,
+    bytes: Vec<u8>,
+) -> Option<Vec<u8>> {
     let now = service.clock.now();
     let decoded = decode_message(&bytes, service.fallback_charset);
     let (text, charset) = match &decoded {
@@ -197,7 +201,7 @@ pub async fn handle(service: &Hl7Service, peer: SocketAddr, bytes: Vec<u8>) -> O
         }),
     };
     let received = Received {
-        peer: peer.to_string(),
+        peer: peer.map(|p| p.to_string()),
         sending_application: header.sending_application.clone(),
         sending_facility: header.sending_facility.clone(),
         control_id: header.control_id.clone(),

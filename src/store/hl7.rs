@@ -19,7 +19,9 @@ use crate::hl7::message::{ErrorCode, Hl7Error};
 /// What the sender's message is, as far as storing it goes.
 #[derive(Debug, Clone)]
 pub struct Received {
-    pub peer: String,
+    /// The sender's address; `None` for a message replayed from the store, whose row keeps the
+    /// address it came from.
+    pub peer: Option<String>,
     pub sending_application: String,
     pub sending_facility: String,
     pub control_id: String,
@@ -113,7 +115,7 @@ pub fn receive(
     let id = match prior {
         Some((id, _, _)) => {
             tx.execute(
-                "UPDATE hl7_messages SET received_at = ?2, peer = ?3, raw = ?4, charset = ?5,
+                "UPDATE hl7_messages SET received_at = ?2, peer = COALESCE(?3, peer), raw = ?4, charset = ?5,
                      message_type = ?6, status = ?7, ack_code = ?8, error = ?9, patient_id = ?10,
                      applied_at = ?11, attempts = attempts + 1
                  WHERE id = ?1",
@@ -141,7 +143,7 @@ pub fn receive(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     now,
-                    msg.peer,
+                    msg.peer.as_deref().unwrap_or("replay"),
                     msg.sending_application,
                     msg.sending_facility,
                     msg.control_id,

@@ -425,4 +425,12 @@ fn the_interfaces_page_shows_the_listener_the_outbox_and_replays_a_failed_messag
     );
     let again = admin.get("/api/v1/hl7/messages?status=failed").body["items"][0].clone();
     assert_eq!(again["attempts"], 2, "{again}");
+    // the row still names the sender it came from, not the replay
+    assert!(
+        failed["peer"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("127.0.0.1:") && !p.ends_with(":0")),
+        "{failed}"
+    );
+    assert_eq!(again["peer"], failed["peer"], "{again}");
 }
