@@ -51,8 +51,15 @@ function renderNav() {
   $('#nav').hidden = false;
 }
 
+// Routes overlap: start()'s first route is still loading its page when a nav click (or the
+// login's hash reset) starts the next. Each route mounts into an element of its own and counts:
+// a page that finishes after a newer route began writes into a detached element and is
+// unmounted at once, instead of overwriting the page the user asked for.
+let routeSeq = 0;
+
 async function route() {
   if (!ctx.me) return;
+  const seq = ++routeSeq;
   const pages = PAGES[ctx.me.role] || [];
   const key = location.hash.slice(2).split('?')[0];
   const page = pages.find((p) => p[0] === key) || pages[0];
@@ -60,13 +67,20 @@ async function route() {
   renderNav();
   if (unmount) { try { unmount(); } catch { /* page already gone */ } unmount = null; }
   const view = $('#view');
-  view.innerHTML = '';
+  const host = document.createElement('div');
+  view.replaceChildren(host);
   view.dataset.page = page[0];
   try {
     const mod = await page[2]();
-    unmount = (await mod.mount(view, { ...ctx, page: page[0] })) || null;
+    if (seq !== routeSeq) return;
+    const done = (await mod.mount(host, { ...ctx, page: page[0] })) || null;
+    if (seq !== routeSeq) {
+      if (done) { try { done(); } catch { /* page already gone */ } }
+      return;
+    }
+    unmount = done;
   } catch (e) {
-    view.innerHTML = html`<p class="error" role="alert">${failure(e, t(page[1]))}</p>`;
+    if (seq === routeSeq) host.innerHTML = html`<p class="error" role="alert">${failure(e, t(page[1]))}</p>`;
   }
 }
 
