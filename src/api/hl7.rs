@@ -13,17 +13,37 @@ use crate::service::hl7::Hl7Service;
 use crate::store::audit::append;
 use crate::store::hl7 as db;
 
+/// `?status=…&limit=…` of the HL7 lists (messages in, results out).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     #[serde(default)]
-    status: Option<String>,
+    pub status: Option<String>,
     #[serde(default = "default_limit")]
-    limit: i64,
+    pub limit: i64,
 }
 
 fn default_limit() -> i64 {
     100
+}
+
+impl ListQuery {
+    /// Refuses a limit outside 1..=1000 and a status that is not one of `statuses`.
+    pub fn check(&self, statuses: &[&str]) -> Result<(), ApiError> {
+        if !(1..=1000).contains(&self.limit) {
+            return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+        }
+        match self.status.as_deref() {
+            Some(s) if !statuses.contains(&s) => {
+                let (last, rest) = statuses.split_last().unwrap_or((&"", &[]));
+                Err(ApiError::invalid(
+                    "status",
+                    format!("is {} or {last}", rest.join(", ")),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// `GET /api/v1/hl7/messages?status=failed`: the newest messages with their outcome.
@@ -31,17 +51,7 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    if !(1..=1000).contains(&q.limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
-    }
-    if let Some(s) = q.status.as_deref() {
-        if !matches!(s, "applied" | "failed" | "rejected") {
-            return Err(ApiError::invalid(
-                "status",
-                "is applied, failed or rejected",
-            ));
-        }
-    }
+    q.check(&["applied", "failed", "rejected"])?;
     let items = state
         .store
         .read(move |c| db::list(c, q.status.as_deref(), q.limit))

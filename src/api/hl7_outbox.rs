@@ -3,45 +3,22 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiPath, ApiQuery};
+use super::hl7::ListQuery;
 use super::session_user::CurrentUser;
 use super::{actor, AppState};
 use crate::store::audit::append;
 use crate::store::hl7_outbox as db;
 use crate::store::StoreError;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default = "default_limit")]
-    limit: i64,
-}
-
-fn default_limit() -> i64 {
-    100
-}
-
 /// `GET /api/v1/hl7/outbox?status=rejected`: the newest results with their state, and counts.
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    if !(1..=1000).contains(&q.limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
-    }
-    if let Some(s) = q.status.as_deref() {
-        if !matches!(s, "queued" | "delivered" | "rejected") {
-            return Err(ApiError::invalid(
-                "status",
-                "is queued, delivered or rejected",
-            ));
-        }
-    }
+    q.check(&["queued", "delivered", "rejected"])?;
     let (items, counts) = state
         .store
         .read(move |c| Ok((db::list(c, q.status.as_deref(), q.limit)?, db::counts(c)?)))

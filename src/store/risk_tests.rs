@@ -58,22 +58,7 @@ fn discharge(
     at: DateTime<Utc>,
     codes: &[&str],
 ) -> Result<i64, StoreError> {
-    let d = NewDischarge {
-        discharged_at: at,
-        department: Some("cardiology".into()),
-        diagnoses: codes
-            .iter()
-            .map(|c| Diagnosis {
-                icd10: c.to_string(),
-                kind: DiagnosisKind::F,
-            })
-            .collect(),
-        visit_number: None,
-        attending: None,
-        disposition: None,
-        summary: None,
-    };
-    Ok(record_discharge(tx, patient, &d, &catalog(), &calendar(), at)?.discharge_id)
+    discharge_on(tx, &catalog(), patient, at, codes)
 }
 
 fn patients(tx: &Transaction, n: i64) -> Result<(), StoreError> {
@@ -204,7 +189,7 @@ fn a_steps_risk_switch_sets_the_mode_of_the_task_at_enrolment() {
     });
     let modes = store_modes(move |tx| {
         let discharge_with = |tx: &Transaction, patient: i64, at, codes: &[&str]| {
-            discharge_on(tx, &robot_unless_high_risk, patient, at, codes)
+            discharge_on(tx, &robot_unless_high_risk, patient, at, codes).map(|_| ())
         };
         patients(tx, 3)?;
         // patient 1: high risk (emergency, 14 days, HF + metastatic cancer: 7 + 3 + 5 = 15)
@@ -258,7 +243,7 @@ fn discharge_on(
     patient: i64,
     at: DateTime<Utc>,
     codes: &[&str],
-) -> Result<(), StoreError> {
+) -> Result<i64, StoreError> {
     let d = NewDischarge {
         discharged_at: at,
         department: Some("cardiology".into()),
@@ -274,7 +259,7 @@ fn discharge_on(
         disposition: None,
         summary: None,
     };
-    record_discharge(tx, patient, &d, catalog, &calendar(), at).map(|_| ())
+    Ok(record_discharge(tx, patient, &d, catalog, &calendar(), at)?.discharge_id)
 }
 
 fn hf_first_step_name() -> String {
